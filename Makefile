@@ -1,0 +1,83 @@
+# molt — see README.md. `make`, `make check`, `make check-slow`, `make asan`,
+# `make fuzz`, `make bench`, `make install PREFIX=/usr/local`, `make clean`.
+
+B        ?= build
+CC       ?= cc
+PREFIX   ?= /usr/local
+PKGS     := libseccomp libcap libmnl libarchive jansson libcrypto libcurl
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.0.0-dev)
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lseccomp -lcap -lmnl -larchive -ljansson -lcrypto -lcurl)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wimplicit-fallthrough
+OPT      ?= -O2 -D_FORTIFY_SOURCE=3 -fstack-protector-strong
+CFLAGS   ?=
+MOLT_CFLAGS := -std=gnu17 $(WARN) $(OPT) -fPIE -g -D_GNU_SOURCE \
+            -DMOLT_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS  ?=
+MOLT_LDFLAGS := -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+
+MODULE_SRC := $(sort $(wildcard lib/*.c layers/*.c sandbox/*.c runner/*.c))
+LIB_SRC    := $(filter-out runner/main.c,$(MODULE_SRC))
+LIB_OBJ    := $(LIB_SRC:%.c=$(B)/obj/%.o)
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
+HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%)
+FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all check check-slow asan fuzz bench install clean demo unit
+all: $(B)/molt $(UNIT_BIN) $(HELPER_BIN)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(MOLT_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/libmolt.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/molt: $(B)/obj/runner/main.o $(B)/libmolt.a
+	$(CC) $(MOLT_CFLAGS) $(MOLT_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+$(B)/tests/%: tests/unit/%.c tests/unit/tap.h $(B)/libmolt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(MOLT_CFLAGS) $(MOLT_LDFLAGS) -MMD -MP -o $@ $< $(B)/libmolt.a $(PKG_LIBS) -lpthread
+
+# Small probes run inside sandboxes by the hostile tests: static, no libc surprises.
+$(B)/helpers/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu17 -O1 -Wall -Werror -static -o $@ $<
+
+unit: $(UNIT_BIN)
+
+check: all
+	B=$(B) MOLT=$(abspath $(B)/molt) tests/run-tests.sh
+
+check-slow: all
+	B=$(B) MOLT=$(abspath $(B)/molt) MOLT_SLOW=1 tests/run-tests.sh
+
+# ASan + UBSan build in its own directory, then the same test run.
+asan:
+	$(MAKE) B=build-asan OPT='-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined' \
+		LDFLAGS='-fsanitize=address,undefined' check
+
+FUZZ_TIME ?= 600
+fuzz:
+	B=$(B) FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run-fuzz.sh
+
+bench: all
+	B=$(B) MOLT=$(abspath $(B)/molt) tests/bench/run.sh
+
+demo:
+	scripts/demo.sh
+
+install: $(B)/molt
+	install -D -m 0755 $(B)/molt $(DESTDIR)$(PREFIX)/bin/molt
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(LIB_OBJ:.o=.d) $(B)/obj/runner/main.d $(UNIT_BIN:%=%.d)

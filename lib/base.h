@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * lib/base.h: the small shared base of molt — errors with context chains,
+ * cleanup macros, logging, allocation, string and file helpers.
+ *
+ * Every module (runner/, sandbox/, layers/) may include this header; lib/ includes
+ * nothing of theirs.
+ */
+#ifndef MOLT_LIB_BASE_H
+#define MOLT_LIB_BASE_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define MOLT_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define MOLT_NORETURN __attribute__((noreturn))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---------------------------------------------------------------- errors */
+
+/* Process exit codes of SPEC.md §2. */
+enum molt_exit {
+	MOLT_EXIT_OK = 0,
+	MOLT_EXIT_FAILURE = 1, /* the build or command failed */
+	MOLT_EXIT_USAGE = 2,   /* usage or Dockerfile syntax error */
+};
+
+/*
+ * An error travels up as a heap object; each caller may prefix context.
+ * `code` is a positive errno (0 when the error is not a system error);
+ * `exit_code` is what main() exits with; `detail` is optional extra text printed
+ * after the message (the echoed Dockerfile line and caret, the last lines of a
+ * failing RUN's output).
+ */
+struct molt_error {
+	int code;
+	int exit_code;
+	char *msg;
+	char *detail;
+};
+
+/*
+ * Fills *err (when err is non-NULL and *err is NULL; a first error is never
+ * overwritten) and returns -errnum (or -EINVAL when errnum is 0), so a caller writes
+ * `return molt_error_set(err, errno, "open '%s'", path);`.
+ * With errnum > 0 the message gets ": <strerror words>" appended.
+ */
+int molt_error_set(struct molt_error **err, int errnum, const char *fmt, ...) MOLT_PRINTF(3, 4);
+/* Same, but never appends strerror; for errors that are not system errors. */
+int molt_error_setx(struct molt_error **err, int errnum, const char *fmt, ...) MOLT_PRINTF(3, 4);
+/* A usage / syntax error: exit code 2, errno EINVAL. */
+int molt_error_usage(struct molt_error **err, const char *fmt, ...) MOLT_PRINTF(2, 3);
+/* Prefixes context ("ctx: old message"); returns -code of the existing error. */
+int molt_error_wrap(struct molt_error **err, const char *fmt, ...) MOLT_PRINTF(2, 3);
+/* Attaches (replaces) the detail text. */
+void molt_error_set_detail(struct molt_error *e, const char *detail);
+/* Returns -code (or -EINVAL) of an error, for passing it on. */
+int molt_error_ret(const struct molt_error *e);
+void molt_error_free(struct molt_error *e);
+/* Prints "molt: <msg>\n<detail>" to stderr. Only main() (and test drivers) call it. */
+void molt_error_print(const struct molt_error *e);
+
+/* ---------------------------------------------------------------- cleanup */
+
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+static inline void closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd); /* never retried on EINTR: the fd is gone either way */
+		errno = saved;
+	}
+}
+static inline void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+static inline void closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
+static inline void molt_error_freep(struct molt_error **e)
+{
+	molt_error_free(*e);
+}
+/* Kills (SIGKILL) and reaps a child that is still owned by the scope. */
+void molt_pid_killp(pid_t *pid);
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+#define _cleanup_closedir_ _cleanup_(closedirp)
+#define _cleanup_error_ _cleanup_(molt_error_freep)
+#define _cleanup_pid_ _cleanup_(molt_pid_killp)
+#define _cleanup_strv_ _cleanup_(strv_freep)
+#define _cleanup_strbuf_ _cleanup_(strbuf_done)
+
+/* Moves ownership out of a cleanup variable. */
+#define TAKE_PTR(p)                                                                                \
+	({                                                                                         \
+		__typeof__(p) _tp = (p);                                                           \
+		(p) = NULL;                                                                        \
+		_tp;                                                                               \
+	})
+#define TAKE_FD(fd)                                                                                \
+	({                                                                                         \
+		int _tf = (fd);                                                                    \
+		(fd) = -1;                                                                         \
+		_tf;                                                                               \
+	})
+
+/* ---------------------------------------------------------------- logging */
+
+enum molt_log_level { MOLT_LOG_QUIET, MOLT_LOG_WARN, MOLT_LOG_INFO, MOLT_LOG_DEBUG };
+extern enum molt_log_level molt_log_level;
+void molt_warn(const char *fmt, ...) MOLT_PRINTF(1, 2);
+void molt_info(const char *fmt, ...) MOLT_PRINTF(1, 2);
+void molt_debug(const char *fmt, ...) MOLT_PRINTF(1, 2);
+
+/* ---------------------------------------------------------------- allocation */
+
+/* Out of memory is not an error molt recovers from: these abort with a message. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) MOLT_PRINTF(1, 2);
+char *xvasprintf(const char *fmt, va_list ap) MOLT_PRINTF(1, 0);
+
+/* ---------------------------------------------------------------- strings */
+
+/* A growable NUL-terminated buffer. Zero-initialise (STRBUF_INIT) before use. */
+struct strbuf {
+	char *buf;
+	size_t len;
+	size_t cap;
+};
+#define STRBUF_INIT {NULL, 0, 0}
+void strbuf_add(struct strbuf *sb, const void *data, size_t n);
+void strbuf_adds(struct strbuf *sb, const char *s);
+void strbuf_addc(struct strbuf *sb, char c);
+void strbuf_addf(struct strbuf *sb, const char *fmt, ...) MOLT_PRINTF(2, 3);
+void strbuf_reset(struct strbuf *sb);
+/* Returns the buffer (never NULL, "" when empty) and resets sb. */
+char *strbuf_detach(struct strbuf *sb);
+/* Frees the buffer; usable as a cleanup function. */
+void strbuf_done(struct strbuf *sb);
+/* The content, "" when nothing was added. */
+const char *strbuf_str(const struct strbuf *sb);
+
+/* NULL-terminated string vectors. */
+size_t strv_len(char *const *v);
+/* Appends a copy of s; *v may be NULL. */
+void strv_push(char ***v, const char *s);
+/* Appends s, taking ownership. */
+void strv_push_take(char ***v, char *s);
+char **strv_copy(char *const *v);
+void strv_free(char **v);
+static inline void strv_freep(char ***v)
+{
+	strv_free(*v);
+}
+bool strv_contains(char *const *v, const char *s);
+
+bool str_startswith(const char *s, const char *prefix);
+bool str_endswith(const char *s, const char *suffix);
+/* Case-insensitive ASCII comparison. */
+bool str_eq_nocase(const char *a, const char *b);
+/* Parses a base-10 integer within [min, max]; returns -EINVAL / -ERANGE. */
+int str_to_int64(const char *s, int64_t min, int64_t max, int64_t *ret);
+
+/* ---------------------------------------------------------------- files */
+
+/* Reads a whole file (at most max_size bytes, else -EFBIG). Host paths only. */
+int read_file(const char *path, size_t max_size, char **ret_data, size_t *ret_len,
+	      struct molt_error **err);
+/* Same, relative to dirfd. */
+int read_file_at(int dirfd, const char *path, size_t max_size, char **ret_data, size_t *ret_len,
+		 struct molt_error **err);
+/*
+ * Writes data to path atomically: a temporary file in the same directory,
+ * fsync, rename, fsync of the directory. Host paths only.
+ */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+		      struct molt_error **err);
+/* Writes all of buf, retrying on EINTR and short writes. */
+int write_all(int fd, const void *buf, size_t len);
+/* Reads up to len bytes, retrying on EINTR; returns bytes read or -errno. */
+ssize_t read_full(int fd, void *buf, size_t len);
+/* mkdir -p for host paths. */
+int mkdir_p(const char *path, mode_t mode, struct molt_error **err);
+/*
+ * Removes a directory tree below dirfd without following symlinks (it works on
+ * fds, so a racing symlink swap cannot redirect it). Directories without write
+ * permission are chmod'ed first so trees unpacked from images can be removed.
+ */
+int rm_rf_at(int dirfd, const char *name, struct molt_error **err);
+int rm_rf(const char *path, struct molt_error **err);
+
+#endif

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "base.h"
+
+static int error_vset(struct molt_error **err, int errnum, int exit_code, bool with_strerror,
+		      const char *fmt, va_list ap) MOLT_PRINTF(5, 0);
+
+static int error_vset(struct molt_error **err, int errnum, int exit_code, bool with_strerror,
+		      const char *fmt, va_list ap)
+{
+	int code = errnum > 0 ? errnum : (errnum < 0 ? -errnum : EINVAL);
+
+	if (!err || *err)
+		return -code;
+
+	struct molt_error *e = xcalloc(1, sizeof(*e));
+	char *msg = xvasprintf(fmt, ap);
+	if (with_strerror && errnum != 0) {
+		e->msg = xasprintf("%s: %s", msg, strerror(code));
+		free(msg);
+	} else {
+		e->msg = msg;
+	}
+	e->code = code;
+	e->exit_code = exit_code;
+	*err = e;
+	return -code;
+}
+
+int molt_error_set(struct molt_error **err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = error_vset(err, errnum, MOLT_EXIT_FAILURE, true, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int molt_error_setx(struct molt_error **err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = error_vset(err, errnum, MOLT_EXIT_FAILURE, false, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int molt_error_usage(struct molt_error **err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = error_vset(err, EINVAL, MOLT_EXIT_USAGE, false, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int molt_error_wrap(struct molt_error **err, const char *fmt, ...)
+{
+	if (!err || !*err)
+		return -EINVAL;
+	va_list ap;
+	va_start(ap, fmt);
+	char *ctx = xvasprintf(fmt, ap);
+	va_end(ap);
+	char *msg = xasprintf("%s: %s", ctx, (*err)->msg);
+	free(ctx);
+	free((*err)->msg);
+	(*err)->msg = msg;
+	return molt_error_ret(*err);
+}
+
+void molt_error_set_detail(struct molt_error *e, const char *detail)
+{
+	if (!e)
+		return;
+	free(e->detail);
+	e->detail = detail ? xstrdup(detail) : NULL;
+}
+
+int molt_error_ret(const struct molt_error *e)
+{
+	return e && e->code > 0 ? -e->code : -EINVAL;
+}
+
+void molt_error_free(struct molt_error *e)
+{
+	if (!e)
+		return;
+	free(e->msg);
+	free(e->detail);
+	free(e);
+}
+
+void molt_error_print(const struct molt_error *e)
+{
+	if (!e)
+		return;
+	fprintf(stderr, "molt: %s\n", e->msg);
+	if (e->detail && *e->detail) {
+		size_t n = strlen(e->detail);
+		fputs(e->detail, stderr);
+		if (e->detail[n - 1] != '\n')
+			fputc('\n', stderr);
+	}
+}
+
+void molt_pid_killp(pid_t *pid)
+{
+	if (*pid <= 0)
+		return;
+	int saved = errno;
+	kill(*pid, SIGKILL);
+	while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	errno = saved;
+}

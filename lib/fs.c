@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
+#include <libgen.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base.h"
+
+int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+ssize_t read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int read_file_at(int dirfd, const char *path, size_t max_size, char **ret_data, size_t *ret_len,
+		 struct molt_error **err)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return molt_error_set(err, errno, "open '%s'", path);
+	struct strbuf sb = STRBUF_INIT;
+	char chunk[65536];
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			strbuf_done(&sb);
+			return molt_error_set(err, e, "read '%s'", path);
+		}
+		if (n == 0)
+			break;
+		if (sb.len + (size_t)n > max_size) {
+			strbuf_done(&sb);
+			return molt_error_setx(err, EFBIG, "read '%s': larger than %zu bytes", path,
+					       max_size);
+		}
+		strbuf_add(&sb, chunk, (size_t)n);
+	}
+	if (ret_len)
+		*ret_len = sb.len;
+	*ret_data = strbuf_detach(&sb);
+	return 0;
+}
+
+int read_file(const char *path, size_t max_size, char **ret_data, size_t *ret_len,
+	      struct molt_error **err)
+{
+	return read_file_at(AT_FDCWD, path, max_size, ret_data, ret_len, err);
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+		      struct molt_error **err)
+{
+	_cleanup_free_ char *dir_copy = xstrdup(path);
+	const char *dir = dirname(dir_copy);
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp-XXXXXX", path);
+	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return molt_error_set(err, errno, "create temporary file for '%s'", path);
+	int r = write_all(fd, data, len);
+	if (r < 0) {
+		unlink(tmp);
+		return molt_error_set(err, -r, "write '%s'", tmp);
+	}
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return molt_error_set(err, e, "sync '%s'", tmp);
+	}
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return molt_error_set(err, e, "rename '%s' to '%s'", tmp, path);
+	}
+	/* The rename is durable only once the directory entry is. */
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		(void)fsync(dfd);
+	return 0;
+}
+
+int mkdir_p(const char *path, mode_t mode, struct molt_error **err)
+{
+	_cleanup_free_ char *p = xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return molt_error_set(err, errno, "create directory '%s'", p);
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return molt_error_set(err, errno, "create directory '%s'", p);
+	return 0;
+}
+
+static int rm_children(int dfd, const char *what, unsigned depth, struct molt_error **err);
+
+/* Removes `name` below dirfd; dirfd is already open, so nothing is followed. */
+static int rm_entry(int dirfd, const char *name, const char *what, unsigned depth,
+		    struct molt_error **err)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return molt_error_set(err, errno, "stat '%s/%s'", what, name);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+			return molt_error_set(err, errno, "remove '%s/%s'", what, name);
+		return 0;
+	}
+	if (depth > 4096)
+		return molt_error_setx(err, ELOOP, "remove '%s': directory tree too deep", what);
+	/* Image trees may hold directories without write or search bits for us. */
+	if ((st.st_mode & 0700) != 0700)
+		(void)!fchmodat(dirfd, name, (st.st_mode & 07777) | 0700, 0);
+	_cleanup_close_ int fd =
+		openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return molt_error_set(err, errno, "open '%s/%s'", what, name);
+	int r = rm_children(fd, what, depth + 1, err);
+	if (r < 0)
+		return r;
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return molt_error_set(err, errno, "remove directory '%s/%s'", what, name);
+	return 0;
+}
+
+static int rm_children(int dfd, const char *what, unsigned depth, struct molt_error **err)
+{
+	int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+	if (dup_fd < 0)
+		return molt_error_set(err, errno, "dup");
+	_cleanup_closedir_ DIR *d = fdopendir(dup_fd);
+	if (!d) {
+		close(dup_fd);
+		return molt_error_set(err, errno, "open directory '%s'", what);
+	}
+	struct dirent *de;
+	while ((errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		int r = rm_entry(dfd, de->d_name, what, depth, err);
+		if (r < 0)
+			return r;
+	}
+	if (errno)
+		return molt_error_set(err, errno, "read directory '%s'", what);
+	return 0;
+}
+
+int rm_rf_at(int dirfd, const char *name, struct molt_error **err)
+{
+	return rm_entry(dirfd, name, name, 0, err);
+}
+
+int rm_rf(const char *path, struct molt_error **err)
+{
+	return rm_rf_at(AT_FDCWD, path, err);
+}

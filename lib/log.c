@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "base.h"
+
+enum molt_log_level molt_log_level = MOLT_LOG_WARN;
+
+static void vlog(enum molt_log_level level, const char *prefix, const char *fmt, va_list ap)
+	MOLT_PRINTF(3, 0);
+
+static void vlog(enum molt_log_level level, const char *prefix, const char *fmt, va_list ap)
+{
+	if (molt_log_level < level)
+		return;
+	/* One write per message so lines from parallel stages do not interleave. */
+	char *msg = xvasprintf(fmt, ap);
+	char *line = xasprintf("molt: %s%s\n", prefix, msg);
+	fputs(line, stderr);
+	free(line);
+	free(msg);
+}
+
+void molt_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(MOLT_LOG_WARN, "warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void molt_info(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(MOLT_LOG_INFO, "", fmt, ap);
+	va_end(ap);
+}
+
+void molt_debug(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(MOLT_LOG_DEBUG, "debug: ", fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# scripts/install-deps.sh — every Debian 12 package molt needs to build, test, fuzz
+# and benchmark. Idempotent; run as root (or it uses sudo).
+set -euo pipefail
+pkgs=(
+	# build
+	build-essential pkg-config git
+	libseccomp-dev libcap-dev libmnl-dev libarchive-dev libjansson-dev libssl-dev
+	libcurl4-openssl-dev zlib1g-dev libzstd-dev
+	# fuzzing and sanitizers
+	clang libclang-rt-14-dev
+	# runtime: newuidmap/newgidmap for the subuid map
+	uidmap
+	# tests: the base image, interop peers, archive tools
+	busybox-static file jq attr acl zstd xz-utils bzip2 gzip tar util-linux iproute2
+	skopeo umoci podman buildah
+	# examples and benchmarks
+	debootstrap hyperfine time
+)
+sudo=
+[ "$(id -u)" = 0 ] || sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${pkgs[@]}"

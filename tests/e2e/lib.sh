@@ -1,0 +1,55 @@
+# tests/e2e/lib.sh — sourced by every end-to-end script. Prints TAP.
+# Environment from tests/run-tests.sh: MOLT (the binary), STAGE, FIXTURES, HOME, TMPDIR.
+set -u
+_n=0
+_failed=0
+
+ok() { _n=$((_n + 1)); echo "ok $_n - $*"; }
+not_ok() { _n=$((_n + 1)); _failed=$((_failed + 1)); echo "not ok $_n - $*"; }
+skip() { _n=$((_n + 1)); echo "ok $_n # SKIP $*"; }
+diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
+
+# check NAME CMD...: a case that passes when CMD succeeds.
+check() {
+	local name=$1; shift
+	local out
+	if out=$("$@" 2>&1); then ok "$name"; else not_ok "$name"; diag "$out" | tail -n 20; fi
+}
+
+# is GOT WANT NAME
+is() {
+	if [ "$1" = "$2" ]; then ok "$3"; else not_ok "$3"; diag "got:  '$1'" "want: '$2'"; fi
+}
+
+# like GOT REGEX NAME (grep -E)
+like() {
+	if printf '%s' "$1" | grep -Eq -- "$2"; then ok "$3"; else not_ok "$3"; diag "got: '$1'" "want match: '$2'"; fi
+}
+
+# unlike GOT REGEX NAME
+unlike() {
+	if printf '%s' "$1" | grep -Eq -- "$2"; then not_ok "$3"; diag "got: '$1'" "must not match: '$2'"; else ok "$3"; fi
+}
+
+# molt_fails WANT_RC REGEX NAME CMD...: CMD exits WANT_RC and stderr matches REGEX.
+molt_fails() {
+	local want=$1 re=$2 name=$3; shift 3
+	local err rc
+	err=$("$@" 2>&1 >/dev/null); rc=$?
+	if [ $rc -eq "$want" ] && printf '%s' "$err" | grep -Eq -- "$re"; then
+		ok "$name"
+	else
+		not_ok "$name"; diag "exit $rc (want $want)" "stderr: $err"
+	fi
+}
+
+# A fresh store and work directory per script.
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/e2e.XXXXXX")
+export MOLT_ROOT=$WORK/store
+cleanup_work() { "$MOLT" prune --all >/dev/null 2>&1; rm -rf "$WORK" 2>/dev/null; true; }
+trap cleanup_work EXIT
+
+# need_userns: skip the rest of a script when user namespaces are unavailable.
+have_subuid() { grep -q "^$(id -un):" /etc/subuid 2>/dev/null; }
+
+done_testing() { echo "1..$_n"; [ $_failed -eq 0 ]; }

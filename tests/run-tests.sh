@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# tests/run-tests.sh — molt's one test driver (called by `make check`).
+#
+# 1. runs every C unit test in $B/tests/ (TAP);
+# 2. makes the busybox base image fixture;
+# 3. runs every end-to-end script tests/e2e/test_*.sh (TAP) with the real molt binary
+#    as an unprivileged user: started as root, it creates the user `molt-test` (with a
+#    subuid/subgid range) and copies what the tests need to a directory that user can
+#    read, since a checkout under /root is not readable to it.
+# The last line is "N passed, N failed" (", N skipped" when any). MOLT_MUST_WORK=1
+# turns every skip into a failure. MOLT_SLOW=1 also runs the slow tests
+# (tests/e2e/slow_*.sh). MOLT_TESTS=glob limits which e2e scripts run.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+B=${B:-build}
+case $B in /*) ;; *) B=$top/$B ;; esac
+MOLT=${MOLT:-$B/molt}
+must_work=${MOLT_MUST_WORK:-0}
+pass=0 fail=0 skip=0
+log_dir=$B/test-logs
+mkdir -p "$log_dir"
+
+# Reads TAP on stdin, echoes it, and counts into the globals.
+count_tap() {
+	local name=$1 line
+	while IFS= read -r line; do
+		case $line in
+		"not ok"*)
+			fail=$((fail + 1)); printf '%s: %s\n' "$name" "$line" ;;
+		"ok "*"# SKIP"* | "ok "*"# skip"*)
+			if [ "$must_work" = 1 ]; then
+				fail=$((fail + 1)); printf '%s: %s (MOLT_MUST_WORK=1: a skip is a failure)\n' "$name" "$line"
+			else
+				skip=$((skip + 1)); printf '%s: %s\n' "$name" "$line"
+			fi ;;
+		"ok "*)
+			pass=$((pass + 1)); [ -n "${VERBOSE:-}" ] && printf '%s: %s\n' "$name" "$line" ;;
+		"Bail out!"*)
+			fail=$((fail + 1)); printf '%s: %s\n' "$name" "$line" ;;
+		"#"*) [ -n "${VERBOSE:-}" ] && printf '%s: %s\n' "$name" "$line" ;;
+		esac
+	done
+}
+
+# Runs one TAP producer; a crash or non-zero exit with no "not ok" counts as a failure.
+run_tap() {
+	local name=$1; shift
+	local out=$log_dir/${name//\//_}.log rc
+	timeout --kill-after=10 "${TEST_TIMEOUT:-600}" "$@" >"$out" 2>&1
+	rc=$?
+	local before=$fail
+	count_tap "$name" <"$out"
+	if [ $rc -ne 0 ] && [ $fail -eq $before ]; then
+		fail=$((fail + 1))
+		printf '%s: exited with status %d without a failing case (see %s)\n' "$name" $rc "$out"
+		tail -n 20 "$out" | sed 's/^/    /'
+	elif [ $fail -ne $before ]; then
+		printf '    (full output: %s)\n' "$out"
+	fi
+}
+
+echo "== unit tests"
+for t in "$B"/tests/test_*; do
+	[ -x "$t" ] || continue
+	case $t in *.d) continue ;; esac
+	run_tap "unit/$(basename "$t")" "$t"
+done
+
+echo "== fuzzers (short runs)"
+if [ -z "$(ls "$top"/tests/fuzz/fuzz_*.c 2>/dev/null)" ]; then
+	echo "fuzz: no fuzz targets yet"
+elif command -v clang >/dev/null; then
+	run_tap "fuzz/short" env B="$B" FUZZ_TIME="${FUZZ_SHORT_TIME:-15}" FUZZ_TAP=1 "$top/tests/fuzz/run-fuzz.sh"
+else
+	count_tap fuzz <<<"ok 1 # SKIP clang is not installed (scripts/install-deps.sh installs it)"
+fi
+
+echo "== end-to-end tests"
+# The e2e suite runs from a staging directory the test user can read.
+stage=$(mktemp -d /tmp/molt-e2e.XXXXXX)
+trap 'rm -rf "$stage" 2>/dev/null || "$MOLT" --root "$stage/home/store" prune --all >/dev/null 2>&1; rm -rf "$stage"' EXIT
+chmod 0755 "$stage"
+mkdir -p "$stage/bin" "$stage/home"
+cp "$MOLT" "$stage/bin/molt"
+[ -d "$B/helpers" ] && cp -r "$B/helpers" "$stage/helpers"
+cp -r "$top/tests/e2e" "$top/scripts" "$stage/"
+[ -d "$top/examples" ] && cp -r "$top/examples" "$stage/"
+[ -d "$top/tests/corpus" ] && cp -r "$top/tests/corpus" "$stage/"
+
+as_user=()
+if [ "$(id -u)" = 0 ]; then
+	user=molt-test
+	# Several test runs on one machine may race to create the user.
+	(
+		flock 9
+		if ! id "$user" >/dev/null 2>&1; then
+			useradd --create-home --shell /bin/bash "$user" >/dev/null 2>&1 || true
+		fi
+		if ! grep -q "^$user:" /etc/subuid 2>/dev/null; then
+			usermod --add-subuids 300000-365535 --add-subgids 300000-365535 "$user"
+		fi
+	) 9>/run/molt-test-user.lock
+	chown -R "$user:" "$stage/home"
+	as_user=(setpriv --reuid="$user" --regid="$user" --init-groups)
+	echo "running end-to-end tests as user '$user' ($(id -u $user))"
+fi
+
+# The base image fixture, made once per run as the test user.
+fixtures=$stage/home/fixtures
+if ! "${as_user[@]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$stage/home" \
+	bash "$stage/scripts/mkbase.sh" busybox "$fixtures/busybox" >"$log_dir/mkbase.log" 2>&1; then
+	echo "mkbase: failed (see $log_dir/mkbase.log)"; tail -n 5 "$log_dir/mkbase.log"
+fi
+
+pattern=${MOLT_TESTS:-test_*.sh}
+scripts=("$stage"/e2e/$pattern)
+if [ "${MOLT_SLOW:-0}" = 1 ]; then
+	scripts+=("$stage"/e2e/slow_*.sh)
+fi
+for s in "${scripts[@]}"; do
+	[ -f "$s" ] || continue
+	name=e2e/$(basename "$s" .sh)
+	run_tap "$name" "${as_user[@]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+		HOME="$stage/home" USER="${user:-$(id -un)}" LANG=C.UTF-8 \
+		MOLT="$stage/bin/molt" STAGE="$stage" FIXTURES="$fixtures" \
+		MOLT_MUST_WORK="$must_work" TMPDIR="$stage/home" \
+		bash "$s"
+done
+
+line="$pass passed, $fail failed"
+[ $skip -gt 0 ] && line="$line, $skip skipped"
+echo "$line"
+[ $fail -eq 0 ]

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests for lib/: errors, strings, files. */
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "../../lib/base.h"
+#include "tap.h"
+
+static void test_errors(void)
+{
+	struct molt_error *err = NULL;
+	int r = molt_error_set(&err, ENOENT, "open '%s'", "x");
+	tap_ok(r == -ENOENT, "error_set returns -errno");
+	tap_str_eq(err->msg, "open 'x': No such file or directory", "error_set appends strerror");
+	molt_error_set(&err, EPERM, "second");
+	tap_str_eq(err->msg, "open 'x': No such file or directory", "first error is kept");
+	r = molt_error_wrap(&err, "stage '%s'", "b");
+	tap_ok(r == -ENOENT, "wrap keeps the code");
+	tap_str_eq(err->msg, "stage 'b': open 'x': No such file or directory", "wrap prefixes");
+	tap_ok(err->exit_code == MOLT_EXIT_FAILURE, "system errors exit 1");
+	molt_error_free(err);
+	err = NULL;
+	molt_error_usage(&err, "bad %s", "flag");
+	tap_ok(err->exit_code == MOLT_EXIT_USAGE, "usage errors exit 2");
+	tap_str_eq(err->msg, "bad flag", "usage message has no errno words");
+	molt_error_free(err);
+}
+
+static void test_strings(void)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	tap_str_eq(strbuf_str(&sb), "", "empty strbuf is empty string");
+	for (int i = 0; i < 100; i++)
+		strbuf_addf(&sb, "%d,", i);
+	tap_ok(sb.len == 290, "strbuf grows");
+	_cleanup_strv_ char **v = NULL;
+	strv_push(&v, "a");
+	strv_push(&v, "b");
+	tap_ok(strv_len(v) == 2 && strv_contains(v, "b") && !strv_contains(v, "c"), "strv");
+	int64_t n;
+	tap_ok(str_to_int64("42", 0, 100, &n) == 0 && n == 42, "int parse");
+	tap_ok(str_to_int64("420", 0, 100, &n) == -ERANGE, "int range");
+	tap_ok(str_to_int64("4x", 0, 100, &n) == -EINVAL, "int junk");
+	tap_ok(str_eq_nocase("RuN", "run"), "nocase compare");
+	tap_ok(str_endswith("a.tar.gz", ".gz") && !str_endswith("gz", ".tar.gz"), "endswith");
+}
+
+static void test_files(void)
+{
+	char dir[] = "/tmp/molt-test-XXXXXX";
+	if (!mkdtemp(dir)) {
+		tap_ok(0, "mkdtemp");
+		return;
+	}
+	struct molt_error *err = NULL;
+	_cleanup_free_ char *f = xasprintf("%s/a/b/c", dir);
+	tap_ok(mkdir_p(f, 0755, &err) == 0, "mkdir_p");
+	_cleanup_free_ char *file = xasprintf("%s/a/file", dir);
+	tap_ok(write_file_atomic(file, "hello", 5, 0644, &err) == 0, "write_file_atomic");
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	tap_ok(read_file(file, 100, &data, &len, &err) == 0 && len == 5 &&
+		       !memcmp(data, "hello", 5),
+	       "read back");
+	tap_ok(read_file(file, 2, &data, &len, &err) == -EFBIG, "read_file size limit");
+	molt_error_free(err);
+	err = NULL;
+	/* A directory without permissions must still be removable. */
+	_cleanup_free_ char *locked = xasprintf("%s/a/b", dir);
+	chmod(locked, 0);
+	_cleanup_free_ char *link = xasprintf("%s/a/escape", dir);
+	(void)!symlink("/etc", link);
+	tap_ok(rm_rf(dir, &err) == 0, "rm_rf removes a tree with a locked directory");
+	tap_ok(access("/etc/passwd", F_OK) == 0, "rm_rf does not follow symlinks");
+	tap_ok(access(dir, F_OK) < 0, "tree is gone");
+	molt_error_free(err);
+}
+
+int main(void)
+{
+	test_errors();
+	test_strings();
+	test_files();
+	return tap_done();
+}
