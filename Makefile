@@ -33,23 +33,27 @@ all: $(B)/molt $(UNIT_BIN) $(HELPER_BIN)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(MOLT_CFLAGS) -MMD -MP -c $< -o $@
+	@echo '  CC      $<'
+	@$(CC) $(MOLT_CFLAGS) -MMD -MP -c $< -o $@
 
 $(B)/libmolt.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(B)/molt: $(B)/obj/runner/main.o $(B)/libmolt.a
-	$(CC) $(MOLT_CFLAGS) $(MOLT_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+	@echo '  LD      $@'
+	@$(CC) $(MOLT_CFLAGS) $(MOLT_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 $(B)/tests/%: tests/unit/%.c tests/unit/tap.h $(B)/libmolt.a
 	@mkdir -p $(dir $@)
-	$(CC) $(MOLT_CFLAGS) $(MOLT_LDFLAGS) -MMD -MP -o $@ $< $(B)/libmolt.a $(PKG_LIBS) -lpthread
+	@echo '  TEST    $@'
+	@$(CC) $(MOLT_CFLAGS) $(MOLT_LDFLAGS) -MMD -MP -o $@ $< $(B)/libmolt.a $(PKG_LIBS) -lpthread
 
 # Small probes run inside sandboxes by the hostile tests: static, no libc surprises.
 $(B)/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu17 -O1 -Wall -Werror -static -o $@ $<
+	@echo '  PROBE   $@'
+	@$(CC) -std=gnu17 -O1 -Wall -Werror -static -o $@ $<
 
 unit: $(UNIT_BIN)
 
