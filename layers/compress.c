@@ -145,7 +145,7 @@ static int md_hex(EVP_MD_CTX *md, char *out, size_t outlen)
 {
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned n = 0;
-	if (EVP_DigestFinal_ex(md, d, &n) != 1 || n != 32 || outlen < 8 + 64 + 1)
+	if (EVP_DigestFinal_ex(md, d, &n) != 1 || n != 32 || outlen < 7 + 64 + 1)
 		return -EIO;
 	memcpy(out, "sha256:", 7);
 	for (unsigned i = 0; i < n; i++)
