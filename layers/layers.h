@@ -16,7 +16,340 @@
  * A. Store and image formats
  * ================================================================================ */
 
-/* (section A declarations go here) */
+/* ---------------------------------------------------------------- digests (digest.c) */
+
+/* "sha256:" + 64 lowercase hex digits + NUL. */
+#define DIGEST_STR_LEN 72
+#define DIGEST_PREFIX "sha256:"
+
+/* A streaming sha256 (OpenSSL EVP). */
+struct digester;
+struct digester *digester_new(void);
+void digester_update(struct digester *d, const void *buf, size_t n);
+/* Writes "sha256:<hex>" into ret; the digester may not be updated afterwards. */
+void digester_final(struct digester *d, char ret[DIGEST_STR_LEN]);
+/* Bytes fed so far. */
+uint64_t digester_size(const struct digester *d);
+void digester_free(struct digester *d);
+void digest_buffer(const void *buf, size_t n, char ret[DIGEST_STR_LEN]);
+/* Hashes fd from its current offset to EOF. */
+int digest_fd(int fd, char ret[DIGEST_STR_LEN], uint64_t *ret_size, struct molt_error **err);
+/* True for "sha256:" + exactly 64 lowercase hex digits (the only algorithm molt stores). */
+bool digest_is_valid(const char *s);
+/* The hex part of a valid digest ("sha256:abc…" → "abc…"). */
+const char *digest_hex(const char *digest);
+
+/* ---------------------------------------------------------------- image names (refname.c) */
+
+/*
+ * A normalised image reference, the docker way: "busybox" → domain "docker.io",
+ * path "library/busybox", tag "latest". tag and digest may both be set; when the
+ * input had a digest but no tag, tag stays NULL.
+ */
+struct image_ref {
+	char *domain;
+	char *path;
+	char *tag;
+	char *digest;
+};
+
+/* Parses and normalises; invalid names get a usage error naming the rule broken. */
+int image_ref_parse(const char *s, struct image_ref *ret, struct molt_error **err);
+void image_ref_done(struct image_ref *r);
+/* "docker.io/library/busybox" */
+char *image_ref_repository(const struct image_ref *r);
+/* "docker.io/library/busybox:latest" (or "…@sha256:…", or both). */
+char *image_ref_string(const struct image_ref *r);
+/* The short docker form: "busybox:latest", "foo/bar:1", "localhost:5000/x:1". */
+char *image_ref_familiar(const struct image_ref *r);
+/* parse + image_ref_string in one step. */
+int image_ref_normalize(const char *s, char **ret, struct molt_error **err);
+
+/* ---------------------------------------------------------------- image JSON (image.c) */
+
+#define MEDIA_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define MEDIA_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MEDIA_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+#define MEDIA_OCI_LAYER "application/vnd.oci.image.layer.v1.tar"
+#define MEDIA_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
+#define MEDIA_OCI_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
+#define MEDIA_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MEDIA_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MEDIA_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+#define MEDIA_DOCKER_LAYER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+#define ANNOTATION_REF_NAME "org.opencontainers.image.ref.name"
+#define ANNOTATION_CONTAINERD_NAME "io.containerd.image.name"
+
+struct image_history {
+	char *created;    /* RFC 3339, may be NULL */
+	char *created_by; /* may be NULL */
+	char *author;
+	char *comment;
+	bool empty_layer;
+};
+
+struct image_healthcheck {
+	char **test; /* NULL: no HEALTHCHECK; {"NONE"} disables an inherited one */
+	int64_t interval, timeout, start_period, start_interval; /* nanoseconds, 0 = unset */
+	int64_t retries;
+};
+
+/*
+ * The OCI image config (with Docker's extensions). For string vectors NULL means
+ * "not set" (written as absent / null) and an empty vector means "set to empty" —
+ * Docker tells `ENTRYPOINT []` from no ENTRYPOINT. Maps are vectors of "key=value"
+ * (labels) or plain keys (exposed ports "80/tcp", volumes "/data").
+ */
+struct image_config {
+	char *architecture, *os, *variant, *created, *author;
+	char *user, *working_dir, *stop_signal;
+	char **env, **entrypoint, **cmd, **shell, **onbuild;
+	char **exposed_ports, **volumes, **labels;
+	bool args_escaped;
+	struct image_healthcheck healthcheck;
+	char **diff_ids; /* rootfs.diff_ids */
+	struct image_history *history;
+	size_t n_history;
+};
+
+int image_config_parse(const char *json, size_t len, struct image_config *ret,
+		       struct molt_error **err);
+/* Deterministic compact JSON: fixed key order (that of the Go structs), sorted maps. */
+char *image_config_to_json(const struct image_config *c);
+void image_config_done(struct image_config *c);
+void image_config_copy(struct image_config *dst, const struct image_config *src);
+void image_config_add_history(struct image_config *c, const char *created, const char *created_by,
+			      const char *comment, bool empty_layer);
+/* Sets (replaces) "key=value" in a vector such as env or labels. */
+void image_kv_set(char ***v, const char *key, const char *value);
+
+struct image_descriptor {
+	char *media_type;
+	char digest[DIGEST_STR_LEN];
+	int64_t size;
+	char **annotations; /* "key=value", may be NULL */
+	char *platform_os, *platform_arch, *platform_variant; /* index entries only */
+};
+
+struct image_manifest {
+	char *media_type;
+	struct image_descriptor config;
+	struct image_descriptor *layers;
+	size_t n_layers;
+	char **annotations;
+};
+
+/* Accepts OCI and Docker schema 2 manifests; checks digests and sizes are sane. */
+int image_manifest_parse(const char *json, size_t len, struct image_manifest *ret,
+			 struct molt_error **err);
+char *image_manifest_to_json(const struct image_manifest *m);
+void image_manifest_done(struct image_manifest *m);
+
+struct image_index {
+	struct image_descriptor *manifests;
+	size_t n_manifests;
+};
+
+int image_index_parse(const char *json, size_t len, struct image_index *ret,
+		      struct molt_error **err);
+char *image_index_to_json(const struct image_index *idx);
+void image_index_done(struct image_index *idx);
+void image_descriptor_done(struct image_descriptor *d);
+void image_descriptor_copy(struct image_descriptor *dst, const struct image_descriptor *src);
+/* The value of an annotation, or NULL. */
+const char *image_descriptor_annotation(const struct image_descriptor *d, const char *key);
+/* The GOARCH name of this machine ("amd64", "arm64", …). */
+const char *image_host_arch(void);
+/* time → "2006-01-02T15:04:05Z"; honours nothing, the caller picks the time. */
+char *image_time_format(int64_t t);
+/* SOURCE_DATE_EPOCH when set and valid, else the current time. */
+int64_t image_build_time(void);
+
+/* ---------------------------------------------------------------- the store (store.c) */
+
+/*
+ * $MOLT_ROOT: an OCI image layout (oci-layout, index.json, blobs/sha256/) that skopeo
+ * and umoci read directly, plus molt's own entries beside it:
+ *   layers/sha256/<hex>/   unpacked layer trees keyed by diff ID (published by rename)
+ *   lock, gc.lock          flock(2) files (index writers / blob garbage collection)
+ *   tmp/<pid>.<rand>/      per-process scratch, flock'ed while its process lives;
+ *                          removed by the next molt when its owner is gone
+ * Tags are index.json entries annotated with both org.opencontainers.image.ref.name
+ * and io.containerd.image.name = the full normalised name. Untagged images keep an
+ * entry without the annotations so they are not garbage.
+ */
+struct layer_store;
+
+/* Opens (creating when missing) the store; cleans up tmp/ left by dead processes. */
+int layer_store_open(const char *root, struct layer_store **ret, struct molt_error **err);
+void layer_store_free(struct layer_store *s);
+const char *layer_store_root(const struct layer_store *s);
+/* This process's scratch directory inside the store (same filesystem: rename works). */
+int layer_store_tmpdir(struct layer_store *s, const char **ret_path, struct molt_error **err);
+
+/* Blobs. Every put streams into tmp/, hashes on the way, fsyncs, verifies, renames. */
+int layer_store_blob_put_mem(struct layer_store *s, const void *data, size_t len,
+			     const char *want_digest, char ret_digest[DIGEST_STR_LEN],
+			     struct molt_error **err);
+/* Copies fd (from its offset to EOF); want_digest (may be NULL) must match. */
+int layer_store_blob_put_fd(struct layer_store *s, int fd, const char *want_digest,
+			    char ret_digest[DIGEST_STR_LEN], int64_t *ret_size,
+			    struct molt_error **err);
+/*
+ * Moves a finished temporary file (in this store's filesystem) in as a blob whose
+ * digest the caller computed while writing it; the name is gone on return either way.
+ */
+int layer_store_blob_adopt(struct layer_store *s, const char *tmp_path, const char *digest,
+			   struct molt_error **err);
+bool layer_store_blob_exists(struct layer_store *s, const char *digest);
+int layer_store_blob_path(struct layer_store *s, const char *digest, char **ret_path,
+			  struct molt_error **err);
+/* Opens a blob read-only. verify=true hashes it completely first (then rewinds). */
+int layer_store_blob_open(struct layer_store *s, const char *digest, bool verify, int *ret_fd,
+			  int64_t *ret_size, struct molt_error **err);
+/* Reads a small blob (JSON) into memory, verified against its digest. */
+int layer_store_blob_read(struct layer_store *s, const char *digest, size_t max, char **ret_data,
+			  size_t *ret_len, struct molt_error **err);
+
+/* Unpacked layers. */
+char *layer_store_unpacked_path(struct layer_store *s, const char *diff_id);
+bool layer_store_unpacked_exists(struct layer_store *s, const char *diff_id);
+/*
+ * Publishes a finished unpack (a directory under layer_store_tmpdir()) as the tree of
+ * diff_id by rename(2). When another process published it first, ours is removed and
+ * 0 is returned: both trees are the same content.
+ */
+int layer_store_unpacked_publish(struct layer_store *s, const char *diff_id,
+				 const char *tmp_dir, struct molt_error **err);
+
+static inline void layer_store_freep(struct layer_store **s)
+{
+	layer_store_free(*s);
+}
+#define _cleanup_store_ _cleanup_(layer_store_freep)
+
+/* Images. */
+struct image {
+	char manifest_digest[DIGEST_STR_LEN];
+	int64_t manifest_size;
+	char id[DIGEST_STR_LEN]; /* the config digest, as docker's image ID */
+	struct image_manifest manifest;
+	struct image_config config;
+	char **names; /* full normalised names pointing at it (sorted), may be NULL */
+};
+void image_free(struct image *img);
+static inline void image_freep(struct image **img)
+{
+	image_free(*img);
+}
+#define _cleanup_image_ _cleanup_(image_freep)
+
+/* One index.json entry, for listing. */
+struct image_entry {
+	char *name; /* NULL when untagged */
+	char manifest_digest[DIGEST_STR_LEN];
+};
+void image_entries_free(struct image_entry *v, size_t n);
+int layer_store_list(struct layer_store *s, struct image_entry **ret, size_t *ret_n,
+		     struct molt_error **err);
+/* Loads the image of a manifest in the store (manifest, config, names). */
+int layer_store_image_get(struct layer_store *s, const char *manifest_digest,
+			  struct image **ret, struct molt_error **err);
+/*
+ * Finds an image by what a user typed: a name ("busybox", "x:1", "name@sha256:…"),
+ * an image ID or manifest digest ("sha256:…"), or an ID prefix (≥ 4 hex digits,
+ * unambiguous). -ENOENT with "image 'x' not found" when nothing matches.
+ */
+int layer_store_resolve(struct layer_store *s, const char *what, struct image **ret,
+			struct molt_error **err);
+/*
+ * Writes config (and manifest) blobs for an image whose layer blobs are already in
+ * the store, records it in the index (untagged when names is NULL), and returns the
+ * manifest digest.
+ */
+int layer_store_image_commit(struct layer_store *s, const struct image_config *config,
+			     const struct image_descriptor *layers, size_t n_layers,
+			     char *const *names, char ret_manifest[DIGEST_STR_LEN],
+			     struct molt_error **err);
+/* Records an existing manifest blob in the index (names may be NULL: untagged). */
+int layer_store_index_add(struct layer_store *s, const char *manifest_digest, char *const *names,
+			  struct molt_error **err);
+
+/* Tags. Names are normalised first; setting moves the name from any other image. */
+int layer_store_tag_set(struct layer_store *s, const char *name, const char *manifest_digest,
+			struct molt_error **err);
+/* The manifest a name points at; -ENOENT when none. */
+int layer_store_tag_get(struct layer_store *s, const char *name,
+			char ret_manifest[DIGEST_STR_LEN], struct molt_error **err);
+int layer_store_tag_remove(struct layer_store *s, const char *name, struct molt_error **err);
+/* Removes every index entry of a manifest. */
+int layer_store_image_remove(struct layer_store *s, const char *manifest_digest,
+			     struct molt_error **err);
+
+/*
+ * Removes blobs and unpacked layers that no index entry reaches. wait=false gives up
+ * (returning 0, *ret_removed = 0) when another molt process is using the store.
+ */
+int layer_store_gc(struct layer_store *s, bool wait, size_t *ret_removed,
+		   struct molt_error **err);
+/* Removes everything under root (the caller enters the build namespace first). */
+int layer_store_destroy(const char *root, struct molt_error **err);
+
+/*
+ * Store internals shared by store.c and store_lock.c (and usable by the build
+ * cache, which lives beside the store): flock(2) helpers and scratch directories.
+ * Locks return -EWOULDBLOCK, without touching *err, when wait is false and the
+ * lock is taken.
+ */
+int store_lock_file(int dirfd, const char *name, bool exclusive, bool wait, int *ret_fd,
+		    struct molt_error **err);
+int store_lock_fd(int fd, bool exclusive, bool wait, struct molt_error **err);
+/* Makes tmp/<pid>.<rand>/ and returns it flock'ed (the lock lives as long as the fd). */
+int store_tmp_create(int tmpfd, const char *tmp_path, char **ret_path, int *ret_lockfd,
+		     struct molt_error **err);
+/* Removes scratch directories whose processes are gone (best effort). */
+void store_tmp_clean(int tmpfd);
+
+/* ---------------------------------------------------------------- formats in and out */
+
+/* Compression of a layer blob, from its first bytes. */
+enum blob_compression { BLOB_PLAIN, BLOB_GZIP, BLOB_ZSTD };
+enum blob_compression blob_compression_detect(const void *head, size_t n);
+/* The OCI layer media type for a compression. */
+const char *blob_compression_media_type(enum blob_compression c);
+/*
+ * Streams the uncompressed content of fd (gzip, zstd or plain, detected by libarchive)
+ * to cb in chunks; cb returns a negative errno to stop. Used to compute and verify
+ * diff IDs and to write uncompressed layers for docker save.
+ */
+int blob_decompress(int fd, int (*cb)(const void *buf, size_t n, void *userdata), void *userdata,
+		    struct molt_error **err);
+/* Checks fd holds a complete, readable tar (any compression); reads it to the end. */
+int tar_validate(int fd, const char *what, struct molt_error **err);
+
+/* import.c: a one-layer image from a rootfs tar (the tar, gzip-compressed, is the layer). */
+int layer_store_import(struct layer_store *s, const char *tar_path, const char *name,
+		       char ret_manifest[DIGEST_STR_LEN], struct molt_error **err);
+
+/*
+ * archive_load.c: loads a docker save tar, an OCI archive (tar) or an OCI layout
+ * directory, detected by content. Every blob is verified before it is stored; the
+ * index is changed only after every image was read completely. ret_names (may be
+ * NULL) receives the names (or IDs for unnamed images) that were loaded.
+ */
+int layer_store_load(struct layer_store *s, const char *path, char ***ret_names,
+		     struct molt_error **err);
+
+enum image_save_format { IMAGE_SAVE_DOCKER, IMAGE_SAVE_OCI };
+/*
+ * archive_save.c: writes img as a `docker load`-able tar (uncompressed layers,
+ * manifest.json with RepoTags = names) or an OCI archive tar (its index naming the
+ * image like BuildKit: io.containerd.image.name = full name, ref.name = tag).
+ * The output appears atomically (temp + rename).
+ */
+int layer_store_save(struct layer_store *s, const struct image *img, char *const *names,
+		     enum image_save_format fmt, const char *out_path, struct molt_error **err);
 
 /* end of section A */
 

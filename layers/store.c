@@ -1,0 +1,1001 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * layers/store.c: the content-addressed store, an OCI image layout with molt's
+ * entries beside it (see layers.h for the layout).
+ *
+ * Concurrency: every process that opens the store holds gc.lock shared for as long
+ * as it has it open, so garbage collection (which needs it exclusive) never deletes
+ * a blob another process has just written but not yet referenced. index.json is
+ * replaced by rename under `lock` held exclusive; readers take it shared.
+ * Durability: blobs and index.json are written to a temporary file, fsync'ed and
+ * renamed; a process killed mid-write leaves only a scratch directory that the next
+ * molt removes.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "layers.h"
+
+#define INDEX_MAX (64u << 20)
+#define JSON_BLOB_MAX (16u << 20)
+
+struct layer_store {
+	char *root;
+	int rootfd;
+	int gc_fd;  /* gc.lock, held shared while open */
+	int tmpfd;  /* tmp/ */
+	char *tmp;  /* our scratch directory, made on first use */
+	int tmp_lock_fd;
+};
+
+static const char oci_layout_json[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+
+static int ensure_dir(int dirfd, const char *name, const char *root, struct molt_error **err)
+{
+	if (mkdirat(dirfd, name, 0755) < 0 && errno != EEXIST)
+		return molt_error_set(err, errno, "create directory '%s/%s'", root, name);
+	return 0;
+}
+
+static int ensure_layout(struct layer_store *s, struct molt_error **err)
+{
+	static const char *const dirs[] = {"blobs", "blobs/sha256", "layers", "layers/sha256", "tmp"};
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		int r = ensure_dir(s->rootfd, dirs[i], s->root, err);
+		if (r < 0)
+			return r;
+	}
+	struct stat st;
+	if (fstatat(s->rootfd, "oci-layout", &st, 0) < 0) {
+		_cleanup_free_ char *p = xasprintf("%s/oci-layout", s->root);
+		int r = write_file_atomic(p, oci_layout_json, strlen(oci_layout_json), 0644, err);
+		if (r < 0)
+			return r;
+	}
+	if (fstatat(s->rootfd, "index.json", &st, 0) < 0) {
+		/* Created under the index lock so a concurrent writer's index is not lost. */
+		_cleanup_close_ int lfd = -1;
+		int r = store_lock_file(s->rootfd, "lock", true, true, &lfd, err);
+		if (r < 0)
+			return r;
+		if (fstatat(s->rootfd, "index.json", &st, 0) < 0) {
+			struct image_index empty = {0};
+			_cleanup_free_ char *json = image_index_to_json(&empty);
+			_cleanup_free_ char *p = xasprintf("%s/index.json", s->root);
+			r = write_file_atomic(p, json, strlen(json), 0644, err);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int layer_store_open(const char *root, struct layer_store **ret, struct molt_error **err)
+{
+	int r = mkdir_p(root, 0700, err);
+	if (r < 0)
+		return molt_error_wrap(err, "store");
+	struct layer_store *s = xcalloc(1, sizeof(*s));
+	s->root = xstrdup(root);
+	s->gc_fd = s->tmpfd = s->tmp_lock_fd = -1;
+	s->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->rootfd < 0)
+		r = molt_error_set(err, errno, "open store '%s'", root);
+	if (r == 0)
+		r = store_lock_file(s->rootfd, "gc.lock", false, true, &s->gc_fd, err);
+	if (r == 0)
+		r = ensure_layout(s, err);
+	if (r == 0) {
+		s->tmpfd = openat(s->rootfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (s->tmpfd < 0)
+			r = molt_error_set(err, errno, "open '%s/tmp'", root);
+	}
+	if (r < 0) {
+		layer_store_free(s);
+		return r;
+	}
+	store_tmp_clean(s->tmpfd);
+	*ret = s;
+	return 0;
+}
+
+void layer_store_free(struct layer_store *s)
+{
+	if (!s)
+		return;
+	if (s->tmp) {
+		_cleanup_error_ struct molt_error *e = NULL;
+		if (rm_rf(s->tmp, &e) < 0)
+			molt_debug("store: cannot remove '%s': %s", s->tmp, e->msg);
+	}
+	closep(&s->tmp_lock_fd);
+	closep(&s->tmpfd);
+	closep(&s->gc_fd);
+	closep(&s->rootfd);
+	free(s->tmp);
+	free(s->root);
+	free(s);
+}
+
+const char *layer_store_root(const struct layer_store *s)
+{
+	return s->root;
+}
+
+int layer_store_tmpdir(struct layer_store *s, const char **ret_path, struct molt_error **err)
+{
+	if (!s->tmp) {
+		_cleanup_free_ char *tmp_path = xasprintf("%s/tmp", s->root);
+		int r = store_tmp_create(s->tmpfd, tmp_path, &s->tmp, &s->tmp_lock_fd, err);
+		if (r < 0)
+			return r;
+	}
+	*ret_path = s->tmp;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- blobs */
+
+static char *blob_rel(const char *digest)
+{
+	return xasprintf("blobs/sha256/%s", digest_hex(digest));
+}
+
+static int check_digest_arg(const char *digest, struct molt_error **err)
+{
+	if (!digest_is_valid(digest))
+		return molt_error_setx(err, EINVAL, "'%s' is not a sha256 digest",
+				       digest ? digest : "");
+	return 0;
+}
+
+bool layer_store_blob_exists(struct layer_store *s, const char *digest)
+{
+	if (!digest_is_valid(digest))
+		return false;
+	_cleanup_free_ char *rel = blob_rel(digest);
+	struct stat st;
+	return fstatat(s->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+int layer_store_blob_path(struct layer_store *s, const char *digest, char **ret_path,
+			  struct molt_error **err)
+{
+	int r = check_digest_arg(digest, err);
+	if (r < 0)
+		return r;
+	*ret_path = xasprintf("%s/blobs/sha256/%s", s->root, digest_hex(digest));
+	return 0;
+}
+
+static void fsync_dir_at(int dirfd, const char *name)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0)
+		(void)fsync(fd);
+}
+
+int layer_store_blob_adopt(struct layer_store *s, const char *tmp_path, const char *digest,
+			   struct molt_error **err)
+{
+	int r = check_digest_arg(digest, err);
+	if (r < 0) {
+		unlink(tmp_path);
+		return r;
+	}
+	_cleanup_free_ char *rel = blob_rel(digest);
+	if (layer_store_blob_exists(s, digest)) {
+		unlink(tmp_path);
+		return 0;
+	}
+	(void)chmod(tmp_path, 0644);
+	if (renameat(AT_FDCWD, tmp_path, s->rootfd, rel) < 0) {
+		int e = errno;
+		unlink(tmp_path);
+		return molt_error_set(err, e, "store blob %s", digest);
+	}
+	fsync_dir_at(s->rootfd, "blobs/sha256");
+	return 0;
+}
+
+/* A new temporary file in our scratch directory. */
+static int blob_tmp_open(struct layer_store *s, char **ret_path, int *ret_fd,
+			 struct molt_error **err)
+{
+	const char *tmp;
+	int r = layer_store_tmpdir(s, &tmp, err);
+	if (r < 0)
+		return r;
+	char *path = xasprintf("%s/blob-XXXXXX", tmp);
+	int fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0) {
+		r = molt_error_set(err, errno, "create a temporary file in '%s'", tmp);
+		free(path);
+		return r;
+	}
+	*ret_path = path;
+	*ret_fd = fd;
+	return 0;
+}
+
+/* fsync, compare with want (may be NULL), then move into place. */
+static int blob_finish(struct layer_store *s, char *tmp_path, int fd, const char *got,
+		       const char *want, struct molt_error **err)
+{
+	if (fsync(fd) < 0) {
+		int e = errno;
+		unlink(tmp_path);
+		return molt_error_set(err, e, "sync blob %s", got);
+	}
+	if (want && strcmp(got, want) != 0) {
+		unlink(tmp_path);
+		return molt_error_setx(err, EBADMSG,
+				       "blob digest mismatch: expected %s, the content is %s", want,
+				       got);
+	}
+	return layer_store_blob_adopt(s, tmp_path, got, err);
+}
+
+int layer_store_blob_put_mem(struct layer_store *s, const void *data, size_t len,
+			     const char *want_digest, char ret_digest[DIGEST_STR_LEN],
+			     struct molt_error **err)
+{
+	char got[DIGEST_STR_LEN];
+	digest_buffer(data, len, got);
+	if (want_digest && strcmp(got, want_digest) != 0)
+		return molt_error_setx(err, EBADMSG,
+				       "blob digest mismatch: expected %s, the content is %s",
+				       want_digest, got);
+	if (!layer_store_blob_exists(s, got)) {
+		_cleanup_free_ char *tmp = NULL;
+		_cleanup_close_ int fd = -1;
+		int r = blob_tmp_open(s, &tmp, &fd, err);
+		if (r < 0)
+			return r;
+		r = write_all(fd, data, len);
+		if (r < 0) {
+			unlink(tmp);
+			return molt_error_set(err, -r, "write blob %s", got);
+		}
+		r = blob_finish(s, tmp, fd, got, NULL, err);
+		if (r < 0)
+			return r;
+	}
+	if (ret_digest)
+		memcpy(ret_digest, got, DIGEST_STR_LEN);
+	return 0;
+}
+
+int layer_store_blob_put_fd(struct layer_store *s, int in, const char *want_digest,
+			    char ret_digest[DIGEST_STR_LEN], int64_t *ret_size,
+			    struct molt_error **err)
+{
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = -1;
+	int r = blob_tmp_open(s, &tmp, &fd, err);
+	if (r < 0)
+		return r;
+	struct digester *d = digester_new();
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			r = molt_error_set(err, errno, "read blob data");
+		else if (n > 0 && (r = write_all(fd, buf, (size_t)n)) < 0)
+			r = molt_error_set(err, -r, "write '%s'", tmp);
+		if (n <= 0 || r < 0)
+			break;
+		digester_update(d, buf, (size_t)n);
+	}
+	char got[DIGEST_STR_LEN];
+	int64_t size = (int64_t)digester_size(d);
+	digester_final(d, got);
+	digester_free(d);
+	if (r < 0) {
+		unlink(tmp);
+		return r;
+	}
+	r = blob_finish(s, tmp, fd, got, want_digest, err);
+	if (r < 0)
+		return r;
+	if (ret_digest)
+		memcpy(ret_digest, got, DIGEST_STR_LEN);
+	if (ret_size)
+		*ret_size = size;
+	return 0;
+}
+
+int layer_store_blob_open(struct layer_store *s, const char *digest, bool verify, int *ret_fd,
+			  int64_t *ret_size, struct molt_error **err)
+{
+	int r = check_digest_arg(digest, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *rel = blob_rel(digest);
+	_cleanup_close_ int fd = openat(s->rootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return molt_error_set(err, errno, "blob %s", digest);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return molt_error_set(err, errno, "blob %s", digest);
+	if (verify) {
+		char got[DIGEST_STR_LEN];
+		r = digest_fd(fd, got, NULL, err);
+		if (r < 0)
+			return molt_error_wrap(err, "blob %s", digest);
+		if (strcmp(got, digest) != 0)
+			return molt_error_setx(err, EBADMSG,
+					       "blob %s is corrupt: its content hashes to %s",
+					       digest, got);
+		if (lseek(fd, 0, SEEK_SET) < 0)
+			return molt_error_set(err, errno, "blob %s", digest);
+	}
+	if (ret_size)
+		*ret_size = st.st_size;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+int layer_store_blob_read(struct layer_store *s, const char *digest, size_t max, char **ret_data,
+			  size_t *ret_len, struct molt_error **err)
+{
+	int r = check_digest_arg(digest, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *rel = blob_rel(digest);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	r = read_file_at(s->rootfd, rel, max, &data, &len, err);
+	if (r < 0)
+		return molt_error_wrap(err, "blob %s", digest);
+	char got[DIGEST_STR_LEN];
+	digest_buffer(data, len, got);
+	if (strcmp(got, digest) != 0)
+		return molt_error_setx(err, EBADMSG, "blob %s is corrupt: its content hashes to %s",
+				       digest, got);
+	*ret_data = TAKE_PTR(data);
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- unpacked layers */
+
+char *layer_store_unpacked_path(struct layer_store *s, const char *diff_id)
+{
+	return xasprintf("%s/layers/sha256/%s", s->root, digest_hex(diff_id));
+}
+
+bool layer_store_unpacked_exists(struct layer_store *s, const char *diff_id)
+{
+	if (!digest_is_valid(diff_id))
+		return false;
+	_cleanup_free_ char *rel = xasprintf("layers/sha256/%s", digest_hex(diff_id));
+	struct stat st;
+	return fstatat(s->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+int layer_store_unpacked_publish(struct layer_store *s, const char *diff_id,
+				 const char *tmp_dir, struct molt_error **err)
+{
+	int r = check_digest_arg(diff_id, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *rel = xasprintf("layers/sha256/%s", digest_hex(diff_id));
+	/* rename(2) onto an existing non-empty directory fails: the first one wins. */
+	if (renameat(AT_FDCWD, tmp_dir, s->rootfd, rel) < 0) {
+		int e = errno;
+		if ((e == EEXIST || e == ENOTEMPTY) && layer_store_unpacked_exists(s, diff_id))
+			return rm_rf(tmp_dir, err);
+		return molt_error_set(err, e, "publish unpacked layer %s", diff_id);
+	}
+	fsync_dir_at(s->rootfd, "layers/sha256");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- index.json */
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int index_lock(struct layer_store *s, bool exclusive, int *ret_fd, struct molt_error **err)
+{
+	return store_lock_file(s->rootfd, "lock", exclusive, true, ret_fd, err);
+}
+
+static int index_read(struct layer_store *s, struct image_index *ret, struct molt_error **err)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	int r = read_file_at(s->rootfd, "index.json", INDEX_MAX, &data, &len, err);
+	if (r == 0)
+		r = image_index_parse(data, len, ret, err);
+	if (r < 0)
+		return molt_error_wrap(err, "store '%s'", s->root);
+	return 0;
+}
+
+static const char *entry_name(const struct image_descriptor *d)
+{
+	const char *n = image_descriptor_annotation(d, ANNOTATION_CONTAINERD_NAME);
+	return n ? n : image_descriptor_annotation(d, ANNOTATION_REF_NAME);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const char *na = entry_name(a), *nb = entry_name(b);
+	if (na && nb)
+		return strcmp(na, nb);
+	if (na || nb)
+		return na ? -1 : 1;
+	return strcmp(((const struct image_descriptor *)a)->digest,
+		      ((const struct image_descriptor *)b)->digest);
+}
+
+static int index_write(struct layer_store *s, struct image_index *idx, struct molt_error **err)
+{
+	qsort(idx->manifests, idx->n_manifests, sizeof(*idx->manifests), entry_cmp);
+	_cleanup_free_ char *json = image_index_to_json(idx);
+	_cleanup_free_ char *p = xasprintf("%s/index.json", s->root);
+	return write_file_atomic(p, json, strlen(json), 0644, err);
+}
+
+static void index_remove_at(struct image_index *idx, size_t i)
+{
+	image_descriptor_done(&idx->manifests[i]);
+	memmove(&idx->manifests[i], &idx->manifests[i + 1],
+		(idx->n_manifests - i - 1) * sizeof(*idx->manifests));
+	idx->n_manifests--;
+}
+
+static void index_append(struct image_index *idx, const char *media_type, const char *digest,
+			 int64_t size, const char *name)
+{
+	idx->manifests = xrealloc(idx->manifests, (idx->n_manifests + 1) * sizeof(*idx->manifests));
+	struct image_descriptor *d = &idx->manifests[idx->n_manifests++];
+	*d = (struct image_descriptor){.media_type = xstrdup(media_type), .size = size};
+	snprintf(d->digest, sizeof(d->digest), "%s", digest);
+	if (name) {
+		image_kv_set(&d->annotations, ANNOTATION_CONTAINERD_NAME, name);
+		image_kv_set(&d->annotations, ANNOTATION_REF_NAME, name);
+	}
+}
+
+/* Removes the entries named `name` (all untagged ones of `digest` when name is NULL). */
+static size_t index_drop(struct image_index *idx, const char *name, const char *digest)
+{
+	size_t dropped = 0;
+	for (size_t i = 0; i < idx->n_manifests;) {
+		const char *n = entry_name(&idx->manifests[i]);
+		bool match = name ? (n && !strcmp(n, name))
+				  : (!n && !strcmp(idx->manifests[i].digest, digest));
+		if (match) {
+			index_remove_at(idx, i);
+			dropped++;
+		} else {
+			i++;
+		}
+	}
+	return dropped;
+}
+
+static bool index_has_digest(const struct image_index *idx, const char *digest)
+{
+	for (size_t i = 0; i < idx->n_manifests; i++)
+		if (!strcmp(idx->manifests[i].digest, digest))
+			return true;
+	return false;
+}
+
+static int manifest_config(struct layer_store *s, const char *digest, char ret[DIGEST_STR_LEN]);
+
+/* Whether two manifests describe the same image ID (e.g. docker and OCI forms). */
+static bool same_config(struct layer_store *s, const char *a, const char *b)
+{
+	char ca[DIGEST_STR_LEN], cb[DIGEST_STR_LEN];
+	return manifest_config(s, a, ca) == 0 && manifest_config(s, b, cb) == 0 && !strcmp(ca, cb);
+}
+
+/*
+ * Points name at digest. An image that loses its last name this way stays in the
+ * store untagged, listed by its ID, as docker leaves a "<none>" image behind —
+ * unless the new manifest has the same image ID (the same image stored again with
+ * other layer compression, as a docker save tar's load does): then it is replaced.
+ */
+static void index_retag(struct layer_store *s, struct image_index *idx, const char *name,
+			const char *media, const char *digest, int64_t size)
+{
+	for (size_t i = 0; i < idx->n_manifests; i++) {
+		const char *n = entry_name(&idx->manifests[i]);
+		if (!n || strcmp(n, name) != 0)
+			continue;
+		struct image_descriptor old;
+		image_descriptor_copy(&old, &idx->manifests[i]);
+		index_remove_at(idx, i);
+		if (strcmp(old.digest, digest) != 0 && !index_has_digest(idx, old.digest) &&
+		    !same_config(s, old.digest, digest))
+			index_append(idx, old.media_type ? old.media_type : MEDIA_OCI_MANIFEST,
+				     old.digest, old.size, NULL);
+		image_descriptor_done(&old);
+		break;
+	}
+	index_append(idx, media, digest, size, name);
+}
+
+/* The manifest's media type and size, read from (and verified against) its blob. */
+static int manifest_info(struct layer_store *s, const char *digest, char **ret_media,
+			 int64_t *ret_size, struct molt_error **err)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	int r = layer_store_blob_read(s, digest, JSON_BLOB_MAX, &data, &len, err);
+	if (r < 0)
+		return r;
+	struct image_manifest m;
+	r = image_manifest_parse(data, len, &m, err);
+	if (r < 0)
+		return molt_error_wrap(err, "manifest %s", digest);
+	*ret_media = xstrdup(m.media_type ? m.media_type : MEDIA_OCI_MANIFEST);
+	*ret_size = (int64_t)len;
+	image_manifest_done(&m);
+	return 0;
+}
+
+static int manifest_config(struct layer_store *s, const char *digest, char ret[DIGEST_STR_LEN])
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	struct image_manifest m;
+	if (layer_store_blob_read(s, digest, JSON_BLOB_MAX, &data, &len, NULL) < 0 ||
+	    image_manifest_parse(data, len, &m, NULL) < 0)
+		return -EINVAL;
+	memcpy(ret, m.config.digest, DIGEST_STR_LEN);
+	image_manifest_done(&m);
+	return 0;
+}
+
+/* Normalises every name first, so a bad one changes nothing. */
+static int normalize_names(char *const *names, char ***ret, struct molt_error **err)
+{
+	_cleanup_strv_ char **out = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; names && names[i]; i++) {
+		char *n;
+		int r = image_ref_normalize(names[i], &n, err);
+		if (r < 0)
+			return r;
+		strv_push_take(&out, n);
+	}
+	*ret = TAKE_PTR(out);
+	return 0;
+}
+
+int layer_store_index_add(struct layer_store *s, const char *manifest_digest, char *const *names,
+			  struct molt_error **err)
+{
+	_cleanup_strv_ char **norm = NULL;
+	_cleanup_free_ char *media = NULL;
+	int64_t size = 0;
+	int r = normalize_names(names, &norm, err);
+	if (r == 0)
+		r = manifest_info(s, manifest_digest, &media, &size, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int lfd = -1;
+	struct image_index idx = {0};
+	r = index_lock(s, true, &lfd, err);
+	if (r == 0)
+		r = index_read(s, &idx, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; norm[i]; i++)
+		index_retag(s, &idx, norm[i], media, manifest_digest, size);
+	if (norm[0])
+		index_drop(&idx, NULL, manifest_digest);
+	else if (!index_has_digest(&idx, manifest_digest))
+		index_append(&idx, media, manifest_digest, size, NULL);
+	r = index_write(s, &idx, err);
+	image_index_done(&idx);
+	return r;
+}
+
+int layer_store_tag_set(struct layer_store *s, const char *name, const char *manifest_digest,
+			struct molt_error **err)
+{
+	char *const names[] = {(char *)name, NULL};
+	return layer_store_index_add(s, manifest_digest, names, err);
+}
+
+int layer_store_tag_get(struct layer_store *s, const char *name,
+			char ret_manifest[DIGEST_STR_LEN], struct molt_error **err)
+{
+	_cleanup_free_ char *norm = NULL;
+	int r = image_ref_normalize(name, &norm, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int lfd = -1;
+	struct image_index idx = {0};
+	r = index_lock(s, false, &lfd, err);
+	if (r == 0)
+		r = index_read(s, &idx, err);
+	if (r < 0)
+		return r;
+	r = -ENOENT;
+	for (size_t i = 0; i < idx.n_manifests && r < 0; i++) {
+		const char *n = entry_name(&idx.manifests[i]);
+		if (n && !strcmp(n, norm)) {
+			memcpy(ret_manifest, idx.manifests[i].digest, DIGEST_STR_LEN);
+			r = 0;
+		}
+	}
+	image_index_done(&idx);
+	return r;
+}
+
+/* Removes entries by name, or every entry of a digest (name NULL). */
+static int index_remove(struct layer_store *s, const char *name, const char *digest,
+			struct molt_error **err)
+{
+	_cleanup_close_ int lfd = -1;
+	struct image_index idx = {0};
+	int r = index_lock(s, true, &lfd, err);
+	if (r == 0)
+		r = index_read(s, &idx, err);
+	if (r < 0)
+		return r;
+	size_t dropped = 0;
+	for (size_t i = 0; i < idx.n_manifests;) {
+		const char *n = entry_name(&idx.manifests[i]);
+		if (name ? (n && !strcmp(n, name)) : !strcmp(idx.manifests[i].digest, digest)) {
+			index_remove_at(&idx, i);
+			dropped++;
+		} else {
+			i++;
+		}
+	}
+	if (dropped)
+		r = index_write(s, &idx, err);
+	else
+		r = molt_error_setx(err, ENOENT, "image '%s' not found", name ? name : digest);
+	image_index_done(&idx);
+	return r;
+}
+
+int layer_store_tag_remove(struct layer_store *s, const char *name, struct molt_error **err)
+{
+	_cleanup_free_ char *norm = NULL;
+	int r = image_ref_normalize(name, &norm, err);
+	if (r < 0)
+		return r;
+	return index_remove(s, norm, NULL, err);
+}
+
+int layer_store_image_remove(struct layer_store *s, const char *manifest_digest,
+			     struct molt_error **err)
+{
+	return index_remove(s, NULL, manifest_digest, err);
+}
+
+void image_entries_free(struct image_entry *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+int layer_store_list(struct layer_store *s, struct image_entry **ret, size_t *ret_n,
+		     struct molt_error **err)
+{
+	_cleanup_close_ int lfd = -1;
+	struct image_index idx = {0};
+	int r = index_lock(s, false, &lfd, err);
+	if (r == 0)
+		r = index_read(s, &idx, err);
+	if (r < 0)
+		return r;
+	struct image_entry *v = xcalloc(idx.n_manifests + 1, sizeof(*v));
+	for (size_t i = 0; i < idx.n_manifests; i++) {
+		const char *n = entry_name(&idx.manifests[i]);
+		v[i].name = n ? xstrdup(n) : NULL;
+		memcpy(v[i].manifest_digest, idx.manifests[i].digest, DIGEST_STR_LEN);
+	}
+	*ret = v;
+	*ret_n = idx.n_manifests;
+	image_index_done(&idx);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- images */
+
+void image_free(struct image *img)
+{
+	if (!img)
+		return;
+	image_manifest_done(&img->manifest);
+	image_config_done(&img->config);
+	strv_free(img->names);
+	free(img);
+}
+
+static int read_manifest(struct layer_store *s, const char *digest, struct image_manifest *ret,
+			 int64_t *ret_size, struct molt_error **err)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	int r = layer_store_blob_read(s, digest, JSON_BLOB_MAX, &data, &len, err);
+	if (r == 0)
+		r = image_manifest_parse(data, len, ret, err);
+	if (r < 0)
+		return molt_error_wrap(err, "manifest %s", digest);
+	if (ret_size)
+		*ret_size = (int64_t)len;
+	return 0;
+}
+
+int layer_store_image_get(struct layer_store *s, const char *manifest_digest,
+			  struct image **ret, struct molt_error **err)
+{
+	struct image *img = xcalloc(1, sizeof(*img));
+	snprintf(img->manifest_digest, sizeof(img->manifest_digest), "%s", manifest_digest);
+	int r = read_manifest(s, manifest_digest, &img->manifest, &img->manifest_size, err);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	if (r == 0) {
+		memcpy(img->id, img->manifest.config.digest, DIGEST_STR_LEN);
+		r = layer_store_blob_read(s, img->id, JSON_BLOB_MAX, &data, &len, err);
+	}
+	if (r == 0)
+		r = image_config_parse(data, len, &img->config, err);
+	struct image_entry *v = NULL;
+	size_t n = 0;
+	if (r == 0)
+		r = layer_store_list(s, &v, &n, err);
+	if (r < 0) {
+		image_free(img);
+		return molt_error_wrap(err, "image %s", manifest_digest);
+	}
+	img->names = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		if (v[i].name && !strcmp(v[i].manifest_digest, manifest_digest))
+			strv_push(&img->names, v[i].name);
+	image_entries_free(v, n);
+	*ret = img;
+	return 0;
+}
+
+static bool is_id_prefix(const char *what)
+{
+	const char *h = digest_hex(what);
+	size_t n = strlen(h);
+	return n >= 4 && n <= 64 && strspn(h, "0123456789abcdef") == n;
+}
+
+/* Looks what up as an image ID (config digest) or a manifest digest, or a prefix of either. */
+static int resolve_by_id(struct layer_store *s, const char *what, char ret[DIGEST_STR_LEN],
+			 struct molt_error **err)
+{
+	struct image_entry *v = NULL;
+	size_t n = 0, found = 0;
+	int r = layer_store_list(s, &v, &n, err);
+	if (r < 0)
+		return r;
+	const char *h = digest_hex(what);
+	size_t hl = strlen(h);
+	char match[DIGEST_STR_LEN] = "", match_id[DIGEST_STR_LEN] = "";
+	for (size_t i = 0; i < n; i++) {
+		struct image_manifest m;
+		if (!strcmp(v[i].manifest_digest, match))
+			continue;
+		if (read_manifest(s, v[i].manifest_digest, &m, NULL, NULL) < 0)
+			continue; /* a broken image is reported when it is used, not here */
+		bool hit = !strncmp(digest_hex(m.config.digest), h, hl) ||
+			   !strncmp(digest_hex(v[i].manifest_digest), h, hl);
+		if (hit && strcmp(m.config.digest, match_id) != 0) {
+			found++;
+			memcpy(match, v[i].manifest_digest, DIGEST_STR_LEN);
+			memcpy(match_id, m.config.digest, DIGEST_STR_LEN);
+		}
+		image_manifest_done(&m);
+	}
+	image_entries_free(v, n);
+	if (found > 1)
+		return molt_error_setx(err, EINVAL, "image ID prefix '%s' is ambiguous (%zu images)",
+				       what, found);
+	if (!found)
+		return -ENOENT;
+	memcpy(ret, match, DIGEST_STR_LEN);
+	return 0;
+}
+
+static int resolve_by_name(struct layer_store *s, const struct image_ref *ref,
+			   char ret[DIGEST_STR_LEN], struct molt_error **err)
+{
+	if (ref->digest && !ref->tag) {
+		/* name@sha256:…: the manifest itself, when the store has it. */
+		struct image_entry *v = NULL;
+		size_t n = 0;
+		int r = layer_store_list(s, &v, &n, err);
+		if (r < 0)
+			return r;
+		r = -ENOENT;
+		for (size_t i = 0; i < n && r < 0; i++)
+			if (!strcmp(v[i].manifest_digest, ref->digest)) {
+				memcpy(ret, ref->digest, DIGEST_STR_LEN);
+				r = 0;
+			}
+		image_entries_free(v, n);
+		return r;
+	}
+	_cleanup_free_ char *name = xasprintf("%s/%s:%s", ref->domain, ref->path, ref->tag);
+	int r = layer_store_tag_get(s, name, ret, err);
+	if (r == 0 && ref->digest && strcmp(ret, ref->digest) != 0)
+		return -ENOENT;
+	return r;
+}
+
+int layer_store_resolve(struct layer_store *s, const char *what, struct image **ret,
+			struct molt_error **err)
+{
+	char digest[DIGEST_STR_LEN];
+	struct image_ref ref = {0};
+	_cleanup_error_ struct molt_error *parse_err = NULL;
+	int r = -ENOENT;
+	bool id_like = is_id_prefix(what) && (str_startswith(what, DIGEST_PREFIX) ||
+					      strspn(what, "0123456789abcdef") == strlen(what));
+	int pr = str_startswith(what, DIGEST_PREFIX) ? -EINVAL : image_ref_parse(what, &ref, &parse_err);
+	if (pr == 0) {
+		r = resolve_by_name(s, &ref, digest, err);
+		image_ref_done(&ref);
+		if (r < 0 && r != -ENOENT)
+			return r;
+	}
+	if (r == -ENOENT && id_like) {
+		r = resolve_by_id(s, what, digest, err);
+		if (r < 0 && r != -ENOENT)
+			return r;
+	}
+	if (r == -ENOENT && pr < 0 && !id_like && parse_err) {
+		/* Neither a name nor an ID: say why it is not a name. */
+		*err = TAKE_PTR(parse_err);
+		return molt_error_ret(*err);
+	}
+	if (r == -ENOENT)
+		return molt_error_setx(err, ENOENT, "image '%s' not found", what);
+	return layer_store_image_get(s, digest, ret, err);
+}
+
+int layer_store_image_commit(struct layer_store *s, const struct image_config *config,
+			     const struct image_descriptor *layers, size_t n_layers,
+			     char *const *names, char ret_manifest[DIGEST_STR_LEN],
+			     struct molt_error **err)
+{
+	_cleanup_strv_ char **norm = NULL;
+	int r = normalize_names(names, &norm, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n_layers; i++)
+		if (!layer_store_blob_exists(s, layers[i].digest))
+			return molt_error_setx(err, ENOENT, "commit image: layer blob %s is missing",
+					       layers[i].digest);
+	_cleanup_free_ char *cfg = image_config_to_json(config);
+	struct image_manifest m = {.media_type = (char *)MEDIA_OCI_MANIFEST,
+				   .config = {.media_type = (char *)MEDIA_OCI_CONFIG,
+					      .size = (int64_t)strlen(cfg)},
+				   .layers = (struct image_descriptor *)layers,
+				   .n_layers = n_layers};
+	r = layer_store_blob_put_mem(s, cfg, strlen(cfg), NULL, m.config.digest, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *man = image_manifest_to_json(&m);
+	char digest[DIGEST_STR_LEN];
+	r = layer_store_blob_put_mem(s, man, strlen(man), NULL, digest, err);
+	if (r == 0)
+		r = layer_store_index_add(s, digest, norm, err);
+	if (r < 0)
+		return r;
+	memcpy(ret_manifest, digest, DIGEST_STR_LEN);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- garbage collection */
+
+/* Hex names of every blob and diff ID the index reaches, sorted for bsearch. */
+static int reachable_set(struct layer_store *s, char ***ret_blobs, char ***ret_diffs,
+			 struct molt_error **err)
+{
+	struct image_entry *v = NULL;
+	size_t n = 0;
+	int r = layer_store_list(s, &v, &n, err);
+	if (r < 0)
+		return r;
+	_cleanup_strv_ char **blobs = xcalloc(1, sizeof(char *));
+	_cleanup_strv_ char **diffs = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct image *img = NULL;
+		/* A damaged image keeps what it still names: never delete on doubt. */
+		r = layer_store_image_get(s, v[i].manifest_digest, &img, err);
+		if (r < 0)
+			break;
+		strv_push(&blobs, digest_hex(img->manifest_digest));
+		strv_push(&blobs, digest_hex(img->id));
+		for (size_t l = 0; l < img->manifest.n_layers; l++)
+			strv_push(&blobs, digest_hex(img->manifest.layers[l].digest));
+		for (size_t d = 0; img->config.diff_ids[d]; d++)
+			strv_push(&diffs, digest_hex(img->config.diff_ids[d]));
+		image_free(img);
+	}
+	image_entries_free(v, n);
+	if (r < 0)
+		return molt_error_wrap(err, "garbage collection stopped, nothing removed");
+	qsort(blobs, strv_len(blobs), sizeof(char *), cmp_strp);
+	qsort(diffs, strv_len(diffs), sizeof(char *), cmp_strp);
+	*ret_blobs = TAKE_PTR(blobs);
+	*ret_diffs = TAKE_PTR(diffs);
+	return 0;
+}
+
+/* Removes the entries of dir (below the root) whose names are not in keep. */
+static int sweep(struct layer_store *s, const char *dir, char **keep, size_t *removed,
+		 struct molt_error **err)
+{
+	_cleanup_close_ int dfd = openat(s->rootfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : molt_error_set(err, errno, "open '%s/%s'", s->root, dir);
+	int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+	if (dup_fd < 0)
+		return molt_error_set(err, errno, "dup");
+	_cleanup_closedir_ DIR *d = fdopendir(dup_fd);
+	if (!d) {
+		close(dup_fd);
+		return molt_error_set(err, errno, "open '%s/%s'", s->root, dir);
+	}
+	size_t nkeep = strv_len(keep);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *name = de->d_name;
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		if (bsearch(&name, keep, nkeep, sizeof(char *), cmp_strp))
+			continue;
+		int r = rm_rf_at(dfd, name, err);
+		if (r < 0)
+			return molt_error_wrap(err, "remove unused '%s/%s'", dir, name);
+		(*removed)++;
+	}
+	return 0;
+}
+
+int layer_store_gc(struct layer_store *s, bool wait, size_t *ret_removed,
+		   struct molt_error **err)
+{
+	size_t removed = 0;
+	int r = store_lock_fd(s->gc_fd, true, false, err);
+	if (r == -EWOULDBLOCK && wait) {
+		molt_info("waiting for other molt processes to finish with the store");
+		r = store_lock_fd(s->gc_fd, true, true, err);
+	}
+	if (r == -EWOULDBLOCK) {
+		molt_debug("store: in use by another process, blobs are left for 'molt prune'");
+		*ret_removed = 0;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	_cleanup_strv_ char **blobs = NULL;
+	_cleanup_strv_ char **diffs = NULL;
+	r = reachable_set(s, &blobs, &diffs, err);
+	if (r == 0)
+		r = sweep(s, "blobs/sha256", blobs, &removed, err);
+	if (r == 0)
+		r = sweep(s, "layers/sha256", diffs, &removed, err);
+	/* Back to shared: this process still has the store open. */
+	(void)store_lock_fd(s->gc_fd, false, true, NULL);
+	if (r < 0)
+		return r;
+	*ret_removed = removed;
+	return 0;
+}

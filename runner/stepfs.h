@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * runner/stepfs.h: the filesystem a build step works on — an overlay of the stage's
+ * unpacked layers (read-only lowers) with a fresh upper directory that collects the
+ * step's change, mounted in the build namespace.
+ *
+ * Lifecycle: stepfs_mount() creates DIR/upper, DIR/work and DIR/merged under a
+ * scratch directory of the store's tmp/ and mounts the overlay; stepfs_unmount()
+ * detaches it (after the step's processes are gone), leaving upper/ for the
+ * differ; the upper directory can then be taken over (published as the new
+ * layer's unpacked tree); stepfs_free() unmounts if still mounted and removes
+ * whatever is left. Mounts live in the stage worker's private mount namespace,
+ * so a killed worker leaves none behind; tmp/ is cleaned by the store.
+ */
+#ifndef MOLT_RUNNER_STEPFS_H
+#define MOLT_RUNNER_STEPFS_H
+
+#include "../lib/base.h"
+
+struct stepfs {
+	char *dir;    /* the step's scratch directory */
+	char *upper;  /* NULL for a read-only view, or once taken */
+	char *merged; /* where the tree is mounted */
+	bool mounted;
+};
+
+/*
+ * Mounts lowers (top-most first; may be empty) at DIR/merged. With readonly there is
+ * no upper directory and the mount is read-only (a COPY --from source, an export).
+ */
+int stepfs_mount(const char *dir, char *const *lowers, bool readonly, struct stepfs **ret,
+		 struct molt_error **err);
+int stepfs_unmount(struct stepfs *fs, struct molt_error **err);
+/* Hands the upper directory to the caller (after stepfs_unmount). */
+char *stepfs_take_upper(struct stepfs *fs);
+void stepfs_free(struct stepfs *fs);
+
+#endif

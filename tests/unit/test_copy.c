@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * runner/copy.c: COPY semantics (docker build reference, "COPY") and in-root path
+ * resolution. Runs in a child inside the build namespace so that ownership can be
+ * checked as an unprivileged user too.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "../../runner/copy.h"
+#include "../../sandbox/sandbox.h"
+#include "tap.h"
+
+static char base[64];
+static int ctx, dst; /* root fds of the context and the destination tree */
+
+static void put(int root, const char *path, const char *content, mode_t mode)
+{
+	_cleanup_free_ char *copy = xstrdup(path);
+	char *slash = strrchr(copy, '/');
+	if (slash) {
+		*slash = '\0';
+		close(copy_mkdir_in_root(root, copy, 0, 0));
+	}
+	int fd = openat(root, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd >= 0) {
+		(void)!write(fd, content, strlen(content));
+		fchmod(fd, mode);
+		close(fd);
+	}
+}
+
+static char *get(int root, const char *path)
+{
+	char *data = NULL;
+	struct molt_error *err = NULL;
+	if (read_file_at(root, path, 1 << 20, &data, NULL, &err) < 0) {
+		molt_error_free(err);
+		return NULL;
+	}
+	return data;
+}
+
+static int do_copy(const char *dest, const struct copy_opts *o, struct molt_error **err, ...)
+{
+	va_list ap;
+	va_start(ap, err);
+	_cleanup_strv_ char **src = NULL;
+	for (const char *s; (s = va_arg(ap, const char *));)
+		strv_push(&src, s);
+	va_end(ap);
+	struct copy_opts def = {0};
+	return copy_paths(ctx, src, dst, dest, o ? o : &def, NULL, err);
+}
+
+static bool skip_secret(void *ud, const char *rel, bool is_dir)
+{
+	(void)ud;
+	(void)is_dir;
+	return strcmp(rel, "app/secret.txt") == 0;
+}
+
+static void setup(void)
+{
+	put(ctx, "a.txt", "A", 0644);
+	put(ctx, "b.txt", "B", 0600);
+	put(ctx, "c.md", "C", 0644);
+	put(ctx, "app/main.c", "int main;", 0644);
+	put(ctx, "app/sub/x.sh", "#!/bin/sh", 0755);
+	put(ctx, "app/secret.txt", "s", 0644);
+	(void)!symlinkat("main.c", ctx, "app/link");
+	(void)!symlinkat("/etc", ctx, "escape");
+	(void)!symlinkat("../../../../../etc/passwd", ctx, "dotdot");
+	(void)!linkat(ctx, "app/main.c", ctx, "app/hard.c", 0);
+	struct timespec ts[2] = {{1000000, 0}, {1000000, 0}};
+	utimensat(ctx, "a.txt", ts, 0);
+	close(copy_mkdir_in_root(dst, "usr/lib", 0, 0));
+	close(copy_mkdir_in_root(dst, "tmp", 0, 0));
+	(void)!symlinkat("usr/lib", dst, "lib");
+	(void)!symlinkat("/../../../../tmp", dst, "hosttmp");
+}
+
+static void test_files(void)
+{
+	struct molt_error *err = NULL;
+	struct stat st;
+	tap_ok(do_copy("/x/b.txt", NULL, &err, "a.txt", NULL) == 0,
+	       "COPY file to a path without slash makes that file (ref: COPY <dest>)");
+	_cleanup_free_ char *x = get(dst, "x/b.txt");
+	tap_str_eq(x, "A", "COPY file content");
+	tap_ok(fstatat(dst, "x/b.txt", &st, 0) == 0 && st.st_uid == 0 && st.st_gid == 0 &&
+		       (st.st_mode & 07777) == 0644 && st.st_mtim.tv_sec == 1000000,
+	       "COPY from context: owner 0:0, mode and mtime kept (ref: COPY, new files 0:0)");
+	tap_ok(do_copy("/d/", NULL, &err, "a.txt", NULL) == 0 &&
+		       fstatat(dst, "d/a.txt", &st, 0) == 0,
+	       "COPY file to 'dir/' puts it inside the directory (ref: trailing slash)");
+	tap_ok(do_copy("/x", NULL, &err, "b.txt", NULL) == 0 &&
+		       fstatat(dst, "x/b.txt", &st, 0) == 0 && (st.st_mode & 07777) == 0600,
+	       "COPY file to an existing directory without slash goes inside it");
+	tap_ok(do_copy("/w/", NULL, &err, "*.txt", NULL) == 0 &&
+		       fstatat(dst, "w/a.txt", &st, 0) == 0 &&
+		       fstatat(dst, "w/b.txt", &st, 0) == 0 && fstatat(dst, "w/c.md", &st, 0) < 0,
+	       "COPY wildcard '*.txt' copies the matches only (ref: filepath.Match)");
+	tap_ok(do_copy("/w2", NULL, &err, "[ab].txt", NULL) == 0 &&
+		       fstatat(dst, "w2/a.txt", &st, 0) == 0,
+	       "COPY wildcard matching several files treats the destination as a directory");
+	tap_ok(do_copy("/none/", NULL, &err, "*.nothing", NULL) == 0,
+	       "COPY wildcard matching nothing is not an error (BuildKit AllowEmptyWildcard)");
+	molt_error_free(err);
+	err = NULL;
+}
+
+static void test_dirs(void)
+{
+	struct molt_error *err = NULL;
+	struct stat st;
+	tap_ok(do_copy("/src", NULL, &err, "app", NULL) == 0, "COPY directory");
+	tap_ok(fstatat(dst, "src/main.c", &st, 0) == 0 && fstatat(dst, "src/app", &st, 0) < 0,
+	       "COPY directory copies its contents, not the directory (ref: COPY)");
+	tap_ok(fstatat(dst, "src/sub/x.sh", &st, 0) == 0 && (st.st_mode & 0777) == 0755,
+	       "COPY directory recurses, keeping modes");
+	char t[64] = "";
+	(void)!readlinkat(dst, "src/link", t, sizeof(t) - 1);
+	tap_str_eq(t, "main.c", "COPY keeps symlinks inside a copied directory as symlinks");
+	struct stat a, b;
+	tap_ok(fstatat(dst, "src/main.c", &a, 0) == 0 && fstatat(dst, "src/hard.c", &b, 0) == 0 &&
+		       a.st_ino == b.st_ino,
+	       "COPY preserves hardlinks within one copy");
+	struct copy_opts o = {.chown = true, .uid = 1000, .gid = 1001, .chmod = true, .mode = 0640};
+	tap_ok(do_copy("/owned/deep/", &o, &err, "app/sub", NULL) == 0, "COPY --chown --chmod");
+	tap_ok(fstatat(dst, "owned/deep/x.sh", &st, 0) == 0 && st.st_uid == 1000 &&
+		       st.st_gid == 1001 && (st.st_mode & 0777) == 0640,
+	       "COPY --chown/--chmod apply to files (ref: COPY --chown, --chmod)");
+	tap_ok(fstatat(dst, "owned/deep", &st, 0) == 0 && st.st_uid == 1000,
+	       "COPY --chown applies to created destination directories");
+	struct copy_opts p = {.parents = true};
+	tap_ok(do_copy("/par/", &p, &err, "app/sub/x.sh", NULL) == 0 &&
+		       fstatat(dst, "par/app/sub/x.sh", &st, 0) == 0,
+	       "COPY --parents keeps the source path (ref: COPY --parents)");
+	struct copy_opts sk = {.skip = skip_secret};
+	tap_ok(do_copy("/skipped", &sk, &err, "app", NULL) == 0 &&
+		       fstatat(dst, "skipped/main.c", &st, 0) == 0 &&
+		       fstatat(dst, "skipped/secret.txt", &st, 0) < 0,
+	       "COPY leaves out what .dockerignore or --exclude exclude");
+	molt_error_free(err);
+}
+
+static void test_escapes(void)
+{
+	struct molt_error *err = NULL;
+	struct stat st;
+	int r = do_copy("/e/", NULL, &err, "escape/passwd", NULL);
+	tap_ok(r < 0 && err && strstr(err->msg, "not found"),
+	       "COPY through a context symlink to /etc resolves inside the context "
+	       "(BuildKit testLocalSymlinkEscape)");
+	molt_error_free(err);
+	err = NULL;
+	r = do_copy("/e2", NULL, &err, "dotdot", NULL);
+	tap_ok(r < 0, "COPY of a symlink climbing out with ../ never reads the host file");
+	molt_error_free(err);
+	err = NULL;
+	r = do_copy("/e3", NULL, &err, "../../../../etc/passwd", NULL);
+	tap_ok(r < 0 && err && strstr(err->msg, "not found"),
+	       "COPY ../../etc/passwd is cleaned to the context root (ref: COPY paths are "
+	       "relative to the context)");
+	molt_error_free(err);
+	err = NULL;
+	tap_ok(do_copy("/lib/", NULL, &err, "a.txt", NULL) == 0 &&
+		       fstatat(dst, "usr/lib/a.txt", &st, 0) == 0,
+	       "COPY to /lib/ follows lib -> usr/lib inside the root");
+	tap_ok(do_copy("/hosttmp/", NULL, &err, "c.md", NULL) == 0 &&
+		       fstatat(dst, "tmp/c.md", &st, 0) == 0 && access("/tmp/c.md", F_OK) < 0,
+	       "COPY through an absolute symlink climbing out stays in the root");
+	r = do_copy("/x", NULL, &err, "missing.txt", NULL);
+	tap_ok(r < 0 && err && strstr(err->msg, "source 'missing.txt' not found"),
+	       "COPY of a missing source names it");
+	if (err)
+		tap_diag("%s", err->msg);
+	molt_error_free(err);
+	err = NULL;
+	r = do_copy("/src/sub", NULL, &err, "a.txt", NULL);
+	tap_ok(r == 0 && fstatat(dst, "src/sub/a.txt", &st, 0) == 0,
+	       "COPY file onto an existing directory path puts it inside");
+	molt_error_free(err);
+}
+
+int main(void)
+{
+	pid_t pid = fork();
+	if (pid != 0) {
+		int status = 1;
+		waitpid(pid, &status, 0);
+		return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	}
+	struct molt_error *err = NULL;
+	if (sandbox_enter_build_namespace(NULL, &err) < 0) {
+		printf("Bail out! %s\n", err->msg);
+		return 1;
+	}
+	snprintf(base, sizeof(base), "/tmp/molt-copy-XXXXXX");
+	if (!mkdtemp(base))
+		return 1;
+	ctx = copy_mkdir_in_root(open(base, O_PATH | O_DIRECTORY | O_CLOEXEC), "ctx", 0, 0);
+	int d = copy_mkdir_in_root(open(base, O_PATH | O_DIRECTORY | O_CLOEXEC), "dst", 0, 0);
+	ctx = openat(ctx, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dst = openat(d, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	setup();
+	test_files();
+	test_dirs();
+	test_escapes();
+	rm_rf(base, &err);
+	return tap_done();
+}

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* runner/progress.c: plain output, the worker frame transport, failure tails. */
+#include <fcntl.h>
+#include <string.h>
+
+#include "../../runner/progress.h"
+#include "tap.h"
+
+/* Runs the renderer into a pipe and returns what it wrote. */
+static char *capture(enum progress_mode mode, void (*fn)(struct progress *p))
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return xstrdup("");
+	struct progress *p = progress_new(mode, fds[1]);
+	fn(p);
+	progress_free(p);
+	close(fds[1]);
+	char buf[65536];
+	ssize_t n = read_full(fds[0], buf, sizeof(buf) - 1);
+	close(fds[0]);
+	return xstrndup(buf, n > 0 ? (size_t)n : 0);
+}
+
+static void plain_steps(struct progress *p)
+{
+	struct progress_out o = {.direct = p, .fd = -1};
+	progress_start(&o, 7, "[builder 1/2] RUN make");
+	progress_output(&o, 7, "cc -c a.c\npartial", 17);
+	progress_output(&o, 7, " line\n", 6);
+	progress_end(&o, 7, false, NULL);
+	progress_start(&o, 8, "[builder 2/2] COPY . .");
+	progress_end(&o, 8, true, NULL);
+	progress_start(&o, 9, "[final 1/1] RUN false");
+	progress_end(&o, 9, false, "exit status 1");
+}
+
+static void test_plain(void)
+{
+	_cleanup_free_ char *out = capture(PROGRESS_PLAIN, plain_steps);
+	tap_ok(strstr(out, "#1 [builder 1/2] RUN make\n") != NULL,
+	       "plain: a step starts with '#N [stage i/n] INSTRUCTION'");
+	tap_ok(strstr(out, "#1 cc -c a.c\n#1 partial line\n") != NULL,
+	       "plain: output lines are prefixed with the step, partial lines joined");
+	tap_ok(strstr(out, "#1 DONE ") != NULL, "plain: a finished step says DONE with its time");
+	tap_ok(strstr(out, "#2 CACHED\n") != NULL, "plain: a cached step says CACHED");
+	tap_ok(strstr(out, "#3 ERROR: exit status 1\n") != NULL,
+	       "plain: a failing step says ERROR with the reason");
+	_cleanup_free_ char *quiet = capture(PROGRESS_QUIET, plain_steps);
+	tap_str_eq(quiet, "", "quiet: prints nothing");
+}
+
+static void frames(struct progress *p)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return;
+	struct progress_out w = {.direct = NULL, .fd = fds[1]};
+	progress_start(&w, 1, "[a 1/1] RUN x");
+	char big[10000];
+	memset(big, 'x', sizeof(big));
+	big[sizeof(big) - 1] = '\n';
+	progress_output(&w, 1, big, sizeof(big));
+	progress_note(&w, "a note");
+	progress_end(&w, 1, false, "exit status 3");
+	close(fds[1]);
+	int r;
+	while ((r = progress_drain(p, fds[0])) == 0)
+		;
+	close(fds[0]);
+	_cleanup_free_ char *tail = progress_tail(p, 1, 5);
+	tap_ok(strlen(tail) == sizeof(big), "frames: output larger than one frame arrives whole");
+}
+
+static void test_frames(void)
+{
+	_cleanup_free_ char *out = capture(PROGRESS_PLAIN, frames);
+	tap_ok(strstr(out, "#1 [a 1/1] RUN x\n") && strstr(out, "a note\n") &&
+		       strstr(out, "#1 ERROR: exit status 3\n"),
+	       "frames: a worker's events are rendered by the main process");
+}
+
+static void many_lines(struct progress *p)
+{
+	struct progress_out o = {.direct = p, .fd = -1};
+	progress_start(&o, 1, "[s 1/1] RUN seq 25");
+	for (int i = 1; i <= 25; i++) {
+		char l[16];
+		int n = snprintf(l, sizeof(l), "%d\n", i);
+		progress_output(&o, 1, l, (size_t)n);
+	}
+	progress_end(&o, 1, false, "exit status 1");
+	_cleanup_free_ char *tail = progress_tail(p, 1, 20);
+	tap_ok(str_startswith(tail, "6\n7\n") && str_endswith(tail, "24\n25\n"),
+	       "tail: the last 20 lines of a failing step are kept for its error");
+}
+
+static void tty_steps(struct progress *p)
+{
+	struct progress_out o = {.direct = p, .fd = -1};
+	progress_start(&o, 1, "[s 1/1] RUN evil");
+	progress_output(&o, 1, "\033]0;pwned\007ok\n", 13);
+	progress_tick(p);
+	progress_end(&o, 1, false, NULL);
+}
+
+static void test_misc(void)
+{
+	_cleanup_free_ char *x = capture(PROGRESS_PLAIN, many_lines);
+	_cleanup_free_ char *t = capture(PROGRESS_TTY, tty_steps);
+	tap_ok(strstr(t, "]0;pwned") && !strstr(t, "\033]0;pwned"),
+	       "tty: escape sequences from a step's output are neutralised");
+	enum progress_mode m;
+	tap_ok(progress_mode_parse("tty", &m) == 0 && m == PROGRESS_TTY &&
+		       progress_mode_parse("fancy", &m) == -EINVAL,
+	       "--progress accepts auto, plain, tty, quiet only");
+}
+
+int main(void)
+{
+	test_plain();
+	test_frames();
+	test_misc();
+	return tap_done();
+}

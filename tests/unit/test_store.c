@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The store: blobs verified on the way in, tags, resolution, locking, scratch cleanup, GC. */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "../../layers/layers.h"
+#include "tap.h"
+
+static char *root;
+
+static struct layer_store *open_store(void)
+{
+	struct layer_store *s = NULL;
+	struct molt_error *e = NULL;
+	if (layer_store_open(root, &s, &e) < 0) {
+		molt_error_print(e);
+		exit(1);
+	}
+	return s;
+}
+
+static bool exists(const char *rel)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", root, rel);
+	struct stat st;
+	return stat(p, &st) == 0;
+}
+
+/* A one-layer image: layer blob from memory, config with its diff ID. */
+static void make_image(struct layer_store *s, const char *content, const char *name,
+		       char ret[DIGEST_STR_LEN])
+{
+	struct molt_error *e = NULL;
+	struct image_descriptor layer = {.media_type = (char *)MEDIA_OCI_LAYER,
+					 .size = (int64_t)strlen(content)};
+	if (layer_store_blob_put_mem(s, content, strlen(content), NULL, layer.digest, &e) < 0)
+		goto fail;
+	struct image_config c = {0};
+	strv_push(&c.diff_ids, layer.digest);
+	strv_push(&c.cmd, content);
+	char *const names[] = {(char *)name, NULL};
+	int r = layer_store_image_commit(s, &c, &layer, 1, name ? names : NULL, ret, &e);
+	image_config_done(&c);
+	if (r == 0)
+		return;
+fail:
+	molt_error_print(e);
+	exit(1);
+}
+
+static void layout(void)
+{
+	struct layer_store *s = open_store();
+	tap_ok(exists("oci-layout") && exists("index.json") && exists("blobs/sha256"),
+	       "a new store is an OCI image layout (oci-layout, index.json, blobs/sha256)");
+	_cleanup_free_ char *p = xasprintf("%s/oci-layout", root);
+	_cleanup_free_ char *data = NULL;
+	read_file(p, 4096, &data, NULL, NULL);
+	tap_str_eq(data, "{\"imageLayoutVersion\":\"1.0.0\"}", "oci-layout says version 1.0.0");
+	layer_store_free(s);
+}
+
+static void blobs(void)
+{
+	struct layer_store *s = open_store();
+	struct molt_error *e = NULL;
+	char d[DIGEST_STR_LEN], want[DIGEST_STR_LEN];
+	digest_buffer("hello", 5, want);
+	tap_ok(layer_store_blob_put_mem(s, "hello", 5, want, d, &e) == 0 && !strcmp(d, want),
+	       "a blob whose digest matches is stored");
+	tap_ok(layer_store_blob_exists(s, want), "the stored blob exists under blobs/sha256/<hex>");
+	char other[DIGEST_STR_LEN];
+	digest_buffer("other", 5, other);
+	int r = layer_store_blob_put_mem(s, "hello!", 6, other, NULL, &e);
+	tap_ok(r == -EBADMSG && e && strstr(e->msg, "digest mismatch"),
+	       "a blob whose content does not match its digest is refused");
+	molt_error_free(e);
+	e = NULL;
+	tap_ok(!layer_store_blob_exists(s, other), "a refused blob is not in the store");
+
+	int pfd[2];
+	if (pipe(pfd) < 0)
+		abort();
+	(void)!write(pfd[1], "streamed", 8);
+	close(pfd[1]);
+	int64_t size = 0;
+	r = layer_store_blob_put_fd(s, pfd[0], other, d, &size, &e);
+	close(pfd[0]);
+	tap_ok(r == -EBADMSG, "a streamed blob with a wrong digest is refused after the copy");
+	molt_error_free(e);
+	e = NULL;
+
+	int fd = -1;
+	tap_ok(layer_store_blob_open(s, want, true, &fd, &size, &e) == 0 && size == 5,
+	       "a stored blob opens verified");
+	closep(&fd);
+	/* Corrupt it behind the store's back: reads must notice. */
+	_cleanup_free_ char *path = NULL;
+	layer_store_blob_path(s, want, &path, &e);
+	chmod(path, 0644);
+	write_file_atomic(path, "HELLO", 5, 0644, &e);
+	r = layer_store_blob_open(s, want, true, &fd, &size, &e);
+	tap_ok(r == -EBADMSG && e && strstr(e->msg, "corrupt"),
+	       "a blob changed on disk is refused when read verified");
+	molt_error_free(e);
+	e = NULL;
+	char *data = NULL;
+	r = layer_store_blob_read(s, want, 100, &data, NULL, &e);
+	tap_ok(r == -EBADMSG && data == NULL, "blob_read refuses a corrupt blob and leaves ret untouched");
+	molt_error_free(e);
+	unlink(path);
+	layer_store_free(s);
+}
+
+static void tags_and_resolve(void)
+{
+	struct layer_store *s = open_store();
+	struct molt_error *e = NULL;
+	char m1[DIGEST_STR_LEN], m2[DIGEST_STR_LEN], got[DIGEST_STR_LEN];
+	make_image(s, "layer one", "busybox", m1);
+	make_image(s, "layer two", NULL, m2);
+	tap_ok(layer_store_tag_get(s, "docker.io/library/busybox:latest", got, &e) == 0 &&
+		       !strcmp(got, m1),
+	       "commit with a short name tags the normalised full name");
+	struct image *img = NULL;
+	tap_ok(layer_store_resolve(s, "busybox", &img, &e) == 0 && !strcmp(img->manifest_digest, m1),
+	       "resolve by short name");
+	char id[DIGEST_STR_LEN];
+	memcpy(id, img->id, sizeof(id));
+	tap_ok(strv_len(img->names) == 1 && !strcmp(img->names[0], "docker.io/library/busybox:latest"),
+	       "an image knows its names");
+	image_free(img);
+	img = NULL;
+	_cleanup_free_ char *prefix = xstrndup(digest_hex(id), 12);
+	tap_ok(layer_store_resolve(s, prefix, &img, &e) == 0 && !strcmp(img->manifest_digest, m1),
+	       "resolve by a 12-digit image ID prefix");
+	image_free(img);
+	img = NULL;
+	tap_ok(layer_store_resolve(s, id, &img, &e) == 0 && !strcmp(img->manifest_digest, m1),
+	       "resolve by full sha256: image ID");
+	image_free(img);
+	img = NULL;
+	tap_ok(layer_store_resolve(s, m2, &img, &e) == 0 && strv_len(img->names) == 0,
+	       "an untagged image resolves by its manifest digest and has no names");
+	image_free(img);
+	img = NULL;
+	_cleanup_free_ char *at = xasprintf("busybox@%s", m1);
+	tap_ok(layer_store_resolve(s, at, &img, &e) == 0, "resolve name@sha256:digest");
+	image_free(img);
+	img = NULL;
+	int r = layer_store_resolve(s, "nothere", &img, &e);
+	tap_ok(r == -ENOENT && img == NULL && strstr(e->msg, "image 'nothere' not found"),
+	       "an unknown name gives \"image 'x' not found\"");
+	molt_error_free(e);
+	e = NULL;
+	r = layer_store_resolve(s, "Bad Name", &img, &e);
+	tap_ok(r < 0 && e && strstr(e->msg, "invalid image name"),
+	       "an invalid name says why it is invalid");
+	molt_error_free(e);
+	e = NULL;
+
+	tap_ok(layer_store_tag_set(s, "localhost:5000/x:1", m2, &e) == 0 &&
+		       layer_store_tag_get(s, "localhost:5000/x:1", got, &e) == 0 && !strcmp(got, m2),
+	       "tag_set names an untagged image");
+	struct image_entry *v = NULL;
+	size_t n = 0;
+	layer_store_list(s, &v, &n, &e);
+	tap_ok(n == 2 && v[0].name && v[1].name, "a named image loses its untagged index entry");
+	image_entries_free(v, n);
+	tap_ok(layer_store_tag_set(s, "busybox", m2, &e) == 0, "moving a tag to another image");
+	layer_store_list(s, &v, &n, &e);
+	bool m1_untagged = false;
+	for (size_t i = 0; i < n; i++)
+		m1_untagged |= !v[i].name && !strcmp(v[i].manifest_digest, m1);
+	tap_ok(n == 3 && m1_untagged, "an image that loses its last name stays, untagged (docker's <none>)");
+	image_entries_free(v, n);
+	tap_ok(layer_store_tag_remove(s, "busybox", &e) == 0 &&
+		       layer_store_tag_get(s, "busybox", got, &e) == -ENOENT,
+	       "tag_remove removes the name");
+	r = layer_store_tag_remove(s, "busybox", &e);
+	tap_ok(r == -ENOENT && e && strstr(e->msg, "not found"), "removing a missing tag is an error");
+	molt_error_free(e);
+	e = NULL;
+
+	/* skopeo's oci: transport and umoci find images by ref.name. */
+	_cleanup_free_ char *ip = xasprintf("%s/index.json", root);
+	_cleanup_free_ char *index = NULL;
+	read_file(ip, 1 << 20, &index, NULL, &e);
+	tap_ok(strstr(index, "\"io.containerd.image.name\":\"localhost:5000/x:1\"") &&
+		       strstr(index, "\"org.opencontainers.image.ref.name\":\"localhost:5000/x:1\""),
+	       "index.json carries both name annotations with the full name");
+	layer_store_free(s);
+}
+
+static void gc(void)
+{
+	struct layer_store *s = open_store();
+	struct molt_error *e = NULL;
+	char m[DIGEST_STR_LEN], junk[DIGEST_STR_LEN];
+	make_image(s, "gc layer", "gc:1", m);
+	layer_store_blob_put_mem(s, "junk", 4, NULL, junk, &e);
+	const char *tmp;
+	layer_store_tmpdir(s, &tmp, &e);
+	_cleanup_free_ char *unp = xasprintf("%s/unp", tmp);
+	mkdir(unp, 0755);
+	tap_ok(layer_store_unpacked_publish(s, junk, unp, &e) == 0 &&
+		       layer_store_unpacked_exists(s, junk),
+	       "an unpacked tree is published by rename under layers/sha256/<hex>");
+	mkdir(unp, 0755);
+	_cleanup_free_ char *f = xasprintf("%s/file", unp);
+	write_file_atomic(f, "x", 1, 0644, &e);
+	tap_ok(layer_store_unpacked_publish(s, junk, unp, &e) == 0 && access(unp, F_OK) < 0,
+	       "publishing a tree that is already there keeps the first and removes ours");
+	size_t removed = 0;
+	struct image *img = NULL;
+	layer_store_resolve(s, "gc:1", &img, &e);
+	tap_ok(layer_store_gc(s, true, &removed, &e) == 0 && removed >= 2 &&
+		       !layer_store_blob_exists(s, junk) && !layer_store_unpacked_exists(s, junk) &&
+		       layer_store_blob_exists(s, img->id) &&
+		       layer_store_blob_exists(s, img->manifest.layers[0].digest),
+	       "gc removes unreferenced blobs and unpacked layers and keeps referenced ones");
+	image_free(img);
+	layer_store_free(s);
+}
+
+static void stale_tmp(void)
+{
+	struct molt_error *e = NULL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct layer_store *s = open_store();
+		const char *tmp;
+		layer_store_tmpdir(s, &tmp, &e);
+		_cleanup_free_ char *f = xasprintf("%s/half-blob", tmp);
+		write_file_atomic(f, "partial", 7, 0644, &e);
+		_exit(0); /* killed without layer_store_free: its scratch dir stays */
+	}
+	waitpid(pid, NULL, 0);
+	_cleanup_free_ char *mine = xasprintf("tmp/%d.", (int)pid);
+	_cleanup_free_ char *tmpdir = xasprintf("%s/tmp", root);
+	DIR *d = opendir(tmpdir);
+	bool left = false;
+	for (struct dirent *de; d && (de = readdir(d));)
+		left |= str_startswith(de->d_name, mine + 4);
+	closedir(d);
+	tap_ok(left, "a process that dies leaves its scratch directory");
+	struct layer_store *s = open_store();
+	d = opendir(tmpdir);
+	left = false;
+	for (struct dirent *de; d && (de = readdir(d));)
+		left |= str_startswith(de->d_name, mine + 4);
+	closedir(d);
+	tap_ok(!left, "the next process removes the dead one's scratch directory");
+	layer_store_free(s);
+}
+
+/* Many processes tag at once: no update may be lost (index writes are serialised). */
+static void concurrent_writers(void)
+{
+	enum { PROCS = 6, EACH = 5 };
+	pid_t pids[PROCS];
+	for (int p = 0; p < PROCS; p++) {
+		pids[p] = fork();
+		if (pids[p] == 0) {
+			struct layer_store *s = open_store();
+			for (int i = 0; i < EACH; i++) {
+				char m[DIGEST_STR_LEN];
+				_cleanup_free_ char *content = xasprintf("p%d-i%d", p, i);
+				_cleanup_free_ char *name = xasprintf("conc/p%d:i%d", p, i);
+				make_image(s, content, name, m);
+			}
+			layer_store_free(s);
+			_exit(0);
+		}
+	}
+	bool all_ok = true;
+	for (int p = 0; p < PROCS; p++) {
+		int st;
+		waitpid(pids[p], &st, 0);
+		all_ok &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	}
+	tap_ok(all_ok, "%d processes writing images at once all succeed", PROCS);
+	struct layer_store *s = open_store();
+	struct molt_error *e = NULL;
+	int found = 0;
+	for (int p = 0; p < PROCS; p++)
+		for (int i = 0; i < EACH; i++) {
+			char m[DIGEST_STR_LEN];
+			_cleanup_free_ char *name = xasprintf("conc/p%d:i%d", p, i);
+			found += layer_store_tag_get(s, name, m, &e) == 0;
+		}
+	tap_ok(found == PROCS * EACH, "no tag written concurrently is lost (%d of %d)", found,
+	       PROCS * EACH);
+	layer_store_free(s);
+}
+
+int main(void)
+{
+	char tmpl[] = "/tmp/molt-test-store.XXXXXX";
+	if (!mkdtemp(tmpl))
+		return 1;
+	root = xasprintf("%s/store", tmpl);
+	layout();
+	blobs();
+	tags_and_resolve();
+	gc();
+	stale_tmp();
+	concurrent_writers();
+	struct molt_error *e = NULL;
+	tap_ok(layer_store_destroy(root, &e) == 0 && access(root, F_OK) < 0,
+	       "destroy empties and removes the store");
+	rm_rf(tmpl, &e);
+	free(root);
+	return tap_done();
+}
