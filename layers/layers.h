@@ -223,6 +223,12 @@ bool layer_store_unpacked_exists(struct layer_store *s, const char *diff_id);
 int layer_store_unpacked_publish(struct layer_store *s, const char *diff_id,
 				 const char *tmp_dir, struct molt_error **err);
 
+static inline void layer_store_freep(struct layer_store **s)
+{
+	layer_store_free(*s);
+}
+#define _cleanup_store_ _cleanup_(layer_store_freep)
+
 /* Images. */
 struct image {
 	char manifest_digest[DIGEST_STR_LEN];
@@ -233,6 +239,11 @@ struct image {
 	char **names; /* full normalised names pointing at it (sorted), may be NULL */
 };
 void image_free(struct image *img);
+static inline void image_freep(struct image **img)
+{
+	image_free(*img);
+}
+#define _cleanup_image_ _cleanup_(image_freep)
 
 /* One index.json entry, for listing. */
 struct image_entry {
@@ -301,6 +312,21 @@ int store_tmp_create(int tmpfd, const char *tmp_path, char **ret_path, int *ret_
 void store_tmp_clean(int tmpfd);
 
 /* ---------------------------------------------------------------- formats in and out */
+
+/* Compression of a layer blob, from its first bytes. */
+enum blob_compression { BLOB_PLAIN, BLOB_GZIP, BLOB_ZSTD };
+enum blob_compression blob_compression_detect(const void *head, size_t n);
+/* The OCI layer media type for a compression. */
+const char *blob_compression_media_type(enum blob_compression c);
+/*
+ * Streams the uncompressed content of fd (gzip, zstd or plain, detected by libarchive)
+ * to cb in chunks; cb returns a negative errno to stop. Used to compute and verify
+ * diff IDs and to write uncompressed layers for docker save.
+ */
+int blob_decompress(int fd, int (*cb)(const void *buf, size_t n, void *userdata), void *userdata,
+		    struct molt_error **err);
+/* Checks fd holds a complete, readable tar (any compression); reads it to the end. */
+int tar_validate(int fd, const char *what, struct molt_error **err);
 
 /* import.c: a one-layer image from a rootfs tar (the tar, gzip-compressed, is the layer). */
 int layer_store_import(struct layer_store *s, const char *tar_path, const char *name,

@@ -492,12 +492,23 @@ static bool index_has_digest(const struct image_index *idx, const char *digest)
 	return false;
 }
 
+static int manifest_config(struct layer_store *s, const char *digest, char ret[DIGEST_STR_LEN]);
+
+/* Whether two manifests describe the same image ID (e.g. docker and OCI forms). */
+static bool same_config(struct layer_store *s, const char *a, const char *b)
+{
+	char ca[DIGEST_STR_LEN], cb[DIGEST_STR_LEN];
+	return manifest_config(s, a, ca) == 0 && manifest_config(s, b, cb) == 0 && !strcmp(ca, cb);
+}
+
 /*
  * Points name at digest. An image that loses its last name this way stays in the
- * store untagged, listed by its ID, as docker leaves a "<none>" image behind.
+ * store untagged, listed by its ID, as docker leaves a "<none>" image behind —
+ * unless the new manifest has the same image ID (the same image stored again with
+ * other layer compression, as a docker save tar's load does): then it is replaced.
  */
-static void index_retag(struct image_index *idx, const char *name, const char *media,
-			const char *digest, int64_t size)
+static void index_retag(struct layer_store *s, struct image_index *idx, const char *name,
+			const char *media, const char *digest, int64_t size)
 {
 	for (size_t i = 0; i < idx->n_manifests; i++) {
 		const char *n = entry_name(&idx->manifests[i]);
@@ -506,7 +517,8 @@ static void index_retag(struct image_index *idx, const char *name, const char *m
 		struct image_descriptor old;
 		image_descriptor_copy(&old, &idx->manifests[i]);
 		index_remove_at(idx, i);
-		if (strcmp(old.digest, digest) != 0 && !index_has_digest(idx, old.digest))
+		if (strcmp(old.digest, digest) != 0 && !index_has_digest(idx, old.digest) &&
+		    !same_config(s, old.digest, digest))
 			index_append(idx, old.media_type ? old.media_type : MEDIA_OCI_MANIFEST,
 				     old.digest, old.size, NULL);
 		image_descriptor_done(&old);
@@ -530,6 +542,19 @@ static int manifest_info(struct layer_store *s, const char *digest, char **ret_m
 		return molt_error_wrap(err, "manifest %s", digest);
 	*ret_media = xstrdup(m.media_type ? m.media_type : MEDIA_OCI_MANIFEST);
 	*ret_size = (int64_t)len;
+	image_manifest_done(&m);
+	return 0;
+}
+
+static int manifest_config(struct layer_store *s, const char *digest, char ret[DIGEST_STR_LEN])
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	struct image_manifest m;
+	if (layer_store_blob_read(s, digest, JSON_BLOB_MAX, &data, &len, NULL) < 0 ||
+	    image_manifest_parse(data, len, &m, NULL) < 0)
+		return -EINVAL;
+	memcpy(ret, m.config.digest, DIGEST_STR_LEN);
 	image_manifest_done(&m);
 	return 0;
 }
@@ -568,7 +593,7 @@ int layer_store_index_add(struct layer_store *s, const char *manifest_digest, ch
 	if (r < 0)
 		return r;
 	for (size_t i = 0; norm[i]; i++)
-		index_retag(&idx, norm[i], media, manifest_digest, size);
+		index_retag(s, &idx, norm[i], media, manifest_digest, size);
 	if (norm[0])
 		index_drop(&idx, NULL, manifest_digest);
 	else if (!index_has_digest(&idx, manifest_digest))
