@@ -222,7 +222,10 @@ static int read_dockerfile(const struct build_options *o, char **ret, size_t *re
 	}
 	_cleanup_free_ char *path =
 		o->file ? xstrdup(o->file) : xasprintf("%s/Dockerfile", o->context);
-	return read_file(path, DOCKERFILE_MAX, ret, ret_len, err);
+	int r = read_file(path, DOCKERFILE_MAX, ret, ret_len, err);
+	if (r < 0)
+		molt_error_wrap(err, "reading the Dockerfile");
+	return r;
 }
 
 static char *display_name(const char *file)

@@ -617,8 +617,8 @@ static int split_lines(struct dockerfile *df, const char *text, size_t len,
 	size_t start = 0;
 	for (size_t i = 0; i <= len; i++) {
 		if (i < len && text[i] == '\0')
-			return df_error(df, err, (int)df->n_lines + 1, 0,
-					"the file contains a NUL byte (is it a text file?)");
+			return molt_error_usage(err, "%s:%zu: the file contains a NUL byte (is it a text file?)",
+						df->name, df->n_lines + 1);
 		if (i < len && text[i] != '\n')
 			continue;
 		if (i == len && start == len)
