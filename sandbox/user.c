@@ -187,8 +187,15 @@ int sandbox_user_resolve(const char *spec, const char *passwd, const char *group
 		free(pq.pw_name);
 		return molt_error_setx(err, EINVAL, "user '%s': empty group after ':'", spec);
 	}
+	/*
+	 * Supplementary groups as initgroups(3) gives them: the primary group, then every
+	 * group of /etc/group listing the user. An explicit group replaces them all
+	 * (runc: "explicit group format takes precedence").
+	 */
 	struct gr_query mq = {0};
-	if (pq.pw_name) {
+	mq.groups = xmalloc(sizeof(gid_t));
+	mq.groups[mq.n_groups++] = gid;
+	if (pq.pw_name && !grp) {
 		mq.member = pq.pw_name;
 		db_each(group, 3, gr_match, &mq);
 	}
