@@ -45,7 +45,7 @@ static int do_connect(const char *kind, const char *arg)
 	}
 	if (r == 0) {
 		printf("%s %s: reached\n", kind, arg);
-		(void)!write(fd, "x", 1);
+		(void)!send(fd, "x", 1, MSG_NOSIGNAL);
 		return 1;
 	}
 	printf("%s %s: %s\n", kind, arg, strerror(errno));
@@ -90,6 +90,7 @@ static int do_listen(const char *port, const char *name, const char *marker)
 
 int main(int argc, char **argv)
 {
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc >= 3 && (!strcmp(argv[1], "connect") || !strcmp(argv[1], "abstract")))
 		return do_connect(argv[1], argv[2]);
 	if (argc >= 5 && !strcmp(argv[1], "listen"))

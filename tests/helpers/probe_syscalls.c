@@ -178,7 +178,7 @@ int main(int argc, char **argv)
 		long r = try(argv[i]);
 		if (r >= 0) {
 			printf("%s ALLOWED\n", argv[i]);
-			allowed = 1;
+			allowed |= strcmp(argv[i], "getpid") != 0; /* the control must work */
 		} else {
 			printf("%s denied %ld (%s)\n", argv[i], -r, strerror((int)-r));
 		}
