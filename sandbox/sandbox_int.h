@@ -65,6 +65,9 @@ int procfs_setup(const char *root, struct molt_error **err);
 int caps_apply_default(struct molt_error **err);
 /* Loads molt's seccomp profile (three stacked filters; see seccomp.c). */
 int filter_load(struct molt_error **err);
+/* Writes filter `index` (0 allow list, 1 argument denials, 2 unknown → ENOSYS, in load
+ * order) as classic BPF to fd; for tests that evaluate it for other ABIs. */
+int filter_export(size_t index, int fd, struct molt_error **err);
 /* The limit applied for a requested value (0 = default), never above hard. */
 uint64_t rlimit_effective(uint64_t want, uint64_t deflt, uint64_t hard);
 int rlimits_apply(const struct sandbox_rlimits *r, struct molt_error **err);

@@ -205,25 +205,54 @@ static int build_known(scmp_filter_ctx ctx, struct molt_error **err)
 	return r;
 }
 
+#define N_FILTERS 3
+
+static int build(size_t i, scmp_filter_ctx *ret, struct molt_error **err)
+{
+	int (*const builders[N_FILTERS])(scmp_filter_ctx, struct molt_error **) = {
+		build_allow_list, build_arg_denials, build_known};
+	const uint32_t defaults[N_FILTERS] = {SCMP_ACT_ERRNO(EPERM), SCMP_ACT_ALLOW,
+					      SCMP_ACT_ERRNO(ENOSYS)};
+	scmp_filter_ctx ctx = NULL;
+	int r = new_ctx(defaults[i], &ctx, err);
+	if (r == 0)
+		r = builders[i](ctx, err);
+	if (r < 0) {
+		ctx_releasep(&ctx);
+		return r;
+	}
+	*ret = ctx;
+	return 0;
+}
+
 int filter_load(struct molt_error **err)
 {
-	int (*const builders[])(scmp_filter_ctx, struct molt_error **) = {
-		build_allow_list, build_arg_denials, build_known};
-	const uint32_t defaults[] = {SCMP_ACT_ERRNO(EPERM), SCMP_ACT_ALLOW, SCMP_ACT_ERRNO(ENOSYS)};
 	/* Build all three first: once A is loaded, libseccomp may need syscalls A denies. */
-	scmp_filter_ctx ctx[3] = {NULL, NULL, NULL};
+	scmp_filter_ctx ctx[N_FILTERS] = {NULL, NULL, NULL};
 	int r = 0;
-	for (size_t i = 0; i < 3 && r == 0; i++) {
-		r = new_ctx(defaults[i], &ctx[i], err);
-		if (r == 0)
-			r = builders[i](ctx[i], err);
-	}
-	for (size_t i = 0; i < 3 && r == 0; i++) {
+	for (size_t i = 0; i < N_FILTERS && r == 0; i++)
+		r = build(i, &ctx[i], err);
+	for (size_t i = 0; i < N_FILTERS && r == 0; i++) {
 		r = seccomp_load(ctx[i]);
 		if (r < 0)
 			r = molt_error_set(err, -r, "load the seccomp filter");
 	}
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < N_FILTERS; i++)
 		ctx_releasep(&ctx[i]);
 	return r;
+}
+
+int filter_export(size_t index, int fd, struct molt_error **err)
+{
+	if (index >= N_FILTERS)
+		return molt_error_setx(err, EINVAL, "no seccomp filter %zu", index);
+	scmp_filter_ctx ctx = NULL;
+	int r = build(index, &ctx, err);
+	if (r < 0)
+		return r;
+	r = seccomp_export_bpf(ctx, fd);
+	seccomp_release(ctx);
+	if (r < 0)
+		return molt_error_set(err, -r, "export the seccomp filter");
+	return 0;
 }
