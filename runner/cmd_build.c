@@ -1,9 +1,284 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * runner/cmd_build.c: `molt build` — options (SPEC.md §2), reading the Dockerfile,
+ * parsing and planning it; `--print-plan` prints the plan. Running builds comes later.
+ */
+#include <string.h>
+#include <sys/stat.h>
+
 #include "cli.h"
+#include "plan.h"
+
+/* Refuse absurd Dockerfiles before reading them into memory. */
+#define DOCKERFILE_MAX (16u << 20)
+
+struct build_output {
+	const char *type; /* oci, docker, local, tar */
+	char *dest;
+};
+
+struct build_options {
+	const char *file; /* -f, NULL = CONTEXT/Dockerfile, "-" = stdin */
+	char **tags;
+	const char *target;
+	char **build_args;
+	bool no_cache;
+	struct build_output *outputs;
+	size_t n_outputs;
+	const char *network;
+	const char *progress;
+	const char *iidfile;
+	int jobs;
+	bool print_plan;
+	const char *context;
+};
+
+static void build_options_done(struct build_options *o)
+{
+	strv_free(o->tags);
+	strv_free(o->build_args);
+	for (size_t i = 0; i < o->n_outputs; i++)
+		free(o->outputs[i].dest);
+	free(o->outputs);
+}
+
+/* `-o DIR` or `type=oci|docker|local|tar,dest=PATH`. */
+static int parse_output(struct build_options *o, const char *spec, struct molt_error **err)
+{
+	static const char *const types[] = {"oci", "docker", "local", "tar"};
+	struct build_output out = {NULL, NULL};
+	if (!strchr(spec, '=')) {
+		if (!*spec)
+			return cli_usage_error(err, "build", "--output needs a value");
+		out.type = "local";
+		out.dest = xstrdup(spec);
+	} else {
+		_cleanup_strv_ char **fields = NULL;
+		_cleanup_free_ char *copy = xstrdup(spec);
+		char *save = NULL;
+		for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+			if (str_startswith(f, "type=")) {
+				out.type = NULL;
+				for (size_t i = 0; i < ARRAY_SIZE(types); i++)
+					if (!strcmp(f + 5, types[i]))
+						out.type = types[i];
+				if (!out.type) {
+					free(out.dest);
+					return cli_usage_error(err, "build",
+							       "--output: unknown type '%s' (oci, docker, local or tar)",
+							       f + 5);
+				}
+			} else if (str_startswith(f, "dest=") && f[5]) {
+				free(out.dest);
+				out.dest = xstrdup(f + 5);
+			} else {
+				free(out.dest);
+				return cli_usage_error(err, "build",
+						       "--output: unexpected '%s' (use type=TYPE,dest=PATH)",
+						       f);
+			}
+		}
+		if (!out.type || !out.dest) {
+			free(out.dest);
+			return cli_usage_error(err, "build", "--output '%s' needs both type= and dest=",
+					       spec);
+		}
+	}
+	o->outputs = xrealloc(o->outputs, (o->n_outputs + 1) * sizeof(*o->outputs));
+	o->outputs[o->n_outputs++] = out;
+	return 0;
+}
+
+static bool one_of(const char *v, const char *const *set)
+{
+	for (; *set; set++)
+		if (!strcmp(v, *set))
+			return true;
+	return false;
+}
+
+static int set_value(struct build_options *o, const char *opt, const char *v,
+		     struct molt_error **err)
+{
+	static const char *const networks[] = {"host", "none", NULL};
+	static const char *const progress[] = {"auto", "plain", "tty", "quiet", NULL};
+	if (!strcmp(opt, "-f") || !strcmp(opt, "--file")) {
+		o->file = v;
+	} else if (!strcmp(opt, "-t") || !strcmp(opt, "--tag")) {
+		if (!*v)
+			return cli_usage_error(err, "build", "--tag needs a name");
+		strv_push(&o->tags, v);
+	} else if (!strcmp(opt, "--target")) {
+		o->target = v;
+	} else if (!strcmp(opt, "--build-arg")) {
+		if (!*v || *v == '=')
+			return cli_usage_error(err, "build", "--build-arg '%s' has no name", v);
+		strv_push(&o->build_args, v);
+	} else if (!strcmp(opt, "-o") || !strcmp(opt, "--output")) {
+		return parse_output(o, v, err);
+	} else if (!strcmp(opt, "--network")) {
+		if (!one_of(v, networks))
+			return cli_usage_error(err, "build", "--network must be host or none, not '%s'", v);
+		o->network = v;
+	} else if (!strcmp(opt, "--progress")) {
+		if (!one_of(v, progress))
+			return cli_usage_error(err, "build",
+					       "--progress must be auto, plain, tty or quiet, not '%s'", v);
+		o->progress = v;
+	} else if (!strcmp(opt, "--iidfile")) {
+		o->iidfile = v;
+	} else {
+		int64_t n;
+		if (str_to_int64(v, 1, 1024, &n) < 0)
+			return cli_usage_error(err, "build", "--jobs must be a number from 1 to 1024, not '%s'",
+					       v);
+		o->jobs = (int)n;
+	}
+	return 0;
+}
+
+static bool takes_value(const char *opt)
+{
+	static const char *const with_value[] = {"-f",      "--file",    "-t",        "--tag",
+						 "--target", "--build-arg", "-o",      "--output",
+						 "--network", "--progress", "--iidfile", "--jobs", NULL};
+	return one_of(opt, with_value);
+}
+
+static int parse_options(int argc, char **argv, struct build_options *o, struct molt_error **err)
+{
+	bool dashdash = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (dashdash || a[0] != '-' || !a[1]) {
+			if (o->context)
+				return cli_usage_error(err, "build", "unexpected argument '%s' (only one CONTEXT)", a);
+			o->context = a;
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			dashdash = true;
+			continue;
+		}
+		if (!strcmp(a, "--no-cache")) {
+			o->no_cache = true;
+			continue;
+		}
+		if (!strcmp(a, "--print-plan")) {
+			o->print_plan = true;
+			continue;
+		}
+		_cleanup_free_ char *name = NULL;
+		const char *v = NULL;
+		const char *eq = str_startswith(a, "--") ? strchr(a, '=') : NULL;
+		if (eq) {
+			name = xstrndup(a, (size_t)(eq - a));
+			v = eq + 1;
+		} else if (a[1] != '-' && a[2] && (a[1] == 'f' || a[1] == 't' || a[1] == 'o')) {
+			name = xstrndup(a, 2); /* -fFILE */
+			v = a + 2;
+		} else {
+			name = xstrdup(a);
+		}
+		if (!takes_value(name))
+			return cli_usage_error(err, "build", "unknown option '%s'", name);
+		if (!v) {
+			if (i + 1 >= argc)
+				return cli_usage_error(err, "build", "%s needs a value", name);
+			v = argv[++i];
+		}
+		int r = set_value(o, name, v, err);
+		if (r < 0)
+			return r;
+	}
+	if (!o->context)
+		return cli_usage_error(err, "build", "missing the build CONTEXT directory");
+	return 0;
+}
+
+static int read_dockerfile(const struct build_options *o, char **ret, size_t *ret_len,
+			   struct molt_error **err)
+{
+	if (o->file && !strcmp(o->file, "-")) {
+		struct strbuf sb = STRBUF_INIT;
+		char buf[65536];
+		for (;;) {
+			ssize_t n = read_full(STDIN_FILENO, buf, sizeof(buf));
+			if (n < 0) {
+				strbuf_done(&sb);
+				return molt_error_set(err, (int)-n, "reading the Dockerfile from stdin");
+			}
+			if (n == 0)
+				break;
+			strbuf_add(&sb, buf, (size_t)n);
+			if (sb.len > DOCKERFILE_MAX) {
+				strbuf_done(&sb);
+				return molt_error_setx(err, EFBIG, "the Dockerfile on stdin is larger than 16 MiB");
+			}
+		}
+		*ret_len = sb.len;
+		*ret = strbuf_detach(&sb);
+		return 0;
+	}
+	_cleanup_free_ char *path =
+		o->file ? xstrdup(o->file) : xasprintf("%s/Dockerfile", o->context);
+	int r = read_file(path, DOCKERFILE_MAX, ret, ret_len, err);
+	if (r < 0)
+		molt_error_wrap(err, "reading the Dockerfile");
+	return r;
+}
+
+static char *display_name(const char *file)
+{
+	if (!file || !strcmp(file, "-"))
+		return xstrdup("Dockerfile");
+	const char *slash = strrchr(file, '/');
+	return xstrdup(slash && slash[1] ? slash + 1 : file);
+}
+
+static int build_with(const struct build_options *o, struct molt_error **err)
+{
+	struct stat st;
+	if (stat(o->context, &st) < 0)
+		return molt_error_set(err, errno, "build context '%s'", o->context);
+	if (!S_ISDIR(st.st_mode))
+		return molt_error_setx(err, ENOTDIR, "build context '%s' is not a directory",
+				       o->context);
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r = read_dockerfile(o, &text, &len, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *name = display_name(o->file);
+	struct dockerfile *df = NULL;
+	if ((r = dockerfile_parse(text, len, name, &df, err)) < 0)
+		return r;
+	struct plan_options popts = {.target = o->target, .build_args = o->build_args};
+	struct build_plan *plan = NULL;
+	r = build_plan_make(df, &popts, &plan, err);
+	dockerfile_free(df);
+	if (r < 0)
+		return r;
+	if (o->print_plan) {
+		_cleanup_free_ char *json = NULL;
+		r = build_plan_to_json(plan, &json, err);
+		build_plan_free(plan);
+		if (r < 0)
+			return r;
+		fputs(json, stdout);
+		return 0;
+	}
+	build_plan_free(plan);
+	return molt_error_setx(err, ENOSYS, "build: running builds is not implemented yet");
+}
 
 int cmd_build(int argc, char **argv, struct molt_global *g, struct molt_error **err)
 {
-	(void)argc;
 	(void)g;
-	return molt_error_setx(err, ENOSYS, "%s: not implemented yet", argv[0]);
+	struct build_options o = {.network = "host", .progress = "auto", .jobs = 0};
+	int r = parse_options(argc, argv, &o, err);
+	if (r == 0)
+		r = build_with(&o, err);
+	build_options_done(&o);
+	return r < 0 ? r : 0;
 }

@@ -24,6 +24,8 @@
 
 #define EXPAND_MAX_DEPTH 128
 #define EXPAND_MAX_PATTERN 4096
+/* `${v//p/${v//p/...}}` multiplies lengths: a hostile word must not eat the memory */
+#define EXPAND_MAX_RESULT (1u << 20)
 /* The pattern matcher memoises (pattern position, value position) pairs. */
 #define EXPAND_MAX_MEMO (16u * 1024 * 1024)
 
@@ -42,7 +44,8 @@ struct lexer {
 struct words {
 	struct strbuf word;
 	bool in_word;
-	char **list;
+	char **list; /* NULL-terminated once non-empty */
+	size_t n, cap;
 };
 
 static int peek(const struct lexer *lx)
@@ -102,6 +105,18 @@ static bool is_special_param(int c)
 	       c == '0';
 }
 
+static void words_push(struct words *w)
+{
+	if (w->n + 2 > w->cap) {
+		w->cap = w->cap ? 2 * w->cap : 8;
+		w->list = xrealloc(w->list, w->cap * sizeof(*w->list));
+	}
+	w->list[w->n++] = xstrdup(strbuf_str(&w->word));
+	w->list[w->n] = NULL;
+	strbuf_reset(&w->word);
+	w->in_word = false;
+}
+
 static void words_add_raw_char(struct words *w, char c)
 {
 	strbuf_addc(&w->word, c);
@@ -111,11 +126,8 @@ static void words_add_raw_char(struct words *w, char c)
 static void words_add_char(struct words *w, char c)
 {
 	if (is_space((unsigned char)c)) {
-		if (w->in_word && w->word.len > 0) {
-			strv_push(&w->list, strbuf_str(&w->word));
-			strbuf_reset(&w->word);
-			w->in_word = false;
-		}
+		if (w->in_word && w->word.len > 0)
+			words_push(w);
 		return;
 	}
 	words_add_raw_char(w, c);
@@ -135,11 +147,8 @@ static void words_add_raw_string(struct words *w, const char *s)
 
 static void words_finish(struct words *w)
 {
-	if (w->word.len > 0) {
-		strv_push(&w->list, strbuf_str(&w->word));
-		strbuf_reset(&w->word);
-		w->in_word = false;
-	}
+	if (w->word.len > 0)
+		words_push(w);
 }
 
 /* ------------------------------------------------------------ patterns */
@@ -177,6 +186,13 @@ static size_t rune_len(const char *s, size_t i, size_t n)
 		if (((unsigned char)s[i + k] & 0xC0) != 0x80)
 			return 1;
 	return want;
+}
+
+static int check_size(struct lexer *lx, size_t len)
+{
+	if (len > EXPAND_MAX_RESULT)
+		return lex_fail(lx, "expansion larger than %u bytes", EXPAND_MAX_RESULT);
+	return 0;
 }
 
 static void pattern_free(struct pattern *p)
@@ -423,6 +439,9 @@ static int replace_pattern(struct lexer *lx, const char *value, const char *pat,
 		strbuf_add(&out, value + last, start - last);
 		if (end > last || start == 0)
 			strbuf_adds(&out, replacement);
+		r = check_size(lx, out.len);
+		if (r < 0)
+			break;
 		last = end;
 		if (!all)
 			break;
@@ -434,9 +453,11 @@ static int replace_pattern(struct lexer *lx, const char *value, const char *pat,
 		else
 			search = end;
 	}
-	strbuf_add(&out, value + last, n - last);
 	free(m.memo);
 	pattern_free(&p);
+	if (r < 0)
+		return r;
+	strbuf_add(&out, value + last, n - last);
 	*ret = strbuf_detach(&out);
 	return 0;
 }
@@ -501,6 +522,9 @@ static int process_double_quote(struct lexer *lx, struct strbuf *out)
 		}
 		if (c == '$') {
 			int r = process_dollar(lx, out);
+			if (r < 0)
+				return r;
+			r = check_size(lx, out->len);
 			if (r < 0)
 				return r;
 			continue;
@@ -677,6 +701,9 @@ static int process_stop_on(struct lexer *lx, int stop, bool raw, struct strbuf *
 			if (r < 0)
 				goto out;
 			strbuf_add(result, strbuf_str(&tmp), tmp.len);
+			r = check_size(lx, result->len);
+			if (r < 0)
+				goto out;
 			if (w && c == '$')
 				words_add_string(w, strbuf_str(&tmp)); /* expansions split */
 			else if (w)
@@ -718,7 +745,7 @@ static int expand_run(const char *text, const struct expand_env *env, char **ret
 		.env = env,
 	};
 	_cleanup_strbuf_ struct strbuf result = STRBUF_INIT;
-	struct words w = {STRBUF_INIT, false, NULL};
+	struct words w = {STRBUF_INIT, false, NULL, 0, 0};
 
 	int r = process_stop_on(&lx, -1, false, &result, ret_words ? &w : NULL);
 	if (r < 0) {

@@ -312,6 +312,18 @@ static void test_limits(void)
 	molt_error_free(err);
 	strbuf_done(&sb);
 
+	for (int i = 0; i < 6; i++)
+		strbuf_adds(&sb, "${PATHV//$EMPTY/");
+	strbuf_adds(&sb, "xxxxxxxx");
+	for (int i = 0; i < 6; i++)
+		strbuf_adds(&sb, "}");
+	err = NULL;
+	r = expand_word(strbuf_str(&sb), &env, &got, &err);
+	tap_ok(r < 0 && err && strstr(err->msg, "expansion larger than"),
+	       "nested replacements growing past 1 MiB are refused (expansion bomb)");
+	molt_error_free(err);
+	strbuf_done(&sb);
+
 	/* ret stays untouched on failure */
 	char *sentinel = (char *)"untouched";
 	got = sentinel;

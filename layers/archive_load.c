@@ -1,0 +1,790 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * layers/archive_load.c: `molt load` — a docker save tar, an OCI archive (a tar of an
+ * OCI layout) or an OCI layout directory, told apart by what they contain
+ * (manifest.json → docker; index.json → OCI).
+ *
+ * Two phases so that bad input changes nothing: first everything is read and
+ * checked (every blob against its digest and size, every layer against its diff ID
+ * for docker tars, which carry no layer digests of their own), building a plan; only
+ * then are blobs moved into the store and, last, the index updated. A tar is
+ * unpacked once into our scratch directory as anonymous files (entry names are only
+ * keys, never paths on disk), each hashed while it is written.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <linux/openat2.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "layers.h"
+
+#define JSON_MAX (16u << 20)
+#define MAX_ENTRIES 100000
+
+struct member {
+	char *name;  /* normalised entry name */
+	char *path;  /* temporary file; NULL once moved into the store */
+	char *alias; /* for links: the member it points at */
+	char digest[DIGEST_STR_LEN];
+	int64_t size;
+};
+
+struct source {
+	const char *input; /* for messages */
+	int dirfd;         /* an OCI layout directory, or -1 for a tar */
+	struct member *m;
+	size_t n;
+};
+
+struct plan_blob {
+	char *member; /* from the source, or */
+	char *data;   /* generated here (docker manifests) */
+	size_t len;
+	char digest[DIGEST_STR_LEN];
+};
+
+struct plan_image {
+	char manifest[DIGEST_STR_LEN];
+	char id[DIGEST_STR_LEN];
+	char **names;
+};
+
+struct plan {
+	struct plan_blob *b;
+	size_t nb;
+	struct plan_image *im;
+	size_t ni;
+};
+
+static void archive_readp(struct archive **a)
+{
+	if (*a)
+		archive_read_free(*a);
+}
+
+static void source_done(struct source *src)
+{
+	for (size_t i = 0; i < src->n; i++) {
+		if (src->m[i].path)
+			unlink(src->m[i].path);
+		free(src->m[i].name);
+		free(src->m[i].path);
+		free(src->m[i].alias);
+	}
+	free(src->m);
+	closep(&src->dirfd);
+}
+
+static void plan_done(struct plan *p)
+{
+	for (size_t i = 0; i < p->nb; i++) {
+		free(p->b[i].member);
+		free(p->b[i].data);
+	}
+	for (size_t i = 0; i < p->ni; i++)
+		strv_free(p->im[i].names);
+	free(p->b);
+	free(p->im);
+}
+
+/* ---------------------------------------------------------------- names inside archives */
+
+/* Lexically normalises "a/./b/../c" → "a/c"; NULL when it climbs above the top. */
+static char *normalize_path(const char *base_dir, const char *rel)
+{
+	_cleanup_free_ char *joined = rel[0] == '/' || !base_dir || !*base_dir
+					      ? xstrdup(rel)
+					      : xasprintf("%s/%s", base_dir, rel);
+	_cleanup_strv_ char **parts = xcalloc(1, sizeof(char *));
+	char *save = NULL;
+	for (char *tok = strtok_r(joined, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(tok, "."))
+			continue;
+		if (!strcmp(tok, "..")) {
+			size_t n = strv_len(parts);
+			if (n == 0)
+				return NULL;
+			free(parts[n - 1]);
+			parts[n - 1] = NULL;
+			continue;
+		}
+		strv_push(&parts, tok);
+	}
+	struct strbuf sb = STRBUF_INIT;
+	for (size_t i = 0; parts[i]; i++) {
+		if (i)
+			strbuf_addc(&sb, '/');
+		strbuf_adds(&sb, parts[i]);
+	}
+	return strbuf_detach(&sb);
+}
+
+static struct member *find_member(struct source *src, const char *name)
+{
+	for (int depth = 0; depth < 16; depth++) {
+		struct member *hit = NULL;
+		for (size_t i = 0; i < src->n && !hit; i++)
+			if (!strcmp(src->m[i].name, name))
+				hit = &src->m[i];
+		if (!hit || !hit->alias)
+			return hit;
+		name = hit->alias;
+	}
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- reading a tar */
+
+static int archive_fail(struct archive *a, const char *input, struct molt_error **err)
+{
+	const char *msg = archive_error_string(a);
+	return molt_error_setx(err, EINVAL, "'%s' is not a readable tar archive: %s", input,
+			       msg ? msg : "unknown error");
+}
+
+static int extract_data(struct archive *a, const char *dir, size_t idx, struct member *m,
+			const char *input, struct molt_error **err)
+{
+	m->path = xasprintf("%s/%zu", dir, idx);
+	_cleanup_close_ int fd = open(m->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return molt_error_set(err, errno, "create '%s'", m->path);
+	struct digester *d = digester_new();
+	char buf[65536];
+	int r = 0;
+	for (;;) {
+		la_ssize_t n = archive_read_data(a, buf, sizeof(buf));
+		if (n < 0) {
+			r = archive_fail(a, input, err);
+			break;
+		}
+		if (n == 0)
+			break;
+		digester_update(d, buf, (size_t)n);
+		if ((r = write_all(fd, buf, (size_t)n)) < 0) {
+			r = molt_error_set(err, -r, "write '%s'", m->path);
+			break;
+		}
+	}
+	m->size = (int64_t)digester_size(d);
+	digester_final(d, m->digest);
+	digester_free(d);
+	return r;
+}
+
+static int add_entry(struct archive *a, struct archive_entry *e, struct source *src,
+		     const char *dir, struct molt_error **err)
+{
+	_cleanup_free_ char *name = normalize_path(NULL, archive_entry_pathname(e));
+	if (!name)
+		return molt_error_setx(err, EINVAL, "'%s': entry '%s' climbs out of the archive",
+				       src->input, archive_entry_pathname(e));
+	const char *hard = archive_entry_hardlink(e);
+	mode_t type = archive_entry_filetype(e);
+	if (!hard && type != AE_IFREG && type != AE_IFLNK)
+		return 0; /* directories and the like carry nothing molt reads */
+	if (src->n >= MAX_ENTRIES)
+		return molt_error_setx(err, E2BIG, "'%s': more than %d entries", src->input,
+				       MAX_ENTRIES);
+	src->m = xrealloc(src->m, (src->n + 1) * sizeof(*src->m));
+	struct member *m = &src->m[src->n];
+	*m = (struct member){.name = TAKE_PTR(name)};
+	src->n++;
+	if (hard || type == AE_IFLNK) {
+		/* docker save links identical layers; resolve inside the archive only. */
+		_cleanup_free_ char *base = xstrdup(m->name);
+		char *slash = strrchr(base, '/');
+		*(slash ? slash : base) = '\0';
+		m->alias = hard ? normalize_path(NULL, hard)
+				: normalize_path(base, archive_entry_symlink(e));
+		if (!m->alias)
+			return molt_error_setx(err, EINVAL, "'%s': link '%s' points out of the archive",
+					       src->input, m->name);
+		return 0;
+	}
+	return extract_data(a, dir, src->n - 1, m, src->input, err);
+}
+
+static int read_tar(struct layer_store *s, const char *path, struct source *src,
+		    struct molt_error **err)
+{
+	const char *tmp;
+	int r = layer_store_tmpdir(s, &tmp, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return molt_error_set(err, errno, "open '%s'", path);
+	_cleanup_(archive_readp) struct archive *a = archive_read_new();
+	if (archive_read_support_filter_all(a) != ARCHIVE_OK ||
+	    archive_read_support_format_tar(a) != ARCHIVE_OK ||
+	    archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK)
+		return archive_fail(a, path, err);
+	for (;;) {
+		struct archive_entry *e;
+		r = archive_read_next_header(a, &e);
+		if (r == ARCHIVE_EOF)
+			return 0;
+		if (r != ARCHIVE_OK)
+			return archive_fail(a, path, err);
+		r = add_entry(a, e, src, tmp, err);
+		if (r < 0)
+			return r;
+	}
+}
+
+/* ---------------------------------------------------------------- one access API for both */
+
+static int open_beneath(int dirfd, const char *name, int *ret_fd, struct molt_error **err)
+{
+	struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
+			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+	int fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS) {
+		/* Kernels before 5.6: no climbing names at all, then a plain open. */
+		_cleanup_free_ char *norm = normalize_path(NULL, name);
+		if (!norm || name[0] == '/')
+			return molt_error_setx(err, EXDEV, "'%s' is outside the layout", name);
+		fd = openat(dirfd, norm, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	}
+	if (fd < 0)
+		return molt_error_set(err, errno, "open '%s'", name);
+	*ret_fd = fd;
+	return 0;
+}
+
+static int src_open(struct source *src, const char *name, int *ret_fd, struct molt_error **err)
+{
+	if (src->dirfd >= 0) {
+		int r = open_beneath(src->dirfd, name, ret_fd, err);
+		return r < 0 ? molt_error_wrap(err, "'%s'", src->input) : 0;
+	}
+	struct member *m = find_member(src, name);
+	if (!m || !m->path)
+		return molt_error_setx(err, ENOENT, "'%s' has no file '%s'", src->input, name);
+	int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return molt_error_set(err, errno, "open '%s'", m->path);
+	*ret_fd = fd;
+	return 0;
+}
+
+static bool src_has(struct source *src, const char *name)
+{
+	if (src->dirfd < 0)
+		return find_member(src, name) != NULL;
+	struct stat st;
+	return fstatat(src->dirfd, name, &st, 0) == 0 && S_ISREG(st.st_mode);
+}
+
+static int src_read(struct source *src, const char *name, char **ret, size_t *ret_len,
+		    struct molt_error **err)
+{
+	_cleanup_close_ int fd = -1;
+	int r = src_open(src, name, &fd, err);
+	if (r < 0)
+		return r;
+	struct strbuf sb = STRBUF_INIT;
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || sb.len + (size_t)(n > 0 ? n : 0) > JSON_MAX) {
+			strbuf_done(&sb);
+			return n < 0 ? molt_error_set(err, errno, "'%s': read '%s'", src->input, name)
+				     : molt_error_setx(err, EFBIG, "'%s': '%s' is too large",
+						       src->input, name);
+		}
+		if (n == 0)
+			break;
+		strbuf_add(&sb, buf, (size_t)n);
+	}
+	*ret_len = sb.len;
+	*ret = strbuf_detach(&sb);
+	return 0;
+}
+
+/* Digest and size of a file in the source (known for tars, computed for directories). */
+static int src_digest(struct source *src, const char *name, char ret[DIGEST_STR_LEN],
+		      int64_t *ret_size, struct molt_error **err)
+{
+	if (src->dirfd < 0) {
+		struct member *m = find_member(src, name);
+		if (!m)
+			return molt_error_setx(err, ENOENT, "'%s' has no file '%s'", src->input, name);
+		memcpy(ret, m->digest, DIGEST_STR_LEN);
+		*ret_size = m->size;
+		return 0;
+	}
+	_cleanup_close_ int fd = -1;
+	uint64_t size = 0;
+	int r = src_open(src, name, &fd, err);
+	if (r == 0)
+		r = digest_fd(fd, ret, &size, err);
+	*ret_size = (int64_t)size;
+	return r;
+}
+
+static char *blob_name(const char *digest)
+{
+	return xasprintf("blobs/sha256/%s", digest_hex(digest));
+}
+
+/* Checks that the source's blob for desc exists with that digest and size. */
+static int src_check_blob(struct source *src, const struct image_descriptor *d,
+			  struct molt_error **err)
+{
+	_cleanup_free_ char *name = blob_name(d->digest);
+	if (!src_has(src, name))
+		return molt_error_setx(err, ENOENT, "'%s': blob %s is missing", src->input, d->digest);
+	char got[DIGEST_STR_LEN];
+	int64_t size = 0;
+	int r = src_digest(src, name, got, &size, err);
+	if (r < 0)
+		return r;
+	if (strcmp(got, d->digest) != 0)
+		return molt_error_setx(err, EBADMSG,
+				       "'%s': blob %s does not match its digest (content is %s)",
+				       src->input, d->digest, got);
+	if (d->size >= 0 && size != d->size)
+		return molt_error_setx(err, EBADMSG, "'%s': blob %s is %lld bytes, expected %lld",
+				       src->input, d->digest, (long long)size, (long long)d->size);
+	return 0;
+}
+
+/* Reads a JSON blob named by desc, checked. */
+static int src_read_blob(struct source *src, const struct image_descriptor *d, char **ret,
+			 size_t *ret_len, struct molt_error **err)
+{
+	int r = src_check_blob(src, d, err);
+	_cleanup_free_ char *name = blob_name(d->digest);
+	if (r == 0)
+		r = src_read(src, name, ret, ret_len, err);
+	if (r == 0) {
+		/* Checked again in memory: the file could have changed since. */
+		char got[DIGEST_STR_LEN];
+		digest_buffer(*ret, *ret_len, got);
+		if (strcmp(got, d->digest) != 0) {
+			free(*ret);
+			return molt_error_setx(err, EBADMSG, "'%s': blob %s changed while read",
+					       src->input, d->digest);
+		}
+	}
+	return r;
+}
+
+static void plan_add_member(struct plan *p, const char *member, const char *digest)
+{
+	p->b = xrealloc(p->b, (p->nb + 1) * sizeof(*p->b));
+	p->b[p->nb] = (struct plan_blob){.member = xstrdup(member)};
+	memcpy(p->b[p->nb].digest, digest, DIGEST_STR_LEN);
+	p->nb++;
+}
+
+static void plan_add_data(struct plan *p, char *data, size_t len, char ret[DIGEST_STR_LEN])
+{
+	p->b = xrealloc(p->b, (p->nb + 1) * sizeof(*p->b));
+	p->b[p->nb] = (struct plan_blob){.data = data, .len = len};
+	digest_buffer(data, len, p->b[p->nb].digest);
+	memcpy(ret, p->b[p->nb].digest, DIGEST_STR_LEN);
+	p->nb++;
+}
+
+static void plan_add_image(struct plan *p, const char *manifest, const char *id, char **names)
+{
+	p->im = xrealloc(p->im, (p->ni + 1) * sizeof(*p->im));
+	p->im[p->ni] = (struct plan_image){.names = names};
+	memcpy(p->im[p->ni].manifest, manifest, DIGEST_STR_LEN);
+	memcpy(p->im[p->ni].id, id, DIGEST_STR_LEN);
+	p->ni++;
+}
+
+/* ---------------------------------------------------------------- docker save tars */
+
+static int hash_cb(const void *buf, size_t n, void *ud)
+{
+	digester_update(ud, buf, n);
+	return 0;
+}
+
+/* A docker layer file must hash (uncompressed) to the diff ID its config names. */
+static int check_docker_layer(struct source *src, const char *name, const char *blob_digest,
+			      const char *diff_id, enum blob_compression *ret_c,
+			      struct molt_error **err)
+{
+	_cleanup_close_ int fd = -1;
+	int r = src_open(src, name, &fd, err);
+	if (r < 0)
+		return r;
+	unsigned char head[4] = {0};
+	ssize_t n = read_full(fd, head, sizeof(head));
+	if (n < 0 || lseek(fd, 0, SEEK_SET) < 0)
+		return molt_error_set(err, errno, "'%s': read '%s'", src->input, name);
+	*ret_c = blob_compression_detect(head, (size_t)n);
+	char got[DIGEST_STR_LEN];
+	if (*ret_c == BLOB_PLAIN) {
+		memcpy(got, blob_digest, DIGEST_STR_LEN);
+	} else {
+		struct digester *d = digester_new();
+		r = blob_decompress(fd, hash_cb, d, err);
+		digester_final(d, got);
+		digester_free(d);
+		if (r < 0)
+			return molt_error_wrap(err, "'%s': layer '%s'", src->input, name);
+	}
+	if (strcmp(got, diff_id) != 0)
+		return molt_error_setx(err, EBADMSG,
+				       "'%s': layer '%s' does not match diff ID %s (its content is %s)",
+				       src->input, name, diff_id, got);
+	return 0;
+}
+
+static int docker_names(json_t *tags, char ***ret, const char *input, struct molt_error **err)
+{
+	_cleanup_strv_ char **names = xcalloc(1, sizeof(char *));
+	size_t i;
+	json_t *t;
+	if (tags && !json_is_null(tags) && !json_is_array(tags))
+		return molt_error_setx(err, EINVAL, "'%s': manifest.json: RepoTags is not a list", input);
+	json_array_foreach(tags, i, t)
+	{
+		char *n = NULL;
+		int r = json_is_string(t) ? image_ref_normalize(json_string_value(t), &n, err)
+					  : molt_error_setx(err, EINVAL, "RepoTags holds a non-string");
+		if (r < 0)
+			return molt_error_wrap(err, "'%s': manifest.json", input);
+		strv_push_take(&names, n);
+	}
+	*ret = TAKE_PTR(names);
+	return 0;
+}
+
+static int docker_layers(struct source *src, json_t *layers, const struct image_config *cfg,
+			 struct image_manifest *m, struct plan *p, struct molt_error **err)
+{
+	size_t n = json_array_size(layers);
+	if (!json_is_array(layers) || n != strv_len(cfg->diff_ids))
+		return molt_error_setx(err, EINVAL,
+				       "'%s': manifest.json lists %zu layers, the config %zu diff IDs",
+				       src->input, n, strv_len(cfg->diff_ids));
+	m->layers = xcalloc(n + 1, sizeof(*m->layers));
+	for (size_t i = 0; i < n; i++) {
+		json_t *l = json_array_get(layers, i);
+		if (!json_is_string(l))
+			return molt_error_setx(err, EINVAL, "'%s': manifest.json: a layer is not a path",
+					       src->input);
+		const char *name = json_string_value(l);
+		struct image_descriptor *d = &m->layers[m->n_layers++];
+		enum blob_compression c = BLOB_PLAIN;
+		int r = src_digest(src, name, d->digest, &d->size, err);
+		if (r == 0)
+			r = check_docker_layer(src, name, d->digest, cfg->diff_ids[i], &c, err);
+		if (r < 0)
+			return r;
+		d->media_type = xstrdup(blob_compression_media_type(c));
+		plan_add_member(p, name, d->digest);
+	}
+	return 0;
+}
+
+static int docker_image(struct source *src, json_t *item, struct plan *p, struct molt_error **err)
+{
+	json_t *cfg_name = json_object_get(item, "Config");
+	if (!json_is_string(cfg_name))
+		return molt_error_setx(err, EINVAL, "'%s': manifest.json: an entry has no Config",
+				       src->input);
+	_cleanup_free_ char *cfg_data = NULL;
+	size_t cfg_len = 0;
+	struct image_config cfg = {0};
+	struct image_manifest m = {.media_type = xstrdup(MEDIA_OCI_MANIFEST)};
+	char **names = NULL;
+	int r = src_read(src, json_string_value(cfg_name), &cfg_data, &cfg_len, err);
+	if (r == 0)
+		r = image_config_parse(cfg_data, cfg_len, &cfg, err);
+	if (r == 0) {
+		m.config.media_type = xstrdup(MEDIA_OCI_CONFIG);
+		m.config.size = (int64_t)cfg_len;
+		digest_buffer(cfg_data, cfg_len, m.config.digest);
+		plan_add_member(p, json_string_value(cfg_name), m.config.digest);
+		r = docker_layers(src, json_object_get(item, "Layers"), &cfg, &m, p, err);
+	}
+	if (r == 0)
+		r = docker_names(json_object_get(item, "RepoTags"), &names, src->input, err);
+	if (r == 0) {
+		char digest[DIGEST_STR_LEN];
+		char *json = image_manifest_to_json(&m);
+		plan_add_data(p, json, strlen(json), digest);
+		plan_add_image(p, digest, m.config.digest, names);
+	}
+	image_config_done(&cfg);
+	image_manifest_done(&m);
+	return r;
+}
+
+static int load_docker(struct source *src, struct plan *p, struct molt_error **err)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	int r = src_read(src, "manifest.json", &data, &len, err);
+	if (r < 0)
+		return r;
+	json_error_t je;
+	_cleanup_(json_decrefp) json_t *arr = json_loadb(data, len, 0, &je);
+	if (!json_is_array(arr) || json_array_size(arr) == 0)
+		return molt_error_setx(err, EINVAL, "'%s': manifest.json is not a list of images%s%s",
+				       src->input, arr ? "" : ": ", arr ? "" : je.text);
+	size_t i;
+	json_t *item;
+	json_array_foreach(arr, i, item)
+	{
+		r = json_is_object(item) ? docker_image(src, item, p, err)
+					 : molt_error_setx(err, EINVAL,
+							   "'%s': manifest.json: an entry is not an object",
+							   src->input);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- OCI layouts and archives */
+
+static bool is_index_type(const char *media, const char *json)
+{
+	if (media)
+		return !strcmp(media, MEDIA_OCI_INDEX) || !strcmp(media, MEDIA_DOCKER_LIST);
+	return strstr(json, "\"manifests\"") != NULL;
+}
+
+/* Picks this machine's manifest from a multi-platform index. */
+static int pick_platform(const struct image_index *idx, const char *input, size_t *ret,
+			 struct molt_error **err)
+{
+	size_t usable = 0, last = 0;
+	for (size_t i = 0; i < idx->n_manifests; i++) {
+		const struct image_descriptor *d = &idx->manifests[i];
+		if (d->platform_os && !strcmp(d->platform_os, "unknown"))
+			continue; /* BuildKit's attestation manifests */
+		usable++;
+		last = i;
+		if ((!d->platform_os || !strcmp(d->platform_os, "linux")) && d->platform_arch &&
+		    !strcmp(d->platform_arch, image_host_arch())) {
+			*ret = i;
+			return 0;
+		}
+	}
+	if (usable == 1) {
+		*ret = last;
+		return 0;
+	}
+	return molt_error_setx(err, ENOENT, "'%s': no image for linux/%s among %zu", input,
+			       image_host_arch(), idx->n_manifests);
+}
+
+static int oci_image(struct source *src, const struct image_descriptor *d, char **names,
+		     struct plan *p, int depth, struct molt_error **err);
+
+static int oci_nested_index(struct source *src, const char *json, size_t len, char **names,
+			    struct plan *p, int depth, struct molt_error **err)
+{
+	struct image_index idx;
+	size_t pick = 0;
+	if (depth > 2)
+		return molt_error_setx(err, ELOOP, "'%s': indexes nested too deep", src->input);
+	int r = image_index_parse(json, len, &idx, err);
+	if (r < 0)
+		return molt_error_wrap(err, "'%s'", src->input);
+	r = pick_platform(&idx, src->input, &pick, err);
+	if (r == 0)
+		r = oci_image(src, &idx.manifests[pick], names, p, depth + 1, err);
+	image_index_done(&idx);
+	return r;
+}
+
+static int oci_manifest(struct source *src, const struct image_descriptor *d, const char *json,
+			size_t len, char **names, struct plan *p, struct molt_error **err)
+{
+	struct image_manifest m;
+	struct image_config cfg = {0};
+	_cleanup_free_ char *cfg_data = NULL;
+	size_t cfg_len = 0;
+	int r = image_manifest_parse(json, len, &m, err);
+	if (r < 0)
+		return molt_error_wrap(err, "'%s': manifest %s", src->input, d->digest);
+	r = src_read_blob(src, &m.config, &cfg_data, &cfg_len, err);
+	if (r == 0)
+		r = image_config_parse(cfg_data, cfg_len, &cfg, err);
+	if (r == 0 && strv_len(cfg.diff_ids) != m.n_layers)
+		r = molt_error_setx(err, EINVAL, "'%s': manifest %s has %zu layers, its config %zu diff IDs",
+				    src->input, d->digest, m.n_layers, strv_len(cfg.diff_ids));
+	for (size_t i = 0; r == 0 && i < m.n_layers; i++)
+		r = src_check_blob(src, &m.layers[i], err);
+	if (r == 0) {
+		_cleanup_free_ char *mname = blob_name(d->digest);
+		_cleanup_free_ char *cname = blob_name(m.config.digest);
+		plan_add_member(p, mname, d->digest);
+		plan_add_member(p, cname, m.config.digest);
+		for (size_t i = 0; i < m.n_layers; i++) {
+			_cleanup_free_ char *lname = blob_name(m.layers[i].digest);
+			plan_add_member(p, lname, m.layers[i].digest);
+		}
+		plan_add_image(p, d->digest, m.config.digest, strv_copy(names));
+	}
+	image_config_done(&cfg);
+	image_manifest_done(&m);
+	return r;
+}
+
+static int oci_image(struct source *src, const struct image_descriptor *d, char **names,
+		     struct plan *p, int depth, struct molt_error **err)
+{
+	_cleanup_free_ char *json = NULL;
+	size_t len = 0;
+	int r = src_read_blob(src, d, &json, &len, err);
+	if (r < 0)
+		return r;
+	if (is_index_type(d->media_type, json))
+		return oci_nested_index(src, json, len, names, p, depth, err);
+	return oci_manifest(src, d, json, len, names, p, err);
+}
+
+/*
+ * The name of an index entry: io.containerd.image.name, else ref.name when it is a
+ * full reference (has a '/' or ':'; a bare "latest" is only a tag, as BuildKit and
+ * skopeo write it). No name: the image is loaded untagged.
+ */
+static int oci_names(const struct image_descriptor *d, const char *input, char ***ret,
+		     struct molt_error **err)
+{
+	const char *name = image_descriptor_annotation(d, ANNOTATION_CONTAINERD_NAME);
+	const char *ref = image_descriptor_annotation(d, ANNOTATION_REF_NAME);
+	if (!name && ref && strpbrk(ref, "/:"))
+		name = ref;
+	char **names = xcalloc(1, sizeof(char *));
+	if (name) {
+		char *n = NULL;
+		int r = image_ref_normalize(name, &n, err);
+		if (r < 0) {
+			strv_free(names);
+			return molt_error_wrap(err, "'%s': index.json", input);
+		}
+		strv_push_take(&names, n);
+	}
+	*ret = names;
+	return 0;
+}
+
+static int load_oci(struct source *src, struct plan *p, struct molt_error **err)
+{
+	if (!src_has(src, "oci-layout"))
+		return molt_error_setx(err, EINVAL, "'%s' has index.json but no oci-layout file",
+				       src->input);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	struct image_index idx;
+	int r = src_read(src, "index.json", &data, &len, err);
+	if (r == 0)
+		r = image_index_parse(data, len, &idx, err);
+	if (r < 0)
+		return molt_error_wrap(err, "'%s'", src->input);
+	if (idx.n_manifests == 0)
+		r = molt_error_setx(err, EINVAL, "'%s': index.json lists no images", src->input);
+	for (size_t i = 0; r == 0 && i < idx.n_manifests; i++) {
+		char **names = NULL;
+		r = oci_names(&idx.manifests[i], src->input, &names, err);
+		if (r == 0)
+			r = oci_image(src, &idx.manifests[i], names, p, 0, err);
+		strv_free(names);
+	}
+	image_index_done(&idx);
+	return r;
+}
+
+/* ---------------------------------------------------------------- commit */
+
+static int commit_blob(struct layer_store *s, struct source *src, const struct plan_blob *b,
+		       struct molt_error **err)
+{
+	if (layer_store_blob_exists(s, b->digest))
+		return 0;
+	if (b->data)
+		return layer_store_blob_put_mem(s, b->data, b->len, b->digest, NULL, err);
+	if (src->dirfd < 0) {
+		struct member *m = find_member(src, b->member);
+		if (!m || !m->path)
+			return molt_error_setx(err, ENOENT, "'%s': '%s' vanished", src->input, b->member);
+		/* Hashed while it was unpacked; moving it in needs no second read. */
+		int r = layer_store_blob_adopt(s, m->path, m->digest, err);
+		free(m->path);
+		m->path = NULL;
+		return r;
+	}
+	_cleanup_close_ int fd = -1;
+	int r = src_open(src, b->member, &fd, err);
+	if (r == 0)
+		r = layer_store_blob_put_fd(s, fd, b->digest, NULL, NULL, err);
+	return r < 0 ? molt_error_wrap(err, "'%s'", src->input) : 0;
+}
+
+static int commit(struct layer_store *s, struct source *src, struct plan *p, char ***ret_names,
+		  struct molt_error **err)
+{
+	for (size_t i = 0; i < p->nb; i++) {
+		int r = commit_blob(s, src, &p->b[i], err);
+		if (r < 0)
+			return r;
+	}
+	_cleanup_strv_ char **loaded = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; i < p->ni; i++) {
+		int r = layer_store_index_add(s, p->im[i].manifest, p->im[i].names, err);
+		if (r < 0)
+			return r;
+		if (p->im[i].names[0])
+			for (size_t j = 0; p->im[i].names[j]; j++)
+				strv_push(&loaded, p->im[i].names[j]);
+		else
+			strv_push(&loaded, p->im[i].id);
+	}
+	if (ret_names)
+		*ret_names = TAKE_PTR(loaded);
+	return 0;
+}
+
+int layer_store_load(struct layer_store *s, const char *path, char ***ret_names,
+		     struct molt_error **err)
+{
+	struct source src = {.input = path, .dirfd = -1};
+	struct plan p = {0};
+	struct stat st;
+	int r = 0;
+	if (stat(path, &st) < 0)
+		return molt_error_set(err, errno, "load '%s'", path);
+	if (S_ISDIR(st.st_mode)) {
+		src.dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (src.dirfd < 0)
+			r = molt_error_set(err, errno, "open '%s'", path);
+	} else {
+		r = read_tar(s, path, &src, err);
+	}
+	if (r == 0) {
+		if (src_has(&src, "manifest.json"))
+			r = load_docker(&src, &p, err);
+		else if (src_has(&src, "index.json"))
+			r = load_oci(&src, &p, err);
+		else
+			r = molt_error_setx(err, EINVAL,
+					    "'%s' is neither a docker save tar nor an OCI layout "
+					    "(it has no manifest.json and no index.json)",
+					    path);
+	}
+	if (r == 0)
+		r = commit(s, &src, &p, ret_names, err);
+	plan_done(&p);
+	source_done(&src);
+	return r < 0 ? molt_error_wrap(err, "load") : 0;
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# molt's store and archives against real tools: skopeo reads and copies the store,
+# molt loads what skopeo writes, podman loads what molt saves, umoci unpacks from the
+# store the same tree as the fixture.
+. "$(dirname "$0")/lib.sh"
+
+BB=$FIXTURES/busybox
+FULL=docker.io/library/busybox:latest
+"$MOLT" load -i "$BB/oci" >/dev/null || { not_ok "load the fixture"; done_testing; exit 1; }
+manifest=$(jq -r '.manifests[0].digest' "$MOLT_ROOT/index.json")
+id=$("$MOLT" inspect busybox | jq -r '.[0].Id')
+
+# ---- skopeo reads the store directly (oci:DIR:REF matches org.opencontainers.image.ref.name)
+if command -v skopeo >/dev/null; then
+	out=$(skopeo inspect "oci:$MOLT_ROOT:$FULL" 2>&1)
+	is "$(jq -r .Digest <<<"$out" 2>/dev/null)" "$manifest" "skopeo inspect oci:\$MOLT_ROOT:$FULL"
+	cfg=$(skopeo inspect --config "oci:$MOLT_ROOT:$FULL" 2>&1 | jq -c .config.Cmd 2>/dev/null)
+	is "$cfg" '["sh"]' "skopeo reads the image config from the store"
+	check "skopeo copy from the store to an OCI layout" \
+		skopeo copy -q "oci:$MOLT_ROOT:$FULL" "oci:$WORK/copy:latest"
+	is "$(jq -r '.manifests[0].digest' "$WORK/copy/index.json")" "$manifest" "the copy keeps the manifest digest"
+	"$MOLT" tag busybox localhost:5000/t/x:9
+	check "skopeo finds a second tag with a registry port" skopeo inspect "oci:$MOLT_ROOT:localhost:5000/t/x:9"
+
+	# ---- molt loads what skopeo writes
+	check "skopeo copy to oci-archive" skopeo copy -q "oci:$BB/oci:latest" "oci-archive:$WORK/sk-oci.tar:foo/bar:v1"
+	check "skopeo copy to docker-archive" skopeo copy -q "oci:$BB/oci:latest" "docker-archive:$WORK/sk-docker.tar:dock/img:2"
+	out=$("$MOLT" load -i "$WORK/sk-oci.tar" 2>&1)
+	is "$out" "Loaded image: docker.io/foo/bar:v1" "molt loads skopeo's oci-archive (name from ref.name)"
+	is "$("$MOLT" inspect foo/bar:v1 | jq -r '.[0].Id')" "$id" "the oci-archive image has the same ID"
+	out=$("$MOLT" load -i "$WORK/sk-docker.tar" 2>&1)
+	is "$out" "Loaded image: docker.io/dock/img:2" "molt loads skopeo's docker-archive (name from RepoTags)"
+	is "$("$MOLT" inspect dock/img:2 | jq -r '.[0].Id')" "$id" "the docker-archive image has the same ID"
+
+	# ---- what molt saves, skopeo reads
+	"$MOLT" save -o "$WORK/m-oci.tar" --format oci busybox
+	is "$(skopeo inspect "oci-archive:$WORK/m-oci.tar" 2>&1 | jq -r .Digest 2>/dev/null)" "$manifest" \
+		"skopeo inspects molt save --format oci"
+	"$MOLT" save -o "$WORK/m-docker.tar" --format docker busybox
+	is "$(skopeo inspect --config "docker-archive:$WORK/m-docker.tar" 2>&1 | jq -r '.rootfs.diff_ids[0]' 2>/dev/null)" \
+		"$("$MOLT" inspect busybox | jq -r '.[0].RootFS.Layers[0]')" "skopeo inspects molt save --format docker"
+	is "$(tar -xOf "$WORK/m-oci.tar" index.json | jq -r '.manifests[0].annotations["io.containerd.image.name"]')" \
+		"$FULL" "molt's OCI archive names the image like BuildKit (io.containerd.image.name)"
+else
+	skip "skopeo is not installed (scripts/install-deps.sh installs it)"
+fi
+
+# ---- same input, same bytes: save twice, from two directories
+mkdir -p "$WORK/d1" "$WORK/d2"
+(cd "$WORK/d1" && "$MOLT" save -o out.tar busybox) && (cd "$WORK/d2" && "$MOLT" save -o out.tar busybox)
+check "molt save twice gives identical tars" cmp "$WORK/d1/out.tar" "$WORK/d2/out.tar"
+(cd "$WORK/d1" && "$MOLT" save --format oci -o o.tar busybox) && (cd "$WORK/d2" && "$MOLT" save --format oci -o o.tar busybox)
+check "molt save --format oci twice gives identical tars" cmp "$WORK/d1/o.tar" "$WORK/d2/o.tar"
+
+# ---- podman loads molt save --format docker
+if command -v podman >/dev/null; then
+	mkdir -p "$WORK/run" && chmod 700 "$WORK/run"
+	pm() { XDG_RUNTIME_DIR=$WORK/run XDG_CONFIG_HOME=$WORK/pmconf podman --root "$WORK/pm/root" \
+		--runroot "$WORK/run/pm" --storage-driver vfs --cgroup-manager cgroupfs --events-backend file "$@"; }
+	out=$(pm load -i "$WORK/m-docker.tar" 2>&1); rc=$?
+	if [ $rc -eq 0 ]; then
+		ok "podman load accepts molt save --format docker"
+		is "$(pm image inspect "$FULL" --format '{{.Id}}' 2>&1)" "${id#sha256:}" \
+			"podman sees the same image ID under the full name"
+	else
+		not_ok "podman load accepts molt save --format docker"; diag "$out"
+	fi
+	pm unshare rm -rf "$WORK/pm" >/dev/null 2>&1
+else
+	skip "podman is not installed (scripts/install-deps.sh installs it)"
+fi
+
+# ---- umoci unpacks from the store the fixture's tree
+if command -v umoci >/dev/null; then
+	out=$(cd "$WORK" && umoci unpack --rootless --image "$MOLT_ROOT:$FULL" "$WORK/bundle" 2>&1); rc=$?
+	is "$rc" 0 "umoci unpack --rootless from molt's store"; [ $rc -eq 0 ] || diag "$out"
+	tree() { (cd "$1" && find . -mindepth 1 -printf '%P %y %m %s %l\n' | LC_ALL=C sort); }
+	tree "$BB/rootfs" >"$WORK/want.list"; tree "$WORK/bundle/rootfs" >"$WORK/got.list"
+	if cmp -s "$WORK/want.list" "$WORK/got.list"; then
+		ok "umoci's tree has the fixture's files, types, modes, sizes and link targets"
+	else
+		not_ok "umoci's tree equals the fixture rootfs"; diag "$(diff "$WORK/want.list" "$WORK/got.list" | head -20)"
+	fi
+	check "umoci left the store a valid layout molt still reads" "$MOLT" inspect busybox
+else
+	skip "umoci is not installed (scripts/install-deps.sh installs it)"
+fi
+done_testing
