@@ -494,8 +494,11 @@ char *layer_change_tar_name(const struct layer_change *ch);
  * entries). lowerfd is a directory showing the tree the step started from (the
  * single lowerdir, or a read-only overlay of all of them); -1 when there is none.
  * Upper dirs whose metadata equals the lower's (a mere copy-up) are left out.
- * The overlay must be mounted with redirect_dir=off and metacopy=off (userxattr
- * implies both): an upper entry with a redirect or metacopy xattr is an error.
+ * The overlay must not create redirects or metacopy files: mount it with
+ * "userxattr" (which implies redirect_dir=nofollow; adding redirect_dir=off is
+ * refused by the kernel as conflicting) or, outside a user namespace, with
+ * redirect_dir=off,metacopy=off. An upper entry with a redirect or metacopy xattr
+ * is an error.
  * The layer is then written from upperfd.
  */
 int differ_overlay(int upperfd, int lowerfd, struct layer_changes *ret,
