@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "build.h"
 #include "plan.h"
 
 /* Refuse absurd Dockerfiles before reading them into memory. */
@@ -236,7 +237,47 @@ static char *display_name(const char *file)
 	return xstrdup(slash && slash[1] ? slash + 1 : file);
 }
 
-static int build_with(const struct build_options *o, struct molt_error **err)
+/* Hands the plan to the executor (runner/build.h). */
+static int execute(const struct build_options *o, struct molt_global *g,
+		   const struct build_plan *plan, struct molt_error **err)
+{
+	static const char *const types[] = {"local", "tar", "oci", "docker"};
+	struct build_output_spec *outs = xcalloc(o->n_outputs + 1, sizeof(*outs));
+	for (size_t i = 0; i < o->n_outputs; i++) {
+		outs[i].dest = o->outputs[i].dest;
+		for (size_t t = 0; t < ARRAY_SIZE(types); t++)
+			if (o->outputs[i].type && !strcmp(o->outputs[i].type, types[t]))
+				outs[i].type = (enum build_output_type)t;
+	}
+	enum progress_mode mode = PROGRESS_AUTO;
+	(void)progress_mode_parse(o->progress, &mode);
+	_cleanup_free_ char *name = display_name(o->file);
+	_cleanup_free_ char *path = NULL;
+	if (!o->file)
+		path = xasprintf("%s/Dockerfile", o->context);
+	else if (strcmp(o->file, "-"))
+		path = xstrdup(o->file);
+	struct build_request req = {
+		.store_root = cli_store_root(g),
+		.context_dir = o->context,
+		.dockerfile_path = path,
+		.dockerfile_name = name,
+		.tags = o->tags,
+		.outputs = outs,
+		.n_outputs = o->n_outputs,
+		.iidfile = o->iidfile,
+		.network = o->network,
+		.progress = mode,
+		.jobs = o->jobs > 0 ? (unsigned)o->jobs : 0,
+		.no_cache = o->no_cache,
+	};
+	int r = build_execute(plan, &req, err);
+	free(outs);
+	return r;
+}
+
+static int build_with(const struct build_options *o, struct molt_global *g,
+		      struct molt_error **err)
 {
 	struct stat st;
 	if (stat(o->context, &st) < 0)
@@ -268,17 +309,17 @@ static int build_with(const struct build_options *o, struct molt_error **err)
 		fputs(json, stdout);
 		return 0;
 	}
+	r = execute(o, g, plan, err);
 	build_plan_free(plan);
-	return molt_error_setx(err, ENOSYS, "build: running builds is not implemented yet");
+	return r;
 }
 
 int cmd_build(int argc, char **argv, struct molt_global *g, struct molt_error **err)
 {
-	(void)g;
 	struct build_options o = {.network = "host", .progress = "auto", .jobs = 0};
 	int r = parse_options(argc, argv, &o, err);
 	if (r == 0)
-		r = build_with(&o, err);
+		r = build_with(&o, g, err);
 	build_options_done(&o);
 	return r < 0 ? r : 0;
 }

@@ -34,7 +34,19 @@ struct copy_state {
 	struct copy_stats stats;
 	struct hardlink *links;
 	size_t n_links;
+	size_t src_prefix; /* length of the current source's path plus its '/' */
 };
+
+static bool excluded(const struct copy_state *s, const char *relpath, bool is_dir)
+{
+	if (s->o->skip && s->o->skip(s->o->skip_userdata, relpath, is_dir))
+		return true;
+	if (!s->o->exclude)
+		return false;
+	size_t n = strlen(relpath);
+	const char *below = n >= s->src_prefix ? relpath + s->src_prefix : relpath;
+	return *below && s->o->exclude(s->o->exclude_userdata, below, is_dir);
+}
 
 int copy_open_in_root(int rootfd, const char *path, int flags, bool follow_last)
 {
@@ -316,7 +328,7 @@ static int copy_entry(struct copy_state *s, int src_dirfd, const char *src_name,
 	struct stat st;
 	if (fstatat(src_dirfd, src_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return molt_error_set(err, errno, "stat '%s'", relpath);
-	if (s->o->skip && s->o->skip(s->o->skip_userdata, relpath, S_ISDIR(st.st_mode)))
+	if (excluded(s, relpath, S_ISDIR(st.st_mode)))
 		return 0;
 	int r;
 	if (S_ISDIR(st.st_mode)) {
@@ -498,6 +510,7 @@ static int copy_one_source(struct copy_state *s, const char *src, const char *de
 	_cleanup_strv_ char **sc = copy_path_split(src);
 	size_t sn = strv_len(sc);
 	const char *rel = strcmp(src, ".") ? src : "";
+	s->src_prefix = *rel ? strlen(rel) + 1 : 0;
 	uid_t uid = s->o->chown ? s->o->uid : 0;
 	gid_t gid = s->o->chown ? s->o->gid : 0;
 	if (S_ISDIR(st.st_mode)) {
@@ -516,6 +529,8 @@ static int copy_one_source(struct copy_state *s, const char *src, const char *de
 		return copy_dir_children(s, sfd, dfd, rel, target, 1, err);
 	}
 	/* A file: into dest/ when dest is a directory, else as dest itself. */
+	if (s->o->exclude && sn && s->o->exclude(s->o->exclude_userdata, sc[sn - 1], false))
+		return 0;
 	_cleanup_free_ char *dir = NULL, *name = NULL;
 	if (dest_is_dir) {
 		_cleanup_free_ char *parents = s->o->parents && sn > 1 ? join_comps(sc, sn - 1) : NULL;

@@ -30,8 +30,12 @@ struct copy_opts {
 	bool chmod;       /* --chmod given: files and directories get `mode` */
 	mode_t mode;
 	bool parents;     /* --parents: keep the source's path below the destination */
-	copy_skip_fn skip;
+	copy_skip_fn skip; /* called with paths relative to the source root */
 	void *skip_userdata;
+	/* --exclude: called with paths relative to the source argument being copied
+	 * (BuildKit matches exclude patterns below each copied path). */
+	copy_skip_fn exclude;
+	void *exclude_userdata;
 };
 
 struct copy_stats {

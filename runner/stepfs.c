@@ -22,8 +22,12 @@ static int overlay_fsfd(char *const *lowers, const char *empty, const char *uppe
 	for (size_t i = 0; i < n; i++)
 		if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", lowers[i], 0) < 0)
 			return molt_error_set(err, errno, "add layer '%s' to the overlay", lowers[i]);
-	/* An overlay needs a lower directory: a stage FROM scratch gets an empty one. */
-	if (n == 0 && fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", empty, 0) < 0)
+	/*
+	 * An overlay needs a lower directory (a stage FROM scratch gets an empty one), and
+	 * two when it has no upper: the empty one goes at the bottom, where it changes
+	 * nothing.
+	 */
+	if ((n == 0 || !upper) && fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", empty, 0) < 0)
 		return molt_error_set(err, errno, "add an empty layer to the overlay");
 	if (upper) {
 		if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||

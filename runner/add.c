@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ADD's extras over COPY: a local tar archive (plain, gzip, bzip2, xz, zstd) is
+ * extracted into the destination through the secure unpacker, and an http(s) URL
+ * is downloaded (verified with --checksum when given).
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "stage.h"
+
+static bool is_url(const char *s)
+{
+	return str_startswith(s, "http://") || str_startswith(s, "https://");
+}
+
+/* A local source that is a tar archive libarchive can read (Docker: "recognized"). */
+static bool is_archive(int fd)
+{
+	struct archive *a = archive_read_new();
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	struct archive_entry *e;
+	bool yes = archive_read_open_fd(a, fd, 65536) == ARCHIVE_OK &&
+		   archive_read_next_header(a, &e) == ARCHIVE_OK;
+	archive_read_free(a);
+	return yes;
+}
+
+static int extract(int dst_root, const char *dest, int fd, const char *src,
+		   struct molt_error **err)
+{
+	int d = copy_mkdir_in_root(dst_root, dest, 0, 0);
+	if (d < 0)
+		return molt_error_set(err, -d, "create '%s'", dest);
+	_cleanup_close_ int dir = openat(d, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(d);
+	if (dir < 0)
+		return molt_error_set(err, errno, "open '%s'", dest);
+	struct unpack_opts uo = {.layer = src, .whiteouts = UNPACK_APPLY};
+	int r = layer_unpack(dir, fd, &uo, NULL, err);
+	if (r < 0)
+		molt_error_wrap(err, "ADD: extract '%s'", src);
+	return r;
+}
+
+struct download {
+	int fd;
+	struct digester *d;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *ud)
+{
+	struct download *dl = ud;
+	if (write_all(dl->fd, p, size * n) < 0)
+		return 0;
+	digester_update(dl->d, p, size * n);
+	return size * n;
+}
+
+static int download(const char *url, const char *path, const char *checksum,
+		    struct molt_error **err)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return molt_error_set(err, errno, "create '%s'", path);
+	struct download dl = {.fd = fd, .d = digester_new()};
+	CURL *c = curl_easy_init();
+	char errbuf[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &dl);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	CURLcode cr = curl_easy_perform(c);
+	curl_easy_cleanup(c);
+	char got[DIGEST_STR_LEN];
+	digester_final(dl.d, got);
+	digester_free(dl.d);
+	if (cr != CURLE_OK)
+		return molt_error_setx(err, EIO, "ADD: download '%s': %s", url,
+				       *errbuf ? errbuf : curl_easy_strerror(cr));
+	if (checksum && strcmp(checksum, got))
+		return molt_error_setx(err, EINVAL, "ADD: '%s' has checksum %s, not %s", url, got,
+				       checksum);
+	return 0;
+}
+
+/* The file name a URL gives (its last path component), as docker build. */
+static char *url_name(const char *url)
+{
+	const char *p = strstr(url, "://") + 3;
+	const char *end = p + strcspn(p, "?#");
+	const char *slash = end;
+	while (slash > p && slash[-1] != '/')
+		slash--;
+	if (slash == end || slash <= strchr(p, '/'))
+		return xstrdup("index.html");
+	return xstrndup(slash, (size_t)(end - slash));
+}
+
+static int add_url(struct stage_run *sr, const char *url, const char *checksum, int dst_root,
+		   const char *dest, const struct copy_opts *o, struct molt_error **err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/add-%u", sr->scratch, sr->step);
+	_cleanup_free_ char *name = url_name(url);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return molt_error_set(err, errno, "create '%s'", dir);
+	_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
+	int r = download(url, path, checksum, err);
+	_cleanup_close_ int src = r == 0 ? open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (r == 0 && src < 0)
+		r = molt_error_set(err, errno, "open '%s'", dir);
+	if (r == 0) {
+		struct copy_opts uo = *o;
+		uo.skip = NULL;
+		r = copy_paths(src, (char *[]){name, NULL}, dst_root, dest, &uo, NULL, err);
+	}
+	rm_rf(dir, NULL);
+	return r;
+}
+
+int add_sources(struct stage_run *sr, const struct build_instr *in, int src_root, int dst_root,
+		const char *dest, const struct copy_opts *o, struct molt_error **err)
+{
+	for (size_t i = 0; in->sources && in->sources[i]; i++) {
+		const char *s = in->sources[i];
+		int r;
+		if (is_url(s)) {
+			r = add_url(sr, s, in->checksum, dst_root, dest, o, err);
+		} else if (copy_has_wildcard(s)) {
+			r = copy_paths(src_root, (char *[]){(char *)s, NULL}, dst_root, dest, o, NULL,
+				       err);
+		} else {
+			_cleanup_close_ int fd = copy_open_in_root(src_root, s, O_RDONLY | O_NOCTTY,
+								   true);
+			struct stat st;
+			if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && is_archive(fd) &&
+			    lseek(fd, 0, SEEK_SET) == 0)
+				r = extract(dst_root, dest, fd, s, err);
+			else
+				r = copy_paths(src_root, (char *[]){(char *)s, NULL}, dst_root, dest,
+					       o, NULL, err);
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The build executor's top level (see build.h for the process model). */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../sandbox/sandbox.h"
+#include "scheduler.h"
+#include "stage.h"
+
+int stage_plan_pos(const struct build_plan *p, int index)
+{
+	for (size_t i = 0; i < p->n_stages; i++)
+		if (p->stages[i].index == index)
+			return (int)i;
+	return -1;
+}
+
+/* The stages' dependencies as plan positions, for the scheduler. */
+static struct sched_stage *sched_graph(const struct build_plan *p, unsigned **ret_storage)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < p->n_stages; i++)
+		total += p->stages[i].n_depends;
+	unsigned *deps = xcalloc(total + 1, sizeof(unsigned));
+	struct sched_stage *g = xcalloc(p->n_stages + 1, sizeof(*g));
+	size_t k = 0;
+	for (size_t i = 0; i < p->n_stages; i++) {
+		g[i].deps = deps + k;
+		for (size_t d = 0; d < p->stages[i].n_depends; d++) {
+			int pos = stage_plan_pos(p, p->stages[i].depends_on[d]);
+			if (pos >= 0)
+				deps[k + g[i].n_deps++] = (unsigned)pos;
+		}
+		k += g[i].n_deps;
+	}
+	*ret_storage = deps;
+	return g;
+}
+
+static int commit_final(struct build_ctx *b, const char *result, struct image **ret_img,
+			struct molt_error **err)
+{
+	struct image_config cfg = {0};
+	struct image_descriptor *layers = NULL;
+	size_t n = 0;
+	int r = stage_result_parse(result, &cfg, &layers, &n, err);
+	char manifest[DIGEST_STR_LEN];
+	if (r == 0)
+		r = layer_store_image_commit(b->store, &cfg, layers, n, b->o->tags, manifest, err);
+	if (r == 0)
+		r = layer_store_image_get(b->store, manifest, ret_img, err);
+	for (size_t i = 0; i < n; i++)
+		image_descriptor_done(&layers[i]);
+	free(layers);
+	image_config_done(&cfg);
+	return r;
+}
+
+static int finish(struct build_ctx *b, char *const *results, struct progress *p,
+		  struct molt_error **err)
+{
+	int pos = stage_plan_pos(b->plan, b->plan->target_index);
+	if (pos < 0 || !results[pos])
+		return molt_error_setx(err, EINVAL, "the target stage produced no result");
+	struct image *img = NULL;
+	int r = commit_final(b, results[pos], &img, err);
+	if (r < 0)
+		return r;
+	struct progress_out po = {.direct = p, .fd = -1};
+	_cleanup_free_ char *note = xasprintf("writing image %s", img->id);
+	progress_note(&po, note);
+	for (size_t i = 0; b->o->tags && b->o->tags[i]; i++) {
+		_cleanup_free_ char *t = xasprintf("naming to %s", b->o->tags[i]);
+		progress_note(&po, t);
+	}
+	for (size_t i = 0; r == 0 && i < b->o->n_outputs; i++)
+		r = output_write(b, &b->o->outputs[i], img, err);
+	if (r == 0 && b->o->iidfile)
+		r = write_file_atomic(b->o->iidfile, img->id, strlen(img->id), 0644, err);
+	if (r == 0 && progress_get_mode(p) == PROGRESS_QUIET)
+		printf("%s\n", img->id);
+	image_free(img);
+	return r;
+}
+
+static int run_build(struct build_ctx *b, struct progress *p, struct molt_error **err)
+{
+	_cleanup_free_ unsigned *storage = NULL;
+	_cleanup_free_ struct sched_stage *g = sched_graph(b->plan, &storage);
+	char **results = NULL;
+	unsigned jobs = b->o->jobs ? b->o->jobs : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	int r = scheduler_run(g, b->plan->n_stages, jobs, stage_worker, b, p, &results, err);
+	if (r == 0)
+		r = finish(b, results, p, err);
+	for (size_t i = 0; results && i < b->plan->n_stages; i++)
+		free(results[i]);
+	free(results);
+	return r;
+}
+
+int build_execute(const struct build_plan *plan, const struct build_request *o,
+		  struct molt_error **err)
+{
+	int r = sandbox_enter_build_namespace(NULL, err);
+	if (r < 0)
+		return r;
+	struct build_ctx b = {.plan = plan, .o = o, .context_fd = -1};
+	b.context_fd = open(o->context_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (b.context_fd < 0)
+		return molt_error_set(err, errno, "open the build context '%s'", o->context_dir);
+	r = layer_store_open(o->store_root, &b.store, err);
+	const char *tmp = NULL;
+	if (r == 0)
+		r = layer_store_tmpdir(b.store, &tmp, err);
+	b.tmp = tmp;
+	if (r == 0)
+		r = context_filter_load(&b, err);
+	b.build_time = image_build_time();
+	struct progress *p = r == 0 ? progress_new(o->progress, STDERR_FILENO) : NULL;
+	if (r == 0)
+		r = run_build(&b, p, err);
+	progress_free(p);
+	context_filter_free(&b);
+	layer_store_free(b.store);
+	close(b.context_fd);
+	return r;
+}

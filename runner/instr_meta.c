@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Instructions that only change the image config (ENV, LABEL, CMD, ENTRYPOINT, …)
+ * and WORKDIR, which also creates its directory. Each records a history entry the
+ * way BuildKit does (created_by = the instruction, empty_layer when no layer).
+ */
+#include <fcntl.h>
+#include <string.h>
+
+#include "stage.h"
+#include "stepfs.h"
+
+static char **join_command(const struct build_instr *in)
+{
+	if (in->exec_form)
+		return strv_copy(in->command);
+	/* Shell form runs through SHELL (default /bin/sh -c). */
+	char **v = strv_copy(in->shell && in->shell[0] ? in->shell : (char *[]){"/bin/sh", "-c", NULL});
+	if (in->command && in->command[0])
+		strv_push(&v, in->command[0]);
+	return v;
+}
+
+static void add_unique(char ***v, const char *s)
+{
+	if (!strv_contains(*v, s))
+		strv_push(v, s);
+}
+
+static void set_healthcheck(struct image_config *c, const struct build_instr *in)
+{
+	struct image_healthcheck *h = &c->healthcheck;
+	strv_free(h->test);
+	h->test = NULL;
+	if (in->health.none) {
+		strv_push(&h->test, "NONE");
+		h->interval = h->timeout = h->start_period = h->start_interval = 0;
+		h->retries = 0;
+		return;
+	}
+	if (in->exec_form) {
+		strv_push(&h->test, "CMD");
+		for (size_t i = 0; in->command && in->command[i]; i++)
+			strv_push(&h->test, in->command[i]);
+	} else {
+		strv_push(&h->test, "CMD-SHELL");
+		strv_push(&h->test, in->command && in->command[0] ? in->command[0] : "");
+	}
+	h->interval = in->health.interval;
+	h->timeout = in->health.timeout;
+	h->start_period = in->health.start_period;
+	h->start_interval = in->health.start_interval;
+	h->retries = in->health.retries;
+}
+
+static void set_str(char **field, const char *value)
+{
+	free(*field);
+	*field = value ? xstrdup(value) : NULL;
+}
+
+/* BuildKit writes the command of CMD/ENTRYPOINT/SHELL as a JSON array in history. */
+static char *json_argv(char *const *v)
+{
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addc(&sb, '[');
+	for (size_t i = 0; v && v[i]; i++) {
+		strbuf_adds(&sb, i ? ",\"" : "\"");
+		for (const char *c = v[i]; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				strbuf_addc(&sb, '\\');
+			strbuf_addc(&sb, *c);
+		}
+		strbuf_addc(&sb, '"');
+	}
+	strbuf_addc(&sb, ']');
+	return strbuf_detach(&sb);
+}
+
+static char *pairs_text(const struct build_instr *in)
+{
+	struct strbuf sb = STRBUF_INIT;
+	for (size_t i = 0; i < in->n_pairs; i++)
+		strbuf_addf(&sb, "%s%s=%s", i ? " " : "", in->pairs[i].key,
+			    in->pairs[i].value ? in->pairs[i].value : "");
+	return strbuf_detach(&sb);
+}
+
+static void set_command(struct stage_run *sr, const struct build_instr *in, char **ret_hist)
+{
+	struct image_config *c = &sr->config;
+	char **argv = join_command(in);
+	_cleanup_free_ char *j = json_argv(argv);
+	*ret_hist = xasprintf("%s %s", df_kind_name(in->kind), j);
+	if (in->kind == DF_CMD) {
+		strv_free(c->cmd);
+		c->cmd = argv;
+		sr->cmd_set = true;
+	} else {
+		strv_free(c->entrypoint);
+		c->entrypoint = argv;
+		/* An ENTRYPOINT resets a CMD inherited from the base (Dockerfile reference). */
+		if (!sr->cmd_set) {
+			strv_free(c->cmd);
+			c->cmd = NULL;
+		}
+	}
+}
+
+int instr_metadata(struct stage_run *sr, const struct build_instr *in, struct molt_error **err)
+{
+	struct image_config *c = &sr->config;
+	_cleanup_free_ char *hist = NULL;
+	switch (in->kind) {
+	case DF_ENV:
+	case DF_LABEL: {
+		for (size_t i = 0; i < in->n_pairs; i++)
+			image_kv_set(in->kind == DF_ENV ? &c->env : &c->labels, in->pairs[i].key,
+				     in->pairs[i].value ? in->pairs[i].value : "");
+		_cleanup_free_ char *t = pairs_text(in);
+		hist = xasprintf("%s %s", df_kind_name(in->kind), t);
+		break;
+	}
+	case DF_ARG:
+		return 0; /* no config change and no history entry (BuildKit) */
+	case DF_CMD:
+	case DF_ENTRYPOINT:
+		set_command(sr, in, &hist);
+		break;
+	case DF_SHELL: {
+		strv_free(c->shell);
+		c->shell = strv_copy(in->command);
+		_cleanup_free_ char *j = json_argv(in->command);
+		hist = xasprintf("SHELL %s", j);
+		break;
+	}
+	case DF_EXPOSE:
+		for (size_t i = 0; in->ports && in->ports[i]; i++)
+			add_unique(&c->exposed_ports, in->ports[i]);
+		hist = xasprintf("EXPOSE %s", in->original + strlen("EXPOSE "));
+		break;
+	case DF_VOLUME: {
+		for (size_t i = 0; in->paths && in->paths[i]; i++)
+			add_unique(&c->volumes, in->paths[i]);
+		_cleanup_free_ char *j = json_argv(in->paths);
+		hist = xasprintf("VOLUME %s", j);
+		break;
+	}
+	case DF_USER:
+		set_str(&c->user, in->value);
+		hist = xasprintf("USER %s", in->value);
+		break;
+	case DF_STOPSIGNAL:
+		set_str(&c->stop_signal, in->value);
+		hist = xasprintf("STOPSIGNAL %s", in->value);
+		break;
+	case DF_HEALTHCHECK:
+		set_healthcheck(c, in);
+		hist = xstrdup(in->original);
+		break;
+	case DF_ONBUILD:
+		strv_push(&c->onbuild, in->value);
+		hist = xasprintf("ONBUILD %s", in->value);
+		break;
+	case DF_MAINTAINER:
+		set_str(&c->author, in->value);
+		hist = xasprintf("MAINTAINER %s", in->value);
+		break;
+	default:
+		return molt_error_setx(err, EINVAL, "%s is not a metadata instruction",
+				       df_kind_name(in->kind));
+	}
+	stage_history(sr, hist, true);
+	return 0;
+}
+
+/*
+ * WORKDIR sets the working directory and creates it when missing — as BuildKit,
+ * which then records the new directory as a layer.
+ */
+int instr_workdir(struct stage_run *sr, const struct build_instr *in, struct molt_error **err)
+{
+	set_str(&sr->config.working_dir, in->value);
+	_cleanup_free_ char *hist = xasprintf("WORKDIR %s", in->value);
+	_cleanup_strv_ char **lowers = stage_lowers(sr);
+	_cleanup_free_ char *dir = xasprintf("%s/step-%u", sr->scratch, sr->step);
+	struct stepfs *fs = NULL;
+	int r = stepfs_mount(dir, lowers, false, &fs, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int root = open(fs->merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int d = root < 0 ? -errno : copy_mkdir_in_root(root, in->value, 0, 0);
+	if (d < 0)
+		r = molt_error_set(err, -d, "create the working directory '%s'", in->value);
+	else
+		close(d);
+	if (r == 0)
+		r = stepfs_unmount(fs, err);
+	bool changed = false;
+	if (r == 0)
+		r = stage_commit_upper(sr, fs->upper, hist, &changed, err);
+	if (r == 0 && !changed)
+		stage_history(sr, hist, true);
+	stepfs_free(fs);
+	return r;
+}

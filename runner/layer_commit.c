@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Layers of a build: a step's upper directory → a layer blob (and the same tree as
+ * the layer's unpacked directory); base image layers → unpacked directories; the
+ * final tree → one rootfs tar (-o type=tar).
+ */
+#include <archive.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "stage.h"
+#include "stepfs.h"
+
+/* A read-only view of the tree a step started from, for the differ to compare with. */
+static int lower_view(struct stage_run *sr, struct stepfs **ret, int *ret_fd,
+		      struct molt_error **err)
+{
+	*ret = NULL;
+	*ret_fd = -1;
+	if (!sr->config.diff_ids || !sr->config.diff_ids[0])
+		return 0;
+	_cleanup_strv_ char **lowers = stage_lowers(sr);
+	_cleanup_free_ char *dir = xasprintf("%s/lower-%u", sr->scratch, sr->step);
+	int r = stepfs_mount(dir, lowers, true, ret, err);
+	if (r < 0)
+		return r;
+	*ret_fd = open((*ret)->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*ret_fd < 0)
+		return molt_error_set(err, errno, "open '%s'", (*ret)->merged);
+	return 0;
+}
+
+/* Writes the changes as a gzip layer into a temporary file and adopts it as a blob. */
+static int write_blob(struct stage_run *sr, int upperfd, struct layer_changes *ch,
+		      struct layer_digests *ret, struct molt_error **err)
+{
+	struct layer_writer_opts wo = {.compression = LAYER_GZIP};
+	int r = layer_writer_opts_from_env(&wo, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *tmp = xasprintf("%s/layer-XXXXXX", sr->scratch);
+	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return molt_error_set(err, errno, "create a layer file in '%s'", sr->scratch);
+	r = layer_write_changes(upperfd, ch, &wo, fd, ret, err);
+	if (r == 0 && fsync(fd) < 0)
+		r = molt_error_set(err, errno, "sync '%s'", tmp);
+	if (r == 0)
+		return layer_store_blob_adopt(sr->b->store, tmp, ret->digest, err);
+	unlink(tmp);
+	return r;
+}
+
+int stage_commit_upper(struct stage_run *sr, const char *upper, const char *created_by,
+		       bool *ret_changed, struct molt_error **err)
+{
+	_cleanup_close_ int upperfd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (upperfd < 0)
+		return molt_error_set(err, errno, "open '%s'", upper);
+	struct stepfs *view = NULL;
+	int lowerfd = -1;
+	struct layer_changes ch = {0};
+	int r = lower_view(sr, &view, &lowerfd, err);
+	if (r == 0)
+		r = differ_overlay(upperfd, lowerfd, &ch, err);
+	if (lowerfd >= 0)
+		close(lowerfd);
+	stepfs_free(view);
+	*ret_changed = r == 0 && ch.n > 0;
+	if (r < 0 || ch.n == 0) {
+		layer_changes_done(&ch);
+		return r;
+	}
+	struct layer_digests d;
+	r = write_blob(sr, upperfd, &ch, &d, err);
+	layer_changes_done(&ch);
+	if (r == 0)
+		r = layer_store_unpacked_publish(sr->b->store, d.diff_id, upper, err);
+	if (r < 0)
+		return r;
+	sr->layers = xrealloc(sr->layers, (sr->n_layers + 1) * sizeof(*sr->layers));
+	sr->layers[sr->n_layers++] = (struct image_descriptor){
+		.media_type = xstrdup(MEDIA_OCI_LAYER_GZIP), .size = (int64_t)d.blob_size};
+	snprintf(sr->layers[sr->n_layers - 1].digest, DIGEST_STR_LEN, "%s", d.digest);
+	strv_push(&sr->config.diff_ids, d.diff_id);
+	stage_history(sr, created_by, false);
+	return 0;
+}
+
+/*
+ * The diff ID a config claims must be the layer's content: unpacked trees are shared
+ * by diff ID across images, so one hostile image claiming a popular layer's diff ID
+ * must not plant its own tree under that name.
+ */
+static int diff_id_of_blob(int fd, char ret[DIGEST_STR_LEN], struct molt_error **err)
+{
+	struct archive *a = archive_read_new();
+	archive_read_support_filter_all(a);
+	archive_read_support_format_raw(a);
+	struct archive_entry *e;
+	int r = 0;
+	if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK ||
+	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
+		r = molt_error_setx(err, EINVAL, "read layer: %s", archive_error_string(a));
+		archive_read_free(a);
+		return r;
+	}
+	struct digester *d = digester_new();
+	char buf[65536];
+	la_ssize_t n;
+	while ((n = archive_read_data(a, buf, sizeof(buf))) > 0)
+		digester_update(d, buf, (size_t)n);
+	if (n < 0)
+		r = molt_error_setx(err, EINVAL, "decompress layer: %s", archive_error_string(a));
+	digester_final(d, ret);
+	digester_free(d);
+	archive_read_free(a);
+	return r;
+}
+
+static int unpack_one(struct build_ctx *b, const char *digest, const char *diff_id,
+		      struct molt_error **err)
+{
+	int fd = -1;
+	int64_t size;
+	int r = layer_store_blob_open(b->store, digest, true, &fd, &size, err);
+	if (r < 0)
+		return r;
+	char actual[DIGEST_STR_LEN];
+	r = diff_id_of_blob(fd, actual, err);
+	if (r == 0 && strcmp(actual, diff_id))
+		r = molt_error_setx(err, EINVAL, "layer %s: its content is %s, not the diff ID %s "
+						 "its image config claims",
+				    digest, actual, diff_id);
+	_cleanup_free_ char *dir = xasprintf("%s/unpack-XXXXXX", b->tmp);
+	if (r == 0 && !mkdtemp(dir))
+		r = molt_error_set(err, errno, "create '%s'", dir);
+	/* The layer's root is "/" of the image when no tar entry says otherwise. */
+	if (r == 0 && chmod(dir, 0755) < 0)
+		r = molt_error_set(err, errno, "chmod '%s'", dir);
+	if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
+		r = molt_error_set(err, errno, "rewind layer %s", digest);
+	_cleanup_close_ int root = r == 0 ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (r == 0 && root < 0)
+		r = molt_error_set(err, errno, "open '%s'", dir);
+	struct unpack_opts uo = {.layer = digest, .whiteouts = UNPACK_OVERLAY};
+	if (r == 0)
+		r = layer_unpack(root, fd, &uo, NULL, err);
+	if (r == 0)
+		r = layer_store_unpacked_publish(b->store, diff_id, dir, err);
+	else if (root >= 0)
+		rm_rf(dir, NULL); /* the unpack leaves a partial tree to its caller */
+	close(fd);
+	return r;
+}
+
+int stage_ensure_unpacked(struct build_ctx *b, const struct image_config *c,
+			  const struct image_descriptor *layers, size_t n_layers,
+			  struct molt_error **err)
+{
+	for (size_t i = 0; i < n_layers; i++) {
+		const char *diff_id = c->diff_ids[i];
+		if (layer_store_unpacked_exists(b->store, diff_id))
+			continue;
+		int r = unpack_one(b, layers[i].digest, diff_id, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* -o type=tar: the final tree as one uncompressed tar, written like a layer. */
+int output_rootfs_tar(struct build_ctx *b, const struct image *img, const char *dest,
+		      struct molt_error **err)
+{
+	struct stage_run view = {.b = b};
+	image_config_copy(&view.config, &img->config);
+	_cleanup_strv_ char **lowers = stage_lowers(&view);
+	image_config_done(&view.config);
+	_cleanup_free_ char *dir = xasprintf("%s/output-tar", b->tmp);
+	_cleanup_free_ char *empty = xasprintf("%s/output-empty", b->tmp);
+	struct stepfs *fs = NULL;
+	int r = stepfs_mount(dir, lowers, true, &fs, err);
+	if (r < 0)
+		return r;
+	struct tree_snapshot *none = NULL;
+	struct layer_changes ch = {0};
+	_cleanup_close_ int rootfd = open(fs->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp-XXXXXX", dest);
+	_cleanup_close_ int out = -1;
+	if (mkdir(empty, 0755) < 0 && errno != EEXIST)
+		r = molt_error_set(err, errno, "create '%s'", empty);
+	_cleanup_close_ int emptyfd = open(empty, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Everything differs from an empty tree: the walk lists the whole rootfs. */
+	if (r == 0)
+		r = tree_snapshot_take(emptyfd, &none, err);
+	if (r == 0)
+		r = differ_walk(none, rootfd, &ch, err);
+	if (r == 0 && (out = mkostemp(tmp, O_CLOEXEC)) < 0)
+		r = molt_error_set(err, errno, "create '%s'", tmp);
+	struct layer_writer_opts wo = {.compression = LAYER_UNCOMPRESSED};
+	struct layer_digests d;
+	if (r == 0)
+		r = layer_writer_opts_from_env(&wo, err);
+	if (r == 0)
+		r = layer_write_changes(rootfd, &ch, &wo, out, &d, err);
+	if (r == 0 && (fchmod(out, 0644) < 0 || fsync(out) < 0 || rename(tmp, dest) < 0))
+		r = molt_error_set(err, errno, "write '%s'", dest);
+	if (r < 0 && out >= 0)
+		unlink(tmp);
+	layer_changes_done(&ch);
+	tree_snapshot_free(none);
+	stepfs_free(fs);
+	return r;
+}

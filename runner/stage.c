@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One stage in its worker process: the base (scratch, a stored image, or an earlier
+ * stage's result), the base image's ONBUILD triggers, then each instruction.
+ */
+#include <jansson.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "stage.h"
+
+char *stage_result_to_json(const struct image_config *c, const struct image_descriptor *layers,
+			   size_t n_layers)
+{
+	_cleanup_free_ char *cfg = image_config_to_json(c);
+	json_t *root = json_object();
+	json_object_set_new(root, "config", json_loads(cfg, 0, NULL));
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n_layers; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:I}", "mediaType",
+						     layers[i].media_type, "digest",
+						     layers[i].digest, "size",
+						     (json_int_t)layers[i].size));
+	json_object_set_new(root, "layers", arr);
+	char *s = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	return s;
+}
+
+int stage_result_parse(const char *text, struct image_config *ret_config,
+		       struct image_descriptor **ret_layers, size_t *ret_n, struct molt_error **err)
+{
+	json_error_t je;
+	json_t *root = json_loads(text, 0, &je);
+	if (!root)
+		return molt_error_setx(err, EINVAL, "read a stage result: %s", je.text);
+	json_t *cfg = json_object_get(root, "config");
+	json_t *arr = json_object_get(root, "layers");
+	_cleanup_free_ char *cfgs = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
+	int r = cfgs ? image_config_parse(cfgs, strlen(cfgs), ret_config, err)
+		     : molt_error_setx(err, EINVAL, "a stage result without a config");
+	if (r < 0) {
+		json_decref(root);
+		return r;
+	}
+	size_t n = json_array_size(arr);
+	struct image_descriptor *l = xcalloc(n + 1, sizeof(*l));
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(arr, i);
+		l[i].media_type = xstrdup(json_string_value(json_object_get(e, "mediaType")) ?: "");
+		snprintf(l[i].digest, sizeof(l[i].digest), "%s",
+			 json_string_value(json_object_get(e, "digest")) ?: "");
+		l[i].size = json_integer_value(json_object_get(e, "size"));
+	}
+	json_decref(root);
+	*ret_layers = l;
+	*ret_n = n;
+	return 0;
+}
+
+char **stage_lowers(struct stage_run *sr)
+{
+	char **v = xcalloc(1, sizeof(char *));
+	size_t n = strv_len(sr->config.diff_ids);
+	for (size_t i = n; i > 0; i--)
+		strv_push_take(&v, layer_store_unpacked_path(sr->b->store, sr->config.diff_ids[i - 1]));
+	return v;
+}
+
+void stage_history(struct stage_run *sr, const char *created_by, bool empty_layer)
+{
+	_cleanup_free_ char *when = image_time_format(sr->b->build_time);
+	image_config_add_history(&sr->config, when, created_by, "buildkit.dockerfile.v0",
+				 empty_layer);
+}
+
+/* The position of a stage (by its Dockerfile index) in the plan's array. */
+static int plan_pos(const struct build_plan *p, int index)
+{
+	for (size_t i = 0; i < p->n_stages; i++)
+		if (p->stages[i].index == index)
+			return (int)i;
+	return -1;
+}
+
+static int base_image(struct stage_run *sr, struct molt_error **err)
+{
+	struct image *img = NULL;
+	int r = layer_store_resolve(sr->b->store, sr->st->from, &img, err);
+	if (r == -ENOENT) {
+		molt_error_free(*err);
+		*err = NULL;
+		return molt_error_setx(err, ENOENT,
+				       "base image '%s' is not in the store (load it with 'molt "
+				       "load' or 'molt pull' first)",
+				       sr->st->from);
+	}
+	if (r < 0)
+		return r;
+	image_config_copy(&sr->config, &img->config);
+	sr->n_layers = img->manifest.n_layers;
+	sr->layers = xcalloc(sr->n_layers + 1, sizeof(*sr->layers));
+	for (size_t i = 0; i < sr->n_layers; i++)
+		image_descriptor_copy(&sr->layers[i], &img->manifest.layers[i]);
+	image_free(img);
+	if (strv_len(sr->config.diff_ids) != sr->n_layers)
+		return molt_error_setx(err, EINVAL, "base image '%s': %zu layers but %zu diff IDs",
+				       sr->st->from, sr->n_layers, strv_len(sr->config.diff_ids));
+	return stage_ensure_unpacked(sr->b, &sr->config, sr->layers, sr->n_layers, err);
+}
+
+static int stage_base(struct stage_run *sr, struct molt_error **err)
+{
+	const struct build_plan *p = sr->b->plan;
+	switch (sr->st->base) {
+	case BASE_SCRATCH:
+		sr->config.architecture = xstrdup(p->target_platform.arch);
+		sr->config.os = xstrdup(p->target_platform.os);
+		if (p->target_platform.variant[0])
+			sr->config.variant = xstrdup(p->target_platform.variant);
+		return 0;
+	case BASE_IMAGE:
+		return base_image(sr, err);
+	case BASE_STAGE: {
+		int pos = plan_pos(p, sr->st->base_stage);
+		if (pos < 0 || !sr->results[pos])
+			return molt_error_setx(err, EINVAL, "stage %d has no result",
+					       sr->st->base_stage);
+		return stage_result_parse(sr->results[pos], &sr->config, &sr->layers,
+					  &sr->n_layers, err);
+	}
+	}
+	return molt_error_setx(err, EINVAL, "unknown base kind");
+}
+
+static int run_instr(struct stage_run *sr, const struct build_instr *in, struct molt_error **err)
+{
+	switch (in->kind) {
+	case DF_RUN:
+		return instr_run(sr, in, err);
+	case DF_COPY:
+	case DF_ADD:
+		return instr_copy(sr, in, err);
+	case DF_WORKDIR:
+		return instr_workdir(sr, in, err);
+	default:
+		return instr_metadata(sr, in, err);
+	}
+}
+
+static char *step_title(const struct stage_run *sr, unsigned step, unsigned n,
+			const struct build_instr *in)
+{
+	_cleanup_free_ char *name = sr->st->name ? xstrdup(sr->st->name)
+						 : xasprintf("stage-%d", sr->st->index);
+	return xasprintf("[%s %u/%u] %s", name, step, n, in->original);
+}
+
+/*
+ * The base image's ONBUILD triggers run right after FROM, as if they were written
+ * there, and are not inherited further (Dockerfile reference: ONBUILD).
+ */
+static int run_onbuild(struct stage_run *sr, struct molt_error **err)
+{
+	if (!sr->config.onbuild || !sr->config.onbuild[0])
+		return 0;
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_adds(&sb, "FROM scratch\n");
+	for (size_t i = 0; sr->config.onbuild[i]; i++)
+		strbuf_addf(&sb, "%s\n", sr->config.onbuild[i]);
+	strv_free(sr->config.onbuild);
+	sr->config.onbuild = NULL;
+	struct dockerfile *df = NULL;
+	struct build_plan *p = NULL;
+	struct plan_options po = {0};
+	int r = dockerfile_parse(sb.buf, sb.len, "ONBUILD", &df, err);
+	if (r == 0)
+		r = build_plan_make(df, &po, &p, err);
+	for (size_t i = 0; r == 0 && i < p->stages[0].n_instrs; i++) {
+		const struct build_instr *in = &p->stages[0].instrs[i];
+		unsigned id = (unsigned)(sr->st->index << 16) | 0x8000u | (unsigned)i;
+		_cleanup_free_ char *title = xasprintf("[%s ONBUILD] %s",
+						       sr->st->name ? sr->st->name : "stage",
+						       in->original);
+		progress_start(sr->po, id, title);
+		sr->step_id = id;
+		r = run_instr(sr, in, err);
+		progress_end(sr->po, id, false, r < 0 ? "failed" : NULL);
+	}
+	if (r < 0)
+		molt_error_wrap(err, "ONBUILD trigger of '%s'", sr->st->from);
+	build_plan_free(p);
+	dockerfile_free(df);
+	strbuf_done(&sb);
+	return r;
+}
+
+static int run_stage(struct stage_run *sr, struct molt_error **err)
+{
+	const struct build_stage *st = sr->st;
+	int r = stage_base(sr, err);
+	if (r < 0)
+		return molt_error_wrap(err, "%s:%d: FROM %s", sr->b->o->dockerfile_name, st->line,
+				       st->from);
+	r = run_onbuild(sr, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < st->n_instrs; i++) {
+		const struct build_instr *in = &st->instrs[i];
+		sr->step = (unsigned)i + 1;
+		sr->step_id = (unsigned)(st->index << 16) | sr->step;
+		_cleanup_free_ char *title = step_title(sr, sr->step, (unsigned)st->n_instrs, in);
+		progress_start(sr->po, sr->step_id, title);
+		r = run_instr(sr, in, err);
+		if (r < 0) {
+			progress_end(sr->po, sr->step_id, false, (*err)->msg);
+			return molt_error_wrap(err, "%s:%d: %s", sr->b->o->dockerfile_name,
+					       in->line, df_kind_name(in->kind));
+		}
+		progress_end(sr->po, sr->step_id, false, NULL);
+	}
+	return 0;
+}
+
+int stage_worker(void *userdata, unsigned index, char *const *results,
+		 const struct progress_out *po, char **ret_result, struct molt_error **err)
+{
+	struct build_ctx *b = userdata;
+	struct stage_run sr = {
+		.b = b, .st = &b->plan->stages[index], .results = results, .po = po};
+	/*
+	 * The worker stays in the build namespace's mount namespace: the store's fds were
+	 * opened there, and rename(2) between a path seen through another mount namespace
+	 * and such an fd fails with EXDEV. Overlays a killed worker leaves mounted die with
+	 * the build namespace when molt exits.
+	 */
+	sr.scratch = xasprintf("%s/stage-%d", b->tmp, sr.st->index);
+	int r = 0;
+	if (mkdir(sr.scratch, 0700) < 0)
+		r = molt_error_set(err, errno, "create '%s'", sr.scratch);
+	if (r == 0)
+		r = run_stage(&sr, err);
+	if (r == 0) {
+		free(sr.config.created);
+		sr.config.created = image_time_format(b->build_time);
+		*ret_result = stage_result_to_json(&sr.config, sr.layers, sr.n_layers);
+	}
+	struct molt_error *e2 = NULL;
+	rm_rf(sr.scratch, &e2);
+	molt_error_free(e2);
+	free(sr.scratch);
+	for (size_t i = 0; i < sr.n_layers; i++)
+		image_descriptor_done(&sr.layers[i]);
+	free(sr.layers);
+	image_config_done(&sr.config);
+	return r;
+}
