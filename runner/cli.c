@@ -74,8 +74,12 @@ static void print_main_help(FILE *f)
 
 bool cli_wants_help(int argc, char **argv)
 {
+	/* `molt run IMAGE httpd -h /www`: what follows the image is the command's. */
+	bool stop_at_operand = !strcmp(argv[0], "run");
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--"))
+			return false;
+		if (stop_at_operand && argv[i][0] != '-')
 			return false;
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
 			return true;
