@@ -158,6 +158,8 @@ struct build_plan {
 	struct platform build_platform, target_platform;
 	char *syntax, *check; /* the parser directives, or NULL */
 	char escape;
+	/* --build-arg names no ARG declares (proxy args excepted), for docker's warning */
+	char **unused_build_args;
 };
 
 struct plan_options {
