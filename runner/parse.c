@@ -522,7 +522,11 @@ static bool add_segment(struct strbuf *sb, const char *l, char escape)
 	size_t e = n;
 	while (e && (l[e - 1] == ' ' || l[e - 1] == '\t'))
 		e--;
-	if (e && l[e - 1] == escape) {
+	/*
+	 * BuildKit's `([^\\])\\[ \t]*$|^\\[ \t]*$`: an escape preceded by another escape
+	 * does not continue the line (`RUN echo \\` ends with a literal backslash).
+	 */
+	if (e && l[e - 1] == escape && (e == 1 || l[e - 2] != escape)) {
 		strbuf_add(sb, l, e - 1);
 		return true;
 	}
@@ -576,9 +580,11 @@ static int read_heredocs(const struct dockerfile *df, struct df_instr *in, size_
 	return r;
 }
 
+/* RUN, COPY and ADD in shell form, also as an ONBUILD trigger (BuildKit canContainHeredoc). */
 static bool may_have_heredocs(const struct df_instr *in)
 {
-	return (in->kind == DF_RUN || in->kind == DF_COPY || in->kind == DF_ADD) && !in->json &&
+	const struct df_instr *t = in->kind == DF_ONBUILD && in->trigger ? in->trigger : in;
+	return (t->kind == DF_RUN || t->kind == DF_COPY || t->kind == DF_ADD) && !t->json &&
 	       strstr(in->original, "<<");
 }
 

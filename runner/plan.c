@@ -575,8 +575,11 @@ static int plan_instr(struct planner *p, struct stage_state *st, struct build_in
 	case DF_COPY:
 	case DF_ADD:
 		return plan_copy(p, bi);
-	case DF_MAINTAINER:
 	case DF_ONBUILD:
+		heredocs_copy(bi, in); /* the trigger's, for `ONBUILD RUN <<EOF` */
+		bi->value = xstrdup(in->args[0]);
+		return 0;
+	case DF_MAINTAINER:
 		bi->value = xstrdup(in->args[0]);
 		return 0;
 	case DF_FROM:

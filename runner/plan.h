@@ -111,7 +111,7 @@ struct build_instr {
 	/* HEALTHCHECK */
 	struct df_health health;
 
-	/* RUN, COPY, ADD: bodies as written (content not expanded; see `expand`) */
+	/* RUN, COPY, ADD (and ONBUILD of those): bodies as written, not expanded (see `expand`) */
 	struct df_heredoc *heredocs;
 	size_t n_heredocs;
 
