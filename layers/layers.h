@@ -185,6 +185,13 @@ struct layer_store;
 int layer_store_open(const char *root, struct layer_store **ret, struct molt_error **err);
 void layer_store_free(struct layer_store *s);
 const char *layer_store_root(const struct layer_store *s);
+/* The store's root directory fd (valid while s is open). */
+int layer_store_rootfd(const struct layer_store *s);
+/*
+ * Re-locks this process's hold on gc.lock: exclusive to collect garbage (every other
+ * process must have closed the store), shared again after.
+ */
+int layer_store_gc_lock(struct layer_store *s, bool exclusive, bool wait, struct molt_error **err);
 /* This process's scratch directory inside the store (same filesystem: rename works). */
 int layer_store_tmpdir(struct layer_store *s, const char **ret_path, struct molt_error **err);
 
@@ -196,6 +203,19 @@ int layer_store_blob_put_mem(struct layer_store *s, const void *data, size_t len
 int layer_store_blob_put_fd(struct layer_store *s, int fd, const char *want_digest,
 			    char ret_digest[DIGEST_STR_LEN], int64_t *ret_size,
 			    struct molt_error **err);
+/*
+ * A blob written as a stream (e.g. a layer tar as it is compressed): data goes to a
+ * scratch file and through sha256; commit fsyncs, checks want_digest (may be NULL)
+ * and renames it into place. commit and abort both free the writer; abort removes
+ * the scratch file.
+ */
+struct blob_writer;
+int layer_store_blob_writer(struct layer_store *s, struct blob_writer **ret,
+			    struct molt_error **err);
+int blob_writer_write(struct blob_writer *w, const void *buf, size_t n, struct molt_error **err);
+int blob_writer_commit(struct blob_writer *w, const char *want_digest,
+		       char ret_digest[DIGEST_STR_LEN], int64_t *ret_size, struct molt_error **err);
+void blob_writer_abort(struct blob_writer *w);
 /*
  * Moves a finished temporary file (in this store's filesystem) in as a blob whose
  * digest the caller computed while writing it; the name is gone on return either way.
@@ -474,8 +494,11 @@ char *layer_change_tar_name(const struct layer_change *ch);
  * entries). lowerfd is a directory showing the tree the step started from (the
  * single lowerdir, or a read-only overlay of all of them); -1 when there is none.
  * Upper dirs whose metadata equals the lower's (a mere copy-up) are left out.
- * The overlay must be mounted with redirect_dir=off and metacopy=off (userxattr
- * implies both): an upper entry with a redirect or metacopy xattr is an error.
+ * The overlay must not create redirects or metacopy files: mount it with
+ * "userxattr" (which implies redirect_dir=nofollow; adding redirect_dir=off is
+ * refused by the kernel as conflicting) or, outside a user namespace, with
+ * redirect_dir=off,metacopy=off. An upper entry with a redirect or metacopy xattr
+ * is an error.
  * The layer is then written from upperfd.
  */
 int differ_overlay(int upperfd, int lowerfd, struct layer_changes *ret,

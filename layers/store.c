@@ -123,6 +123,16 @@ const char *layer_store_root(const struct layer_store *s)
 	return s->root;
 }
 
+int layer_store_rootfd(const struct layer_store *s)
+{
+	return s->rootfd;
+}
+
+int layer_store_gc_lock(struct layer_store *s, bool exclusive, bool wait, struct molt_error **err)
+{
+	return store_lock_fd(s->gc_fd, exclusive, wait, err);
+}
+
 int layer_store_tmpdir(struct layer_store *s, const char **ret_path, struct molt_error **err)
 {
 	if (!s->tmp) {
@@ -267,38 +277,57 @@ int layer_store_blob_put_mem(struct layer_store *s, const void *data, size_t len
 	return 0;
 }
 
-int layer_store_blob_put_fd(struct layer_store *s, int in, const char *want_digest,
-			    char ret_digest[DIGEST_STR_LEN], int64_t *ret_size,
+struct blob_writer {
+	struct layer_store *s;
+	char *tmp_path;
+	int fd;
+	struct digester *d;
+};
+
+int layer_store_blob_writer(struct layer_store *s, struct blob_writer **ret,
 			    struct molt_error **err)
 {
-	_cleanup_free_ char *tmp = NULL;
-	_cleanup_close_ int fd = -1;
-	int r = blob_tmp_open(s, &tmp, &fd, err);
+	char *path = NULL;
+	int fd = -1;
+	int r = blob_tmp_open(s, &path, &fd, err);
 	if (r < 0)
 		return r;
-	struct digester *d = digester_new();
-	char buf[65536];
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			r = molt_error_set(err, errno, "read blob data");
-		else if (n > 0 && (r = write_all(fd, buf, (size_t)n)) < 0)
-			r = molt_error_set(err, -r, "write '%s'", tmp);
-		if (n <= 0 || r < 0)
-			break;
-		digester_update(d, buf, (size_t)n);
-	}
+	struct blob_writer *w = xcalloc(1, sizeof(*w));
+	*w = (struct blob_writer){.s = s, .tmp_path = path, .fd = fd, .d = digester_new()};
+	*ret = w;
+	return 0;
+}
+
+int blob_writer_write(struct blob_writer *w, const void *buf, size_t n, struct molt_error **err)
+{
+	int r = write_all(w->fd, buf, n);
+	if (r < 0)
+		return molt_error_set(err, -r, "write '%s'", w->tmp_path);
+	digester_update(w->d, buf, n);
+	return 0;
+}
+
+void blob_writer_abort(struct blob_writer *w)
+{
+	if (!w)
+		return;
+	if (w->tmp_path)
+		unlink(w->tmp_path);
+	closep(&w->fd);
+	digester_free(w->d);
+	free(w->tmp_path);
+	free(w);
+}
+
+int blob_writer_commit(struct blob_writer *w, const char *want_digest,
+		       char ret_digest[DIGEST_STR_LEN], int64_t *ret_size, struct molt_error **err)
+{
 	char got[DIGEST_STR_LEN];
-	int64_t size = (int64_t)digester_size(d);
-	digester_final(d, got);
-	digester_free(d);
-	if (r < 0) {
-		unlink(tmp);
-		return r;
-	}
-	r = blob_finish(s, tmp, fd, got, want_digest, err);
+	int64_t size = (int64_t)digester_size(w->d);
+	digester_final(w->d, got);
+	int r = blob_finish(w->s, w->tmp_path, w->fd, got, want_digest, err);
+	free(TAKE_PTR(w->tmp_path)); /* moved in or unlinked by blob_finish */
+	blob_writer_abort(w);
 	if (r < 0)
 		return r;
 	if (ret_digest)
@@ -306,6 +335,33 @@ int layer_store_blob_put_fd(struct layer_store *s, int in, const char *want_dige
 	if (ret_size)
 		*ret_size = size;
 	return 0;
+}
+
+int layer_store_blob_put_fd(struct layer_store *s, int in, const char *want_digest,
+			    char ret_digest[DIGEST_STR_LEN], int64_t *ret_size,
+			    struct molt_error **err)
+{
+	struct blob_writer *w = NULL;
+	int r = layer_store_blob_writer(s, &w, err);
+	if (r < 0)
+		return r;
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			r = molt_error_set(err, errno, "read blob data");
+		else if (n > 0)
+			r = blob_writer_write(w, buf, (size_t)n, err);
+		if (n <= 0 || r < 0)
+			break;
+	}
+	if (r < 0) {
+		blob_writer_abort(w);
+		return r;
+	}
+	return blob_writer_commit(w, want_digest, ret_digest, ret_size, err);
 }
 
 int layer_store_blob_open(struct layer_store *s, const char *digest, bool verify, int *ret_fd,
@@ -398,10 +454,6 @@ int layer_store_unpacked_publish(struct layer_store *s, const char *diff_id,
 
 /* ---------------------------------------------------------------- index.json */
 
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 static int index_lock(struct layer_store *s, bool exclusive, int *ret_fd, struct molt_error **err)
 {
@@ -898,104 +950,5 @@ int layer_store_image_commit(struct layer_store *s, const struct image_config *c
 	if (r < 0)
 		return r;
 	memcpy(ret_manifest, digest, DIGEST_STR_LEN);
-	return 0;
-}
-
-/* ---------------------------------------------------------------- garbage collection */
-
-/* Hex names of every blob and diff ID the index reaches, sorted for bsearch. */
-static int reachable_set(struct layer_store *s, char ***ret_blobs, char ***ret_diffs,
-			 struct molt_error **err)
-{
-	struct image_entry *v = NULL;
-	size_t n = 0;
-	int r = layer_store_list(s, &v, &n, err);
-	if (r < 0)
-		return r;
-	_cleanup_strv_ char **blobs = xcalloc(1, sizeof(char *));
-	_cleanup_strv_ char **diffs = xcalloc(1, sizeof(char *));
-	for (size_t i = 0; i < n && r == 0; i++) {
-		struct image *img = NULL;
-		/* A damaged image keeps what it still names: never delete on doubt. */
-		r = layer_store_image_get(s, v[i].manifest_digest, &img, err);
-		if (r < 0)
-			break;
-		strv_push(&blobs, digest_hex(img->manifest_digest));
-		strv_push(&blobs, digest_hex(img->id));
-		for (size_t l = 0; l < img->manifest.n_layers; l++)
-			strv_push(&blobs, digest_hex(img->manifest.layers[l].digest));
-		for (size_t d = 0; img->config.diff_ids[d]; d++)
-			strv_push(&diffs, digest_hex(img->config.diff_ids[d]));
-		image_free(img);
-	}
-	image_entries_free(v, n);
-	if (r < 0)
-		return molt_error_wrap(err, "garbage collection stopped, nothing removed");
-	qsort(blobs, strv_len(blobs), sizeof(char *), cmp_strp);
-	qsort(diffs, strv_len(diffs), sizeof(char *), cmp_strp);
-	*ret_blobs = TAKE_PTR(blobs);
-	*ret_diffs = TAKE_PTR(diffs);
-	return 0;
-}
-
-/* Removes the entries of dir (below the root) whose names are not in keep. */
-static int sweep(struct layer_store *s, const char *dir, char **keep, size_t *removed,
-		 struct molt_error **err)
-{
-	_cleanup_close_ int dfd = openat(s->rootfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0)
-		return errno == ENOENT ? 0 : molt_error_set(err, errno, "open '%s/%s'", s->root, dir);
-	int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-	if (dup_fd < 0)
-		return molt_error_set(err, errno, "dup");
-	_cleanup_closedir_ DIR *d = fdopendir(dup_fd);
-	if (!d) {
-		close(dup_fd);
-		return molt_error_set(err, errno, "open '%s/%s'", s->root, dir);
-	}
-	size_t nkeep = strv_len(keep);
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		const char *name = de->d_name;
-		if (!strcmp(name, ".") || !strcmp(name, ".."))
-			continue;
-		if (bsearch(&name, keep, nkeep, sizeof(char *), cmp_strp))
-			continue;
-		int r = rm_rf_at(dfd, name, err);
-		if (r < 0)
-			return molt_error_wrap(err, "remove unused '%s/%s'", dir, name);
-		(*removed)++;
-	}
-	return 0;
-}
-
-int layer_store_gc(struct layer_store *s, bool wait, size_t *ret_removed,
-		   struct molt_error **err)
-{
-	size_t removed = 0;
-	int r = store_lock_fd(s->gc_fd, true, false, err);
-	if (r == -EWOULDBLOCK && wait) {
-		molt_info("waiting for other molt processes to finish with the store");
-		r = store_lock_fd(s->gc_fd, true, true, err);
-	}
-	if (r == -EWOULDBLOCK) {
-		molt_debug("store: in use by another process, blobs are left for 'molt prune'");
-		*ret_removed = 0;
-		return 0;
-	}
-	if (r < 0)
-		return r;
-	_cleanup_strv_ char **blobs = NULL;
-	_cleanup_strv_ char **diffs = NULL;
-	r = reachable_set(s, &blobs, &diffs, err);
-	if (r == 0)
-		r = sweep(s, "blobs/sha256", blobs, &removed, err);
-	if (r == 0)
-		r = sweep(s, "layers/sha256", diffs, &removed, err);
-	/* Back to shared: this process still has the store open. */
-	(void)store_lock_fd(s->gc_fd, false, true, NULL);
-	if (r < 0)
-		return r;
-	*ret_removed = removed;
 	return 0;
 }

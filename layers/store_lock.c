@@ -7,6 +7,10 @@
  * Scratch directories are named "<pid>.<random>" and their owner holds an exclusive
  * flock on the directory itself; a directory that can be locked by someone else
  * and whose pid is gone belongs to a dead process and is garbage.
+ *
+ * Garbage collection lives here too: it is safe only because of the locks (every
+ * process holds gc.lock shared while it has the store open; the collector needs it
+ * exclusive, so nobody can be between writing a blob and referencing it).
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -116,6 +120,110 @@ void store_tmp_clean(int tmpfd)
 			molt_debug("store: cannot remove stale scratch '%s': %s", de->d_name,
 				   e ? e->msg : "");
 	}
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* ---------------------------------------------------------------- garbage collection */
+
+/* Hex names of every blob and diff ID the index reaches, sorted for bsearch. */
+static int reachable_set(struct layer_store *s, char ***ret_blobs, char ***ret_diffs,
+			 struct molt_error **err)
+{
+	struct image_entry *v = NULL;
+	size_t n = 0;
+	int r = layer_store_list(s, &v, &n, err);
+	if (r < 0)
+		return r;
+	_cleanup_strv_ char **blobs = xcalloc(1, sizeof(char *));
+	_cleanup_strv_ char **diffs = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct image *img = NULL;
+		/* A damaged image keeps what it still names: never delete on doubt. */
+		r = layer_store_image_get(s, v[i].manifest_digest, &img, err);
+		if (r < 0)
+			break;
+		strv_push(&blobs, digest_hex(img->manifest_digest));
+		strv_push(&blobs, digest_hex(img->id));
+		for (size_t l = 0; l < img->manifest.n_layers; l++)
+			strv_push(&blobs, digest_hex(img->manifest.layers[l].digest));
+		for (size_t d = 0; img->config.diff_ids[d]; d++)
+			strv_push(&diffs, digest_hex(img->config.diff_ids[d]));
+		image_free(img);
+	}
+	image_entries_free(v, n);
+	if (r < 0)
+		return molt_error_wrap(err, "garbage collection stopped, nothing removed");
+	qsort(blobs, strv_len(blobs), sizeof(char *), cmp_strp);
+	qsort(diffs, strv_len(diffs), sizeof(char *), cmp_strp);
+	*ret_blobs = TAKE_PTR(blobs);
+	*ret_diffs = TAKE_PTR(diffs);
+	return 0;
+}
+
+/* Removes the entries of dir (below the root) whose names are not in keep. */
+static int sweep(struct layer_store *s, const char *dir, char **keep, size_t *removed,
+		 struct molt_error **err)
+{
+	_cleanup_close_ int dfd = openat(layer_store_rootfd(s), dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : molt_error_set(err, errno, "open '%s/%s'", layer_store_root(s), dir);
+	int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+	if (dup_fd < 0)
+		return molt_error_set(err, errno, "dup");
+	_cleanup_closedir_ DIR *d = fdopendir(dup_fd);
+	if (!d) {
+		close(dup_fd);
+		return molt_error_set(err, errno, "open '%s/%s'", layer_store_root(s), dir);
+	}
+	size_t nkeep = strv_len(keep);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *name = de->d_name;
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		if (bsearch(&name, keep, nkeep, sizeof(char *), cmp_strp))
+			continue;
+		int r = rm_rf_at(dfd, name, err);
+		if (r < 0)
+			return molt_error_wrap(err, "remove unused '%s/%s'", dir, name);
+		(*removed)++;
+	}
+	return 0;
+}
+
+int layer_store_gc(struct layer_store *s, bool wait, size_t *ret_removed,
+		   struct molt_error **err)
+{
+	size_t removed = 0;
+	int r = layer_store_gc_lock(s, true, false, err);
+	if (r == -EWOULDBLOCK && wait) {
+		molt_info("waiting for other molt processes to finish with the store");
+		r = layer_store_gc_lock(s, true, true, err);
+	}
+	if (r == -EWOULDBLOCK) {
+		molt_debug("store: in use by another process, blobs are left for 'molt prune'");
+		*ret_removed = 0;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	_cleanup_strv_ char **blobs = NULL;
+	_cleanup_strv_ char **diffs = NULL;
+	r = reachable_set(s, &blobs, &diffs, err);
+	if (r == 0)
+		r = sweep(s, "blobs/sha256", blobs, &removed, err);
+	if (r == 0)
+		r = sweep(s, "layers/sha256", diffs, &removed, err);
+	/* Back to shared: this process still has the store open. */
+	(void)layer_store_gc_lock(s, false, true, NULL);
+	if (r < 0)
+		return r;
+	*ret_removed = removed;
+	return 0;
 }
 
 /* Empties a store: waits for every other process that has it open (gc.lock). */

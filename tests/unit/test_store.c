@@ -224,6 +224,77 @@ static void gc(void)
 	layer_store_free(s);
 }
 
+static size_t count_dir(const char *path)
+{
+	size_t n = 0;
+	DIR *d = opendir(path);
+	for (struct dirent *de; d && (de = readdir(d));)
+		n += de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void writer(void)
+{
+	struct layer_store *s = open_store();
+	struct molt_error *e = NULL;
+	struct blob_writer *w = NULL;
+	char d[DIGEST_STR_LEN], want[DIGEST_STR_LEN];
+	int64_t size = 0;
+	digest_buffer("part1part2", 10, want);
+	int r = layer_store_blob_writer(s, &w, &e);
+	if (r == 0)
+		r = blob_writer_write(w, "part1", 5, &e);
+	if (r == 0)
+		r = blob_writer_write(w, "part2", 5, &e);
+	if (r == 0)
+		r = blob_writer_commit(w, NULL, d, &size, &e);
+	tap_ok(r == 0 && !strcmp(d, want) && size == 10 && layer_store_blob_exists(s, want),
+	       "a streamed blob's digest is computed on the way and it lands under its digest");
+	const char *tmp;
+	layer_store_tmpdir(s, &tmp, &e);
+	layer_store_blob_writer(s, &w, &e);
+	blob_writer_write(w, "abc", 3, &e);
+	r = blob_writer_commit(w, want, d, &size, &e);
+	tap_ok(r == -EBADMSG && count_dir(tmp) == 0,
+	       "a streamed blob that does not match the expected digest leaves no file behind");
+	molt_error_free(e);
+	e = NULL;
+	layer_store_blob_writer(s, &w, &e);
+	blob_writer_write(w, "abc", 3, &e);
+	blob_writer_abort(w);
+	tap_ok(count_dir(tmp) == 0, "an aborted blob writer removes its scratch file");
+	layer_store_free(s);
+}
+
+/* The same image ID stored as a second manifest (a docker tar's uncompressed layers). */
+static void same_id_replaces(void)
+{
+	struct layer_store *s = open_store();
+	struct molt_error *e = NULL;
+	char m1[DIGEST_STR_LEN], m2[DIGEST_STR_LEN];
+	make_image(s, "same", "same:1", m1);
+	struct image *img = NULL;
+	layer_store_resolve(s, "same:1", &img, &e);
+	img->manifest.annotations = NULL;
+	image_kv_set(&img->manifest.annotations, "x", "y"); /* another manifest, same config */
+	_cleanup_free_ char *json = image_manifest_to_json(&img->manifest);
+	layer_store_blob_put_mem(s, json, strlen(json), NULL, m2, &e);
+	layer_store_tag_set(s, "same:1", m2, &e);
+	struct image_entry *v = NULL;
+	size_t n = 0;
+	layer_store_list(s, &v, &n, &e);
+	bool m1_left = false;
+	for (size_t i = 0; i < n; i++)
+		m1_left |= !strcmp(v[i].manifest_digest, m1);
+	tap_ok(strcmp(m1, m2) && !m1_left,
+	       "moving a name to another manifest of the same image ID leaves no <none> duplicate");
+	image_entries_free(v, n);
+	image_free(img);
+	layer_store_free(s);
+}
+
 static void stale_tmp(void)
 {
 	struct molt_error *e = NULL;
@@ -305,6 +376,8 @@ int main(void)
 	blobs();
 	tags_and_resolve();
 	gc();
+	writer();
+	same_id_replaces();
 	stale_tmp();
 	concurrent_writers();
 	struct molt_error *e = NULL;

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * layers/differ_overlay.c: the differ for a step run on overlayfs — the upperdir
+ * IS the change, so only changed entries are read.
+ *
+ * What overlayfs leaves in an upperdir (Documentation/filesystems/overlayfs.rst):
+ *  - a deletion is a char 0:0 device ("whiteout"); since 6.7 a lower layer may
+ *    also use an empty file with overlay.whiteout, accepted here too;
+ *  - a directory made where one was deleted carries overlay.opaque=y: nothing of
+ *    the lower shows through, so the layer gets ".wh..wh..opq" plus its contents;
+ *  - a directory whose child changed is copied up with the lower's metadata: it
+ *    goes into the layer only when its own metadata (mode, owner, mtime, xattrs)
+ *    differs from the lower's, which is also what the walk differ reports;
+ *  - in a user namespace the xattrs are user.overlay.* (mount option userxattr),
+ *    with real root trusted.overlay.*: both are read.
+ * redirect_dir and metacopy would make an upper entry stand for lower data the
+ * upperdir does not hold; they must be off (userxattr implies redirect_dir=nofollow
+ * and no metacopy; the kernel even refuses "userxattr,redirect_dir=off") and an
+ * entry carrying them is an error rather than a silently wrong layer.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include "layers.h"
+
+struct ovl_diff {
+	struct layer_changes *out;
+};
+
+static bool ovl_xattr_is(int fd, const char *suffix, const char *want)
+{
+	const char *prefixes[] = {"user.overlay.", "trusted.overlay."};
+	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++) {
+		char key[64], v[8];
+		snprintf(key, sizeof(key), "%s%s", prefixes[i], suffix);
+		ssize_t n = fgetxattr(fd, key, v, sizeof(v) - 1);
+		if (n < 0)
+			continue;
+		v[n] = '\0';
+		if (!want || !strcmp(v, want))
+			return true;
+	}
+	return false;
+}
+
+static int open_child(int dfd, const char *name, bool dir)
+{
+	return openat(dfd, name,
+		      O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | (dir ? O_DIRECTORY : 0));
+}
+
+/* Same metadata as the layer would carry? (mtime to the nanosecond, as the walk.) */
+static int dir_meta_equal(int ufd, int lfd, const char *path, struct molt_error **err)
+{
+	struct stat u, l;
+	if (fstat(ufd, &u) < 0 || fstat(lfd, &l) < 0)
+		return molt_error_set(err, errno, "stat '%s'", path);
+	if (u.st_mode != l.st_mode || u.st_uid != l.st_uid || u.st_gid != l.st_gid ||
+	    u.st_mtim.tv_sec != l.st_mtim.tv_sec || u.st_mtim.tv_nsec != l.st_mtim.tv_nsec)
+		return 0;
+	struct layer_xattrs xu = {0}, xl = {0};
+	int r = layer_xattrs_read(ufd, &xu, err);
+	if (r >= 0)
+		r = layer_xattrs_read(lfd, &xl, err);
+	if (r >= 0)
+		r = layer_xattrs_equal(&xu, &xl);
+	layer_xattrs_done(&xu);
+	layer_xattrs_done(&xl);
+	return r < 0 ? molt_error_wrap(err, "'%s'", path) : r;
+}
+
+static int scan(struct ovl_diff *od, int ufd, int lfd, const char *prefix, unsigned depth,
+		struct molt_error **err);
+
+static int scan_dir(struct ovl_diff *od, int dfd, int lfd, const char *name, const char *path,
+		    unsigned depth, struct molt_error **err)
+{
+	_cleanup_close_ int ufd = open_child(dfd, name, true);
+	if (ufd < 0)
+		return molt_error_set(err, errno, "open '%s'", path);
+	if (ovl_xattr_is(ufd, "redirect", NULL))
+		return molt_error_setx(err, ENOTSUP,
+				       "upper directory '%s' is a redirect: mount the overlay with "
+				       "userxattr or redirect_dir=off", path);
+	if (ovl_xattr_is(ufd, "opaque", "y")) {
+		layer_changes_add(od->out, path, LAYER_CHANGE_OPAQUE);
+		layer_changes_add(od->out, path, LAYER_CHANGE_ENTRY);
+		return scan(od, ufd, -1, path, depth + 1, err);
+	}
+	_cleanup_close_ int lsub = lfd >= 0 ? open_child(lfd, name, true) : -1;
+	if (lsub < 0) {
+		/* New here: the lower has nothing (or a non-directory, then it is opaque). */
+		layer_changes_add(od->out, path, LAYER_CHANGE_ENTRY);
+		return scan(od, ufd, -1, path, depth + 1, err);
+	}
+	int r = dir_meta_equal(ufd, lsub, path, err);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		layer_changes_add(od->out, path, LAYER_CHANGE_ENTRY);
+	return scan(od, ufd, lsub, path, depth + 1, err);
+}
+
+static int scan_entry(struct ovl_diff *od, int dfd, int lfd, const char *name, const char *path,
+		      unsigned depth, struct molt_error **err)
+{
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return molt_error_set(err, errno, "stat '%s'", path);
+	if (S_ISDIR(st.st_mode))
+		return scan_dir(od, dfd, lfd, name, path, depth, err);
+	if (S_ISCHR(st.st_mode) && st.st_rdev == 0) {
+		/* a whiteout below an opaque or new directory hides nothing */
+		if (lfd >= 0)
+			layer_changes_add(od->out, path, LAYER_CHANGE_WHITEOUT);
+		return 0;
+	}
+	if (S_ISREG(st.st_mode)) {
+		_cleanup_close_ int fd = open_child(dfd, name, false);
+		if (fd < 0)
+			return molt_error_set(err, errno, "open '%s'", path);
+		if (ovl_xattr_is(fd, "metacopy", NULL))
+			return molt_error_setx(err, ENOTSUP,
+					       "upper file '%s' is a metacopy without data: mount "
+					       "the overlay with metacopy=off", path);
+		if (st.st_size == 0 && ovl_xattr_is(fd, "whiteout", NULL)) {
+			if (lfd >= 0)
+				layer_changes_add(od->out, path, LAYER_CHANGE_WHITEOUT);
+			return 0;
+		}
+	}
+	layer_changes_add(od->out, path, LAYER_CHANGE_ENTRY);
+	return 0;
+}
+
+static int scan(struct ovl_diff *od, int ufd, int lfd, const char *prefix, unsigned depth,
+		struct molt_error **err)
+{
+	if (depth > 4096)
+		return molt_error_setx(err, ELOOP, "scan '%s': directory tree too deep", prefix);
+	int dup_fd = openat(ufd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dup_fd < 0)
+		return molt_error_set(err, errno, "open upper directory '%s'", prefix);
+	_cleanup_closedir_ DIR *d = fdopendir(dup_fd);
+	if (!d) {
+		close(dup_fd);
+		return molt_error_set(err, errno, "open upper directory '%s'", prefix);
+	}
+	struct dirent *de;
+	while ((errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		_cleanup_free_ char *path =
+			*prefix ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
+		int r = scan_entry(od, ufd, lfd, de->d_name, path, depth, err);
+		if (r < 0)
+			return r;
+	}
+	if (errno)
+		return molt_error_set(err, errno, "read upper directory '%s'", prefix);
+	return 0;
+}
+
+int differ_overlay(int upperfd, int lowerfd, struct layer_changes *ret, struct molt_error **err)
+{
+	struct layer_changes out = {0};
+	struct ovl_diff od = {&out};
+	int r = scan(&od, upperfd, lowerfd, "", 0, err);
+	if (r < 0) {
+		layer_changes_done(&out);
+		return molt_error_wrap(err, "read overlay upper directory");
+	}
+	*ret = out;
+	return 0;
+}
