@@ -130,8 +130,46 @@ static int cmp_strp(const void *a, const void *b)
 /* ---------------------------------------------------------------- garbage collection */
 
 /* Hex names of every blob and diff ID the index reaches, sorted for bsearch. */
+/*
+ * Marks what one index entry reaches. Never deletes on doubt: an unreadable
+ * manifest stops the collection (its layers are unknown); an unreadable config only
+ * keeps every unpacked layer (its diff IDs are unknown).
+ */
+static int mark_image(struct layer_store *s, const char *manifest_digest, char ***blobs,
+		      char ***diffs, bool *keep_all_unpacked, struct molt_error **err)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	struct image_manifest m;
+	int r = layer_store_blob_read(s, manifest_digest, 16u << 20, &data, &len, err);
+	if (r == 0)
+		r = image_manifest_parse(data, len, &m, err);
+	if (r < 0)
+		return molt_error_wrap(err, "image %s", manifest_digest);
+	strv_push(blobs, digest_hex(manifest_digest));
+	strv_push(blobs, digest_hex(m.config.digest));
+	for (size_t l = 0; l < m.n_layers; l++)
+		strv_push(blobs, digest_hex(m.layers[l].digest));
+	free(data);
+	data = NULL;
+	struct image_config c;
+	_cleanup_error_ struct molt_error *e = NULL;
+	if (layer_store_blob_read(s, m.config.digest, 16u << 20, &data, &len, &e) == 0 &&
+	    image_config_parse(data, len, &c, &e) == 0) {
+		for (size_t d = 0; c.diff_ids[d]; d++)
+			strv_push(diffs, digest_hex(c.diff_ids[d]));
+		image_config_done(&c);
+	} else {
+		molt_warn("image %s: %s; keeping all unpacked layers", manifest_digest, e->msg);
+		*keep_all_unpacked = true;
+	}
+	image_manifest_done(&m);
+	return 0;
+}
+
+/* Hex names of every blob and diff ID the index reaches, sorted for bsearch. */
 static int reachable_set(struct layer_store *s, char ***ret_blobs, char ***ret_diffs,
-			 struct molt_error **err)
+			 bool *keep_all_unpacked, struct molt_error **err)
 {
 	struct image_entry *v = NULL;
 	size_t n = 0;
@@ -140,20 +178,8 @@ static int reachable_set(struct layer_store *s, char ***ret_blobs, char ***ret_d
 		return r;
 	_cleanup_strv_ char **blobs = xcalloc(1, sizeof(char *));
 	_cleanup_strv_ char **diffs = xcalloc(1, sizeof(char *));
-	for (size_t i = 0; i < n && r == 0; i++) {
-		struct image *img = NULL;
-		/* A damaged image keeps what it still names: never delete on doubt. */
-		r = layer_store_image_get(s, v[i].manifest_digest, &img, err);
-		if (r < 0)
-			break;
-		strv_push(&blobs, digest_hex(img->manifest_digest));
-		strv_push(&blobs, digest_hex(img->id));
-		for (size_t l = 0; l < img->manifest.n_layers; l++)
-			strv_push(&blobs, digest_hex(img->manifest.layers[l].digest));
-		for (size_t d = 0; img->config.diff_ids[d]; d++)
-			strv_push(&diffs, digest_hex(img->config.diff_ids[d]));
-		image_free(img);
-	}
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = mark_image(s, v[i].manifest_digest, &blobs, &diffs, keep_all_unpacked, err);
 	image_entries_free(v, n);
 	if (r < 0)
 		return molt_error_wrap(err, "garbage collection stopped, nothing removed");
@@ -195,6 +221,24 @@ static int sweep(struct layer_store *s, const char *dir, char **keep, size_t *re
 	return 0;
 }
 
+/*
+ * index.json is written as index.json.tmp-XXXXXX and renamed; a process killed in
+ * between leaves the temporary file. Only here, with every other process gone, is
+ * it certain that nobody is still writing one.
+ */
+static void sweep_index_temps(struct layer_store *s)
+{
+	int dup_fd = fcntl(layer_store_rootfd(s), F_DUPFD_CLOEXEC, 3);
+	_cleanup_closedir_ DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	if (!d) {
+		closep(&dup_fd);
+		return;
+	}
+	for (struct dirent *de; (de = readdir(d));)
+		if (str_startswith(de->d_name, "index.json.tmp-"))
+			(void)unlinkat(layer_store_rootfd(s), de->d_name, 0);
+}
+
 int layer_store_gc(struct layer_store *s, bool wait, size_t *ret_removed,
 		   struct molt_error **err)
 {
@@ -213,11 +257,14 @@ int layer_store_gc(struct layer_store *s, bool wait, size_t *ret_removed,
 		return r;
 	_cleanup_strv_ char **blobs = NULL;
 	_cleanup_strv_ char **diffs = NULL;
-	r = reachable_set(s, &blobs, &diffs, err);
+	bool keep_all_unpacked = false;
+	r = reachable_set(s, &blobs, &diffs, &keep_all_unpacked, err);
 	if (r == 0)
 		r = sweep(s, "blobs/sha256", blobs, &removed, err);
-	if (r == 0)
+	if (r == 0 && !keep_all_unpacked)
 		r = sweep(s, "layers/sha256", diffs, &removed, err);
+	if (r == 0)
+		sweep_index_temps(s);
 	/* Back to shared: this process still has the store open. */
 	(void)layer_store_gc_lock(s, false, true, NULL);
 	if (r < 0)

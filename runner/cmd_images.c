@@ -115,10 +115,14 @@ int cmd_images(int argc, char **argv, struct molt_global *g, struct molt_error *
 	if (!as_json)
 		printf("%-40s %-16s %-14s %-22s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED",
 		       "SIZE");
-	for (size_t i = 0; i < n && r == 0; i++) {
+	for (size_t i = 0; i < n; i++) {
 		_cleanup_image_ struct image *img = NULL;
-		r = layer_store_image_get(s, v[i].manifest_digest, &img, err);
-		if (r == 0)
+		_cleanup_error_ struct molt_error *e = NULL;
+		/* One damaged image must not hide the others; it is named instead. */
+		if (layer_store_image_get(s, v[i].manifest_digest, &img, &e) < 0)
+			molt_warn("images: %s: %s", v[i].name ? v[i].name : v[i].manifest_digest,
+				  e->msg);
+		else
 			print_row(arr, &v[i], img);
 	}
 	image_entries_free(v, n);

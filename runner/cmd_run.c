@@ -1,9 +1,194 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * molt run [--network host|none] [-e K=V]... [-u USER] [-w DIR] [-v SRC:DST[:ro]]...
+ *          (IMAGE | --rootfs DIR) [CMD [ARG...]]
+ *
+ * `--rootfs DIR` runs over DIR without changing it: the sandbox reads DIR through an
+ * overlay whose upper layer is a tmpfs private to the sandbox, so writes made by the
+ * command are discarded when it exits (like `docker run --rm` over a fresh container
+ * layer). Bind mounts given with -v do write through to the host directory.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "../sandbox/sandbox.h"
 #include "cli.h"
+
+struct run_opts {
+	struct sandbox_config c;
+	char **env;
+	struct sandbox_mount *mounts;
+	char **mount_strings; /* owns the strings mounts[] point into */
+	const char *image;
+	char *rootfs;
+};
+
+static void run_opts_done(struct run_opts *o)
+{
+	strv_free(o->env);
+	free(o->mounts);
+	strv_free(o->mount_strings);
+	free(o->rootfs);
+}
+
+/* -v SRC:DST[:ro|:rw] */
+static int parse_volume(struct run_opts *o, const char *spec, struct molt_error **err)
+{
+	_cleanup_free_ char *copy = xstrdup(spec);
+	char *dst = strchr(copy, ':');
+	if (!dst || dst == copy || !dst[1])
+		return cli_usage_error(err, "run", "volume '%s' is not SRC:DST[:ro]", spec);
+	*dst++ = '\0';
+	bool ro = false;
+	char *mode = strchr(dst, ':');
+	if (mode) {
+		*mode++ = '\0';
+		if (!strcmp(mode, "ro"))
+			ro = true;
+		else if (strcmp(mode, "rw") != 0)
+			return cli_usage_error(err, "run", "volume '%s': unknown mode '%s'", spec,
+					       mode);
+	}
+	if (dst[0] != '/')
+		return cli_usage_error(err, "run", "volume '%s': target must be absolute", spec);
+	char src[PATH_MAX];
+	if (!realpath(copy, src))
+		return molt_error_set(err, errno, "volume source '%s'", copy);
+	strv_push(&o->mount_strings, src);
+	strv_push(&o->mount_strings, dst);
+	o->mounts = xrealloc(o->mounts, (o->c.n_mounts + 1) * sizeof(*o->mounts));
+	o->mounts[o->c.n_mounts++] = (struct sandbox_mount){
+		.source = NULL, .target = NULL, .readonly = ro};
+	return 0;
+}
+
+/* -e K=V; a bare -e K passes the caller's K, as `docker run -e K` does. */
+static void add_env(struct run_opts *o, const char *kv)
+{
+	if (strchr(kv, '=')) {
+		strv_push(&o->env, kv);
+		return;
+	}
+	const char *v = getenv(kv);
+	if (v)
+		strv_push_take(&o->env, xasprintf("%s=%s", kv, v));
+}
+
+/* Returns the value of option `name` at argv[*i] ("--x V", "--x=V", "-xV"), or NULL. */
+static const char *opt_value(int argc, char **argv, int *i, const char *lng, const char *shrt,
+			     bool *matched)
+{
+	const char *a = argv[*i];
+	size_t ll = strlen(lng);
+	*matched = false;
+	if (!strncmp(a, lng, ll) && a[ll] == '=') {
+		*matched = true;
+		return a + ll + 1;
+	}
+	if (shrt && !strncmp(a, shrt, 2) && a[2]) {
+		*matched = true;
+		return a + 2;
+	}
+	if (!strcmp(a, lng) || (shrt && !strcmp(a, shrt))) {
+		*matched = true;
+		if (*i + 1 >= argc)
+			return NULL;
+		return argv[++*i];
+	}
+	return NULL;
+}
+
+static int parse_args(int argc, char **argv, struct run_opts *o, int *ret_cmd,
+		      struct molt_error **err)
+{
+	int i;
+	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+		if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		}
+		static const char *const opts[][2] = {{"--network", NULL}, {"--env", "-e"},
+						      {"--user", "-u"},	   {"--workdir", "-w"},
+						      {"--volume", "-v"},  {"--rootfs", NULL}};
+		size_t k;
+		const char *v = NULL;
+		bool matched = false;
+		for (k = 0; k < ARRAY_SIZE(opts) && !matched; k++)
+			v = opt_value(argc, argv, &i, opts[k][0], opts[k][1], &matched);
+		if (!matched)
+			return cli_usage_error(err, "run", "unknown option '%s'", argv[i]);
+		k--;
+		if (!v)
+			return cli_usage_error(err, "run", "%s needs a value", opts[k][0]);
+		switch (k) {
+		case 0:
+			if (!strcmp(v, "host"))
+				o->c.network = SANDBOX_NET_HOST;
+			else if (!strcmp(v, "none"))
+				o->c.network = SANDBOX_NET_NONE;
+			else
+				return cli_usage_error(err, "run", "unknown network '%s' (host or none)", v);
+			break;
+		case 1:
+			add_env(o, v);
+			break;
+		case 2:
+			o->c.user = v;
+			break;
+		case 3:
+			if (v[0] != '/')
+				return cli_usage_error(err, "run", "working directory '%s' is not absolute", v);
+			o->c.workdir = v;
+			break;
+		case 4:
+			if (parse_volume(o, v, err) < 0)
+				return -EINVAL;
+			break;
+		default:
+			free(o->rootfs);
+			o->rootfs = xstrdup(v);
+			break;
+		}
+	}
+	if (!o->rootfs) {
+		if (i >= argc)
+			return cli_usage_error(err, "run", "an IMAGE or --rootfs DIR is required");
+		o->image = argv[i++];
+	}
+	*ret_cmd = i;
+	return 0;
+}
 
 int cmd_run(int argc, char **argv, struct molt_global *g, struct molt_error **err)
 {
-	(void)argc;
 	(void)g;
-	return molt_error_setx(err, ENOSYS, "%s: not implemented yet", argv[0]);
+	_cleanup_(run_opts_done) struct run_opts o = {0};
+	sandbox_config_init(&o.c);
+	int cmd = 0;
+	if (parse_args(argc, argv, &o, &cmd, err) < 0)
+		return -EINVAL;
+	if (o.image)
+		return molt_error_setx(err, ENOSYS,
+				       "run: running image '%s' is not supported yet; unpack it and "
+				       "use --rootfs DIR",
+				       o.image);
+	char root[PATH_MAX];
+	if (!realpath(o.rootfs, root))
+		return molt_error_set(err, errno, "rootfs '%s'", o.rootfs);
+	for (size_t k = 0; k < o.c.n_mounts; k++) {
+		o.mounts[k].source = o.mount_strings[2 * k];
+		o.mounts[k].target = o.mount_strings[2 * k + 1];
+	}
+	o.c.rootfs = root;
+	o.c.overlay = true;
+	o.c.argv = cmd < argc ? argv + cmd : NULL;
+	o.c.env = o.env;
+	o.c.mounts = o.mounts;
+	o.c.tty = true;
+	if (sandbox_enter_build_namespace(NULL, err) < 0)
+		return -EINVAL;
+	int status = 0;
+	if (sandbox_run(&o.c, &status, err) < 0)
+		return -EINVAL;
+	return status;
 }

@@ -53,4 +53,120 @@ const struct sandbox_idmap *sandbox_current_idmap(void);
 int sandbox_find_subid_range(const char *file_text, const char *user, uid_t uid,
 			     uint32_t *ret_start, uint32_t *ret_count);
 
+/* ================================================================================
+ * The step sandbox (step.c and its helpers) — RUN steps and `molt run`
+ * ================================================================================
+ *
+ * Process tree of one sandbox_run():
+ *
+ *   caller (molt, in the build namespace)
+ *    └─ pid 1 of a new pid namespace: molt's reaper (reaper.c). It is cloned into new
+ *       mount, pid, ipc and uts namespaces (+ a network namespace for
+ *       SANDBOX_NET_NONE), sets up the mounts, pivots into the rootfs, drops to
+ *       Docker's 14 capabilities, sets no_new_privs and loads the seccomp filter, then
+ *        └─ forks the command: it switches to USER, enters WORKDIR and execs argv.
+ *
+ * Lifecycle and ownership:
+ * - The caller owns the rootfs directory; it must exist and stay in place for the call.
+ *   With `overlay` set, the sandbox reads it as the lower layer of an overlay whose
+ *   upper directory is a tmpfs inside the sandbox's own mount namespace: nothing is
+ *   written to the rootfs and every change is gone when the call returns (molt run).
+ *   Without it the step writes to the rootfs in place (a RUN step over a stepfs).
+ * - Mount points the rootfs lacks (/proc, /dev, /sys, /etc, /etc/hosts, /etc/hostname,
+ *   /etc/resolv.conf, the targets of extra mounts) are created by sandbox_run()
+ *   before the clone and removed again after the step — also when it fails — so the
+ *   differ never sees them. Everything mounted lives in the sandbox's mount namespace
+ *   and disappears with its pid 1; no host mount is ever created.
+ * - Every process of the step is gone when sandbox_run() returns: the command's exit
+ *   makes pid 1 exit, and the kernel kills the rest of a pid namespace when its pid 1
+ *   dies. pid 1 has PR_SET_PDEATHSIG(SIGKILL), so a killed molt takes the step with it;
+ *   SIGINT/SIGTERM/SIGHUP sent to molt during the call are forwarded to the command.
+ * - Errors in the sandbox (a failed mount, an unknown user, a missing executable)
+ *   come back over a close-on-exec pipe and are returned in *err like any other;
+ *   err->exit_code is 127 (not found), 126 (not executable) or 1.
+ * - No fd of the caller but the three given (stdin/stdout/stderr) reaches the command.
+ */
+
+enum sandbox_network {
+	SANDBOX_NET_HOST, /* the caller's network (default, as `docker build`) */
+	SANDBOX_NET_NONE, /* a new network namespace with only `lo`, up */
+};
+
+/* A bind mount of a host path (seen from the build namespace) into the sandbox. */
+struct sandbox_mount {
+	const char *source; /* host path: directory or file */
+	const char *target; /* absolute path inside the rootfs; created when missing */
+	bool readonly;      /* recursively read-only */
+};
+
+/* Resource limits; 0 means molt's default. Never above the caller's hard limits. */
+struct sandbox_rlimits {
+	uint64_t nproc;  /* default 1024 */
+	uint64_t nofile; /* default 1048576 (Docker's) */
+	uint64_t as;     /* address space in bytes; default unlimited */
+};
+
+struct sandbox_config {
+	const char *rootfs; /* directory in the build namespace */
+	bool overlay;       /* read rootfs through a throw-away tmpfs overlay (see above) */
+	char *const *argv;  /* argv[0] is looked up in the sandbox's PATH when it has no '/' */
+	char *const *env;   /* "K=V" set after the defaults (PATH, HOSTNAME, HOME) */
+	const char *user;   /* USER: name, uid, uid:gid, name:group; NULL/"" = root */
+	const char *workdir;  /* absolute; created when missing; NULL = "/" */
+	enum sandbox_network network;
+	const char *hostname; /* NULL = "molt" */
+	const struct sandbox_mount *mounts;
+	size_t n_mounts;
+	/* The command's stdin/stdout/stderr; -1 = the caller's 0, 1, 2. */
+	int stdin_fd, stdout_fd, stderr_fd;
+	/*
+	 * A new pseudo-terminal for the command when the caller's stdin or stdout is a
+	 * terminal: the caller's terminal is never handed to the sandbox (TIOCSTI).
+	 */
+	bool tty;
+	struct sandbox_rlimits rlimits;
+};
+
+/* A config with the defaults: fds -1, network host. */
+void sandbox_config_init(struct sandbox_config *c);
+
+/*
+ * Runs c->argv in a new sandbox over c->rootfs and waits for it. Must be called in the
+ * build namespace (sandbox_enter_build_namespace()) by a single-threaded process.
+ * Returns 0 with *ret_status = the command's exit code (128+N when killed by signal N),
+ * or a negative errno with *err set when the sandbox or the exec failed.
+ */
+int sandbox_run(const struct sandbox_config *c, int *ret_status, struct molt_error **err);
+
+/* ---- USER resolution from a rootfs's /etc/passwd and /etc/group (user.c) ---- */
+
+struct sandbox_user {
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups; /* supplementary groups, from /etc/group memberships */
+	size_t n_groups;
+	char *home; /* from passwd; "/" when the user has no entry */
+	char *name; /* NULL when the user has no entry */
+};
+
+/*
+ * Resolves a USER spec the way runc does (Docker's semantics): "name", "uid",
+ * "uid:gid", "name:group", "uid:group", "name:gid". passwd and group are the file
+ * texts (NULL when the file is missing). A name that is not found is an error; a
+ * numeric uid without an entry gets gid 0 and home "/". Pure: for tests.
+ */
+int sandbox_user_resolve(const char *spec, const char *passwd, const char *group,
+			 struct sandbox_user *ret, struct molt_error **err);
+void sandbox_user_done(struct sandbox_user *u);
+
+/*
+ * Builds the command's environment from scratch: PATH (Docker's default), HOSTNAME,
+ * HOME (from the user), TERM when tty, then `extra` ("K=V"; a later K replaces an
+ * earlier one). No variable of the caller leaks in. Pure: for tests.
+ */
+char **sandbox_env_build(char *const *extra, const char *hostname, const char *home, bool tty);
+
+/* Docker's default capability set as a bit mask (CapEff of a root step: a80425fb). */
+uint64_t sandbox_default_caps(void);
+
 #endif

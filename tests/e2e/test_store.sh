@@ -153,10 +153,49 @@ names=$(jq -r '[.manifests[] | .annotations["io.containerd.image.name"] // "unta
 is "$names" "docker.io/library/busybox:latest docker.io/library/conc:1 docker.io/library/conc:2 docker.io/library/conc:3 docker.io/library/conc:4" \
 	"index.json has all five names, none lost"
 
+# ---- a multi-platform index: this machine's manifest is picked
+arch=$(jq -r .architecture "$BB/oci/blobs/sha256/${fixture_config#sha256:}")
+cp -r "$BB/oci" "$WORK/multi"; chmod -R u+w "$WORK/multi"
+msize=$(stat -c %s "$BB/oci/blobs/sha256/${fixture_manifest#sha256:}")
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%064d","size":1,"platform":{"architecture":"otherarch","os":"linux"}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"platform":{"architecture":"%s","os":"linux"}}]}' \
+	0 "$fixture_manifest" "$msize" "$arch" >"$WORK/multi/nested.json"
+nested=sha256:$(sha256sum <"$WORK/multi/nested.json" | cut -d' ' -f1)
+mv "$WORK/multi/nested.json" "$WORK/multi/blobs/sha256/${nested#sha256:}"
+printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"%s","size":%s,"annotations":{"io.containerd.image.name":"multi:1"}}]}' \
+	"$nested" "$(stat -c %s "$WORK/multi/blobs/sha256/${nested#sha256:}")" >"$WORK/multi/index.json"
+out=$("$MOLT" load -i "$WORK/multi" 2>&1)
+is "$out" "Loaded image: docker.io/library/multi:1" "a multi-platform index loads (the other platform's blobs are not needed)"
+is "$("$MOLT" inspect multi:1 | jq -r '.[0].ManifestDigest')" "$fixture_manifest" "the manifest for $arch was picked"
+"$MOLT" rmi multi:1 >/dev/null
+
+# ---- SIGKILL in the middle of a load: the store stays consistent
+mkdir -p "$WORK/bigroot"; cp -a "$BB/rootfs/." "$WORK/bigroot/"
+head -c $((24 << 20)) /dev/urandom >"$WORK/bigroot/blob"
+tar -C "$WORK/bigroot" -cf "$WORK/big.tar" .
+"$MOLT" --root "$WORK/s4" import "$WORK/big.tar" big:1 >/dev/null && "$MOLT" --root "$WORK/s4" save -o "$WORK/bigsave.tar" big:1
+"$MOLT" --root "$WORK/s4" prune --all >/dev/null
+for delay in 0.05 0.2 0.5; do
+	"$MOLT" load -i "$WORK/bigsave.tar" >/dev/null 2>&1 & pid=$!
+	sleep $delay; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+done
+check "after SIGKILLs mid-load index.json is intact" jq -e .manifests "$MOLT_ROOT/index.json"
+check "after SIGKILLs every listed image is complete" bash -c \
+	"for m in \$(jq -r '.manifests[].digest' '$MOLT_ROOT/index.json'); do '$MOLT' inspect \$m >/dev/null || exit 1; done"
+"$MOLT" prune >/dev/null
+left=$(find "$MOLT_ROOT/tmp" -mindepth 1 | wc -l)
+is "$left" 0 "the killed loads' scratch files are gone after the next molt"
+check "a load after the kills works" "$MOLT" load -i "$WORK/bigsave.tar"
+"$MOLT" rmi big:1 >/dev/null
+
 # ---- a blob corrupted on disk is never used
 cfg=$("$MOLT" inspect conc:1 | jq -r '.[0].Id')
 chmod u+w "$MOLT_ROOT/blobs/sha256/${cfg#sha256:}"; printf ' ' >>"$MOLT_ROOT/blobs/sha256/${cfg#sha256:}"
 molt_fails 1 "blob $cfg is corrupt" "a corrupted config blob is detected" "$MOLT" inspect conc:1
+
+out=$("$MOLT" prune 2>&1)
+like "$out" "removed 0 unused" "prune still works with a damaged image and keeps its blobs"
+check "the damaged image's layer blob is kept" test -n "$(ls "$MOLT_ROOT/blobs/sha256")"
+check "a damaged image can be removed by name" "$MOLT" rmi conc:1
 
 # ---- prune --all empties everything
 out=$("$MOLT" prune --all)

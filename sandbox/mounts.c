@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The sandbox's filesystem: the rootfs (in place, or under a throw-away overlay), the
+ * generated /etc files, /proc, /dev, /sys, extra bind mounts, then pivot_root.
+ *
+ * Paths inside the rootfs are opened with openat2(RESOLVE_IN_ROOT) and mounted on
+ * through their fds (move_mount onto an O_PATH fd, or mount(2) onto /proc/self/fd/N),
+ * so a symlink planted by an earlier step resolves inside the root, never on the host.
+ * Everything happens before pivot_root because the kernel allows a new proc or sysfs
+ * instance in a user namespace only while a fully visible one is mounted in the same
+ * mount namespace (fs/namespace.c mount_too_revealing): the host's, until the old
+ * root is detached.
+ */
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "sandbox_int.h"
+
+int root_open(int rootfd, const char *path, int flags, bool no_symlinks, int *ret_fd)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
+			   (no_symlinks ? RESOLVE_NO_SYMLINKS : 0),
+	};
+	if (flags & O_CREAT)
+		how.mode = 0644;
+	while (*path == '/')
+		path++;
+	int fd = (int)syscall(SYS_openat2, rootfd, *path ? path : ".", &how, sizeof(how));
+	if (fd < 0)
+		return -errno;
+	*ret_fd = fd;
+	return 0;
+}
+
+int bind_onto(int srcdirfd, const char *src, int targetfd, bool recursive, bool readonly,
+	      struct molt_error **err)
+{
+	unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0) |
+			 (*src ? 0 : AT_EMPTY_PATH);
+	_cleanup_close_ int tree = open_tree(srcdirfd, src, flags);
+	if (tree < 0)
+		return molt_error_set(err, errno, "clone the mount of '%s'", *src ? src : "(fd)");
+	if (readonly) {
+		struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+		if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+			return molt_error_set(err, errno, "make the mount of '%s' read-only",
+					      *src ? src : "(fd)");
+	}
+	if (move_mount(tree, "", targetfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return molt_error_set(err, errno, "bind-mount '%s'", *src ? src : "(fd)");
+	return 0;
+}
+
+static void record(struct mount_points *mp, const char *path)
+{
+	if (mp)
+		strv_push(&mp->created, path);
+}
+
+/* The directory must be a real directory (or missing: then created). */
+static int need_dir(int rootfd, const char *name, struct mount_points *mp, struct molt_error **err)
+{
+	struct stat st;
+	if (fstatat(rootfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISLNK(st.st_mode))
+			return molt_error_setx(err, ELOOP,
+					       "rootfs: '/%s' is a symlink; refusing it (a symlinked "
+					       "/%s could redirect the sandbox's mounts, "
+					       "CVE-2025-31133)",
+					       name, name);
+		if (!S_ISDIR(st.st_mode))
+			return molt_error_setx(err, ENOTDIR, "rootfs: '/%s' is not a directory", name);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return molt_error_set(err, errno, "rootfs: inspect '/%s'", name);
+	if (mkdirat(rootfd, name, 0755) < 0)
+		return molt_error_set(err, errno, "rootfs: create '/%s'", name);
+	record(mp, name);
+	return 0;
+}
+
+/* Creates each missing component of an in-root path; the last one as a file or dir. */
+static int make_path(int rootfd, const char *path, bool dir, struct mount_points *mp,
+		     struct molt_error **err)
+{
+	_cleanup_free_ char *copy = xstrdup(path);
+	char *p = copy;
+	while (*p == '/')
+		p++;
+	if (!*p)
+		return 0;
+	for (char *s = p;; s++) {
+		if (*s != '/' && *s)
+			continue;
+		bool last = !*s || !s[strspn(s, "/")];
+		char save = *s;
+		*s = '\0';
+		_cleanup_close_ int fd = -1;
+		int r = root_open(rootfd, p, O_PATH, false, &fd);
+		if (r == -ENOENT) {
+			_cleanup_close_ int parent = -1;
+			char *slash = strrchr(p, '/');
+			const char *leaf = slash ? slash + 1 : p;
+			if (slash)
+				*slash = '\0';
+			r = root_open(rootfd, slash ? p : ".", O_PATH | O_DIRECTORY, false, &parent);
+			if (slash)
+				*slash = '/';
+			if (r >= 0) {
+				if (last && !dir) {
+					int f = openat(parent, leaf,
+						       O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC |
+							       O_NOFOLLOW,
+						       0644);
+					r = f < 0 ? -errno : 0;
+					if (f >= 0)
+						close(f);
+				} else {
+					r = mkdirat(parent, leaf, 0755) < 0 ? -errno : 0;
+				}
+			}
+			if (r < 0)
+				return molt_error_set(err, -r, "rootfs: create mount point '/%s'", p);
+			record(mp, p);
+		} else if (r < 0) {
+			return molt_error_set(err, -r, "rootfs: resolve '/%s'", p);
+		}
+		*s = save;
+		if (last)
+			break;
+	}
+	return 0;
+}
+
+int mounts_make_points(int rootfd, const struct sandbox_config *c, struct mount_points *mp,
+		       struct molt_error **err)
+{
+	static const char *const dirs[] = {"proc", "dev", "sys"};
+	static const char *const files[] = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"};
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+		if (need_dir(rootfd, dirs[i], mp, err) < 0)
+			return -EINVAL;
+	struct stat st;
+	if (fstatat(rootfd, "dev/null", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+		return molt_error_setx(err, ELOOP,
+				       "rootfs: '/dev/null' is a symlink; refusing it "
+				       "(CVE-2025-31133)");
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+		if (make_path(rootfd, files[i], false, mp, err) < 0)
+			return -EINVAL;
+	for (size_t i = 0; i < c->n_mounts; i++) {
+		struct stat sst;
+		if (stat(c->mounts[i].source, &sst) < 0)
+			return molt_error_set(err, errno, "volume source '%s'", c->mounts[i].source);
+		if (make_path(rootfd, c->mounts[i].target, S_ISDIR(sst.st_mode), mp, err) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+void mounts_remove_points(int rootfd, struct mount_points *mp)
+{
+	size_t n = strv_len(mp->created);
+	while (n-- > 0) {
+		const char *p = mp->created[n];
+		struct stat st;
+		if (fstatat(rootfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		/* Only what is still an empty stub: the step may have filled it. */
+		if (S_ISDIR(st.st_mode))
+			(void)unlinkat(rootfd, p, AT_REMOVEDIR);
+		else if (S_ISREG(st.st_mode) && st.st_size == 0)
+			(void)unlinkat(rootfd, p, 0);
+	}
+	strv_free(mp->created);
+	mp->created = NULL;
+}
+
+static int mount_fd(const char *fstype, int targetfd, unsigned long flags, const char *opts,
+		    const char *what, struct molt_error **err)
+{
+	char target[64];
+	snprintf(target, sizeof(target), "/proc/self/fd/%d", targetfd);
+	if (mount(fstype, target, fstype, flags, opts) < 0)
+		return molt_error_set(err, errno, "mount %s on '%s'", fstype, what);
+	return 0;
+}
+
+/*
+ * With `overlay`, the caller's rootfs becomes the lower layer of an overlay whose upper
+ * directory lives on a tmpfs mounted over the rootfs path itself: the path is a
+ * ready-made mount point, and this mount namespace is the only one that sees it.
+ */
+static int overlay_root(const char *rootfs, char **ret_root, struct molt_error **err)
+{
+	_cleanup_close_ int lower = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (lower < 0)
+		return molt_error_set(err, errno, "open rootfs '%s'", rootfs);
+	if (mount("tmpfs", rootfs, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+		return molt_error_set(err, errno, "mount the overlay's tmpfs");
+	_cleanup_free_ char *merged = xasprintf("%s/merged", rootfs);
+	/* Relative upper/work paths: the overlay's options, visible in the sandbox's
+	 * /proc/self/mountinfo, then name no host path. */
+	if (chdir(rootfs) < 0)
+		return molt_error_set(err, errno, "enter the overlay's tmpfs");
+	if (mkdir("upper", 0755) < 0 || mkdir("work", 0755) < 0 || mkdir("merged", 0755) < 0)
+		return molt_error_set(err, errno, "create the overlay's directories");
+	_cleanup_free_ char *opts = xasprintf("lowerdir=/proc/self/fd/%d,upperdir=upper,"
+					      "workdir=work,userxattr",
+					      lower);
+	if (mount("overlay", "merged", "overlay", 0, opts) < 0)
+		return molt_error_set(err, errno, "mount an overlay over rootfs '%s'", rootfs);
+	*ret_root = TAKE_PTR(merged);
+	return 0;
+}
+
+static int write_at(int dirfd, const char *name, const char *text, struct molt_error **err)
+{
+	_cleanup_close_ int fd =
+		openat(dirfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || write_all(fd, text, strlen(text)) < 0)
+		return molt_error_set(err, errno, "write the sandbox's /etc/%s", name);
+	return 0;
+}
+
+/*
+ * /etc/hosts, /etc/hostname and /etc/resolv.conf are bind-mounted from a tmpfs that is
+ * mounted on the rootfs's /proc for the moment and detached right after: the files
+ * stay reachable through their bind mounts, the rootfs never holds them.
+ */
+static int etc_files(const struct mount_plan *p, const char *root, int rootfd,
+		     struct molt_error **err)
+{
+	static const char *const names[] = {"hosts", "hostname", "resolv.conf"};
+	const char *texts[] = {p->hosts, p->hostname, p->resolv};
+	_cleanup_free_ char *procpath = xasprintf("%s/proc", root);
+	_cleanup_close_ int procfd = -1;
+	int r = root_open(rootfd, "proc", O_PATH | O_DIRECTORY, true, &procfd);
+	if (r < 0)
+		return molt_error_set(err, -r, "rootfs: open '/proc'");
+	r = mount_fd("tmpfs", procfd, MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m",
+		     "/proc", err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int tmpfd = open(procpath, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (tmpfd < 0)
+		return molt_error_set(err, errno, "open '%s'", procpath);
+	for (size_t i = 0; i < ARRAY_SIZE(names) && r == 0; i++) {
+		_cleanup_free_ char *target = xasprintf("etc/%s", names[i]);
+		_cleanup_close_ int tfd = -1;
+		r = write_at(tmpfd, names[i], texts[i], err);
+		if (r == 0 && (r = root_open(rootfd, target, O_PATH, false, &tfd)) < 0)
+			r = molt_error_set(err, -r, "rootfs: open '/%s'", target);
+		if (r == 0)
+			r = bind_onto(tmpfd, names[i], tfd, false, false, err);
+	}
+	if (umount2(procpath, MNT_DETACH) < 0 && r == 0)
+		r = molt_error_set(err, errno, "detach the temporary tmpfs");
+	return r;
+}
+
+static int volumes(const struct sandbox_config *c, int rootfd, struct molt_error **err)
+{
+	for (size_t i = 0; i < c->n_mounts; i++) {
+		const struct sandbox_mount *m = &c->mounts[i];
+		_cleanup_close_ int src = open(m->source, O_PATH | O_CLOEXEC);
+		if (src < 0)
+			return molt_error_set(err, errno, "volume source '%s'", m->source);
+		_cleanup_close_ int tgt = -1;
+		int r = root_open(rootfd, m->target, O_PATH, false, &tgt);
+		if (r < 0)
+			return molt_error_set(err, -r, "volume target '%s'", m->target);
+		if (bind_onto(src, "", tgt, true, m->readonly, err) < 0)
+			return molt_error_wrap(err, "volume '%s:%s'", m->source, m->target);
+	}
+	return 0;
+}
+
+static int pivot(int rootfd, struct molt_error **err)
+{
+	/* pivot_root(".", ".") stacks the old root under the new one; detaching "." then
+	 * removes it without needing a directory for it inside the rootfs (runc's way). */
+	if (fchdir(rootfd) < 0)
+		return molt_error_set(err, errno, "enter the rootfs");
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return molt_error_set(err, errno, "pivot_root into the rootfs");
+	if (umount2(".", MNT_DETACH) < 0)
+		return molt_error_set(err, errno, "detach the host's root");
+	if (chdir("/") < 0)
+		return molt_error_set(err, errno, "chdir to the new root");
+	return 0;
+}
+
+static int mount_sys(const struct sandbox_config *c, int rootfd, struct molt_error **err)
+{
+	_cleanup_close_ int sysfd = -1;
+	int r = root_open(rootfd, "sys", O_PATH | O_DIRECTORY, true, &sysfd);
+	if (r < 0)
+		return molt_error_set(err, -r, "rootfs: open '/sys'");
+	/* A fresh sysfs needs a network namespace owned by our user namespace; with the
+	 * host's network the host's /sys is bound instead, read-only throughout. */
+	if (c->network == SANDBOX_NET_NONE)
+		return mount_fd("sysfs", sysfd, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+				"/sys", err);
+	return bind_onto(AT_FDCWD, "/sys", sysfd, true, true, err);
+}
+
+int mounts_setup(const struct mount_plan *p, struct molt_error **err)
+{
+	const struct sandbox_config *c = p->c;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return molt_error_set(err, errno, "make the sandbox's mounts private");
+	_cleanup_free_ char *root = xstrdup(c->rootfs);
+	if (c->overlay) {
+		char *merged = NULL;
+		if (overlay_root(c->rootfs, &merged, err) < 0)
+			return -EINVAL;
+		free(root);
+		root = merged;
+		_cleanup_close_ int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		struct mount_points mp = {0};
+		int r = fd < 0 ? molt_error_set(err, errno, "open '%s'", root)
+			       : mounts_make_points(fd, c, &mp, err);
+		strv_free(mp.created);
+		if (r < 0)
+			return r;
+	}
+	/* pivot_root needs the new root to be a mount point. */
+	if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return molt_error_set(err, errno, "bind-mount rootfs '%s'", root);
+	_cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return molt_error_set(err, errno, "open rootfs '%s'", root);
+	if (etc_files(p, root, rootfd, err) < 0)
+		return -EINVAL;
+	_cleanup_close_ int procfd = -1, devfd = -1;
+	int r = root_open(rootfd, "proc", O_PATH | O_DIRECTORY, true, &procfd);
+	if (r == 0)
+		r = root_open(rootfd, "dev", O_PATH | O_DIRECTORY, true, &devfd);
+	if (r < 0)
+		return molt_error_set(err, -r, "rootfs: open '/proc' and '/dev'");
+	if (mount_fd("proc", procfd, MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "/proc", err) < 0)
+		return -EINVAL;
+	if (mount_sys(c, rootfd, err) < 0)
+		return -EINVAL;
+	_cleanup_free_ char *devpath = xasprintf("%s/dev", root);
+	if (mount_fd("tmpfs", devfd, MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", "/dev",
+		     err) < 0)
+		return -EINVAL;
+	if (devices_setup(devpath, err) < 0 || procfs_setup(root, err) < 0 ||
+	    volumes(c, rootfd, err) < 0 || pivot(rootfd, err) < 0)
+		return -EINVAL;
+	return devices_verify(err);
+}

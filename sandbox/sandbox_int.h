@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sandbox/sandbox_int.h: the sandbox module's own header — the pieces step.c puts
+ * together. Not for other modules (they use sandbox.h); unit tests include it.
+ */
+#ifndef MOLT_SANDBOX_INT_H
+#define MOLT_SANDBOX_INT_H
+
+#include "sandbox.h"
+
+/* ---- syncpipe.c: errors from inside the sandbox back to the caller ---- */
+
+/*
+ * Sends an error (its message, errno and exit code) over the sync pipe. Used by the
+ * sandbox's pid 1 and by the command child before exec; async-signal-safe enough for a
+ * forked child (one write of a stack buffer).
+ */
+void syncpipe_send(int fd, const struct molt_error *e);
+/* As above from a format, for the child's failure paths. */
+void syncpipe_sendf(int fd, int exit_code, int errnum, const char *fmt, ...) MOLT_PRINTF(4, 5);
+/*
+ * Reads the pipe to its end. Returns 0 when it closed without a message (the command
+ * was exec'd), or the error that was sent (negative errno, *err filled).
+ */
+int syncpipe_receive(int fd, struct molt_error **err);
+
+/* ---- mounts.c, devices.c, procfs.c: the sandbox's filesystem ---- */
+
+/* What the sandbox's pid 1 needs to build the filesystem; prepared by the caller. */
+struct mount_plan {
+	const struct sandbox_config *c;
+	char *hosts, *hostname, *resolv; /* contents of the generated /etc files */
+};
+
+/* Paths (relative to the rootfs) that sandbox_run() created as mount points. */
+struct mount_points {
+	char **created; /* in creation order; removed in reverse */
+};
+
+/*
+ * Refuses a rootfs whose /proc, /dev, /sys or /dev/null is a symlink
+ * (CVE-2025-31133) and creates the mount points it lacks, recording them.
+ */
+int mounts_make_points(int rootfd, const struct sandbox_config *c, struct mount_points *mp,
+		       struct molt_error **err);
+/* Removes what mounts_make_points() created (only if still empty). */
+void mounts_remove_points(int rootfd, struct mount_points *mp);
+/*
+ * In the sandbox's pid 1 (fresh mount namespace): builds the whole filesystem and
+ * pivots into it. On return "/" is the rootfs and the host's tree is gone.
+ */
+int mounts_setup(const struct mount_plan *p, struct molt_error **err);
+/* Opens a path inside the root given by rootfd, never leaving it (openat2). */
+int root_open(int rootfd, const char *path, int flags, bool no_symlinks, int *ret_fd);
+/* Clones the mount tree at `src` onto the O_PATH fd `target` (open_tree + move_mount). */
+int bind_onto(int srcdirfd, const char *src, int targetfd, bool recursive, bool readonly,
+	      struct molt_error **err);
+int devices_setup(const char *devpath, struct molt_error **err);
+int devices_verify(struct molt_error **err);
+int procfs_setup(const char *root, struct molt_error **err);
+
+/* ---- caps.c, seccomp.c, rlimits.c ---- */
+
+/* Docker's 14 in the bounding, permitted and effective sets; all else dropped. */
+int caps_apply_default(struct molt_error **err);
+/* Loads molt's seccomp profile (three stacked filters; see seccomp.c). */
+int filter_load(struct molt_error **err);
+/* Writes filter `index` (0 allow list, 1 argument denials, 2 unknown → ENOSYS, in load
+ * order) as classic BPF to fd; for tests that evaluate it for other ABIs. */
+int filter_export(size_t index, int fd, struct molt_error **err);
+/* The limit applied for a requested value (0 = default), never above hard. */
+uint64_t rlimit_effective(uint64_t want, uint64_t deflt, uint64_t hard);
+int rlimits_apply(const struct sandbox_rlimits *r, struct molt_error **err);
+
+/* ---- net.c ---- */
+
+/* Brings `lo` up in the current network namespace over rtnetlink. */
+int net_loopback_up(struct molt_error **err);
+
+/* ---- user.c ---- */
+
+/* Reads /etc/passwd and /etc/group of the root rootfd (NULL when missing). */
+int user_read_db(int rootfd, char **ret_passwd, char **ret_group, struct molt_error **err);
+
+/* ---- exec.c ---- */
+
+/*
+ * execve()s argv[0], searched in the PATH of env when it has no '/'. Returns only on
+ * failure: a negative errno, *exit_code set to 127 (not found) or 126 (not executable).
+ */
+int exec_search(char *const *argv, char *const *env, int *exit_code);
+
+/* ---- tty.c: the pseudo-terminal between the caller's terminal and the command ---- */
+
+struct tty_relay {
+	int master;        /* -1 when no pty */
+	int slave;         /* handed to the sandbox, closed by the caller after clone */
+	bool in_tty;       /* the caller's stdin is a terminal: relay it, raw mode */
+	int out_fd;        /* where the master's output goes */
+	bool raw_set;
+	char saved_termios[64]; /* struct termios, opaque here */
+};
+int tty_open(struct tty_relay *t, struct molt_error **err);
+void tty_close(struct tty_relay *t);
+/* Copies the caller's window size to the pty. */
+void tty_resize(struct tty_relay *t);
+/* Puts the caller's terminal in raw mode (restored by tty_close). */
+void tty_raw(struct tty_relay *t);
+/* Moves what is ready between the terminals; returns false once the master is closed. */
+bool tty_pump(struct tty_relay *t, bool stdin_ready, bool master_ready);
+
+/* ---- reaper.c ---- */
+
+struct reaper_args {
+	const struct mount_plan *plan;
+	int sync_fd;  /* write end of the error pipe */
+	int go_fd;    /* read end: the caller writes one byte once we may start */
+	int stdio[3]; /* the command's stdin, stdout, stderr */
+	bool tty;     /* stdio is a pty slave: make it the controlling terminal */
+};
+MOLT_NORETURN void reaper_main(const struct reaper_args *a);
+
+#endif

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# molt run --rootfs: the step sandbox seen from inside (SPEC.md §2, §5), as the
+# unprivileged test user, on the busybox base. Each case names the rule it checks.
+. "$(dirname "$0")/lib.sh"
+
+ROOT=$WORK/rootfs
+cp -a "$FIXTURES/busybox/rootfs" "$ROOT"
+r() { "$MOLT" run --rootfs "$ROOT" "$@"; }
+
+# ---- exit codes (SPEC.md §2)
+r true; is $? 0 "true exits 0"
+r sh -c 'exit 42'; is $? 42 "the command's own status is molt run's exit code"
+molt_fails 127 "run 'nosuchcmd': executable file not found in \\\$PATH" \
+	"a command not in PATH exits 127 with one clear line" r nosuchcmd
+molt_fails 127 "run '/no/such': no such file" "a missing absolute path exits 127" r /no/such
+molt_fails 126 "run '/etc/passwd': Permission denied" "a non-executable file exits 126" r /etc/passwd
+r sh -c 'kill -9 $$'; is $? 137 "killed by SIGKILL exits 128+9"
+r sh -c 'kill -TERM $$'; is $? 143 "killed by SIGTERM exits 128+15"
+out=$(r 2>&1 </dev/null; echo "rc=$?"); like "$out" "rc=0" "no CMD runs /bin/sh (stdin at EOF)"
+
+# ---- capabilities, no_new_privs, seccomp (Docker's defaults)
+st=$(r cat /proc/self/status)
+like "$st" "CapEff:[[:space:]]+00000000a80425fb" "root step: CapEff is Docker's 14 capabilities"
+like "$st" "CapPrm:[[:space:]]+00000000a80425fb" "root step: CapPrm is Docker's 14 capabilities"
+like "$st" "CapBnd:[[:space:]]+00000000a80425fb" "root step: CapBnd holds only Docker's 14"
+like "$st" "CapInh:[[:space:]]+0000000000000000" "no inheritable capabilities (moby, CVE-2022-24769)"
+like "$st" "CapAmb:[[:space:]]+0000000000000000" "no ambient capabilities"
+like "$st" "NoNewPrivs:[[:space:]]+1" "no_new_privs is set"
+like "$st" "Seccomp:[[:space:]]+2" "a seccomp filter is loaded"
+st=$(r -u nobody cat /proc/self/status)
+like "$st" "CapEff:[[:space:]]+0000000000000000" "non-root USER: no effective capabilities (as docker run --user)"
+like "$st" "CapBnd:[[:space:]]+00000000a80425fb" "non-root USER: bounding set still Docker's 14"
+
+# ---- file descriptors
+out=$(r ls /proc/self/fd 3>/dev/null 4</etc/hostname 7>/dev/null | tr '\n' ' ')
+is "$out" "0 1 2 3 " "only 0, 1, 2 inside (3 is ls's own directory fd), even when molt got fds 3, 4, 7"
+
+# ---- USER forms (resolved from the rootfs's /etc/passwd and /etc/group)
+printf 'staff:x:50:nobody\nwheel:x:10:nobody,root\n' >>"$ROOT/etc/group"
+is "$(r id)" "uid=0(root) gid=0(root) groups=0(root),10(wheel)" "default USER is root, with its primary group and /etc/group memberships"
+is "$(r -u nobody id)" "uid=65534(nobody) gid=65534(nobody) groups=10(wheel),50(staff),65534(nobody)" "USER name: uid, gid and supplementary groups from the rootfs"
+is "$(r -u 1000 id)" "uid=1000 gid=0(root) groups=0(root)" "USER uid without a passwd entry: gid 0 (runc)"
+is "$(r -u 1000:65534 id)" "uid=1000 gid=65534(nobody) groups=65534(nobody)" "USER uid:gid"
+is "$(r -u nobody:root id)" "uid=65534(nobody) gid=0(root) groups=0(root)" "USER name:group (an explicit group replaces the memberships, runc)"
+is "$(r -u 65534 sh -c 'echo $HOME')" "/nonexistent" "USER uid with an entry gets its HOME"
+molt_fails 1 "user 'nosuch': no such user in the image's /etc/passwd" "unknown USER name fails with one line" r -u nosuch true
+molt_fails 1 "group 'nogroup': no such group" "unknown group fails with one line" r -u root:nogroup true
+# The passwd file must be read inside the root: a symlink to the host's must not be followed out.
+cp -a "$ROOT" "$WORK/root-link"
+mv "$WORK/root-link/etc/passwd" "$WORK/root-link/etc/real-passwd"
+echo 'inroot:x:4242:0::/home/inroot:/bin/sh' >>"$WORK/root-link/etc/real-passwd"
+ln -s /../../../../../../etc/real-passwd "$WORK/root-link/etc/passwd"
+molt_fails 1 "user '$(id -un)': no such user" "USER lookup never reads the host's /etc/passwd through a symlink" \
+	"$MOLT" run --rootfs "$WORK/root-link" -u "$(id -un)" true
+is "$("$MOLT" run --rootfs "$WORK/root-link" -u inroot id -u)" "4242" "an absolute /etc/passwd symlink resolves inside the rootfs"
+
+# ---- working directory
+is "$(r -w /a/b/c pwd)" "/a/b/c" "a missing working directory is created"
+is "$(r -u nobody -w /srv/x sh -c 'pwd; stat -c %u /srv/x')" "$(printf '/srv/x\n0')" "the working directory is created as root before USER applies (Docker)"
+molt_fails 1 "working directory '/proc/self/fd/" "WORKDIR /proc/self/fd/N is refused (CVE-2024-21626)" r -w /proc/self/fd/3 pwd
+check "the rootfs is not modified by molt run (overlay over a tmpfs)" test ! -e "$ROOT/a"
+
+# ---- environment from scratch
+export MOLT_HOST_CANARY=canary-$$
+out=$(r env | sort | tr '\n' ' ')
+is "$out" "HOME=/root HOSTNAME=molt PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin " "the environment is PATH, HOSTNAME and HOME only: nothing of the caller's"
+out=$(r -e FOO=bar -e 'SP=a b' -e PATH=/bin:/usr/bin env)
+like "$out" "^FOO=bar$" "-e K=V is set"
+like "$out" "^SP=a b$" "-e keeps spaces in the value"
+like "$out" "^PATH=/bin:/usr/bin$" "-e PATH replaces the default PATH"
+out=$(r -e MOLT_HOST_CANARY env)
+like "$out" "MOLT_HOST_CANARY=canary-$$" "-e K without a value passes the caller's K (docker run -e K)"
+unset MOLT_HOST_CANARY
+
+# ---- hostname and generated /etc files
+is "$(r hostname)" "molt" "the hostname is molt's, not the host's"
+like "$(r cat /etc/hosts)" "127.0.0.1[[:space:]]+localhost molt" "/etc/hosts is generated"
+is "$(r cat /etc/hostname)" "molt" "/etc/hostname is generated"
+check "generated /etc files are never left in the rootfs" test ! -e "$ROOT/etc/hosts" -a ! -e "$ROOT/etc/hostname" -a ! -e "$ROOT/etc/resolv.conf"
+
+# ---- /dev
+out=$(r ls /dev | tr '\n' ' ')
+is "$out" "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero " "/dev holds exactly the minimal set"
+is "$(r stat -c '%F %t:%T' /dev/null)" "character special file 1:3" "/dev/null is the real device"
+is "$(r sh -c 'head -c 16 /dev/urandom | wc -c')" "16" "/dev/urandom works"
+like "$(r cat /proc/self/mountinfo)" " /dev/pts .*devpts.*ptmxmode=666" "/dev/pts is a private devpts instance"
+like "$(r cat /proc/self/mountinfo)" " /dev/shm .*tmpfs" "/dev/shm is a tmpfs"
+
+# ---- /proc and /sys
+mi=$(r cat /proc/self/mountinfo)
+like "$mi" " /proc rw,nosuid,nodev,noexec" "/proc is a fresh proc, nosuid,nodev,noexec"
+for p in /proc/sys /proc/sysrq-trigger /proc/irq /proc/bus /proc/fs; do
+	if r test -e "$p"; then like "$mi" " $p ro," "$p is read-only"; else ok "$p absent in this kernel"; fi
+done
+for p in /proc/keys /proc/timer_list /proc/kcore /proc/sched_debug /proc/latency_stats; do
+	is "$(r sh -c "cat $p 2>/dev/null | wc -c")" "0" "$p is masked"
+done
+is "$(r sh -c 'ls /proc/acpi /sys/firmware 2>/dev/null | grep -v : | grep -c .')" "0" "/proc/acpi and /sys/firmware are masked by empty directories"
+r sh -c 'echo x > /proc/sys/kernel/hostname' 2>/dev/null; isnt=$?; [ $isnt -ne 0 ] && ok "/proc/sys cannot be written" || not_ok "/proc/sys cannot be written"
+r touch /sys/molt 2>/dev/null && not_ok "/sys is read-only" || ok "/sys is read-only"
+is "$(r sh -c 'echo $$')" "2" "the command is pid 2: pid 1 is molt's reaper in a new pid namespace"
+is "$(r sh -c 'ls -d /proc/[0-9]* | wc -l')" "4" "only the sandbox's own processes are visible (reaper, sh, ls, wc)"
+
+# ---- network
+is "$(r --network none ls /sys/class/net)" "lo" "--network none: only lo"
+like "$(r --network none ip link show lo)" "UP" "--network none: lo is up (rtnetlink)"
+like "$(r --network none ping -c1 -W2 127.0.0.1 2>&1)" "1 packets received|1 received" "--network none: loopback works"
+is "$(r cat /proc/net/dev | wc -l)" "$(wc -l </proc/net/dev)" "--network host (default): the host's interfaces"
+
+# ---- processes: nothing survives the step, zombies are reaped, signals are forwarded
+t0=$(date +%s)
+r sh -c 'sleep 4242 & setsid sleep 4243 & (trap "" HUP; sleep 4244) >/dev/null 2>&1 & echo started'
+t1=$(date +%s)
+check "molt run returns when the command exits, not when its daemons do" test $((t1 - t0)) -lt 30
+sleep 0.3
+check "no process of the step is left running (daemons died with pid 1)" sh -c '! pgrep -f "sleep 424[234]"'
+is "$(r sh -c '(sleep 0.2 &); sleep 1; grep -l "^[0-9]* ([^)]*) Z" /proc/[0-9]*/stat 2>/dev/null | wc -l')" "0" "orphans are reaped by pid 1 (no zombies)"
+out_f=$WORK/sig.out
+"$MOLT" run --rootfs "$ROOT" sh -c 'trap "echo got-TERM; exit 7" TERM; echo ready; while :; do sleep 0.1; done' >"$out_f" 2>&1 &
+pid=$!
+for _ in $(seq 50); do grep -q ready "$out_f" 2>/dev/null && break; sleep 0.1; done
+kill -TERM $pid; wait $pid; rc=$?
+is "$rc" 7 "SIGTERM to molt is forwarded to the command (its trap ran)"
+like "$(cat "$out_f")" "got-TERM" "the command saw the forwarded SIGTERM"
+
+# ---- volumes
+mkdir -p "$WORK/vol"; echo host >"$WORK/vol/in"
+is "$(r -v "$WORK/vol:/data" sh -c 'cat /data/in; echo made > /data/out')" "host" "-v binds a host directory"
+is "$(cat "$WORK/vol/out")" "made" "-v writes reach the host directory"
+r -v "$WORK/vol:/data:ro" sh -c 'echo x > /data/ro' 2>/dev/null && not_ok "-v :ro is read-only" || ok "-v :ro is read-only"
+check "volume mount points are not left in the rootfs" test ! -e "$ROOT/data"
+
+# ---- hostile rootfs layouts (CVE-2025-31133)
+for what in proc dev; do
+	cp -a "$ROOT" "$WORK/bad-$what"; rm -rf "$WORK/bad-$what/$what"; ln -s /tmp "$WORK/bad-$what/$what"
+	molt_fails 1 "'/$what' is a symlink" "a rootfs whose /$what is a symlink is refused" "$MOLT" run --rootfs "$WORK/bad-$what" true
+done
+cp -a "$ROOT" "$WORK/bad-null"; ln -s /etc/passwd "$WORK/bad-null/dev/null"
+molt_fails 1 "'/dev/null' is a symlink" "a rootfs whose /dev/null is a symlink is refused" "$MOLT" run --rootfs "$WORK/bad-null" true
+
+# ---- the one-id fallback (MOLT_IDMAP=single)
+is "$(MOLT_IDMAP=single r id -u)" "0" "one-id map: the step runs as root"
+like "$(MOLT_IDMAP=single r cat /proc/self/status)" "CapEff:[[:space:]]+00000000a80425fb" "one-id map: same capabilities"
+molt_fails 1 "switch to .*one-id map" "one-id map: a non-root USER fails with a clear reason" env MOLT_IDMAP=single "$MOLT" run --rootfs "$ROOT" -u nobody true
+is "$(MOLT_IDMAP=single r --network none ls /sys/class/net)" "lo" "one-id map: --network none works"
+
+# ---- usage
+molt_fails 2 "an IMAGE or --rootfs DIR is required" "molt run without IMAGE or --rootfs is a usage error" "$MOLT" run
+molt_fails 2 "unknown network 'bogus'" "an unknown --network is a usage error" "$MOLT" run --network bogus --rootfs "$ROOT" true
+done_testing
