@@ -259,6 +259,12 @@ static int build_with(const struct build_options *o, struct molt_error **err)
 	dockerfile_free(df);
 	if (r < 0)
 		return r;
+	if (plan->unused_build_args[0]) {
+		_cleanup_strbuf_ struct strbuf names = STRBUF_INIT;
+		for (size_t i = 0; plan->unused_build_args[i]; i++)
+			strbuf_addf(&names, "%s%s", i ? ", " : "", plan->unused_build_args[i]);
+		molt_warn("build-args not consumed by any ARG: %s", names.buf);
+	}
 	if (o->print_plan) {
 		_cleanup_free_ char *json = NULL;
 		r = build_plan_to_json(plan, &json, err);

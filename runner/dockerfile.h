@@ -122,6 +122,10 @@ const char *df_instr_flag(const struct df_instr *in, const char *name);
 int df_error(const struct dockerfile *df, struct molt_error **err, int line, int col,
 	     const char *fmt, ...) MOLT_PRINTF(5, 6);
 
+/* Same, with the column where `needle` first occurs in that line (0 when it does not). */
+int df_error_at(const struct dockerfile *df, struct molt_error **err, int line, const char *needle,
+		const char *fmt, ...) MOLT_PRINTF(5, 6);
+
 /* ---- runner/directives.c */
 
 /*

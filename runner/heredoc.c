@@ -11,7 +11,8 @@
 
 /*
  * BuildKit's `^(\d*)<<(-?)([^<]*)$` on a word with its quotes kept: any quote in the
- * delimiter turns expansion off, and the quotes are not part of the name.
+ * delimiter turns expansion off (a backslash does not), and the quotes are not part of
+ * the name.
  */
 static bool marker_parse(const char *word, struct df_heredoc_marker *ret)
 {
@@ -33,10 +34,9 @@ static bool marker_parse(const char *word, struct df_heredoc_marker *ret)
 			quoted = true;
 			continue;
 		}
-		if (*p == '\\' && p[1]) {
-			quoted = true;
+		/* BuildKit counts only quotes: `<<\EOF` still expands */
+		if (*p == '\\' && p[1])
 			p++;
-		}
 		strbuf_addc(&name, *p);
 	}
 	if (!name.len) {

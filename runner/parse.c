@@ -50,13 +50,12 @@ static char *caret_line(const char *line, int col)
 	return strbuf_detach(&sb);
 }
 
-int df_error(const struct dockerfile *df, struct molt_error **err, int line, int col,
-	     const char *fmt, ...)
+static int df_verror(const struct dockerfile *df, struct molt_error **err, int line, int col,
+		     const char *fmt, va_list ap) MOLT_PRINTF(5, 0);
+static int df_verror(const struct dockerfile *df, struct molt_error **err, int line, int col,
+		     const char *fmt, va_list ap)
 {
-	va_list ap;
-	va_start(ap, fmt);
 	_cleanup_free_ char *msg = xvasprintf(fmt, ap);
-	va_end(ap);
 	const char *name = df && df->name ? df->name : "Dockerfile";
 	if (line <= 0 || !df || (size_t)line > df->n_lines)
 		return molt_error_usage(err, "%s: %s", name, msg);
@@ -72,6 +71,37 @@ int df_error(const struct dockerfile *df, struct molt_error **err, int line, int
 		detail = xasprintf("%s", src);
 	}
 	molt_error_set_detail(*err, detail);
+	return r;
+}
+
+int df_error(const struct dockerfile *df, struct molt_error **err, int line, int col,
+	     const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = df_verror(df, err, line, col, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int df_error_at(const struct dockerfile *df, struct molt_error **err, int line, const char *needle,
+		const char *fmt, ...)
+{
+	int col = 0;
+	if (df && needle && *needle && line > 0 && (size_t)line <= df->n_lines) {
+		/* look after the keyword, so a short needle cannot match the keyword itself */
+		const char *l = df->lines[line - 1], *p = l;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		while (*p && *p != ' ' && *p != '\t')
+			p++;
+		const char *hit = strstr(p, needle);
+		col = hit ? (int)(hit - l) + 1 : 0;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	int r = df_verror(df, err, line, col, fmt, ap);
+	va_end(ap);
 	return r;
 }
 
@@ -247,9 +277,9 @@ static int parse_name_val(const struct dockerfile *df, struct df_instr *in,
 	for (size_t i = 0; words[i]; i++) {
 		char *eq = strchr(words[i], '=');
 		if (!eq)
-			return df_error(df, err, in->line, 0,
-					"%s: '%s' has no '=' (every word must be NAME=VALUE)", kw,
-					words[i]);
+			return df_error_at(df, err, in->line, words[i],
+					   "%s: '%s' has no '=' (every word must be NAME=VALUE)", kw,
+					   words[i]);
 		if (eq == words[i])
 			return df_error(df, err, in->line, 0, "%s: a name cannot be empty in '%s'",
 					kw, words[i]);
@@ -278,9 +308,9 @@ static int parse_arg(const struct dockerfile *df, struct df_instr *in, struct mo
 		_cleanup_free_ char *name =
 			eq ? xstrndup(words[i], (size_t)(eq - words[i])) : xstrdup(words[i]);
 		if (!arg_name_valid(name))
-			return df_error(df, err, in->line, 0,
-					"ARG: invalid name '%s' (letters, digits and '_', not starting with a digit)",
-					name);
+			return df_error_at(df, err, in->line, name,
+					   "ARG: invalid name '%s' (letters, digits and '_', not starting with a digit)",
+					   name);
 		kv_push(in, TAKE_PTR(name), eq ? xstrdup(eq + 1) : NULL);
 	}
 	return 0;
@@ -304,12 +334,12 @@ static int parse_from(const struct dockerfile *df, struct df_instr *in, struct m
 		return df_error(df, err, in->line, 0,
 				"FROM requires one or three arguments: FROM [--platform=P] IMAGE [AS NAME]");
 	if (n == 3 && !str_eq_nocase(in->args[1], "AS"))
-		return df_error(df, err, in->line, 0,
-				"FROM: expected 'AS' before the stage name, got '%s'", in->args[1]);
+		return df_error_at(df, err, in->line, in->args[1],
+				   "FROM: expected 'AS' before the stage name, got '%s'", in->args[1]);
 	if (n == 3 && !stage_name_valid(in->args[2]))
-		return df_error(df, err, in->line, 0,
-				"FROM: invalid stage name '%s' (a letter, then letters, digits, '-', '_' or '.')",
-				in->args[2]);
+		return df_error_at(df, err, in->line, in->args[2],
+				   "FROM: invalid stage name '%s' (a letter, then letters, digits, '-', '_' or '.')",
+				   in->args[2]);
 	return 0;
 }
 
@@ -335,8 +365,8 @@ static int parse_healthcheck(const struct dockerfile *df, struct df_instr *in,
 		return 0;
 	}
 	if (!str_eq_nocase(type, "CMD"))
-		return df_error(df, err, in->line, 0,
-				"HEALTHCHECK: unknown type '%s' (use CMD or NONE)", type);
+		return df_error_at(df, err, in->line, type,
+				   "HEALTHCHECK: unknown type '%s' (use CMD or NONE)", type);
 	if (!*p)
 		return df_error(df, err, in->line, 0, "HEALTHCHECK CMD requires a command");
 	char *cmd = xstrdup(p);
@@ -492,7 +522,11 @@ static bool add_segment(struct strbuf *sb, const char *l, char escape)
 	size_t e = n;
 	while (e && (l[e - 1] == ' ' || l[e - 1] == '\t'))
 		e--;
-	if (e && l[e - 1] == escape) {
+	/*
+	 * BuildKit's `([^\\])\\[ \t]*$|^\\[ \t]*$`: an escape preceded by another escape
+	 * does not continue the line (`RUN echo \\` ends with a literal backslash).
+	 */
+	if (e && l[e - 1] == escape && (e == 1 || l[e - 2] != escape)) {
 		strbuf_add(sb, l, e - 1);
 		return true;
 	}
@@ -532,9 +566,9 @@ static int read_heredocs(const struct dockerfile *df, struct df_instr *in, size_
 		}
 		if (!done) {
 			strbuf_done(&body);
-			r = df_error(df, err, in->line, 0,
-				     "unterminated heredoc '%s': no line '%s' ends it", m[k].name,
-				     m[k].name);
+			r = df_error_at(df, err, in->line, "<<",
+					"unterminated heredoc '%s': no line '%s' ends it", m[k].name,
+					m[k].name);
 			break;
 		}
 		heredoc_push(in, &m[k], strbuf_detach(&body));
@@ -546,9 +580,11 @@ static int read_heredocs(const struct dockerfile *df, struct df_instr *in, size_
 	return r;
 }
 
+/* RUN, COPY and ADD in shell form, also as an ONBUILD trigger (BuildKit canContainHeredoc). */
 static bool may_have_heredocs(const struct df_instr *in)
 {
-	return (in->kind == DF_RUN || in->kind == DF_COPY || in->kind == DF_ADD) && !in->json &&
+	const struct df_instr *t = in->kind == DF_ONBUILD && in->trigger ? in->trigger : in;
+	return (t->kind == DF_RUN || t->kind == DF_COPY || t->kind == DF_ADD) && !t->json &&
 	       strstr(in->original, "<<");
 }
 

@@ -123,15 +123,20 @@ static const char *scope_lookup(void *ud, const char *name)
 	return NULL;
 }
 
-static int instr_error(struct planner *p, const char *fmt, ...) MOLT_PRINTF(2, 3);
-static int instr_error(struct planner *p, const char *fmt, ...)
+/* An error in the current instruction; the caret goes under `needle` when it is in the line. */
+static int instr_error_at(struct planner *p, const char *needle, const char *fmt, ...)
+	MOLT_PRINTF(3, 4);
+static int instr_error_at(struct planner *p, const char *needle, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	_cleanup_free_ char *msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	return df_error(p->df, p->err, p->in->line, 0, "%s: %s", df_kind_name(p->in->kind), msg);
+	return df_error_at(p->df, p->err, p->in->line, needle, "%s: %s",
+			   df_kind_name(p->in->kind), msg);
 }
+
+#define instr_error(p, ...) instr_error_at(p, NULL, __VA_ARGS__)
 
 static int expand1(struct planner *p, const char *word, char **ret)
 {
@@ -191,11 +196,12 @@ static int stage_ref(struct planner *p, const char *what, const char *ref, bool 
 		*ret = -1;
 		return 0;
 	}
+	const char *needle = what[0] == '-' ? (what[2] == 'f' ? "--from" : "--mount") : NULL;
 	if (found == cur)
-		return instr_error(p, "%s '%s' refers to its own stage (a stage cannot use itself)",
+		return instr_error_at(p, needle, "%s '%s' refers to its own stage (a stage cannot use itself)",
 				   what, ref);
 	if (found > cur)
-		return instr_error(p,
+		return instr_error_at(p, needle,
 				   "%s '%s' refers to stage %d, which comes later (a stage can only use earlier stages)",
 				   what, ref, found);
 	*ret = found;
@@ -285,19 +291,19 @@ static int port_push(struct planner *p, char ***ports, const char *word)
 	_cleanup_free_ char *num = slash ? xstrndup(word, (size_t)(slash - word)) : xstrdup(word);
 	_cleanup_free_ char *proto = lower_dup(slash ? slash + 1 : "tcp");
 	if (strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "sctp"))
-		return instr_error(p, "invalid protocol in port '%s' (tcp, udp or sctp)", word);
+		return instr_error_at(p, word, "invalid protocol in port '%s' (tcp, udp or sctp)", word);
 	char *dash = strchr(num, '-');
 	if (dash)
 		*dash = '\0';
 	int64_t lo, hi;
 	if (str_to_int64(num, 0, 65535, &lo) < 0 ||
 	    (dash && str_to_int64(dash + 1, 0, 65535, &hi) < 0))
-		return instr_error(p, "invalid port '%s' (a number 0-65535 or a range, e.g. 80/tcp)",
-				   word);
+		return instr_error_at(p, word,
+				      "invalid port '%s' (a number 0-65535 or a range, e.g. 80/tcp)", word);
 	if (!dash)
 		hi = lo;
 	if (hi < lo)
-		return instr_error(p, "invalid port range '%s'", word);
+		return instr_error_at(p, word, "invalid port range '%s'", word);
 	for (int64_t i = lo; i <= hi; i++)
 		strv_push_take(ports, xasprintf("%lld/%s", (long long)i, proto));
 	return 0;
@@ -397,7 +403,7 @@ static int plan_single(struct planner *p, struct stage_state *st, struct build_i
 		free(st->workdir);
 		st->workdir = xstrdup(v);
 	} else if (!signal_valid(v)) {
-		return instr_error(p, "invalid signal '%s' (e.g. SIGTERM, TERM or 15)", v);
+		return instr_error_at(p, v, "invalid signal '%s' (e.g. SIGTERM, TERM or 15)", v);
 	}
 	bi->value = TAKE_PTR(v);
 	return 0;
@@ -434,7 +440,8 @@ static int plan_copy_flags(struct planner *p, struct build_instr *bi)
 	if (bi->from && stage_ref(p, "--from", bi->from, true, &bi->from_stage) < 0)
 		return -EINVAL;
 	if (bi->chmod && !chmod_valid(bi->chmod))
-		return instr_error(p, "invalid --chmod '%s' (an octal mode like 0755)", bi->chmod);
+		return instr_error_at(p, "--chmod", "invalid --chmod '%s' (an octal mode like 0755)",
+				      bi->chmod);
 	if (bi->checksum && !strchr(bi->checksum, ':'))
 		return instr_error(p, "invalid --checksum '%s' (ALGORITHM:HEX, e.g. sha256:...)",
 				   bi->checksum);
@@ -495,7 +502,7 @@ static int plan_run_flags(struct planner *p, struct build_instr *bi)
 		struct build_mount m;
 		if (build_mount_parse(in->flags[i].value, mount_expand, p, &m, &e) < 0)
 			return p->err && *p->err ? molt_error_ret(*p->err)
-						     : instr_error(p, "%s", e->msg);
+						     : instr_error_at(p, "--mount", "%s", e->msg);
 		bi->mounts = xrealloc(bi->mounts, (bi->n_mounts + 1) * sizeof(*bi->mounts));
 		bi->mounts[bi->n_mounts++] = m;
 		if (m.from && stage_ref(p, "--mount from", m.from, true,
@@ -506,10 +513,12 @@ static int plan_run_flags(struct planner *p, struct build_instr *bi)
 		return -EINVAL;
 	if (bi->network && strcmp(bi->network, "default") && strcmp(bi->network, "none") &&
 	    strcmp(bi->network, "host"))
-		return instr_error(p, "invalid --network '%s' (default, none or host)", bi->network);
+		return instr_error_at(p, "--network", "invalid --network '%s' (default, none or host)",
+				      bi->network);
 	const char *sec = df_instr_flag(in, "security");
 	if (sec && strcmp(sec, "insecure") && strcmp(sec, "sandbox"))
-		return instr_error(p, "invalid --security '%s' (insecure or sandbox)", sec);
+		return instr_error_at(p, "--security", "invalid --security '%s' (insecure or sandbox)",
+				      sec);
 	bi->security = sec ? xstrdup(sec) : NULL;
 	return 0;
 }
@@ -566,8 +575,11 @@ static int plan_instr(struct planner *p, struct stage_state *st, struct build_in
 	case DF_COPY:
 	case DF_ADD:
 		return plan_copy(p, bi);
-	case DF_MAINTAINER:
 	case DF_ONBUILD:
+		heredocs_copy(bi, in); /* the trigger's, for `ONBUILD RUN <<EOF` */
+		bi->value = xstrdup(in->args[0]);
+		return 0;
+	case DF_MAINTAINER:
 		bi->value = xstrdup(in->args[0]);
 		return 0;
 	case DF_FROM:
@@ -643,6 +655,7 @@ void build_plan_free(struct build_plan *p)
 		build_stage_done(&p->stages[i]);
 	free(p->stages);
 	free(p->target);
+	strv_free(p->unused_build_args);
 	free(p->syntax);
 	free(p->check);
 	free(p);
@@ -879,6 +892,25 @@ static int find_target(struct planner *p, int *ret)
 				t, p->df->name, names.len ? names.buf : "none");
 }
 
+static bool arg_declared(const struct dockerfile *df, const char *name)
+{
+	for (size_t i = 0; i < df->n_instrs; i++)
+		for (size_t k = 0; df->instrs[i].kind == DF_ARG && k < df->instrs[i].n_kvs; k++)
+			if (!strcmp(df->instrs[i].kvs[k].key, name))
+				return true;
+	return false;
+}
+
+/* BuildKit warns about build args no ARG consumes; the proxy args never need one. */
+static char **unused_build_args(const struct planner *p)
+{
+	char **v = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; i < p->bargs.n; i++)
+		if (!is_proxy_arg(p->bargs.keys[i]) && !arg_declared(p->df, p->bargs.keys[i]))
+			strv_push(&v, p->bargs.keys[i]);
+	return v;
+}
+
 /* Keeps the stages the target needs (deps always point back, so one pass down). */
 static void prune(struct planner *p, struct build_plan *plan, int target)
 {
@@ -962,6 +994,7 @@ static int plan_all(struct planner *p, struct build_plan *plan)
 		stage_deps(&p->stages[s]);
 	}
 	prune(p, plan, target);
+	plan->unused_build_args = unused_build_args(p);
 	plan->target_index = target;
 	plan->target = p->names[target][0] ? xstrdup(p->names[target]) : xasprintf("%d", target);
 	return 0;

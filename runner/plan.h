@@ -111,7 +111,7 @@ struct build_instr {
 	/* HEALTHCHECK */
 	struct df_health health;
 
-	/* RUN, COPY, ADD: bodies as written (content not expanded; see `expand`) */
+	/* RUN, COPY, ADD (and ONBUILD of those): bodies as written, not expanded (see `expand`) */
 	struct df_heredoc *heredocs;
 	size_t n_heredocs;
 
@@ -158,6 +158,8 @@ struct build_plan {
 	struct platform build_platform, target_platform;
 	char *syntax, *check; /* the parser directives, or NULL */
 	char escape;
+	/* --build-arg names no ARG declares (proxy args excepted), for docker's warning */
+	char **unused_build_args;
 };
 
 struct plan_options {

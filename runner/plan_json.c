@@ -100,8 +100,7 @@ static void pj_copy(json_t *o, const struct build_instr *bi)
 {
 	set(o, "sources", jstrv(bi->sources));
 	set(o, "dest", jstr(bi->dest));
-	if (bi->kind == DF_COPY)
-		set(o, "from", jstr(bi->from));
+	set(o, "from", jstr(bi->from)); /* always null for ADD, which has no --from */
 	set(o, "chown", jstr(bi->chown));
 	set(o, "chmod", jstr(bi->chmod));
 	set(o, "link", json_boolean(bi->link));

@@ -80,6 +80,10 @@ V=env-v out=$(V=env-v "$MOLT" build --print-plan --target base --build-arg V "$c
 is "$(printf '%s' "$out" | jq -c '.stages[0].instructions[0].pairs')" '[["V","env-v"]]' \
 	"--build-arg K takes K from the environment"
 
+printf 'FROM busybox\nARG USED\n' >"$ctx/Dockerfile"
+err=$("$MOLT" build --print-plan --build-arg USED=1 --build-arg NOTUSED=2 "$ctx" 2>&1 >/dev/null)
+like "$err" "warning: build-args not consumed by any ARG: NOTUSED$" "an unused --build-arg is warned about"
+
 # molt build's options
 molt_fails 2 "missing the build CONTEXT" "CONTEXT is required" "$MOLT" build --print-plan
 molt_fails 2 "unknown option '--bogus'" "unknown build option" "$MOLT" build --bogus "$ctx"

@@ -147,6 +147,8 @@ static const struct fact facts[] = {
 	 "\"parents\":false,\"heredocs\":[]}"},
 	{"ADD has checksum and keep_git_dir", "FROM a\nADD --checksum=sha256:ab --keep-git-dir u /d\n",
 	 NULL, NULL, S0 "0/checksum", "\"sha256:ab\""},
+	{"ADD has from null (ADD takes no --from)", "FROM a\nADD u /d\n", NULL, NULL, S0 "0/from",
+	 "null"},
 	{"ADD --keep-git-dir is a bool", "FROM a\nADD --keep-git-dir u /d\n", NULL, NULL,
 	 S0 "0/keep_git_dir", "true"},
 	{"COPY <<EOF is a heredoc, not a source (ref: Here-Documents)",
@@ -442,6 +444,14 @@ static void run_struct_cases(void)
 		       !strcmp(s0->instrs[0].shell[1], "-c"),
 	       "the default SHELL is [\"/bin/sh\", \"-c\"] (ref: SHELL)");
 	tap_ok(plan->target_index == 1 && !strcmp(plan->target, "1"), "target index and name");
+	tap_ok(plan->unused_build_args && !plan->unused_build_args[0],
+	       "a proxy --build-arg without ARG is not reported unused");
+	build_plan_free(plan);
+	plan = NULL;
+	make_plan("ARG G\nFROM a\nARG S\n", NULL, "G=1|S=2|X=3|Y", &plan, &err);
+	tap_ok(plan && strv_len(plan->unused_build_args) == 1 &&
+		       !strcmp(plan->unused_build_args[0], "X"),
+	       "a --build-arg no ARG declares is reported (BuildKit: build-args not consumed)");
 	build_plan_free(plan);
 	plan = NULL;
 	struct dockerfile *df = NULL;
@@ -456,9 +466,35 @@ static void run_struct_cases(void)
 	molt_error_free(err);
 }
 
+static void caret_case(const char *name, const char *text, const char *want_detail)
+{
+	struct molt_error *err = NULL;
+	struct build_plan *plan = NULL;
+	make_plan(text, NULL, NULL, &plan, &err);
+	tap_str_eq(err ? err->detail : NULL, want_detail, name);
+	build_plan_free(plan);
+	molt_error_free(err);
+}
+
+static void run_caret_cases(void)
+{
+	caret_case("a bad EXPOSE port gets a caret under the port", "FROM a\nEXPOSE 80 9x\n",
+		   "EXPOSE 80 9x\n          ^");
+	caret_case("a forward --from gets a caret under --from",
+		   "FROM a\nCOPY --link --from=1 a b\nFROM b\n",
+		   "COPY --link --from=1 a b\n            ^");
+	caret_case("a bad --mount gets a caret under --mount", "FROM a\nRUN --mount=type=x,target=/ y\n",
+		   "RUN --mount=type=x,target=/ y\n    ^");
+	caret_case("a short needle is searched after the keyword", "FROM a\nexpose x\n",
+		   "expose x\n       ^");
+	caret_case("an instruction before FROM echoes the line without caret", "RUN x\nFROM a\n",
+		   "RUN x");
+}
+
 int main(void)
 {
 	run_facts();
+	run_caret_cases();
 	run_err_facts();
 	run_struct_cases();
 	return tap_done();
