@@ -7,12 +7,21 @@
  * overlay whose upper layer is a tmpfs private to the sandbox, so writes made by the
  * command are discarded when it exits (like `docker run --rm` over a fresh container
  * layer). Bind mounts given with -v do write through to the host directory.
+ *
+ * IMAGE runs over an overlay of the image's unpacked layers (unpacked into the store
+ * on first use) with a scratch upper directory that is removed afterwards; the image's
+ * Env, User, WorkingDir, Entrypoint and Cmd are the defaults, as `docker run` does.
  */
 #include <limits.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "../layers/layers.h"
 #include "../sandbox/sandbox.h"
 #include "cli.h"
+#include "stepfs.h"
 
 struct run_opts {
 	struct sandbox_config c;
@@ -21,6 +30,8 @@ struct run_opts {
 	char **mount_strings; /* owns the strings mounts[] point into */
 	const char *image;
 	char *rootfs;
+	char **argv;                      /* IMAGE: entrypoint + command */
+	char *image_user, *image_workdir; /* IMAGE: config defaults */
 };
 
 static void run_opts_done(struct run_opts *o)
@@ -29,6 +40,9 @@ static void run_opts_done(struct run_opts *o)
 	free(o->mounts);
 	strv_free(o->mount_strings);
 	free(o->rootfs);
+	strv_free(o->argv);
+	free(o->image_user);
+	free(o->image_workdir);
 }
 
 /* -v SRC:DST[:ro|:rw] */
@@ -159,36 +173,114 @@ static int parse_args(int argc, char **argv, struct run_opts *o, int *ret_cmd,
 	return 0;
 }
 
+/* Unpacks layer i of img into the store unless it is there already. */
+static int ensure_unpacked(struct layer_store *s, const struct image *img, size_t i,
+			   struct molt_error **err)
+{
+	const char *diff_id = img->config.diff_ids[i];
+	if (layer_store_unpacked_exists(s, diff_id))
+		return 0;
+	const char *tmp = NULL;
+	if (layer_store_tmpdir(s, &tmp, err) < 0)
+		return -EINVAL;
+	_cleanup_free_ char *dir = xasprintf("%s/unpack-%zu", tmp, i);
+	if (mkdir(dir, 0755) < 0)
+		return molt_error_set(err, errno, "create '%s'", dir);
+	_cleanup_close_ int rootfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int tarfd = -1;
+	const char *digest = img->manifest.layers[i].digest;
+	struct unpack_opts o = {.layer = digest, .whiteouts = UNPACK_OVERLAY};
+	int r = rootfd < 0 ? molt_error_set(err, errno, "open '%s'", dir) : 0;
+	if (r == 0)
+		r = layer_store_blob_open(s, digest, true, &tarfd, NULL, err);
+	if (r == 0)
+		r = layer_unpack(rootfd, tarfd, &o, NULL, err);
+	if (r == 0)
+		r = layer_store_unpacked_publish(s, diff_id, dir, err);
+	if (r < 0)
+		rm_rf(dir, NULL);
+	return r;
+}
+
+/* Mounts IMAGE's layers under a fresh upper directory and applies its config. */
+static int image_rootfs(struct layer_store *s, struct run_opts *o, char **cli_cmd,
+			struct stepfs **ret_fs, struct molt_error **err)
+{
+	_cleanup_image_ struct image *img = NULL;
+	if (layer_store_resolve(s, o->image, &img, err) < 0)
+		return -EINVAL;
+	size_t n = strv_len(img->config.diff_ids);
+	if (n != img->manifest.n_layers)
+		return molt_error_setx(err, EINVAL, "image '%s': %zu layers but %zu diff IDs",
+				       o->image, img->manifest.n_layers, n);
+	_cleanup_strv_ char **lowers = NULL;
+	for (size_t i = n; i-- > 0;) {
+		if (ensure_unpacked(s, img, i, err) < 0)
+			return molt_error_wrap(err, "image '%s'", o->image);
+		strv_push_take(&lowers, layer_store_unpacked_path(s, img->config.diff_ids[i]));
+	}
+	const char *tmp = NULL;
+	if (layer_store_tmpdir(s, &tmp, err) < 0)
+		return -EINVAL;
+	_cleanup_free_ char *dir = xasprintf("%s/run", tmp);
+	if (stepfs_mount(dir, lowers, false, ret_fs, err) < 0)
+		return -EINVAL;
+	/* The image's config gives the defaults; the command line overrides. */
+	char **env = strv_copy(img->config.env);
+	for (char **p = o->env; p && *p; p++)
+		strv_push(&env, *p);
+	strv_free(o->env);
+	o->env = env;
+	if (!o->c.user && img->config.user && *img->config.user)
+		o->c.user = o->image_user = xstrdup(img->config.user);
+	if (!o->c.workdir && img->config.working_dir && *img->config.working_dir)
+		o->c.workdir = o->image_workdir = xstrdup(img->config.working_dir);
+	for (char **p = img->config.entrypoint; p && *p; p++)
+		strv_push(&o->argv, *p);
+	char *const *rest = cli_cmd && *cli_cmd ? cli_cmd : img->config.cmd;
+	for (char *const *p = rest; p && *p; p++)
+		strv_push(&o->argv, *p);
+	return 0;
+}
+
 int cmd_run(int argc, char **argv, struct molt_global *g, struct molt_error **err)
 {
-	(void)g;
 	_cleanup_(run_opts_done) struct run_opts o = {0};
 	sandbox_config_init(&o.c);
 	int cmd = 0;
 	if (parse_args(argc, argv, &o, &cmd, err) < 0)
 		return -EINVAL;
-	if (o.image)
-		return molt_error_setx(err, ENOSYS,
-				       "run: running image '%s' is not supported yet; unpack it and "
-				       "use --rootfs DIR",
-				       o.image);
-	char root[PATH_MAX];
-	if (!realpath(o.rootfs, root))
-		return molt_error_set(err, errno, "rootfs '%s'", o.rootfs);
 	for (size_t k = 0; k < o.c.n_mounts; k++) {
 		o.mounts[k].source = o.mount_strings[2 * k];
 		o.mounts[k].target = o.mount_strings[2 * k + 1];
 	}
-	o.c.rootfs = root;
-	o.c.overlay = true;
-	o.c.argv = cmd < argc ? argv + cmd : NULL;
-	o.c.env = o.env;
 	o.c.mounts = o.mounts;
 	o.c.tty = true;
 	if (sandbox_enter_build_namespace(NULL, err) < 0)
 		return -EINVAL;
+	char root[PATH_MAX];
+	/* The store stays open until the step is over: its scratch directory holds the
+	 * overlay, and closing the store removes that directory. */
+	_cleanup_store_ struct layer_store *store = NULL;
+	struct stepfs *fs = NULL;
+	if (o.image) {
+		if (layer_store_open(cli_store_root(g), &store, err) < 0 ||
+		    image_rootfs(store, &o, cmd < argc ? argv + cmd : NULL, &fs, err) < 0) {
+			stepfs_free(fs);
+			return -EINVAL;
+		}
+		o.c.rootfs = fs->merged;
+		o.c.argv = o.argv;
+	} else {
+		if (!realpath(o.rootfs, root))
+			return molt_error_set(err, errno, "rootfs '%s'", o.rootfs);
+		o.c.rootfs = root;
+		o.c.overlay = true;
+		o.c.argv = cmd < argc ? argv + cmd : NULL;
+	}
+	o.c.env = o.env;
 	int status = 0;
-	if (sandbox_run(&o.c, &status, err) < 0)
-		return -EINVAL;
-	return status;
+	int r = sandbox_run(&o.c, &status, err);
+	stepfs_free(fs);
+	return r < 0 ? -EINVAL : status;
 }

@@ -161,12 +161,28 @@ static void switch_user(const struct sandbox_user *u)
 	}
 }
 
+/* The raw syscall: glibc refuses its two reserved real-time signals (32, 33), which
+ * a caller may still have ignored. */
+static void reset_signal(int sig)
+{
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} ksa = {.handler = SIG_DFL};
+	syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
+}
+
 MOLT_NORETURN static void run_command(const struct reaper_args *a)
 {
 	_cleanup_error_ struct molt_error *e = NULL;
 	const struct sandbox_config *c = a->plan->c;
-	for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
-		signal(forwarded[i], SIG_DFL);
+	/* Ignored signals stay ignored across exec: reset every disposition molt's caller
+	 * may have left (a SIGPIPE ignored by a CI runner would break pipelines). */
+	for (int sig = 1; sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			reset_signal(sig);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
