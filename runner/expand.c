@@ -27,7 +27,7 @@
 /* `${v//p/${v//p/...}}` multiplies lengths: a hostile word must not eat the memory */
 #define EXPAND_MAX_RESULT (1u << 20)
 /* The pattern matcher memoises (pattern position, value position) pairs. */
-#define EXPAND_MAX_MEMO (16u * 1024 * 1024)
+#define EXPAND_MAX_MEMO (4u * 1024 * 1024)
 
 struct lexer {
 	const char *s;
