@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * layers/archive_save.c: `molt save` — an image as a `docker load` tar (config
- * "<id>.json", uncompressed layers "<diff id>.tar", manifest.json with full names in RepoTags, repositories) or
- * as an OCI archive (a tar of an OCI image layout, named the way BuildKit's oci
- * exporter names it).
+ * "<id>.json", uncompressed layers "<diff id>.tar", manifest.json with full names in
+ * RepoTags, repositories) or as an OCI archive (a tar of an OCI image layout, named the way BuildKit's oci
+ * exporter names it), or as an OCI layout directory (`molt build -o type=oci,dest=DIR`).
  *
  * Entries carry fixed metadata (mtime 0, uid/gid 0, no user names) in a fixed order,
  * so saving the same image twice gives the same bytes. Every blob is verified against
@@ -20,14 +20,19 @@
 
 #include "layers.h"
 
+/* Where entries go: a tar (a) or, for an OCI layout directory, files under dirfd. */
 struct out {
 	struct archive *a;
+	int dirfd;  /* -1 when writing a tar */
+	int cur_fd; /* the file being written in directory mode */
 	struct layer_store *s;
 	const char *path; /* for messages */
 };
 
 static int out_fail(struct out *o, struct molt_error **err)
 {
+	if (!o->a)
+		return molt_error_set(err, errno, "write '%s'", o->path);
 	const char *msg = archive_error_string(o->a);
 	return molt_error_setx(err, EIO, "write '%s': %s", o->path, msg ? msg : "unknown error");
 }
@@ -35,6 +40,14 @@ static int out_fail(struct out *o, struct molt_error **err)
 static int add_header(struct out *o, const char *name, mode_t type, int64_t size,
 		      struct molt_error **err)
 {
+	if (o->dirfd >= 0) {
+		if (type == AE_IFDIR)
+			return mkdirat(o->dirfd, name, 0755) < 0 && errno != EEXIST
+				       ? molt_error_set(err, errno, "create '%s/%s'", o->path, name)
+				       : 0;
+		o->cur_fd = openat(o->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		return o->cur_fd < 0 ? molt_error_set(err, errno, "create '%s/%s'", o->path, name) : 0;
+	}
 	struct archive_entry *e = archive_entry_new();
 	archive_entry_set_pathname(e, name);
 	archive_entry_set_filetype(e, type);
@@ -48,16 +61,37 @@ static int add_header(struct out *o, const char *name, mode_t type, int64_t size
 	return r == ARCHIVE_OK ? 0 : out_fail(o, err);
 }
 
+static int add_data(struct out *o, const void *buf, size_t n, struct molt_error **err)
+{
+	if (o->dirfd >= 0) {
+		int r = write_all(o->cur_fd, buf, n);
+		return r < 0 ? molt_error_set(err, -r, "write into '%s'", o->path) : 0;
+	}
+	return archive_write_data(o->a, buf, n) == (la_ssize_t)n ? 0 : out_fail(o, err);
+}
+
+/* Ends a file: in directory mode it is made durable before the layout is renamed. */
+static int end_file(struct out *o, int r, struct molt_error **err)
+{
+	if (o->dirfd < 0 || o->cur_fd < 0)
+		return r;
+	if (r == 0 && fsync(o->cur_fd) < 0)
+		r = molt_error_set(err, errno, "sync a file in '%s'", o->path);
+	closep(&o->cur_fd);
+	o->cur_fd = -1;
+	return r;
+}
+
 static int add_mem(struct out *o, const char *name, const void *data, size_t len,
 		   struct molt_error **err)
 {
 	int r = add_header(o, name, AE_IFREG, (int64_t)len, err);
-	if (r == 0 && len && archive_write_data(o->a, data, len) != (la_ssize_t)len)
-		r = out_fail(o, err);
-	return r;
+	if (r == 0 && len)
+		r = add_data(o, data, len, err);
+	return end_file(o, r, err);
 }
 
-/* Streams fd (size bytes) into the tar; want (may be NULL) must be its digest. */
+/* Streams fd (size bytes) into the output; want (may be NULL) must be its digest. */
 static int add_fd(struct out *o, const char *name, int fd, int64_t size, const char *want,
 		  struct molt_error **err)
 {
@@ -75,8 +109,7 @@ static int add_fd(struct out *o, const char *name, int fd, int64_t size, const c
 		if (n <= 0)
 			break;
 		digester_update(d, buf, (size_t)n);
-		if (archive_write_data(o->a, buf, (size_t)n) != n)
-			r = out_fail(o, err);
+		r = add_data(o, buf, (size_t)n, err);
 	}
 	bool short_read = r == 0 && (int64_t)digester_size(d) != size;
 	digester_final(d, got);
@@ -84,7 +117,7 @@ static int add_fd(struct out *o, const char *name, int fd, int64_t size, const c
 	if (r == 0 && (short_read || (want && strcmp(got, want) != 0)))
 		r = molt_error_setx(err, EBADMSG, "'%s' changed or is corrupt: expected %s, got %s",
 				    name, want ? want : "its size", got);
-	return r;
+	return end_file(o, r, err);
 }
 
 static int add_blob(struct out *o, const char *name, const char *digest, struct molt_error **err)
@@ -275,14 +308,48 @@ static int save_oci(struct out *o, const struct image *img, char *const *names,
 
 /* ---------------------------------------------------------------- entry point */
 
+/* An OCI layout directory: built beside out_path, renamed into place when complete. */
+static int save_layout_dir(struct layer_store *s, const struct image *img, char *const *names,
+			   const char *out_arg, struct molt_error **err)
+{
+	_cleanup_free_ char *out_path = xstrdup(out_arg);
+	for (size_t n = strlen(out_path); n > 1 && out_path[n - 1] == '/'; n--)
+		out_path[n - 1] = '\0';
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp-XXXXXX", out_path);
+	if (!mkdtemp(tmp))
+		return molt_error_set(err, errno, "save: create '%s'", tmp);
+	struct out o = {.dirfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC), .cur_fd = -1,
+			.s = s, .path = out_path};
+	int r = o.dirfd < 0 ? molt_error_set(err, errno, "save: open '%s'", tmp) : 0;
+	if (r == 0)
+		r = save_oci(&o, img, names, err);
+	if (r == 0 && (fchmod(o.dirfd, 0755) < 0 || fsync(o.dirfd) < 0))
+		r = molt_error_set(err, errno, "save: sync '%s'", tmp);
+	closep(&o.dirfd);
+	/* rename(2) replaces an empty directory and refuses a non-empty one. */
+	if (r == 0 && rename(tmp, out_path) < 0)
+		r = errno == ENOTEMPTY || errno == EEXIST
+			    ? molt_error_setx(err, ENOTEMPTY, "'%s' exists and is not an empty directory",
+					      out_path)
+			    : molt_error_set(err, errno, "rename '%s' to '%s'", tmp, out_path);
+	if (r < 0) {
+		_cleanup_error_ struct molt_error *e = NULL;
+		(void)rm_rf(tmp, &e);
+		return molt_error_wrap(err, "save %s", img->id);
+	}
+	return 0;
+}
+
 int layer_store_save(struct layer_store *s, const struct image *img, char *const *names,
 		     enum image_save_format fmt, const char *out_path, struct molt_error **err)
 {
+	if (fmt == IMAGE_SAVE_OCI_LAYOUT)
+		return save_layout_dir(s, img, names, out_path, err);
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp-XXXXXX", out_path);
 	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return molt_error_set(err, errno, "save: create '%s'", tmp);
-	struct out o = {.a = archive_write_new(), .s = s, .path = out_path};
+	struct out o = {.a = archive_write_new(), .dirfd = -1, .cur_fd = -1, .s = s, .path = out_path};
 	int r = 0;
 	if (archive_write_set_format_pax_restricted(o.a) != ARCHIVE_OK ||
 	    archive_write_open_fd(o.a, fd) != ARCHIVE_OK)

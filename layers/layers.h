@@ -361,11 +361,12 @@ int layer_store_import(struct layer_store *s, const char *tar_path, const char *
 int layer_store_load(struct layer_store *s, const char *path, char ***ret_names,
 		     struct molt_error **err);
 
-enum image_save_format { IMAGE_SAVE_DOCKER, IMAGE_SAVE_OCI };
+enum image_save_format { IMAGE_SAVE_DOCKER, IMAGE_SAVE_OCI, IMAGE_SAVE_OCI_LAYOUT };
 /*
  * archive_save.c: writes img as a `docker load`-able tar (uncompressed layers,
  * manifest.json with RepoTags = names) or an OCI archive tar (its index naming the
- * image like BuildKit: io.containerd.image.name = full name, ref.name = tag).
+ * image like BuildKit: io.containerd.image.name = full name, ref.name = tag), or an
+ * OCI layout directory (IMAGE_SAVE_OCI_LAYOUT; out_path must not exist or be empty).
  * The output appears atomically (temp + rename).
  */
 int layer_store_save(struct layer_store *s, const struct image *img, char *const *names,

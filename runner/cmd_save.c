@@ -2,9 +2,11 @@
 /*
  * molt save -o FILE [--format docker|oci] IMAGE: saved under the name given (when
  * IMAGE is a name), else under all the image's names (an ID given: as docker does,
- * the names are kept so `load` restores them).
+ * the names are kept so `load` restores them). With --format oci, an -o that is an
+ * existing (empty) directory or ends in '/' gets an OCI layout directory, not a tar.
  */
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../layers/layers.h"
 #include "cli.h"
@@ -61,5 +63,8 @@ int cmd_save(int argc, char **argv, struct molt_global *g, struct molt_error **e
 	if (r < 0)
 		return r;
 	_cleanup_strv_ char **names = save_names(s, what, img);
+	struct stat st;
+	if (fmt == IMAGE_SAVE_OCI && (str_endswith(out, "/") || (stat(out, &st) == 0 && S_ISDIR(st.st_mode))))
+		fmt = IMAGE_SAVE_OCI_LAYOUT;
 	return layer_store_save(s, img, names, fmt, out, err);
 }

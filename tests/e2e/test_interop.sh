@@ -41,9 +41,20 @@ if command -v skopeo >/dev/null; then
 		"$("$MOLT" inspect busybox | jq -r '.[0].RootFS.Layers[0]')" "skopeo inspects molt save --format docker"
 	is "$(tar -xOf "$WORK/m-oci.tar" index.json | jq -r '.manifests[0].annotations["io.containerd.image.name"]')" \
 		"$FULL" "molt's OCI archive names the image like BuildKit (io.containerd.image.name)"
+	"$MOLT" save --format oci -o "$WORK/layout/" busybox
+	is "$(skopeo inspect "oci:$WORK/layout:latest" 2>&1 | jq -r .Digest 2>/dev/null)" "$manifest" \
+		"skopeo reads the OCI layout directory molt save writes for -o DIR/"
 else
 	skip "skopeo is not installed (scripts/install-deps.sh installs it)"
 fi
+
+# ---- an OCI layout directory out and back in
+[ -d "$WORK/layout" ] || "$MOLT" save --format oci -o "$WORK/layout/" busybox
+is "$("$MOLT" --root "$WORK/s2" load -i "$WORK/layout" 2>&1)" "Loaded image: $FULL" "molt loads the layout it saved"
+"$MOLT" --root "$WORK/s2" prune --all >/dev/null
+molt_fails 1 "'.*layout' exists and is not an empty directory" "save into a non-empty directory is refused" \
+	"$MOLT" save --format oci -o "$WORK/layout/" busybox
+is "$(ls -d "$WORK"/layout.tmp-* 2>/dev/null | wc -l)" 0 "a refused save leaves no temporary directory"
 
 # ---- same input, same bytes: save twice, from two directories
 mkdir -p "$WORK/d1" "$WORK/d2"

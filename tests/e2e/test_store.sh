@@ -107,6 +107,24 @@ out=$("$MOLT" load -i "$WORK/good.tar")
 is "$out" "Loaded image: $FULL" "load of a docker save tar names it from RepoTags"
 is "$("$MOLT" inspect busybox | jq -r '.[0].Id')" "$fixture_config" "the docker tar keeps the image ID"
 
+# ---- docker tars with gzip layers (newer docker) and with a layer that lies
+mkdir -p "$WORK/dz" && tar -C "$WORK/dz" -xf "$WORK/good.tar"
+lt=$(jq -r '.[0].Layers[0]' "$WORK/dz/manifest.json")
+gzip -n "$WORK/dz/$lt"
+jq -c --arg l "$lt.gz" '.[0].Layers[0] = $l | .[0].RepoTags = ["gz:1"]' "$WORK/dz/manifest.json" >"$WORK/dz/m" && mv "$WORK/dz/m" "$WORK/dz/manifest.json"
+(cd "$WORK/dz" && tar -cf "$WORK/dz.tar" ./*)
+is "$("$MOLT" load -i "$WORK/dz.tar" 2>&1)" "Loaded image: docker.io/library/gz:1" "a docker tar with a gzip layer loads (diff ID checked after decompression)"
+is "$("$MOLT" inspect gz:1 | jq -r '.[0].Manifest.layers[0].mediaType')" "application/vnd.oci.image.layer.v1.tar+gzip" \
+	"a gzip docker layer is stored as tar+gzip"
+"$MOLT" rmi gz:1 >/dev/null
+gzip -d "$WORK/dz/$lt.gz"; printf 'tail' >>"$WORK/dz/$lt"
+jq -c --arg l "$lt" '.[0].Layers[0] = $l' "$WORK/dz/manifest.json" >"$WORK/dz/m" && mv "$WORK/dz/m" "$WORK/dz/manifest.json"
+rm -f "$WORK/dz.tar"; (cd "$WORK/dz" && tar -cf "$WORK/dz.tar" ./*)
+cp "$MOLT_ROOT/index.json" "$WORK/index.before2"
+molt_fails 1 "layer '.*' does not match diff ID" "a docker tar layer that does not match its diff ID is refused" \
+	"$MOLT" load -i "$WORK/dz.tar"
+check "the refused docker tar left the index untouched" cmp "$WORK/index.before2" "$MOLT_ROOT/index.json"
+
 # ---- an unnamed image is listed by ID and can be named with tag
 cp -r "$BB/oci" "$WORK/unnamed"; chmod -R u+w "$WORK/unnamed"
 jq -c 'del(.manifests[0].annotations)' "$BB/oci/index.json" >"$WORK/unnamed/index.json"
