@@ -147,7 +147,8 @@ void layer_changes_sort(struct layer_changes *c)
 	struct keyed_change *k = xcalloc(c->n ? c->n : 1, sizeof(*k));
 	for (size_t i = 0; i < c->n; i++)
 		k[i] = (struct keyed_change){layer_change_tar_name(&c->v[i]), c->v[i]};
-	qsort(k, c->n, sizeof(*k), cmp_keyed);
+	if (c->n > 1)
+		qsort(k, c->n, sizeof(*k), cmp_keyed);
 	size_t out = 0;
 	for (size_t i = 0; i < c->n; i++) {
 		if (out > 0 && !strcmp(k[i].key, k[out - 1].key)) {

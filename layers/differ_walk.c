@@ -171,7 +171,8 @@ int tree_snapshot_take(int rootfd, struct tree_snapshot **ret, struct molt_error
 		tree_snapshot_free(s);
 		return molt_error_wrap(err, "snapshot");
 	}
-	qsort(s->v, s->n, sizeof(*s->v), cmp_entry);
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(*s->v), cmp_entry);
 	*ret = s;
 	return 0;
 }
@@ -185,7 +186,7 @@ struct walk_diff {
 static const struct snap_entry *lookup(const struct tree_snapshot *s, const char *path)
 {
 	struct snap_entry key = {.path = (char *)path};
-	return bsearch(&key, s->v, s->n, sizeof(*s->v), cmp_entry);
+	return s->n ? bsearch(&key, s->v, s->n, sizeof(*s->v), cmp_entry) : NULL;
 }
 
 static bool ts_eq(struct statx_timestamp a, struct statx_timestamp b)

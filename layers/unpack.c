@@ -596,7 +596,8 @@ static int cmp_dirtime_desc(const void *a, const void *b)
 /* Directory mtimes last, deepest first, so no later change moves them again. */
 static int apply_dir_times(struct unpacker *u, struct molt_error **err)
 {
-	qsort(u->dirs, u->ndirs, sizeof(*u->dirs), cmp_dirtime_desc);
+	if (u->ndirs > 1)
+		qsort(u->dirs, u->ndirs, sizeof(*u->dirs), cmp_dirtime_desc);
 	for (size_t i = 0; i < u->ndirs; i++) {
 		_cleanup_free_ char *name = NULL;
 		_cleanup_close_ int pfd =

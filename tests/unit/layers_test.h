@@ -90,8 +90,12 @@ static inline int lt_cmp_str(const void *a, const void *b)
 static inline void lt_dump_dir(int dfd, const char *prefix, bool with_mtime, struct strbuf *out)
 {
 	int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-	DIR *d = fdopendir(dup_fd);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
 	char **names = NULL;
+	if (!d) {
+		strbuf_addf(out, "%s: cannot read\n", prefix);
+		return;
+	}
 	struct dirent *de;
 	while ((de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))

@@ -107,5 +107,7 @@ int main(void)
 	close(rootfd);
 	lt_rm(root);
 	lt_rm(host);
+	free(root);
+	free(host);
 	return tap_done();
 }
