@@ -169,23 +169,18 @@ int instr_copy(struct stage_run *sr, const struct build_instr *in, struct molt_e
 	} else if ((src_root = fcntl(sr->b->context_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
 		r = molt_error_set(err, errno, "dup the context");
 	}
-	_cleanup_strv_ char **lowers = stage_lowers(sr);
-	_cleanup_free_ char *dir = xasprintf("%s/step-%u", sr->scratch, sr->step);
 	if (r == 0)
-		r = stepfs_mount(dir, lowers, false, &fs, err);
-	if (r == 0 && (dst_root = open(fs->merged, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		r = stage_step_mount(sr, &fs, err);
+	if (r < 0) {
+		stepfs_free(from);
+		return r;
+	}
+	if ((dst_root = open(fs->merged, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		r = molt_error_set(err, errno, "open '%s'", fs->merged);
 	if (r == 0)
 		r = copy_into(sr, in, src_root, dst_root, err);
-	if (r == 0)
-		r = stepfs_unmount(fs, err);
-	bool changed = false;
 	_cleanup_free_ char *hist = xasprintf("%s # buildkit", in->original);
-	if (r == 0)
-		r = stage_commit_upper(sr, fs->upper, hist, &changed, err);
-	if (r == 0 && !changed)
-		stage_history(sr, hist, true);
-	stepfs_free(fs);
+	r = stage_step_finish(sr, fs, r, hist, err);
 	stepfs_free(from);
 	return r;
 }

@@ -181,11 +181,8 @@ int instr_metadata(struct stage_run *sr, const struct build_instr *in, struct mo
 int instr_workdir(struct stage_run *sr, const struct build_instr *in, struct molt_error **err)
 {
 	set_str(&sr->config.working_dir, in->value);
-	_cleanup_free_ char *hist = xasprintf("WORKDIR %s", in->value);
-	_cleanup_strv_ char **lowers = stage_lowers(sr);
-	_cleanup_free_ char *dir = xasprintf("%s/step-%u", sr->scratch, sr->step);
 	struct stepfs *fs = NULL;
-	int r = stepfs_mount(dir, lowers, false, &fs, err);
+	int r = stage_step_mount(sr, &fs, err);
 	if (r < 0)
 		return r;
 	_cleanup_close_ int root = open(fs->merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -194,13 +191,6 @@ int instr_workdir(struct stage_run *sr, const struct build_instr *in, struct mol
 		r = molt_error_set(err, -d, "create the working directory '%s'", in->value);
 	else
 		close(d);
-	if (r == 0)
-		r = stepfs_unmount(fs, err);
-	bool changed = false;
-	if (r == 0)
-		r = stage_commit_upper(sr, fs->upper, hist, &changed, err);
-	if (r == 0 && !changed)
-		stage_history(sr, hist, true);
-	stepfs_free(fs);
-	return r;
+	_cleanup_free_ char *hist = xasprintf("WORKDIR %s", in->value);
+	return stage_step_finish(sr, fs, r, hist, err);
 }

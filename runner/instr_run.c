@@ -333,21 +333,11 @@ static int run_in_sandbox(struct stage_run *sr, const struct build_instr *in, st
 
 int instr_run(struct stage_run *sr, const struct build_instr *in, struct molt_error **err)
 {
-	_cleanup_strv_ char **lowers = stage_lowers(sr);
-	_cleanup_free_ char *dir = xasprintf("%s/step-%u", sr->scratch, sr->step);
 	struct stepfs *fs = NULL;
-	int r = stepfs_mount(dir, lowers, false, &fs, err);
+	int r = stage_step_mount(sr, &fs, err);
 	if (r < 0)
 		return r;
 	r = run_in_sandbox(sr, in, fs, err);
-	if (r == 0)
-		r = stepfs_unmount(fs, err);
-	bool changed = false;
 	_cleanup_free_ char *hist = xasprintf("%s # buildkit", in->original);
-	if (r == 0)
-		r = stage_commit_upper(sr, fs->upper, hist, &changed, err);
-	if (r == 0 && !changed)
-		stage_history(sr, hist, true);
-	stepfs_free(fs);
-	return r;
+	return stage_step_finish(sr, fs, r, hist, err);
 }

@@ -88,6 +88,27 @@ int stage_commit_upper(struct stage_run *sr, const char *upper, const char *crea
 	return 0;
 }
 
+int stage_step_mount(struct stage_run *sr, struct stepfs **ret, struct molt_error **err)
+{
+	_cleanup_strv_ char **lowers = stage_lowers(sr);
+	_cleanup_free_ char *dir = xasprintf("%s/step-%u", sr->scratch, sr->step);
+	return stepfs_mount(dir, lowers, false, ret, err);
+}
+
+int stage_step_finish(struct stage_run *sr, struct stepfs *fs, int r, const char *created_by,
+		      struct molt_error **err)
+{
+	bool changed = false;
+	if (r == 0)
+		r = stepfs_unmount(fs, err);
+	if (r == 0)
+		r = stage_commit_upper(sr, fs->upper, created_by, &changed, err);
+	if (r == 0 && !changed)
+		stage_history(sr, created_by, true);
+	stepfs_free(fs);
+	return r;
+}
+
 /*
  * The diff ID a config claims must be the layer's content: unpacked trees are shared
  * by diff ID across images, so one hostile image claiming a popular layer's diff ID

@@ -63,6 +63,15 @@ int stage_ensure_unpacked(struct build_ctx *b, const struct image_config *c,
  */
 int stage_commit_upper(struct stage_run *sr, const char *upper, const char *created_by,
 		       bool *ret_changed, struct molt_error **err);
+/* Mounts the overlay a step works on (its scratch directory is step-N). */
+int stage_step_mount(struct stage_run *sr, struct stepfs **ret, struct molt_error **err);
+/*
+ * Ends a step: when r is 0, unmounts the overlay and commits its upper directory as
+ * a layer (or an empty_layer history entry when nothing changed); frees fs in every
+ * case and returns r or the first error.
+ */
+int stage_step_finish(struct stage_run *sr, struct stepfs *fs, int r, const char *created_by,
+		      struct molt_error **err);
 /* Records a history entry without a layer (metadata instructions). */
 void stage_history(struct stage_run *sr, const char *created_by, bool empty_layer);
 
