@@ -21,6 +21,7 @@
 #include "../layers/layers.h"
 #include "../sandbox/sandbox.h"
 #include "cli.h"
+#include "stage.h"
 #include "stepfs.h"
 
 struct run_opts {
@@ -173,35 +174,6 @@ static int parse_args(int argc, char **argv, struct run_opts *o, int *ret_cmd,
 	return 0;
 }
 
-/* Unpacks layer i of img into the store unless it is there already. */
-static int ensure_unpacked(struct layer_store *s, const struct image *img, size_t i,
-			   struct molt_error **err)
-{
-	const char *diff_id = img->config.diff_ids[i];
-	if (layer_store_unpacked_exists(s, diff_id))
-		return 0;
-	const char *tmp = NULL;
-	if (layer_store_tmpdir(s, &tmp, err) < 0)
-		return -EINVAL;
-	_cleanup_free_ char *dir = xasprintf("%s/unpack-%zu", tmp, i);
-	if (mkdir(dir, 0755) < 0)
-		return molt_error_set(err, errno, "create '%s'", dir);
-	_cleanup_close_ int rootfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-	_cleanup_close_ int tarfd = -1;
-	const char *digest = img->manifest.layers[i].digest;
-	struct unpack_opts o = {.layer = digest, .whiteouts = UNPACK_OVERLAY};
-	int r = rootfd < 0 ? molt_error_set(err, errno, "open '%s'", dir) : 0;
-	if (r == 0)
-		r = layer_store_blob_open(s, digest, true, &tarfd, NULL, err);
-	if (r == 0)
-		r = layer_unpack(rootfd, tarfd, &o, NULL, err);
-	if (r == 0)
-		r = layer_store_unpacked_publish(s, diff_id, dir, err);
-	if (r < 0)
-		rm_rf(dir, NULL);
-	return r;
-}
-
 /* Mounts IMAGE's layers under a fresh upper directory and applies its config. */
 static int image_rootfs(struct layer_store *s, struct run_opts *o, char **cli_cmd,
 			struct stepfs **ret_fs, struct molt_error **err)
@@ -213,15 +185,15 @@ static int image_rootfs(struct layer_store *s, struct run_opts *o, char **cli_cm
 	if (n != img->manifest.n_layers)
 		return molt_error_setx(err, EINVAL, "image '%s': %zu layers but %zu diff IDs",
 				       o->image, img->manifest.n_layers, n);
-	_cleanup_strv_ char **lowers = NULL;
-	for (size_t i = n; i-- > 0;) {
-		if (ensure_unpacked(s, img, i, err) < 0)
-			return molt_error_wrap(err, "image '%s'", o->image);
-		strv_push_take(&lowers, layer_store_unpacked_path(s, img->config.diff_ids[i]));
-	}
 	const char *tmp = NULL;
 	if (layer_store_tmpdir(s, &tmp, err) < 0)
 		return -EINVAL;
+	/* The same verified unpack as molt build (diff IDs checked before publishing). */
+	if (image_ensure_unpacked(s, tmp, &img->config, img->manifest.layers, n, err) < 0)
+		return molt_error_wrap(err, "image '%s'", o->image);
+	_cleanup_strv_ char **lowers = NULL;
+	for (size_t i = n; i-- > 0;)
+		strv_push_take(&lowers, layer_store_unpacked_path(s, img->config.diff_ids[i]));
 	_cleanup_free_ char *dir = xasprintf("%s/run", tmp);
 	if (stepfs_mount(dir, lowers, false, ret_fs, err) < 0)
 		return -EINVAL;

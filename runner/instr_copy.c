@@ -72,7 +72,7 @@ int stage_mount_from(struct stage_run *sr, const char *from, int from_stage, con
 			for (size_t i = 0; i < n; i++)
 				image_descriptor_copy(&layers[i], &img->manifest.layers[i]);
 			image_free(img);
-			r = stage_ensure_unpacked(sr->b, &cfg, layers, n, err);
+			r = image_ensure_unpacked(sr->b->store, sr->b->tmp, &cfg, layers, n, err);
 		}
 	}
 	if (r == 0) {

@@ -140,12 +140,12 @@ static int diff_id_of_blob(int fd, char ret[DIGEST_STR_LEN], struct molt_error *
 	return r;
 }
 
-static int unpack_one(struct build_ctx *b, const char *digest, const char *diff_id,
-		      struct molt_error **err)
+static int unpack_one(struct layer_store *s, const char *tmp, const char *digest,
+		      const char *diff_id, struct molt_error **err)
 {
 	int fd = -1;
 	int64_t size;
-	int r = layer_store_blob_open(b->store, digest, true, &fd, &size, err);
+	int r = layer_store_blob_open(s, digest, true, &fd, &size, err);
 	if (r < 0)
 		return r;
 	char actual[DIGEST_STR_LEN];
@@ -154,7 +154,7 @@ static int unpack_one(struct build_ctx *b, const char *digest, const char *diff_
 		r = molt_error_setx(err, EINVAL, "layer %s: its content is %s, not the diff ID %s "
 						 "its image config claims",
 				    digest, actual, diff_id);
-	_cleanup_free_ char *dir = xasprintf("%s/unpack-XXXXXX", b->tmp);
+	_cleanup_free_ char *dir = xasprintf("%s/unpack-XXXXXX", tmp);
 	if (r == 0 && !mkdtemp(dir))
 		r = molt_error_set(err, errno, "create '%s'", dir);
 	/* The layer's root is "/" of the image when no tar entry says otherwise. */
@@ -169,22 +169,25 @@ static int unpack_one(struct build_ctx *b, const char *digest, const char *diff_
 	if (r == 0)
 		r = layer_unpack(root, fd, &uo, NULL, err);
 	if (r == 0)
-		r = layer_store_unpacked_publish(b->store, diff_id, dir, err);
+		r = layer_store_unpacked_publish(s, diff_id, dir, err);
 	else if (root >= 0)
 		rm_rf(dir, NULL); /* the unpack leaves a partial tree to its caller */
 	close(fd);
 	return r;
 }
 
-int stage_ensure_unpacked(struct build_ctx *b, const struct image_config *c,
+int image_ensure_unpacked(struct layer_store *s, const char *tmp, const struct image_config *c,
 			  const struct image_descriptor *layers, size_t n_layers,
 			  struct molt_error **err)
 {
+	if (strv_len(c->diff_ids) != n_layers)
+		return molt_error_setx(err, EINVAL, "image has %zu layers but %zu diff IDs", n_layers,
+				       strv_len(c->diff_ids));
 	for (size_t i = 0; i < n_layers; i++) {
 		const char *diff_id = c->diff_ids[i];
-		if (layer_store_unpacked_exists(b->store, diff_id))
+		if (layer_store_unpacked_exists(s, diff_id))
 			continue;
-		int r = unpack_one(b, layers[i].digest, diff_id, err);
+		int r = unpack_one(s, tmp, layers[i].digest, diff_id, err);
 		if (r < 0)
 			return r;
 	}

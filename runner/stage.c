@@ -108,7 +108,8 @@ static int base_image(struct stage_run *sr, struct molt_error **err)
 	if (strv_len(sr->config.diff_ids) != sr->n_layers)
 		return molt_error_setx(err, EINVAL, "base image '%s': %zu layers but %zu diff IDs",
 				       sr->st->from, sr->n_layers, strv_len(sr->config.diff_ids));
-	return stage_ensure_unpacked(sr->b, &sr->config, sr->layers, sr->n_layers, err);
+	return image_ensure_unpacked(sr->b->store, sr->b->tmp, &sr->config, sr->layers,
+				     sr->n_layers, err);
 }
 
 static int stage_base(struct stage_run *sr, struct molt_error **err)

@@ -51,8 +51,12 @@ int stage_result_parse(const char *json, struct image_config *ret_config,
 /* The unpacked trees of the stage's layers, top-most first (for stepfs_mount). */
 char **stage_lowers(struct stage_run *sr);
 
-/* Makes sure every layer of an image is unpacked in the store. */
-int stage_ensure_unpacked(struct build_ctx *b, const struct image_config *c,
+/*
+ * Makes sure every layer of an image is unpacked in the store (in tmp, then
+ * published), after checking that each blob's content is the diff ID its config
+ * claims: unpacked trees are shared by diff ID across images. Used by build and run.
+ */
+int image_ensure_unpacked(struct layer_store *s, const char *tmp, const struct image_config *c,
 			  const struct image_descriptor *layers, size_t n_layers,
 			  struct molt_error **err);
 
