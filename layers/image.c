@@ -591,13 +591,11 @@ static int parse_descriptor_list(json_t *root, const char *key, struct image_des
 	return 0;
 }
 
-/* ---------------------------------------------------------------- manifest */
-
-int image_manifest_parse(const char *json, size_t len, struct image_manifest *ret,
-			 struct molt_error **err)
+/* Parses a manifest or index document and checks its schemaVersion is 2. */
+static int load_schema2(const char *json, size_t len, const char *w, json_t **ret,
+			struct molt_error **err)
 {
 	_cleanup_json_ json_t *root = NULL;
-	const char *w = "image manifest";
 	int r = load_json(json, len, w, &root, err);
 	if (r < 0)
 		return r;
@@ -608,6 +606,20 @@ int image_manifest_parse(const char *json, size_t len, struct image_manifest *re
 	if (version != 2)
 		return molt_error_setx(err, EINVAL, "%s: schemaVersion %lld is not supported (2 is)",
 				       w, (long long)version);
+	*ret = TAKE_PTR(root);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- manifest */
+
+int image_manifest_parse(const char *json, size_t len, struct image_manifest *ret,
+			 struct molt_error **err)
+{
+	_cleanup_json_ json_t *root = NULL;
+	const char *w = "image manifest";
+	int r = load_schema2(json, len, w, &root, err);
+	if (r < 0)
+		return r;
 	struct image_manifest m = {0};
 	r = get_str(root, "mediaType", &m.media_type, w, err);
 	if (r == 0 && m.media_type && strcmp(m.media_type, MEDIA_OCI_MANIFEST) &&
@@ -666,16 +678,9 @@ int image_index_parse(const char *json, size_t len, struct image_index *ret,
 {
 	_cleanup_json_ json_t *root = NULL;
 	const char *w = "image index";
-	int r = load_json(json, len, w, &root, err);
+	int r = load_schema2(json, len, w, &root, err);
 	if (r < 0)
 		return r;
-	int64_t version = 0;
-	r = get_int(root, "schemaVersion", &version, w, err);
-	if (r < 0)
-		return r;
-	if (version != 2)
-		return molt_error_setx(err, EINVAL, "%s: schemaVersion %lld is not supported (2 is)",
-				       w, (long long)version);
 	struct image_index idx = {0};
 	r = parse_descriptor_list(root, "manifests", &idx.manifests, &idx.n_manifests, w, err);
 	if (r < 0)

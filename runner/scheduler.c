@@ -94,6 +94,15 @@ static int start_worker(struct sched *s, unsigned i, sched_stage_fn fn, void *ud
 	}
 	close(fds[1]);
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		/* Without a pidfd the worker's end could not be seen: never wait on it. */
+		int e = errno;
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		close(fds[0]);
+		return molt_error_set(err, e, "watch the worker of stage %u", i);
+	}
 	s->w[i] = (struct worker){.pid = pid, .pidfd = pidfd, .result_fd = fds[0]};
 	s->state[i] = ST_RUNNING;
 	s->running++;
