@@ -50,6 +50,24 @@ $(B)/tests/%: tests/unit/%.c tests/unit/tap.h $(B)/libmolt.a
 	@$(CC) $(MOLT_CFLAGS) $(MOLT_LDFLAGS) -MMD -MP -o $@ $< $(B)/libmolt.a $(PKG_LIBS) -lpthread
 
 # Small probes run inside sandboxes by the hostile tests: static, no libc surprises.
+# The seccomp filters, compiled to BPF once at build time (sandbox/seccomp.c says why).
+# The generator links only the libseccomp builders and lib/, not libmolt (which needs
+# its output).
+SECCOMP_GEN := $(B)/gen/seccomp_gen
+SECCOMP_BPF := $(B)/gen/seccomp_bpf.h
+$(SECCOMP_GEN): sandbox/gen/seccomp_gen.c $(B)/obj/sandbox/seccomp_profile.o \
+		$(filter $(B)/obj/lib/%,$(LIB_OBJ))
+	@mkdir -p $(dir $@)
+	@echo '  CC      $@'
+	@$(CC) $(MOLT_CFLAGS) $(MOLT_LDFLAGS) -MMD -MP -o $@ $^ $(PKG_LIBS)
+
+$(SECCOMP_BPF): $(SECCOMP_GEN)
+	@echo '  GEN     $@'
+	@$(SECCOMP_GEN) >$@.tmp && mv -f $@.tmp $@
+
+$(B)/obj/sandbox/seccomp.o: $(SECCOMP_BPF)
+$(B)/obj/sandbox/seccomp.o: private MOLT_CFLAGS += -DMOLT_SECCOMP_BPF_H='"$(abspath $(SECCOMP_BPF))"'
+
 $(B)/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
 	@echo '  PROBE   $@'
@@ -84,4 +102,4 @@ install: $(B)/molt
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(B)/obj/runner/main.d $(UNIT_BIN:%=%.d)
+-include $(LIB_OBJ:.o=.d) $(B)/obj/runner/main.d $(UNIT_BIN:%=%.d) $(SECCOMP_GEN).d
