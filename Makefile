@@ -23,7 +23,7 @@ CFLAGS   ?=
 MOLT_CFLAGS := -std=gnu17 $(WARN) $(OPT) -fPIE -g -D_GNU_SOURCE \
             -DMOLT_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS  ?=
-MOLT_LDFLAGS := -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+MOLT_LDFLAGS := -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS)
 
 MODULE_SRC := $(sort $(wildcard lib/*.c layers/*.c sandbox/*.c runner/*.c))
 LIB_SRC    := $(filter-out runner/main.c,$(MODULE_SRC))

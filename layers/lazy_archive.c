@@ -93,9 +93,8 @@
 	F(int, archive_write_open_filename, (struct archive * a, const char *name), (a, name),     \
 	  ARCHIVE_FATAL)                                                                           \
 	F(int, archive_write_open2,                                                                \
-	  (struct archive * a, void *data, archive_open_callback *o,                            \
-	   archive_write_callback *w, archive_close_callback *c,                           \
-	   archive_free_callback *f),                                                           \
+	  (struct archive * a, void *data, archive_open_callback *o, archive_write_callback *w,    \
+	   archive_close_callback *c, archive_free_callback *f),                                   \
 	  (a, data, o, w, c, f), ARCHIVE_FATAL)                                                    \
 	F(int, archive_write_header, (struct archive * a, struct archive_entry * e), (a, e),       \
 	  ARCHIVE_FATAL)                                                                           \
