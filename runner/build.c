@@ -70,8 +70,13 @@ static int finish(struct build_ctx *b, char *const *results, struct progress *p,
 	struct progress_out po = {.direct = p, .fd = -1};
 	_cleanup_free_ char *note = xasprintf("writing image %s", img->id);
 	progress_note(&po, note);
+	/* The name as the store keeps it ("docker.io/library/foo:latest"), as BuildKit prints. */
 	for (size_t i = 0; b->o->tags && b->o->tags[i]; i++) {
-		_cleanup_free_ char *t = xasprintf("naming to %s", b->o->tags[i]);
+		_cleanup_free_ char *norm = NULL;
+		struct molt_error *e = NULL;
+		if (image_ref_normalize(b->o->tags[i], &norm, &e) < 0)
+			molt_error_free(e);
+		_cleanup_free_ char *t = xasprintf("naming to %s", norm ? norm : b->o->tags[i]);
 		progress_note(&po, t);
 	}
 	for (size_t i = 0; r == 0 && i < b->o->n_outputs; i++)
@@ -99,6 +104,36 @@ static int run_build(struct build_ctx *b, struct progress *p, struct molt_error 
 	return r;
 }
 
+void plan_base_from_config(const struct image_config *c, struct plan_base *ret)
+{
+	ret->env = strv_copy(c->env);
+	ret->workdir = c->working_dir ? xstrdup(c->working_dir) : NULL;
+	ret->shell = strv_copy(c->shell);
+	ret->user = c->user ? xstrdup(c->user) : NULL;
+}
+
+static int store_base_config(void *ud, const char *image, struct plan_base *ret)
+{
+	struct image *img = NULL;
+	struct molt_error *e = NULL;
+	int r = layer_store_resolve(ud, image, &img, &e);
+	molt_error_free(e);
+	if (r < 0)
+		return r;
+	plan_base_from_config(&img->config, ret);
+	image_free(img);
+	return 0;
+}
+
+/* Plans again with the base images' configs from the store (build.h: df). */
+static int replan(struct build_ctx *b, struct build_plan **ret, struct molt_error **err)
+{
+	struct plan_options po = *b->o->plan_opts;
+	po.base_config = store_base_config;
+	po.base_ud = b->store;
+	return build_plan_make(b->o->df, &po, ret, err);
+}
+
 int build_execute(const struct build_plan *plan, const struct build_request *o,
 		  struct molt_error **err)
 {
@@ -114,6 +149,9 @@ int build_execute(const struct build_plan *plan, const struct build_request *o,
 	if (r == 0)
 		r = layer_store_tmpdir(b.store, &tmp, err);
 	b.tmp = tmp;
+	struct build_plan *own_plan = NULL;
+	if (r == 0 && o->df && o->plan_opts && (r = replan(&b, &own_plan, err)) == 0)
+		b.plan = own_plan;
 	if (r == 0)
 		r = context_filter_load(&b, err);
 	b.build_time = image_build_time();
@@ -123,6 +161,7 @@ int build_execute(const struct build_plan *plan, const struct build_request *o,
 	progress_free(p);
 	context_filter_free(&b);
 	layer_store_free(b.store);
+	build_plan_free(own_plan);
 	close(b.context_fd);
 	return r;
 }
