@@ -4,7 +4,29 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include "../layers/layers.h"
 #include "stepfs.h"
+
+/* -1: not decided yet; per process (each stage worker decides for itself). */
+static int walk_mode = -1;
+
+bool stepfs_walk_mode(void)
+{
+	if (walk_mode < 0) {
+		const char *d = getenv("MOLT_DIFFER");
+		walk_mode = d && !strcmp(d, "walk");
+	}
+	return walk_mode;
+}
+
+/* Errors that mean "no overlayfs for us here", not "this mount is wrong". */
+static bool overlay_missing(int r)
+{
+	const char *d = getenv("MOLT_DIFFER");
+	if (d && !strcmp(d, "overlay"))
+		return false;
+	return r == -ENODEV || r == -EPERM || r == -ENOSYS || r == -ENOTSUP;
+}
 
 /*
  * The new mount API adds lower directories one at a time ("lowerdir+", Linux 6.8),
@@ -64,6 +86,26 @@ static int mount_overlay(struct stepfs *fs, char *const *lowers, bool readonly,
 	return 0;
 }
 
+/* Walk mode: merged becomes a copy of the layers; a writable one is snapshotted. */
+static int mount_walk(struct stepfs *fs, char *const *lowers, bool readonly,
+		      struct molt_error **err)
+{
+	fs->walk = true;
+	/* the step's change is found in merged itself: no upper directory */
+	if (fs->upper) {
+		(void)rmdir(fs->upper);
+		free(fs->upper);
+		fs->upper = NULL;
+	}
+	_cleanup_close_ int root = open(fs->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return molt_error_set(err, errno, "open '%s'", fs->merged);
+	int r = stepfs_flatten(lowers, root, err);
+	if (r == 0 && !readonly)
+		r = tree_snapshot_take(root, &fs->before, err);
+	return r;
+}
+
 int stepfs_mount(const char *dir, char *const *lowers, bool readonly, struct stepfs **ret,
 		 struct molt_error **err)
 {
@@ -79,8 +121,21 @@ int stepfs_mount(const char *dir, char *const *lowers, bool readonly, struct ste
 		r = molt_error_set(err, errno, "create '%s'", fs->merged);
 	else if (fs->upper && mkdir(fs->upper, 0755) < 0)
 		r = molt_error_set(err, errno, "create '%s'", fs->upper);
-	if (r == 0)
-		r = mount_overlay(fs, lowers, readonly, err);
+	if (r == 0 && !stepfs_walk_mode()) {
+		struct molt_error *e = NULL;
+		r = mount_overlay(fs, lowers, readonly, &e);
+		if (r < 0 && overlay_missing(r)) {
+			molt_debug("overlayfs unavailable (%s): steps work on copies, the walk "
+				   "differ finds their changes", e->msg);
+			molt_error_free(e);
+			walk_mode = 1;
+			r = 0;
+		} else if (r < 0) {
+			*err = e;
+		}
+	}
+	if (r == 0 && stepfs_walk_mode())
+		r = mount_walk(fs, lowers, readonly, err);
 	if (r < 0) {
 		stepfs_free(fs);
 		return r;
@@ -117,5 +172,6 @@ void stepfs_free(struct stepfs *fs)
 	free(fs->dir);
 	free(fs->upper);
 	free(fs->merged);
+	tree_snapshot_free(fs->before);
 	free(fs);
 }
