@@ -2,6 +2,7 @@
 /* The build executor's top level (see build.h for the process model). */
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "../sandbox/sandbox.h"
@@ -134,6 +135,61 @@ static int replan(struct build_ctx *b, struct build_plan **ret, struct molt_erro
 	return build_plan_make(b->o->df, &po, ret, err);
 }
 
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static char *mountinfo_unescape(const char *s)
+{
+	char *out = xmalloc(strlen(s) + 1), *o = out;
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 4;
+		} else {
+			*o++ = *s++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static int cmp_len_desc(const void *a, const void *b)
+{
+	size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
+	return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+/*
+ * A stage worker killed mid-step (SIGINT, a failing sibling stage) cannot unmount
+ * its overlays: they live in the build namespace's mount namespace, which is ours,
+ * and would keep the scratch directory from being removed. Detach whatever is still
+ * mounted below it, deepest first.
+ */
+static void unmount_below(const char *dir)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	_cleanup_free_ char *prefix = xasprintf("%s/", dir);
+	_cleanup_strv_ char **points = xcalloc(1, sizeof(char *));
+	char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, f) > 0) {
+		char point[4096];
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1)
+			continue;
+		char *p = mountinfo_unescape(point);
+		if (str_startswith(p, prefix))
+			strv_push_take(&points, p);
+		else
+			free(p);
+	}
+	free(line);
+	qsort(points, strv_len(points), sizeof(char *), cmp_len_desc);
+	for (size_t i = 0; points[i]; i++)
+		if (umount2(points[i], MNT_DETACH) < 0)
+			molt_debug("build: cannot unmount '%s': %s", points[i], strerror(errno));
+}
+
 int build_execute(const struct build_plan *plan, const struct build_request *o,
 		  struct molt_error **err)
 {
@@ -159,6 +215,8 @@ int build_execute(const struct build_plan *plan, const struct build_request *o,
 	if (r == 0)
 		r = run_build(&b, p, err);
 	progress_free(p);
+	if (r < 0 && b.tmp)
+		unmount_below(b.tmp);
 	context_filter_free(&b);
 	layer_store_free(b.store);
 	build_plan_free(own_plan);
