@@ -160,4 +160,180 @@ fi
 molt_fails 2 "invalid tag 'UPPER:case'" "an invalid -t name is a usage error before the build" \
 	"$MOLT" build -t UPPER:case "$c"
 
+# 4. FROM by digest: name@sha256:<manifest digest> picks that image; a digest the
+#    store does not hold fails and names the reference.
+mdigest=$(jq -r '.manifests[] | select((.annotations["org.opencontainers.image.ref.name"] // "") | test("busybox")) | .digest' "$MOLT_ROOT/index.json" | head -n 1)
+c=$(ctx bydigest <<EOF
+FROM busybox@$mdigest
+RUN echo pinned > /pinned
+EOF
+)
+if build "$c" -o "type=local,dest=$WORK/bydigest"; then
+	is "$(cat "$WORK/bydigest/pinned")" "pinned" "FROM name@sha256:digest builds on that image"
+else
+	failed_build "FROM name@sha256:digest builds"
+fi
+c=$(ctx baddigest <<EOF
+FROM busybox@sha256:$(printf '1%.0s' $(seq 64))
+EOF
+)
+build "$c"
+is "$?" 1 "FROM with a digest the store does not hold fails"
+like "$(cat "$WORK/build.log")" "sha256:1111" "the error names the missing digest"
+
+# 5. SHELL changes how later shell-form RUN, CMD and ENTRYPOINT run.
+c=$(ctx shell <<'EOF'
+FROM busybox
+SHELL ["/bin/sh", "-c", "echo \"via custom shell: $0\" > /shell-used; exec /bin/sh -c \"$0\""]
+RUN echo hi > /ran
+CMD echo cmd
+EOF
+)
+if build "$c" -t shelltest -o "type=local,dest=$WORK/shell"; then
+	is "$(cat "$WORK/shell/shell-used")" "via custom shell: echo hi > /ran" "SHELL is used by a later shell-form RUN"
+	is "$(cat "$WORK/shell/ran")" "hi" "the command still runs through the custom SHELL"
+	is "$(config shelltest | jq -c '.config.Cmd[0:2]')" '["/bin/sh","-c"]' "shell-form CMD is stored with the SHELL prefix"
+else
+	failed_build "SHELL Dockerfile builds"
+fi
+
+# 6. Hardlinks survive COPY from the context and COPY --from; COPY --link gives a
+#    layer with only the copied paths (as BuildKit).
+c=$(ctx links <<'EOF'
+FROM busybox AS src
+RUN mkdir /made && echo x > /made/a && ln /made/a /made/b
+
+FROM busybox
+COPY tree /tree/
+COPY --from=src /made /made/
+COPY --link tree/one.txt /linked/
+EOF
+)
+mkdir -p "$c/tree"; echo one >"$c/tree/one.txt"; ln "$c/tree/one.txt" "$c/tree/two.txt"
+if build "$c" -t links -o "type=tar,dest=$WORK/links.tar"; then
+	tv=$(tar -tvf "$WORK/links.tar" 2>/dev/null)
+	like "$tv" "tree/two.txt link to \.?/?tree/one.txt" "COPY from the context keeps a hardlink as a hardlink"
+	like "$tv" "made/b link to \.?/?made/a" "COPY --from keeps a hardlink as a hardlink"
+	cfg=$(config links)
+	last=$(jq -r '.rootfs.diff_ids[-1]' <<<"$cfg")
+	d=$WORK/links-oci; rm -rf "$d"; mkdir -p "$d"; tar -xf "$WORK/save.tar" -C "$d"
+	m=$(jq -r '.manifests[0].digest' "$d/index.json" | sed 's/sha256://')
+	blob=$(jq -r '.layers[-1].digest' "$d/blobs/sha256/$m" | sed 's/sha256://')
+	is "$(tar -tzf "$d/blobs/sha256/$blob" 2>/dev/null | sed 's|^\./||; s|/$||' | LC_ALL=C sort | tr '\n' ' ')" "linked linked/one.txt " \
+		"COPY --link makes a layer of only the copied paths"
+	like "$last" "^sha256:" "the --link layer is in the config"
+else
+	failed_build "hardlink Dockerfile builds"
+fi
+
+# 7. ADD extracts local tar.gz, tar.bz2, tar.xz and tar.zst archives; a file that
+#    only looks like an archive by name is copied as it is.
+mkdir -p "$WORK/pkg/pkg"; echo inside >"$WORK/pkg/pkg/file"
+c=$(ctx addz <<'EOF'
+FROM busybox
+ADD a.tar.gz /gz/
+ADD a.tar.bz2 /bz2/
+ADD a.tar.xz /xz/
+ADD a.tar.zst /zst/
+ADD fake.tar.gz /fake/
+EOF
+)
+tar -czf "$c/a.tar.gz" -C "$WORK/pkg" pkg
+tar -cjf "$c/a.tar.bz2" -C "$WORK/pkg" pkg
+tar -cJf "$c/a.tar.xz" -C "$WORK/pkg" pkg
+tar -cf - -C "$WORK/pkg" pkg | zstd -q -o "$c/a.tar.zst"
+echo "not an archive" >"$c/fake.tar.gz"
+if build "$c" -o "type=local,dest=$WORK/addz"; then
+	for z in gz bz2 xz zst; do
+		is "$(cat "$WORK/addz/$z/pkg/file" 2>/dev/null)" "inside" "ADD extracts a local .tar.$z"
+	done
+	is "$(cat "$WORK/addz/fake/fake.tar.gz" 2>/dev/null)" "not an archive" "ADD copies a non-archive named .tar.gz as a file"
+else
+	failed_build "ADD archives Dockerfile builds"
+fi
+
+# 8. Sources outside the context are refused: a context symlink that points out is
+#    followed inside the context only, and `COPY ../x` cannot leave it.
+mkdir -p "$WORK/outside"; echo "host secret" >"$WORK/outside/secret.txt"
+c=$(ctx escape1 <<'EOF'
+FROM busybox
+COPY out/secret.txt /leaked.txt
+EOF
+)
+ln -s "$WORK/outside" "$c/out"
+build "$c" -o "type=local,dest=$WORK/escape1"
+is "$?" 1 "COPY through a context symlink pointing outside the context fails"
+[ ! -e "$WORK/escape1/leaked.txt" ] && ok "nothing from outside the context is copied" || not_ok "nothing from outside the context is copied"
+c=$(ctx escape2 <<'EOF'
+FROM busybox
+COPY ../../outside/secret.txt /leaked.txt
+EOF
+)
+build "$c" -o "type=local,dest=$WORK/escape2"
+is "$?" 1 "COPY ../x cannot reach outside the context"
+unlike "$(cat "$WORK/escape2/leaked.txt" 2>/dev/null)" "host secret" "COPY ../x copies nothing from outside"
+c=$(ctx escape3 <<'EOF'
+FROM busybox
+COPY . /ctx/
+EOF
+)
+ln -s "$WORK/outside/secret.txt" "$c/link-out"
+if build "$c" -o "type=local,dest=$WORK/escape3"; then
+	is "$(readlink "$WORK/escape3/ctx/link-out")" "$WORK/outside/secret.txt" "COPY . keeps a symlink pointing out as a symlink"
+	[ -L "$WORK/escape3/ctx/link-out" ] && ok "the symlink's target is not copied in its place" \
+		|| not_ok "the symlink's target is not copied in its place"
+else
+	failed_build "COPY . with a symlink pointing out builds"
+fi
+
+# 9. Outputs: -o DIR alone is type=local; type=oci with a .tar dest is an OCI archive.
+c=$(ctx outs <<'EOF'
+FROM busybox
+RUN echo out > /out
+EOF
+)
+if build "$c" -o "$WORK/plain-dir" -o "type=oci,dest=$WORK/oci.tar"; then
+	is "$(cat "$WORK/plain-dir/out" 2>/dev/null)" "out" "-o DIR writes the rootfs into DIR (type=local)"
+	like "$(tar -tf "$WORK/oci.tar" 2>/dev/null | tr '\n' ' ')" "oci-layout.*index.json|index.json.*oci-layout" \
+		"type=oci,dest=X.tar writes an OCI layout as a tar"
+	check "skopeo reads the OCI archive" skopeo inspect "oci-archive:$WORK/oci.tar"
+else
+	failed_build "outputs build"
+fi
+
+# 10. --progress: tty draws with escape sequences even into a file; auto into a file
+#     is plain; quiet prints only the image ID on stdout.
+if "$MOLT" build --progress tty "$c" >"$WORK/tty.out" 2>"$WORK/tty.log"; then
+	grep -q $'\033\\[' "$WORK/tty.log" && ok "--progress tty draws with terminal escape sequences" \
+		|| not_ok "--progress tty draws with terminal escape sequences"
+	"$MOLT" build --progress auto "$c" >/dev/null 2>"$WORK/auto.log"
+	grep -q $'\033' "$WORK/auto.log" && not_ok "--progress auto into a file is plain text" \
+		|| ok "--progress auto into a file is plain text"
+	like "$(cat "$WORK/auto.log")" "^#[0-9]+ " "--progress auto into a file uses the plain step lines"
+	out=$("$MOLT" build --progress quiet "$c" 2>"$WORK/quiet.log")
+	like "$out" "^sha256:[0-9a-f]{64}$" "--progress quiet prints the image ID on stdout"
+	is "$(grep -c '^#' "$WORK/quiet.log")" 0 "--progress quiet prints no step lines"
+else
+	failed_build "--progress tty build"
+fi
+
+# 11. A failing RUN names the step, the command, the exit status and shows the last
+#     20 lines of the output (not more).
+c=$(ctx failing <<'EOF'
+FROM busybox
+RUN echo fine
+RUN i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo out-line-$i; done; exit 7
+EOF
+)
+build "$c"
+is "$?" 1 "a failing RUN exits 1"
+log=$(cat "$WORK/build.log")
+like "$log" "Dockerfile:3: RUN" "the failure names the Dockerfile line and instruction"
+like "$log" "while \[ \\\$i -lt 40 \]" "the failure shows the command"
+like "$log" "exit code: 7" "the failure gives the exit status"
+tail_part=$(sed -n '/last lines/,$p' "$WORK/build.log")
+like "$tail_part" "out-line-40" "the failure repeats the last line of output"
+like "$tail_part" "out-line-21" "the failure repeats 20 lines"
+unlike "$tail_part" "out-line-20$" "the failure does not repeat a 21st line"
+
 done_testing
