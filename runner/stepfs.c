@@ -41,16 +41,23 @@ static int overlay_fsfd(char *const *lowers, const char *empty, const char *uppe
 		return molt_error_set(err, errno, "open an overlay filesystem (is overlayfs "
 						  "available in user namespaces?)");
 	size_t n = strv_len(lowers);
-	for (size_t i = 0; i < n; i++)
-		if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", lowers[i], 0) < 0)
-			return molt_error_set(err, errno, "add layer '%s' to the overlay", lowers[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", lowers[i], 0) == 0)
+			continue;
+		/* before Linux 6.8 the option does not exist: that is "no overlay for us" */
+		if (errno == EINVAL && i == 0)
+			return molt_error_setx(err, ENOTSUP, "this kernel's overlayfs has no "
+							     "'lowerdir+' option (Linux 6.8)");
+		return molt_error_set(err, errno, "add layer '%s' to the overlay", lowers[i]);
+	}
 	/*
 	 * An overlay needs a lower directory (a stage FROM scratch gets an empty one), and
 	 * two when it has no upper: the empty one goes at the bottom, where it changes
 	 * nothing.
 	 */
 	if ((n == 0 || !upper) && fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", empty, 0) < 0)
-		return molt_error_set(err, errno, "add an empty layer to the overlay");
+		return molt_error_set(err, errno == EINVAL && n == 0 ? ENOTSUP : errno,
+				      "add an empty layer to the overlay");
 	if (upper) {
 		if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
 		    fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0)
