@@ -146,7 +146,10 @@ fi
 for s in "${scripts[@]}"; do
 	[ -f "$s" ] || continue
 	name=e2e/$(basename "$s" .sh)
-	run_tap "$name" "${as_user[@]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+	# Slow scripts install packages over the network in several builds.
+	limit=${TEST_TIMEOUT:-600}
+	case $s in */slow_*) limit=${TEST_TIMEOUT_SLOW:-2400} ;; esac
+	TEST_TIMEOUT=$limit run_tap "$name" "${as_user[@]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		HOME="$stage/home" USER="${user:-$(id -un)}" LANG=C.UTF-8 \
 		MOLT="$stage/bin/molt" STAGE="$stage" FIXTURES="$fixtures" \
 		MOLT_MUST_WORK="$must_work" TMPDIR="$stage/home" \
