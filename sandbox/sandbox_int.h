@@ -70,6 +70,13 @@ int filter_load(struct molt_error **err);
 int filter_export(size_t index, int fd, struct molt_error **err);
 /* The limit applied for a requested value (0 = default), never above hard. */
 uint64_t rlimit_effective(uint64_t want, uint64_t deflt, uint64_t hard);
+/* The default memory (RLIMIT_DATA) limit from /proc/meminfo's text: 3/4 of
+ * MemTotal, or 0 (none) when the text has no MemTotal. Pure: for tests. */
+uint64_t rlimit_memory_default(const char *meminfo);
+/* The memory limit a sandbox gets: r->data or the default; 0 = none. */
+uint64_t rlimits_memory(const struct sandbox_rlimits *r);
+/* Applies the limits and oom_score_adj 1000 to the calling process (the sandbox's
+ * pid 1; its children inherit both). */
 int rlimits_apply(const struct sandbox_rlimits *r, struct molt_error **err);
 
 /* ---- net.c ---- */

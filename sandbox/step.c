@@ -198,6 +198,16 @@ out:
 	return r;
 }
 
+/* The kernel's count of OOM kills since boot (-1 when unknown). */
+static long long oom_kills(void)
+{
+	_cleanup_free_ char *text = NULL;
+	if (read_file("/proc/vmstat", 1 << 20, &text, NULL, NULL) < 0)
+		return -1;
+	const char *p = strstr(text, "\noom_kill ");
+	return p ? strtoll(p + strlen("\noom_kill "), NULL, 10) : -1;
+}
+
 int sandbox_run(const struct sandbox_config *c, int *ret_status, struct molt_error **err)
 {
 	if (!c->rootfs || !*c->rootfs)
@@ -220,9 +230,17 @@ int sandbox_run(const struct sandbox_config *c, int *ret_status, struct molt_err
 	};
 	struct mount_points mp = {0};
 	int status = 0;
+	long long kills = oom_kills();
 	int r = c->overlay ? 0 : mounts_make_points(rootfd, c, &mp, err);
 	if (r == 0)
 		r = run_plan(c, &plan, &status, err);
+	/* A SIGKILL nobody asked for is most often the OOM killer, which prefers the
+	 * sandbox's processes (oom_score_adj 1000). The counter is system-wide, hence
+	 * "most likely". */
+	if (r == 0 && status == 128 + SIGKILL && kills >= 0 && oom_kills() > kills)
+		molt_warn("the command was killed by SIGKILL while the kernel's OOM killer was "
+			  "at work: it most likely ran out of memory (memory limits are per "
+			  "process; a step's processes are the first the OOM killer picks)");
 	/* Also after a failure: the differ must never see a mount point of ours. */
 	mounts_remove_points(rootfd, &mp);
 	free(plan.hosts);

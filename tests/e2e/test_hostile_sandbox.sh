@@ -85,7 +85,15 @@ else
 fi
 
 # ---- a fork bomb is bounded and molt stays responsive
-( ulimit -u 300; p -- probe_forkbomb 5000 4 >"$WORK/bomb.out" 2>&1; echo "rc=$?" >>"$WORK/bomb.out" ) &
+# RLIMIT_NPROC is counted per user id of each user namespace and checked up the chain:
+# a step's processes count against the sandbox's own limit (uid 0 of this molt's build
+# namespace, which nothing else uses) and against the host user's total, which every
+# run of this user on the machine shares. The old `ulimit -u 300` set that shared
+# level, so parallel runs as the same user used it up (the flake); --pids-limit sets
+# the namespace's own level, and its bound is computed here, not assumed.
+bomb_count() { sed -n 's/^forked \([0-9]*\),.*/\1/p' "$1"; }
+tag=bomb-$$
+( p --pids-limit 200 -- probe_forkbomb 5000 4 $tag >"$WORK/bomb.out" 2>&1; echo "rc=$?" >>"$WORK/bomb.out" ) &
 bomb=$!
 for _ in $(seq 100); do grep -q forked "$WORK/bomb.out" 2>/dev/null && break; sleep 0.1; done
 t0=$(date +%s%N)
@@ -93,11 +101,45 @@ t0=$(date +%s%N)
 t1=$(date +%s%N)
 is "$rc" 0 "molt stays responsive while a fork bomb holds its limit"
 diag "a step during the bomb took $(( (t1 - t0) / 1000000 )) ms"
+check "the host's sentinel process is alive while the bomb holds its limit" kill -0 $sentinel
 wait $bomb
-like "$(cat "$WORK/bomb.out")" "stopped by: Resource temporarily unavailable" "the fork bomb is bounded by RLIMIT_NPROC"
+like "$(cat "$WORK/bomb.out")" "stopped by: Resource temporarily unavailable" "the fork bomb is bounded by RLIMIT_NPROC (--pids-limit 200)"
 like "$(cat "$WORK/bomb.out")" "rc=0" "the bomb's step ended normally"
+n=$(bomb_count "$WORK/bomb.out")
+# molt and the sandbox's pid 1 are uid 0 of the same namespace: they count too.
+check "the bomb got its own limit, less molt's own processes, whatever else this user runs (190 <= ${n:-none} < 200)" \
+	test "${n:-0}" -ge 190 -a "${n:-0}" -lt 200
 sleep 0.3
-check "nothing of the bomb is left running" sh -c '! pgrep -f "probe_forkbom[b]"'
+check "nothing of the bomb is left running" sh -c "! pgrep -f 'probe_forkbom[b] 5000 4 $tag'"
+# The default bound, without --pids-limit (the bomb exits at once: no hold).
+p -- probe_forkbomb 5000 0 $tag-default >"$WORK/bomb2.out" 2>&1; rc=$?
+n=$(bomb_count "$WORK/bomb2.out")
+check "default: a fork bomb stops at RLIMIT_NPROC 1024 (forked ${n:-none}, rc $rc)" \
+	test "$rc" = 0 -a "${n:-0}" -ge 1014 -a "${n:-0}" -lt 1024
+
+# ---- a memory hog is bounded, the failure is reported, molt and the host respond
+for how in mmap brk; do
+	out=$(p -m 64m -- probe_memhog 4096 $how 2>&1); rc=$?
+	like "$out" "stopped by: Cannot allocate memory" "memory hog ($how): allocation fails with ENOMEM under --memory 64m"
+	n=$(printf '%s\n' "$out" | sed -n 's/^allocated \([0-9]*\) MiB.*/\1/p')
+	check "memory hog ($how): it got less than 64 MiB (${n:-none})" test "${n:-999}" -lt 64 -a "${n:-0}" -ge 32
+	is "$rc" 0 "memory hog ($how): the probe saw the failure and its status is molt run's"
+done
+( p -m 48m -- probe_memhog 4096 mmap 4 >"$WORK/hog.out" 2>&1; echo "rc=$?" >>"$WORK/hog.out" ) &
+hog=$!
+for _ in $(seq 100); do grep -q stopped "$WORK/hog.out" 2>/dev/null && break; sleep 0.1; done
+like "$(cat "$WORK/hog.out")" "stopped by: Cannot allocate memory" "a hog holding all it could get (--memory 48m)"
+is "$("$MOLT" run --rootfs "$ROOT" echo alive)" "alive" "meanwhile a second molt run works"
+check "meanwhile the host's sentinel process is alive" kill -0 $sentinel
+wait $hog
+like "$(cat "$WORK/hog.out")" "rc=0" "the hog's step ended normally"
+# Files in molt run's overlay tmpfs are memory no rlimit counts: --memory caps them.
+out=$("$MOLT" run -m 16m --rootfs "$ROOT" sh -c 'dd if=/dev/zero of=/big bs=1M count=64 2>&1; echo rc=$?')
+like "$out" "No space left on device" "--memory 16m: writing 64 MiB into the rootfs's tmpfs overlay fails"
+unlike "$out" "rc=0" "--memory 16m: the tmpfs hog's dd failed"
+out=$("$MOLT" run --rootfs "$ROOT" sh -c 'cat /proc/self/oom_score_adj; echo -1 >/proc/self/oom_score_adj && echo lowered' 2>&1)
+like "$out" "^1000" "the OOM killer prefers the step's processes (oom_score_adj 1000)"
+unlike "$out" "lowered" "a step cannot make itself less killable than the host's processes (oom_score_adj -1 refused)"
 
 # ---- the host afterwards
 check "the host's sentinel process is alive" kill -0 $sentinel
