@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "sandbox_int.h"
 
@@ -145,4 +146,71 @@ int rlimits_apply(const struct sandbox_rlimits *r, struct molt_error **err)
 	if (ret == 0)
 		ret = oom_prefer_sandbox(err);
 	return ret;
+}
+
+/*
+ * Real root is exempt from RLIMIT_NPROC: fork() skips the check for the host's uid 0
+ * (INIT_USER) whatever user namespace it is in, and with molt's identity map a step's
+ * root is the host's root. So as real root a fork bomb is bounded by a pids cgroup
+ * instead, which real root can always create (the cgroup v1 pids hierarchy, else the
+ * v2 root). Not needed, and not possible, for an unprivileged caller: its sandbox's
+ * uid 0 is the caller's own uid, which RLIMIT_NPROC does bound.
+ */
+uint64_t rlimits_nproc(const struct sandbox_rlimits *r)
+{
+	return r->nproc ? r->nproc : DEFAULT_NPROC;
+}
+
+static int write_cg(const char *dir, const char *file, const char *text, struct molt_error **err)
+{
+	_cleanup_free_ char *path = xasprintf("%s/%s", dir, file);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write_all(fd, text, strlen(text)) < 0)
+		return molt_error_set(err, errno, "write '%s' to '%s'", text, path);
+	return 0;
+}
+
+int pids_cgroup_create(uint64_t max, char **ret_dir, struct molt_error **err)
+{
+	static unsigned counter;
+	const char *base = "/sys/fs/cgroup/pids";
+	if (access("/sys/fs/cgroup/pids/cgroup.procs", F_OK) < 0) {
+		_cleanup_free_ char *ctl = NULL;
+		base = "/sys/fs/cgroup";
+		if (read_file("/sys/fs/cgroup/cgroup.controllers", 4096, &ctl, NULL, NULL) < 0 ||
+		    !strstr(ctl, "pids"))
+			return molt_error_setx(err, ENOTSUP, "no pids cgroup controller in "
+						"/sys/fs/cgroup");
+		/* v2: the controller must be enabled for the root's children. */
+		if (write_cg(base, "cgroup.subtree_control", "+pids", err) < 0)
+			return -ENOTSUP;
+	}
+	_cleanup_free_ char *dir = xasprintf("%s/molt-%d-%u", base, (int)getpid(), counter++);
+	if (mkdir(dir, 0755) < 0)
+		return molt_error_set(err, errno, "create cgroup '%s'", dir);
+	_cleanup_free_ char *text = xasprintf("%llu", (unsigned long long)max);
+	if (write_cg(dir, "pids.max", text, err) < 0) {
+		rmdir(dir);
+		return -EINVAL;
+	}
+	*ret_dir = TAKE_PTR(dir);
+	return 0;
+}
+
+int pids_cgroup_enter(const char *dir, pid_t pid, struct molt_error **err)
+{
+	char text[32];
+	snprintf(text, sizeof(text), "%d", (int)pid);
+	return write_cg(dir, "cgroup.procs", text, err);
+}
+
+void pids_cgroup_remove(char *dir)
+{
+	if (!dir)
+		return;
+	/* Every task is reaped once pid 1 is; the kernel may take a moment to drop the
+	 * last one from the cgroup's count. */
+	for (int i = 0; i < 50 && rmdir(dir) < 0 && errno == EBUSY; i++)
+		usleep(10000);
+	free(dir);
 }

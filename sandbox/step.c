@@ -134,7 +134,7 @@ static int clone_sandbox(const struct sandbox_config *c, const struct reaper_arg
 }
 
 static int run_plan(const struct sandbox_config *c, const struct mount_plan *plan,
-		    int *ret_status, struct molt_error **err)
+		    const char *cgroup, int *ret_status, struct molt_error **err)
 {
 	struct run_state s = {.pid = -1, .sfd = -1, .tty = {.master = -1, .slave = -1}};
 	int sync[2] = {-1, -1}, go[2] = {-1, -1};
@@ -167,6 +167,13 @@ static int run_plan(const struct sandbox_config *c, const struct mount_plan *pla
 	r = clone_sandbox(c, &a, &s.pid, err);
 	if (r < 0)
 		goto out_mask;
+	/* pid 1 waits for the go byte, so everything it starts is born in the cgroup. */
+	if (cgroup && (r = pids_cgroup_enter(cgroup, s.pid, err)) < 0) {
+		kill(s.pid, SIGKILL);
+		while (waitpid(s.pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		goto out_mask;
+	}
 	close(TAKE_FD(go[0]));
 	close(TAKE_FD(sync[1]));
 	if (s.tty.slave >= 0)
@@ -231,9 +238,20 @@ int sandbox_run(const struct sandbox_config *c, int *ret_status, struct molt_err
 	struct mount_points mp = {0};
 	int status = 0;
 	long long kills = oom_kills();
-	int r = c->overlay ? 0 : mounts_make_points(rootfd, c, &mp, err);
+	char *cgroup = NULL;
+	int r = 0;
+	/* Without a cgroup root still runs (in a container without cgroupfs, say), but
+	 * is told that nothing bounds the step's processes. */
+	_cleanup_error_ struct molt_error *cg_err = NULL;
+	if (sandbox_current_idmap()->kind == SANDBOX_IDMAP_IDENTITY &&
+	    pids_cgroup_create(rlimits_nproc(&c->rlimits), &cgroup, &cg_err) < 0)
+		molt_warn("running as root, and RLIMIT_NPROC does not bind root: the step's "
+			  "processes are not bounded (%s)", cg_err ? cg_err->msg : "no pids cgroup");
+	if (r == 0 && !c->overlay)
+		r = mounts_make_points(rootfd, c, &mp, err);
 	if (r == 0)
-		r = run_plan(c, &plan, &status, err);
+		r = run_plan(c, &plan, cgroup, &status, err);
+	pids_cgroup_remove(cgroup);
 	/* A SIGKILL nobody asked for is most often the OOM killer, which prefers the
 	 * sandbox's processes (oom_score_adj 1000). The counter is system-wide, hence
 	 * "most likely". */
