@@ -21,6 +21,7 @@ static const struct molt_command commands[] = {
 	 "      --no-cache           do not use the build cache\n"
 	 "  -o, --output SPEC        type=oci|docker|local|tar,dest=PATH, or a directory\n"
 	 "      --network MODE       network for RUN steps: host (default) or none\n"
+	 "  -m, --memory SIZE        memory each RUN process may allocate (see molt run)\n"
 	 "      --progress MODE      auto, plain, tty or quiet\n"
 	 "      --iidfile FILE       write the image ID to FILE\n"
 	 "      --jobs N             run up to N independent stages at once\n"

@@ -2,7 +2,8 @@
 # The hostile suite: every sandbox class of SECURITY.md attacked for real with the
 # static probes of tests/helpers/, through `molt run`, and the host checked afterwards
 # (a sentinel process, molt's binary hash, a host TCP listener and abstract unix
-# socket, host environment canaries). Run with the subuid map and the one-id map.
+# socket, host environment canaries). Run with the subuid map and the one-id map, and
+# as real root by root_sandbox.sh.
 . "$(dirname "$0")/lib.sh"
 
 ROOT=$WORK/rootfs
@@ -74,9 +75,16 @@ for map in $maps; do
 	is "$rc" 0 "[$map] kill -9 -1 inside kills nothing outside (the probe itself survives)"
 	out=$(p --network none -- probe_net connect $port 2>&1) && ok "[$map] --network none: the host's 127.0.0.1:$port is unreachable" || { not_ok "[$map] --network none: host TCP listener unreachable"; diag "$out"; }
 	out=$(p --network none -- probe_net abstract $sock 2>&1) && ok "[$map] --network none: the host's abstract unix socket is unreachable" || { not_ok "[$map] --network none: host abstract socket unreachable"; diag "$out"; }
-	out=$(p -- sh -c 'env; cat /proc/1/environ 2>&1; hostname' 2>&1)
+	# Bounds hold in every mode (the full fork bomb and memory cases follow below).
+	out=$(p --pids-limit 100 -- probe_forkbomb 5000 0 bomb-$$-$map 2>&1); rc=$?
+	n=$(printf '%s\n' "$out" | sed -n 's/^forked \([0-9]*\),.*/\1/p')
+	check "[$map] a fork bomb stops at --pids-limit 100 (forked ${n:-none}, rc $rc)" test "$rc" = 0 -a "${n:-0}" -ge 90 -a "${n:-0}" -lt 100
+	like "$(p -m 32m -- probe_memhog 4096 2>&1)" "stopped by: Cannot allocate memory" "[$map] a memory hog gets ENOMEM under --memory 32m"
+	out=$("$MOLT" run --rootfs "$ROOT" sh -c 'env; cat /proc/1/environ 2>&1; hostname' 2>&1)
+	like "$out" "HOSTNAME=molt" "[$map] control: the step printed its environment"
 	unlike "$out" "$MOLT_SECRET_CANARY" "[$map] no host environment variable reaches the step (env, /proc/1/environ)"
 	unlike "$out" "$(hostname)" "[$map] the host's hostname does not appear inside"
+	unlike "$out" "$HOME" "[$map] the caller's home path does not appear inside"
 	# (root is also the image's own user name: only a user other than root can tell)
 	[ "$(id -un)" != root ] && unlike "$out" "$(id -un)" "[$map] the host's user name does not appear in the environment"
 done
@@ -156,6 +164,25 @@ unlike "$out" "rc=0" "--memory 16m: the tmpfs hog's dd failed"
 out=$("$MOLT" run --rootfs "$ROOT" sh -c 'cat /proc/self/oom_score_adj; echo -1 >/proc/self/oom_score_adj && echo lowered' 2>&1)
 like "$out" "^1000" "the OOM killer prefers the step's processes (oom_score_adj 1000)"
 unlike "$out" "lowered" "a step cannot make itself less killable than the host's processes (oom_score_adj -1 refused)"
+
+# ---- RUN steps get the same bounds (molt build -m / --memory)
+if "$MOLT" load -i "$FIXTURES/busybox/oci" >/dev/null 2>&1; then
+	mkdir -p "$WORK/bctx"; cp "$P/probe_memhog" "$WORK/bctx/"
+	cat >"$WORK/bctx/Dockerfile" <<'EOF'
+FROM busybox
+COPY probe_memhog /
+RUN /probe_memhog 4096 mmap >/hog.txt; grep -E "^Max (data size|processes)" /proc/self/limits >/limits.txt; cat /proc/self/oom_score_adj >/oom.txt
+EOF
+	"$MOLT" build --progress plain -m 48m -o "$WORK/bout" "$WORK/bctx" >"$WORK/b.log" 2>&1 || diag "$(tail -n 20 "$WORK/b.log")"
+	like "$(cat "$WORK/bout/hog.txt" 2>&1)" "stopped by: Cannot allocate memory" "molt build -m 48m: a RUN step's memory hog gets ENOMEM"
+	like "$(cat "$WORK/bout/limits.txt" 2>&1)" "Max data size +50331648 +50331648" "molt build -m 48m: the RUN step's RLIMIT_DATA is 48 MiB"
+	like "$(cat "$WORK/bout/limits.txt" 2>&1)" "Max processes +1024 +1024" "a RUN step gets RLIMIT_NPROC 1024"
+	is "$(cat "$WORK/bout/oom.txt" 2>&1)" "1000" "a RUN step's processes have oom_score_adj 1000"
+	molt_fails 2 "--memory must be a size" "molt build --memory with a bad size is a usage error" \
+		"$MOLT" build --memory 1x "$WORK/bctx"
+else
+	not_ok "load the busybox base (needed for the build cases)"
+fi
 
 # ---- the host afterwards
 check "the host's sentinel process is alive" kill -0 $sentinel
