@@ -37,6 +37,9 @@ struct stage_run {
 	char *scratch;     /* this stage's scratch directory */
 };
 
+/* Fills ret (allocated) from an image config, for plan_options.base_config. */
+void plan_base_from_config(const struct image_config *c, struct plan_base *ret);
+
 /* The worker entry (a sched_stage_fn). */
 int stage_worker(void *userdata, unsigned index, char *const *results,
 		 const struct progress_out *po, char **ret_result, struct molt_error **err);
