@@ -85,6 +85,10 @@ int sandbox_find_subid_range(const char *file_text, const char *user, uid_t uid,
  *   come back over a close-on-exec pipe and are returned in *err like any other;
  *   err->exit_code is 127 (not found), 126 (not executable) or 1.
  * - No fd of the caller but the three given (stdin/stdout/stderr) reaches the command.
+ * - Limits (rlimits.c): pid 1 sets the rlimits of `rlimits` and oom_score_adj 1000
+ *   before the command starts. As real root, whom RLIMIT_NPROC does not bind, the
+ *   caller also puts pid 1 in a pids cgroup of its own (removed afterwards). A
+ *   SIGKILL'd command while the kernel's OOM killer ran is reported with molt_warn().
  */
 
 enum sandbox_network {

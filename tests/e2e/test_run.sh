@@ -87,7 +87,8 @@ inside() {
 	out=$(r cat /proc/self/limits)
 	like "$out" "Max data size +$want +$want +bytes" "[$m] memory: RLIMIT_DATA defaults to 3/4 of MemTotal"
 	like "$out" "Max address space +unlimited +unlimited" "[$m] memory: no RLIMIT_AS by default (JIT runtimes reserve GBs of it)"
-	like "$out" "Max processes +1024 +1024" "[$m] RLIMIT_NPROC is 1024 by default"
+	local np; np=$(ulimit -Hu); [ "$np" = unlimited ] || [ "$np" -gt 1024 ] && np=1024
+	like "$out" "Max processes +$np +$np" "[$m] RLIMIT_NPROC is 1024 by default (or the caller's hard limit)"
 	like "$(r -m 64m cat /proc/self/limits)" "Max data size +67108864 +67108864" "[$m] -m 64m sets RLIMIT_DATA"
 	is "$(r sh -c 'cat /proc/self/oom_score_adj')" "1000" "[$m] oom_score_adj is 1000: the OOM killer picks a step's process first"
 
