@@ -16,6 +16,13 @@ struct digester {
 struct digester *digester_new(void)
 {
 	struct digester *d = xcalloc(1, sizeof(*d));
+	/* Without libcrypto molt can verify nothing; it is an installation fault, not an
+	 * input error, and every caller would have to stop anyway. */
+	const char *why = lazy_crypto_failure();
+	if (why) {
+		fprintf(stderr, "molt: cannot compute sha256 digests: %s\n", why);
+		exit(1);
+	}
 	d->ctx = EVP_MD_CTX_new();
 	/* Only allocation can fail here, and molt does not recover from that. */
 	if (!d->ctx || EVP_DigestInit_ex(d->ctx, EVP_sha256(), NULL) != 1) {

@@ -31,6 +31,8 @@ void digester_final(struct digester *d, char ret[DIGEST_STR_LEN]);
 /* Bytes fed so far. */
 uint64_t digester_size(const struct digester *d);
 void digester_free(struct digester *d);
+/* NULL when libcrypto loaded (lazy_crypto.c), else why it could not be loaded. */
+const char *lazy_crypto_failure(void);
 void digest_buffer(const void *buf, size_t n, char ret[DIGEST_STR_LEN]);
 /* Hashes fd from its current offset to EOF. */
 int digest_fd(int fd, char ret[DIGEST_STR_LEN], uint64_t *ret_size, struct molt_error **err);

@@ -10,7 +10,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 
-#include "../lib/base.h"
+#include "layers.h"
 
 #ifndef MOLT_LIBCRYPTO_SONAME
 /* The Makefile passes the SONAME of the libcrypto linked at build time. */
@@ -38,10 +38,10 @@ static void *fns[N_FUNCS];
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static bool ok;
+static char why[512];
 
 static void load(void)
 {
-	char why[512];
 	ok = lazylib_open(MOLT_LIBCRYPTO_SONAME, names, fns, N_FUNCS, why, sizeof(why)) == 0;
 }
 
@@ -65,4 +65,9 @@ void EVP_MD_CTX_free(EVP_MD_CTX *ctx)
 {
 	if (loaded())
 		REAL(EVP_MD_CTX_free)(ctx);
+}
+
+const char *lazy_crypto_failure(void)
+{
+	return loaded() ? NULL : why;
 }
