@@ -26,6 +26,15 @@ cmds=(-n "molt run --rootfs true" "'$MOLT' run --rootfs '$root' true"
 	-n "molt run --network none true" "'$MOLT' run --network none --rootfs '$root' true"
 	-n "unshare -Urmpf --mount-proc true" "unshare -Urmpf --mount-proc true"
 	-n "molt --version (process start)" "'$MOLT' --version")
+# The same helpers for unshare (util-linux >= 2.38 maps the subuid range with
+# newuidmap/newgidmap under --map-auto): the like-for-like floor for a subuid map.
+auto=0
+if [ "$idmap" = "subuid range via newuidmap/newgidmap" ] &&
+	unshare --map-auto --map-root-user -mpf --mount-proc true 2>/dev/null; then
+	auto=1
+	cmds+=(-n "unshare --map-auto -rmpf --mount-proc true"
+		"unshare --map-auto --map-root-user -mpf --mount-proc true")
+fi
 hyperfine -N --warmup 3 --runs "${BENCH_RUNS:-30}" --export-json "$work/h.json" "${cmds[@]}"
 
 if command -v jq >/dev/null; then
@@ -36,6 +45,11 @@ if command -v jq >/dev/null; then
 	printf '%-36s %10.2f\n' "unshare -Urmpf --mount-proc true" "$(jq -n "$bare * 1000")"
 	printf '%-36s %10.2f\n' "molt --version" "$(jq '.results[3].median * 1000' "$work/h.json")"
 	printf '%-36s %10.2fx\n' "ratio molt / unshare" "$(jq -n "$molt / $bare")"
+	if [ "$auto" = 1 ]; then
+		mapped=$(jq '.results[4].median' "$work/h.json")
+		printf '%-36s %10.2f\n' "unshare --map-auto (newuidmap)" "$(jq -n "$mapped * 1000")"
+		printf '%-36s %10.2fx\n' "ratio molt / unshare --map-auto" "$(jq -n "$molt / $mapped")"
+	fi
 fi
 if [ -x /usr/bin/time ]; then
 	rss=$(/usr/bin/time -f %M "$MOLT" run --rootfs "$root" true 2>&1 >/dev/null | tail -n1)
