@@ -35,6 +35,7 @@ struct stage_run {
 	unsigned step;     /* the instruction being run, 1-based */
 	unsigned step_id;  /* its progress id */
 	char *scratch;     /* this stage's scratch directory */
+	struct stage_cache *cache; /* the build cache's state (runner/cache.h), or NULL */
 };
 
 /* The worker entry (a sched_stage_fn). */
