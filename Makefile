@@ -8,7 +8,13 @@ PKGS     := libseccomp libcap libmnl libarchive jansson libcrypto libcurl
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.0.0-dev)
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lseccomp -lcap -lmnl -larchive -ljansson -lcrypto -lcurl)
+# libarchive and libcurl are compiled against but not linked: layers/lazy_archive.c and
+# runner/add.c dlopen them on first use, by the SONAME of the library found here, so
+# that every molt start does not pay ~20 ms for them and their dependencies.
+LINK_PKGS  := $(filter-out libarchive libcurl,$(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null || echo -lseccomp -lcap -lmnl -ljansson -lcrypto)
+soname      = $(or $(shell objdump -p $$($(CC) -print-file-name=$(1).so) 2>/dev/null | \
+                sed -n 's/^ *SONAME *//p'),$(error cannot read the SONAME of $(1).so: is its -dev package installed?))
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wimplicit-fallthrough
@@ -50,6 +56,27 @@ $(B)/tests/%: tests/unit/%.c tests/unit/tap.h $(B)/libmolt.a
 	@$(CC) $(MOLT_CFLAGS) $(MOLT_LDFLAGS) -MMD -MP -o $@ $< $(B)/libmolt.a $(PKG_LIBS) -lpthread
 
 # Small probes run inside sandboxes by the hostile tests: static, no libc surprises.
+# The seccomp filters, compiled to BPF once at build time (sandbox/seccomp.c says why).
+# The generator links only the libseccomp builders and lib/, not libmolt (which needs
+# its output).
+SECCOMP_GEN := $(B)/gen/seccomp_gen
+SECCOMP_BPF := $(B)/gen/seccomp_bpf.h
+$(SECCOMP_GEN): sandbox/gen/seccomp_gen.c $(B)/obj/sandbox/seccomp_profile.o \
+		$(filter $(B)/obj/lib/%,$(LIB_OBJ))
+	@mkdir -p $(dir $@)
+	@echo '  CC      $@'
+	@$(CC) $(MOLT_CFLAGS) $(MOLT_LDFLAGS) -MMD -MP -o $@ $^ $(PKG_LIBS)
+
+$(SECCOMP_BPF): $(SECCOMP_GEN)
+	@echo '  GEN     $@'
+	@$(SECCOMP_GEN) >$@.tmp && mv -f $@.tmp $@
+
+$(B)/obj/layers/lazy_archive.o: private MOLT_CFLAGS += -DMOLT_LIBARCHIVE_SONAME='"$(call soname,libarchive)"'
+$(B)/obj/runner/add.o: private MOLT_CFLAGS += -DMOLT_LIBCURL_SONAME='"$(call soname,libcurl)"'
+
+$(B)/obj/sandbox/seccomp.o: $(SECCOMP_BPF)
+$(B)/obj/sandbox/seccomp.o: private MOLT_CFLAGS += -DMOLT_SECCOMP_BPF_H='"$(abspath $(SECCOMP_BPF))"'
+
 $(B)/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
 	@echo '  PROBE   $@'
@@ -84,4 +111,4 @@ install: $(B)/molt
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(B)/obj/runner/main.d $(UNIT_BIN:%=%.d)
+-include $(LIB_OBJ:.o=.d) $(B)/obj/runner/main.d $(UNIT_BIN:%=%.d) $(SECCOMP_GEN).d

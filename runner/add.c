@@ -7,11 +7,71 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "stage.h"
+
+#ifndef MOLT_LIBCURL_SONAME
+/* The Makefile passes the SONAME of the libcurl found at build time. */
+#define MOLT_LIBCURL_SONAME "libcurl.so"
+#endif
+
+/*
+ * libcurl is loaded when an ADD first downloads, not linked: with its TLS, Kerberos,
+ * LDAP, SSH, … dependencies it would cost every molt start several milliseconds.
+ * curl_easy_setopt keeps its real (variadic) type, so each call passes its argument
+ * exactly as the library reads it; what is lost is curl's compile-time option type
+ * check, which only works on the name curl_easy_setopt itself.
+ */
+struct libcurl {
+	__typeof__(&curl_easy_init) easy_init;
+	__typeof__(&curl_easy_setopt) easy_setopt;
+	__typeof__(&curl_easy_perform) easy_perform;
+	__typeof__(&curl_easy_cleanup) easy_cleanup;
+	__typeof__(&curl_easy_strerror) easy_strerror;
+};
+
+static struct libcurl libcurl;
+static pthread_once_t libcurl_once = PTHREAD_ONCE_INIT;
+static char libcurl_error[512];
+
+static void libcurl_resolve(void)
+{
+	static const char *const names[] = {"curl_easy_init", "curl_easy_setopt",
+					    "curl_easy_perform", "curl_easy_cleanup",
+					    "curl_easy_strerror"};
+	void *fns[ARRAY_SIZE(names)];
+	_Static_assert(sizeof(fns) == sizeof(libcurl), "one name per libcurl function");
+	/* RTLD_LOCAL: its symbols (and its dependencies') interpose on nothing of ours. */
+	void *h = dlopen(MOLT_LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	bool ok = h;
+	for (size_t i = 0; ok && i < ARRAY_SIZE(names); i++)
+		ok = (fns[i] = dlsym(h, names[i])) != NULL;
+	if (!ok) {
+		const char *why = dlerror();
+		snprintf(libcurl_error, sizeof(libcurl_error), "%s", why ? why : "not found");
+		if (h)
+			dlclose(h);
+		return;
+	}
+	memcpy(&libcurl, fns, sizeof(libcurl));
+}
+
+static const struct libcurl *libcurl_get(struct molt_error **err)
+{
+	pthread_once(&libcurl_once, libcurl_resolve);
+	if (!libcurl.easy_init) {
+		molt_error_setx(err, ELIBACC, "load the shared library '%s': %s",
+				MOLT_LIBCURL_SONAME, libcurl_error);
+		return NULL;
+	}
+	return &libcurl;
+}
 
 static bool is_url(const char *s)
 {
@@ -69,25 +129,30 @@ static int download(const char *url, const char *path, const char *checksum,
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return molt_error_set(err, errno, "create '%s'", path);
+	const struct libcurl *cu = libcurl_get(err);
+	if (!cu)
+		return molt_error_wrap(err, "ADD: download '%s'", url);
+	CURL *c = cu->easy_init();
+	if (!c)
+		return molt_error_setx(err, ENOMEM, "ADD: download '%s': cannot start curl", url);
 	struct download dl = {.fd = fd, .d = digester_new()};
-	CURL *c = curl_easy_init();
 	char errbuf[CURL_ERROR_SIZE] = "";
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &dl);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	CURLcode cr = curl_easy_perform(c);
-	curl_easy_cleanup(c);
+	cu->easy_setopt(c, CURLOPT_URL, url);
+	cu->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	cu->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	cu->easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	cu->easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+	cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	cu->easy_setopt(c, CURLOPT_WRITEDATA, &dl);
+	cu->easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	CURLcode cr = cu->easy_perform(c);
+	cu->easy_cleanup(c);
 	char got[DIGEST_STR_LEN];
 	digester_final(dl.d, got);
 	digester_free(dl.d);
 	if (cr != CURLE_OK)
 		return molt_error_setx(err, EIO, "ADD: download '%s': %s", url,
-				       *errbuf ? errbuf : curl_easy_strerror(cr));
+				       *errbuf ? errbuf : cu->easy_strerror(cr));
 	if (checksum && strcmp(checksum, got))
 		return molt_error_setx(err, EINVAL, "ADD: '%s' has checksum %s, not %s", url, got,
 				       checksum);

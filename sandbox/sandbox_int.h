@@ -63,11 +63,20 @@ int procfs_setup(const char *root, struct molt_error **err);
 
 /* Docker's 14 in the bounding, permitted and effective sets; all else dropped. */
 int caps_apply_default(struct molt_error **err);
-/* Loads molt's seccomp profile (three stacked filters; see seccomp.c). */
+/* Sets no_new_privs and loads molt's seccomp profile (three stacked filters, compiled
+ * at build time; see seccomp.c and seccomp_profile.c). */
 int filter_load(struct molt_error **err);
-/* Writes filter `index` (0 allow list, 1 argument denials, 2 unknown → ENOSYS, in load
- * order) as classic BPF to fd; for tests that evaluate it for other ABIs. */
+/* The filters, in load order: 0 allow list, 1 argument denials, 2 unknown → ENOSYS. */
+#define FILTER_COUNT 3
+struct sock_filter;
+/* The program compiled into this binary for filter `index`; -ENOENT when the build
+ * embedded none (then filter_load builds them with libseccomp). */
+int filter_compiled(size_t index, const struct sock_filter **ret_insns, size_t *ret_n);
+/* Builds filter `index` with libseccomp and writes it as classic BPF to fd. */
 int filter_export(size_t index, int fd, struct molt_error **err);
+/* The same, as a malloc'ed array of *ret_n instructions. */
+int filter_build_bpf(size_t index, struct sock_filter **ret_insns, size_t *ret_n,
+		     struct molt_error **err);
 /* The limit applied for a requested value (0 = default), never above hard. */
 uint64_t rlimit_effective(uint64_t want, uint64_t deflt, uint64_t hard);
 int rlimits_apply(const struct sandbox_rlimits *r, struct molt_error **err);
