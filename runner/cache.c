@@ -511,6 +511,48 @@ int cache_stage_begin(struct stage_run *sr, struct molt_error **err)
 	return 0;
 }
 
+static bool is_url(const char *s)
+{
+	return str_startswith(s, "http://") || str_startswith(s, "https://");
+}
+
+/*
+ * COPY/ADD from the context: the digest of the selected local sources, and for ADD
+ * of a URL its --checksum (in the instruction) or else the content fetched now, as
+ * BuildKit does (the step then adds that same download).
+ */
+static int copy_reads(struct stage_run *sr, const struct build_instr *in,
+		      char ret[DIGEST_STR_LEN], struct molt_error **err)
+{
+	struct cache_hash *h = cache_hash_new("copy");
+	_cleanup_strv_ char **local = xcalloc(1, sizeof(char *));
+	int r = 0;
+	for (size_t i = 0; in->sources && in->sources[i] && r == 0; i++) {
+		if (in->kind != DF_ADD || !is_url(in->sources[i])) {
+			strv_push(&local, in->sources[i]);
+			continue;
+		}
+		_cleanup_free_ char *fetched = NULL;
+		if (!in->checksum)
+			r = add_url_prefetch(sr, in->sources[i], &fetched, err);
+		cache_hash_str(h, "url", fetched);
+	}
+	struct dockerignore *ex = NULL;
+	if (r == 0 && in->exclude && in->exclude[0])
+		r = dockerignore_new(in->exclude, &ex, err);
+	bool (*skip)(void *, const char *, bool) = NULL;
+	void *skip_ud = NULL;
+	copy_context_filter(sr->b, &skip, &skip_ud);
+	char d[DIGEST_STR_LEN] = "";
+	if (r == 0)
+		r = cache_sources_digest(sr->b->context_fd, local, false, skip, skip_ud,
+					 ex ? context_ignored : NULL, ex, d, err);
+	dockerignore_free(ex);
+	cache_hash_str(h, "local", d);
+	cache_hash_final(h, ret);
+	return r;
+}
+
 /* What a step reads besides its own text: sources, --from states, mount sources. */
 static int step_reads(struct stage_run *sr, const struct build_instr *in, char ret[DIGEST_STR_LEN],
 		      bool *ret_cacheable, struct molt_error **err)
@@ -526,28 +568,7 @@ static int step_reads(struct stage_run *sr, const struct build_instr *in, char r
 			*ret_cacheable = ret[0] != '\0';
 			return 0;
 		}
-		/* A URL without --checksum can only be known by fetching it: it always runs. */
-		for (size_t i = 0; in->kind == DF_ADD && in->sources && in->sources[i]; i++)
-			if (strstr(in->sources[i], "://") && !in->checksum)
-				*ret_cacheable = false;
-		if (!*ret_cacheable)
-			return 0;
-		_cleanup_strv_ char **local = xcalloc(1, sizeof(char *));
-		for (size_t i = 0; in->sources && in->sources[i]; i++)
-			if (!strstr(in->sources[i], "://"))
-				strv_push(&local, in->sources[i]);
-		struct dockerignore *ex = NULL;
-		int r = 0;
-		if (in->exclude && in->exclude[0])
-			r = dockerignore_new(in->exclude, &ex, err);
-		bool (*skip)(void *, const char *, bool) = NULL;
-		void *skip_ud = NULL;
-		copy_context_filter(sr->b, &skip, &skip_ud);
-		if (r == 0)
-			r = cache_sources_digest(sr->b->context_fd, local, false, skip, skip_ud,
-						 ex ? context_ignored : NULL, ex, ret, err);
-		dockerignore_free(ex);
-		return r;
+		return copy_reads(sr, in, ret, err);
 	}
 	if (in->kind != DF_RUN || !in->n_mounts)
 		return 0;

@@ -19,9 +19,11 @@
  * .dockerignore and --exclude; mtimes and xattrs are not part of it (BuildKit's
  * content checksum ignores mtimes too). COPY --from holds the source stage's state or
  * the image's manifest digest plus the source paths. ADD of a URL holds --checksum;
- * without one the step always runs (the download is the hash), and because the next
- * state holds the diff ID it produced, the steps after it stay cached as long as the
- * download is the same. $SOURCE_DATE_EPOCH is in every key (it changes the tar).
+ * without one the URL is fetched to learn its content and Last-Modified time (as
+ * BuildKit), and the step, when it runs, adds that download. Because a state holds
+ * the diff ID its step produced, a step that ran again and made something else
+ * invalidates the steps after it. $SOURCE_DATE_EPOCH is in every key (it changes
+ * the tar).
  *
  * Times: without $SOURCE_DATE_EPOCH a cached step keeps the history time it was
  * first built at, and metadata entries and the config's `created` take the time of

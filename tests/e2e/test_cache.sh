@@ -225,7 +225,50 @@ is "$rc" 0 "three builds at once on one store all succeed"
 build "$c" --build-arg N=2
 is "$(statuses 'RUN echo' 'COPY f.txt')" "CACHED CACHED" "a build after concurrent builds finds their entries"
 
-# 9. prune keeps what the cache references; prune --all drops the cache too.
+# 9. ADD of a URL (a busybox httpd on loopback): without --checksum the URL is fetched
+#    and its content decides (BuildKit); with --checksum the checksum is the key and a
+#    hit fetches nothing.
+mkdir -p "$WORK/www"; echo v1 >"$WORK/www/f.txt"
+hport=$((20000 + RANDOM % 20000))
+busybox httpd -f -p "127.0.0.1:$hport" -h "$WORK/www" &
+hpid=$!
+sleep 0.3
+c=$(ctx addurl <<EOF
+FROM busybox
+ADD http://127.0.0.1:$hport/f.txt /dl/
+RUN cat /dl/f.txt > /seen; cat /proc/sys/kernel/random/uuid > /u
+EOF
+)
+build "$c" -o "type=local,dest=$WORK/au1" >/dev/null 2>&1
+if build "$c" -o "type=local,dest=$WORK/au2"; then
+	is "$(statuses 'ADD http' 'RUN cat /dl')" "CACHED CACHED" "ADD URL without --checksum: an unchanged download is CACHED (BuildKit)"
+	is "$(cat "$WORK/au2/u")" "$(cat "$WORK/au1/u")" "the RUN after an unchanged download did not run again"
+else
+	not_ok "ADD URL rebuild succeeds"; diag "$(tail -n 20 "$WORK/build.log")"
+fi
+echo v2 >"$WORK/www/f.txt"; touch -d '2030-01-01' "$WORK/www/f.txt"
+if build "$c" -o "type=local,dest=$WORK/au3"; then
+	is "$(statuses 'ADD http' 'RUN cat /dl')" "DONE DONE" "ADD URL without --checksum: changed content at the URL invalidates the ADD"
+	is "$(cat "$WORK/au3/seen")" "v2" "the new content was added"
+else
+	not_ok "ADD URL build after a change succeeds"; diag "$(tail -n 20 "$WORK/build.log")"
+fi
+sum=$(sha256sum "$WORK/www/f.txt" | cut -d' ' -f1)
+c=$(ctx addsum <<EOF
+FROM busybox
+ADD --checksum=sha256:$sum http://127.0.0.1:$hport/f.txt /dl/
+EOF
+)
+build "$c" >/dev/null 2>&1
+kill "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null
+if build "$c" -o "type=local,dest=$WORK/as"; then
+	is "$(status 'ADD --checksum')" "CACHED" "ADD --checksum: a hit needs no download (the server is gone)"
+	is "$(cat "$WORK/as/dl/f.txt")" "v2" "the cached layer holds the file"
+else
+	not_ok "ADD --checksum rebuild without the server succeeds"; diag "$(tail -n 20 "$WORK/build.log")"
+fi
+
+# 10. prune keeps what the cache references; prune --all drops the cache too.
 c=$WORK/ctx/basic
 for img in $("$MOLT" images --json 2>/dev/null | jq -r '.[].Names[]? // empty' 2>/dev/null); do "$MOLT" rmi "$img" >/dev/null 2>&1; done
 "$MOLT" rmi basic >/dev/null 2>&1
