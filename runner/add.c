@@ -93,7 +93,56 @@ static bool is_archive(int fd)
 	return yes;
 }
 
-static int extract(int dst_root, const char *dest, int fd, const char *src,
+/*
+ * The secure unpacker reads plain, gzip and zstd tars. Other compressions ADD
+ * accepts (bzip2, xz, lzma, lz4) are undone first into a plain tar in scratch,
+ * bounded like the unpacker (64 GiB) so a bomb fails instead of filling the disk.
+ */
+static int plain_tar(int fd, const char *scratch, const char *src, int *ret_fd,
+		     struct molt_error **err)
+{
+	unsigned char m[4] = {0};
+	ssize_t n = pread(fd, m, sizeof(m), 0);
+	if (n < 4 || (m[0] == 0x1f && m[1] == 0x8b) ||
+	    (m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd)) {
+		*ret_fd = -1;
+		return 0;
+	}
+	_cleanup_free_ char *path = xasprintf("%s/add-tar-XXXXXX", scratch);
+	_cleanup_close_ int out = mkostemp(path, O_CLOEXEC);
+	if (out < 0)
+		return molt_error_set(err, errno, "create a file in '%s'", scratch);
+	unlink(path);
+	struct archive *a = archive_read_new();
+	archive_read_support_filter_all(a);
+	archive_read_support_format_raw(a);
+	struct archive_entry *e;
+	int r = 0;
+	if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK ||
+	    archive_read_next_header(a, &e) != ARCHIVE_OK)
+		r = molt_error_setx(err, EINVAL, "ADD: read '%s': %s", src, archive_error_string(a));
+	char buf[65536];
+	la_ssize_t got;
+	uint64_t total = 0;
+	while (r == 0 && (got = archive_read_data(a, buf, sizeof(buf))) != 0) {
+		if (got < 0)
+			r = molt_error_setx(err, EINVAL, "ADD: decompress '%s': %s", src,
+					    archive_error_string(a));
+		else if ((total += (uint64_t)got) > (64ull << 30))
+			r = molt_error_setx(err, EFBIG, "ADD: '%s' decompresses to more than 64 GiB",
+					    src);
+		else if (write_all(out, buf, (size_t)got) < 0)
+			r = molt_error_set(err, errno, "ADD: decompress '%s'", src);
+	}
+	archive_read_free(a);
+	if (r == 0 && lseek(out, 0, SEEK_SET) < 0)
+		r = molt_error_set(err, errno, "rewind the tar of '%s'", src);
+	if (r == 0)
+		*ret_fd = TAKE_FD(out);
+	return r;
+}
+
+static int extract(int dst_root, const char *dest, int fd, const char *src, const char *scratch,
 		   struct molt_error **err)
 {
 	int d = copy_mkdir_in_root(dst_root, dest, 0, 0);
@@ -104,7 +153,10 @@ static int extract(int dst_root, const char *dest, int fd, const char *src,
 	if (dir < 0)
 		return molt_error_set(err, errno, "open '%s'", dest);
 	struct unpack_opts uo = {.layer = src, .whiteouts = UNPACK_APPLY};
-	int r = layer_unpack(dir, fd, &uo, NULL, err);
+	_cleanup_close_ int plain = -1;
+	int r = plain_tar(fd, scratch, src, &plain, err);
+	if (r == 0)
+		r = layer_unpack(dir, plain >= 0 ? plain : fd, &uo, NULL, err);
 	if (r < 0)
 		molt_error_wrap(err, "ADD: extract '%s'", src);
 	return r;
@@ -256,7 +308,7 @@ int add_sources(struct stage_run *sr, const struct build_instr *in, int src_root
 			struct stat st;
 			if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && is_archive(fd) &&
 			    lseek(fd, 0, SEEK_SET) == 0)
-				r = extract(dst_root, dest, fd, s, err);
+				r = extract(dst_root, dest, fd, s, sr->scratch, err);
 			else
 				r = copy_paths(src_root, (char *[]){(char *)s, NULL}, dst_root, dest,
 					       o, NULL, err);

@@ -2,6 +2,7 @@
 /* The build executor's top level (see build.h for the process model). */
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "../sandbox/sandbox.h"
@@ -70,8 +71,13 @@ static int finish(struct build_ctx *b, char *const *results, struct progress *p,
 	struct progress_out po = {.direct = p, .fd = -1};
 	_cleanup_free_ char *note = xasprintf("writing image %s", img->id);
 	progress_note(&po, note);
+	/* The name as the store keeps it ("docker.io/library/foo:latest"), as BuildKit prints. */
 	for (size_t i = 0; b->o->tags && b->o->tags[i]; i++) {
-		_cleanup_free_ char *t = xasprintf("naming to %s", b->o->tags[i]);
+		_cleanup_free_ char *norm = NULL;
+		struct molt_error *e = NULL;
+		if (image_ref_normalize(b->o->tags[i], &norm, &e) < 0)
+			molt_error_free(e);
+		_cleanup_free_ char *t = xasprintf("naming to %s", norm ? norm : b->o->tags[i]);
 		progress_note(&po, t);
 	}
 	for (size_t i = 0; r == 0 && i < b->o->n_outputs; i++)
@@ -99,6 +105,91 @@ static int run_build(struct build_ctx *b, struct progress *p, struct molt_error 
 	return r;
 }
 
+void plan_base_from_config(const struct image_config *c, struct plan_base *ret)
+{
+	ret->env = strv_copy(c->env);
+	ret->workdir = c->working_dir ? xstrdup(c->working_dir) : NULL;
+	ret->shell = strv_copy(c->shell);
+	ret->user = c->user ? xstrdup(c->user) : NULL;
+}
+
+static int store_base_config(void *ud, const char *image, struct plan_base *ret)
+{
+	struct image *img = NULL;
+	struct molt_error *e = NULL;
+	int r = layer_store_resolve(ud, image, &img, &e);
+	molt_error_free(e);
+	if (r < 0)
+		return r;
+	plan_base_from_config(&img->config, ret);
+	image_free(img);
+	return 0;
+}
+
+/* Plans again with the base images' configs from the store (build.h: df). */
+static int replan(struct build_ctx *b, struct build_plan **ret, struct molt_error **err)
+{
+	struct plan_options po = *b->o->plan_opts;
+	po.base_config = store_base_config;
+	po.base_ud = b->store;
+	return build_plan_make(b->o->df, &po, ret, err);
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static char *mountinfo_unescape(const char *s)
+{
+	char *out = xmalloc(strlen(s) + 1), *o = out;
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 4;
+		} else {
+			*o++ = *s++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static int cmp_len_desc(const void *a, const void *b)
+{
+	size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
+	return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+/*
+ * A stage worker killed mid-step (SIGINT, a failing sibling stage) cannot unmount
+ * its overlays: they live in the build namespace's mount namespace, which is ours,
+ * and would keep the scratch directory from being removed. Detach whatever is still
+ * mounted below it, deepest first.
+ */
+static void unmount_below(const char *dir)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	_cleanup_free_ char *prefix = xasprintf("%s/", dir);
+	_cleanup_strv_ char **points = xcalloc(1, sizeof(char *));
+	char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, f) > 0) {
+		char point[4096];
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1)
+			continue;
+		char *p = mountinfo_unescape(point);
+		if (str_startswith(p, prefix))
+			strv_push_take(&points, p);
+		else
+			free(p);
+	}
+	free(line);
+	qsort(points, strv_len(points), sizeof(char *), cmp_len_desc);
+	for (size_t i = 0; points[i]; i++)
+		if (umount2(points[i], MNT_DETACH) < 0)
+			molt_debug("build: cannot unmount '%s': %s", points[i], strerror(errno));
+}
+
 int build_execute(const struct build_plan *plan, const struct build_request *o,
 		  struct molt_error **err)
 {
@@ -114,6 +205,9 @@ int build_execute(const struct build_plan *plan, const struct build_request *o,
 	if (r == 0)
 		r = layer_store_tmpdir(b.store, &tmp, err);
 	b.tmp = tmp;
+	struct build_plan *own_plan = NULL;
+	if (r == 0 && o->df && o->plan_opts && (r = replan(&b, &own_plan, err)) == 0)
+		b.plan = own_plan;
 	if (r == 0)
 		r = context_filter_load(&b, err);
 	b.build_time = image_build_time();
@@ -121,8 +215,11 @@ int build_execute(const struct build_plan *plan, const struct build_request *o,
 	if (r == 0)
 		r = run_build(&b, p, err);
 	progress_free(p);
+	if (r < 0 && b.tmp)
+		unmount_below(b.tmp);
 	context_filter_free(&b);
 	layer_store_free(b.store);
+	build_plan_free(own_plan);
 	close(b.context_fd);
 	return r;
 }

@@ -42,6 +42,13 @@ struct build_request {
 	enum progress_mode progress;
 	unsigned jobs;
 	bool no_cache;
+	/*
+	 * The parsed Dockerfile and the options the plan was made with: once the store
+	 * is open the executor plans again with the base images' configs (plan_base), so
+	 * that expansion sees their Env/WorkingDir as BuildKit's does. NULL: the plan as given.
+	 */
+	const struct dockerfile *df;
+	const struct plan_options *plan_opts;
 };
 
 /*

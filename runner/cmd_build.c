@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "../layers/layers.h"
 #include "build.h"
 #include "plan.h"
 
@@ -108,6 +109,14 @@ static int set_value(struct build_options *o, const char *opt, const char *v,
 	} else if (!strcmp(opt, "-t") || !strcmp(opt, "--tag")) {
 		if (!*v)
 			return cli_usage_error(err, "build", "--tag needs a name");
+		/* a bad name fails before the build, not after it (as docker build) */
+		_cleanup_free_ char *norm = NULL;
+		struct molt_error *e = NULL;
+		if (image_ref_normalize(v, &norm, &e) < 0) {
+			int r = cli_usage_error(err, "build", "invalid tag '%s': %s", v, e->msg);
+			molt_error_free(e);
+			return r;
+		}
 		strv_push(&o->tags, v);
 	} else if (!strcmp(opt, "--target")) {
 		o->target = v;
@@ -239,7 +248,8 @@ static char *display_name(const char *file)
 
 /* Hands the plan to the executor (runner/build.h). */
 static int execute(const struct build_options *o, struct molt_global *g,
-		   const struct build_plan *plan, struct molt_error **err)
+		   const struct build_plan *plan, const struct dockerfile *df,
+		   const struct plan_options *popts, struct molt_error **err)
 {
 	static const char *const types[] = {"local", "tar", "oci", "docker"};
 	struct build_output_spec *outs = xcalloc(o->n_outputs + 1, sizeof(*outs));
@@ -270,6 +280,8 @@ static int execute(const struct build_options *o, struct molt_global *g,
 		.progress = mode,
 		.jobs = o->jobs > 0 ? (unsigned)o->jobs : 0,
 		.no_cache = o->no_cache,
+		.df = df,
+		.plan_opts = popts,
 	};
 	int r = build_execute(plan, &req, err);
 	free(outs);
@@ -297,9 +309,10 @@ static int build_with(const struct build_options *o, struct molt_global *g,
 	struct plan_options popts = {.target = o->target, .build_args = o->build_args};
 	struct build_plan *plan = NULL;
 	r = build_plan_make(df, &popts, &plan, err);
-	dockerfile_free(df);
-	if (r < 0)
+	if (r < 0) {
+		dockerfile_free(df);
 		return r;
+	}
 	if (plan->unused_build_args[0]) {
 		_cleanup_strbuf_ struct strbuf names = STRBUF_INIT;
 		for (size_t i = 0; plan->unused_build_args[i]; i++)
@@ -310,13 +323,15 @@ static int build_with(const struct build_options *o, struct molt_global *g,
 		_cleanup_free_ char *json = NULL;
 		r = build_plan_to_json(plan, &json, err);
 		build_plan_free(plan);
+		dockerfile_free(df);
 		if (r < 0)
 			return r;
 		fputs(json, stdout);
 		return 0;
 	}
-	r = execute(o, g, plan, err);
+	r = execute(o, g, plan, df, &popts, err);
 	build_plan_free(plan);
+	dockerfile_free(df);
 	return r;
 }
 

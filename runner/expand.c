@@ -35,6 +35,7 @@ struct lexer {
 	size_t pos;
 	char esc;
 	bool raw_escapes;
+	bool skip_quotes; /* heredoc bodies: quotes are ordinary characters */
 	unsigned depth;
 	const struct expand_env *env;
 	char *errmsg; /* first error only */
@@ -693,7 +694,7 @@ static int process_stop_on(struct lexer *lx, int stop, bool raw, struct strbuf *
 			next(lx);
 			goto out;
 		}
-		if (c == '$' || c == '\'' || c == '"') {
+		if (c == '$' || (!lx->skip_quotes && (c == '\'' || c == '"'))) {
 			_cleanup_strbuf_ struct strbuf tmp = STRBUF_INIT;
 			r = c == '$'	? process_dollar(lx, &tmp)
 			    : c == '\'' ? process_single_quote(lx, &tmp)
@@ -735,13 +736,16 @@ out:
 	return r;
 }
 
-static int expand_run(const char *text, const struct expand_env *env, char **ret_word,
-		      char ***ret_words, struct molt_error **err)
+static int expand_run(const char *text, const struct expand_env *env, bool heredoc,
+		      char **ret_word, char ***ret_words, struct molt_error **err)
 {
 	struct lexer lx = {
 		.s = text,
 		.len = strlen(text),
-		.esc = env->escape ? env->escape : '\\',
+		/* BuildKit expands heredoc bodies with a fresh backslash lexer whatever the
+		 * `# escape=` directive says, and leaves quotes alone (SkipProcessQuotes). */
+		.esc = heredoc ? '\\' : env->escape ? env->escape : '\\',
+		.skip_quotes = heredoc,
 		.env = env,
 	};
 	_cleanup_strbuf_ struct strbuf result = STRBUF_INIT;
@@ -769,13 +773,19 @@ static int expand_run(const char *text, const struct expand_env *env, char **ret
 int expand_word(const char *word, const struct expand_env *env, char **ret,
 		struct molt_error **err)
 {
-	return expand_run(word, env, ret, NULL, err);
+	return expand_run(word, env, false, ret, NULL, err);
 }
 
 int expand_words(const char *text, const struct expand_env *env, char ***ret,
 		 struct molt_error **err)
 {
-	return expand_run(text, env, NULL, ret, err);
+	return expand_run(text, env, false, NULL, ret, err);
+}
+
+int expand_heredoc(const char *body, const struct expand_env *env, char **ret,
+		   struct molt_error **err)
+{
+	return expand_run(body, env, true, ret, NULL, err);
 }
 
 /* ------------------------------------------------------------ referenced names */

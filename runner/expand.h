@@ -40,6 +40,15 @@ int expand_words(const char *text, const struct expand_env *env, char ***ret,
 		 struct molt_error **err);
 
 /*
+ * Expands the body of a COPY/ADD here-document whose delimiter was not quoted, as
+ * BuildKit's ExpandRaw does: variables expand and backslash escapes are processed
+ * (always `\\`, whatever `# escape=` says), but quotes are kept as ordinary
+ * characters and nothing is split. RUN heredocs are never expanded by the builder.
+ */
+int expand_heredoc(const char *body, const struct expand_env *env, char **ret,
+		   struct molt_error **err);
+
+/*
  * The names of the variables a word refers to, in order, each once (for cache keys
  * and for warnings about undefined build args). Never fails on odd input: what does
  * not parse is skipped.

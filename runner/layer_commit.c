@@ -52,6 +52,9 @@ static int write_blob(struct stage_run *sr, int upperfd, struct layer_changes *c
 	return r;
 }
 
+static void stage_add_layer(struct stage_run *sr, const struct layer_digests *d,
+			    const char *created_by);
+
 int stage_commit_upper(struct stage_run *sr, const char *upper, const char *created_by,
 		       bool *ret_changed, struct molt_error **err)
 {
@@ -79,13 +82,51 @@ int stage_commit_upper(struct stage_run *sr, const char *upper, const char *crea
 		r = layer_store_unpacked_publish(sr->b->store, d.diff_id, upper, err);
 	if (r < 0)
 		return r;
+	stage_add_layer(sr, &d, created_by);
+	return 0;
+}
+
+static void stage_add_layer(struct stage_run *sr, const struct layer_digests *d,
+			    const char *created_by)
+{
 	sr->layers = xrealloc(sr->layers, (sr->n_layers + 1) * sizeof(*sr->layers));
 	sr->layers[sr->n_layers++] = (struct image_descriptor){
-		.media_type = xstrdup(MEDIA_OCI_LAYER_GZIP), .size = (int64_t)d.blob_size};
-	snprintf(sr->layers[sr->n_layers - 1].digest, DIGEST_STR_LEN, "%s", d.digest);
-	strv_push(&sr->config.diff_ids, d.diff_id);
+		.media_type = xstrdup(MEDIA_OCI_LAYER_GZIP), .size = (int64_t)d->blob_size};
+	snprintf(sr->layers[sr->n_layers - 1].digest, DIGEST_STR_LEN, "%s", d->digest);
+	strv_push(&sr->config.diff_ids, d->diff_id);
 	stage_history(sr, created_by, false);
-	return 0;
+}
+
+static int unpack_one(struct layer_store *s, const char *tmp, const char *digest,
+		      const char *diff_id, struct molt_error **err);
+
+/*
+ * Walk mode (stepfs.h): the step changed the copy in place; the walk differ finds
+ * the change against the snapshot taken before it, and the layer is written from
+ * the copy. Its unpacked tree (an overlay lower, for later steps and stages) is the
+ * blob itself unpacked, so both paths publish the same kind of tree.
+ */
+static int stage_commit_walk(struct stage_run *sr, struct stepfs *fs, const char *created_by,
+			     bool *ret_changed, struct molt_error **err)
+{
+	_cleanup_close_ int rootfd = open(fs->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return molt_error_set(err, errno, "open '%s'", fs->merged);
+	struct layer_changes ch = {0};
+	int r = differ_walk(fs->before, rootfd, &ch, err);
+	*ret_changed = r == 0 && ch.n > 0;
+	if (r < 0 || ch.n == 0) {
+		layer_changes_done(&ch);
+		return r;
+	}
+	struct layer_digests d;
+	r = write_blob(sr, rootfd, &ch, &d, err);
+	layer_changes_done(&ch);
+	if (r == 0 && !layer_store_unpacked_exists(sr->b->store, d.diff_id))
+		r = unpack_one(sr->b->store, sr->scratch, d.digest, d.diff_id, err);
+	if (r == 0)
+		stage_add_layer(sr, &d, created_by);
+	return r;
 }
 
 int stage_step_mount(struct stage_run *sr, struct stepfs **ret, struct molt_error **err)
@@ -101,7 +142,9 @@ int stage_step_finish(struct stage_run *sr, struct stepfs *fs, int r, const char
 	bool changed = false;
 	if (r == 0)
 		r = stepfs_unmount(fs, err);
-	if (r == 0)
+	if (r == 0 && fs->walk)
+		r = stage_commit_walk(sr, fs, created_by, &changed, err);
+	else if (r == 0)
 		r = stage_commit_upper(sr, fs->upper, created_by, &changed, err);
 	if (r == 0 && !changed)
 		stage_history(sr, created_by, true);

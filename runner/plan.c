@@ -484,6 +484,21 @@ static int plan_copy(struct planner *p, struct build_instr *bi)
 				   "with several sources the destination '%s' must be a directory ending in '/'",
 				   bi->dest);
 	heredocs_copy(bi, in);
+	for (size_t i = 0; i < bi->n_heredocs; i++) {
+		struct df_heredoc *h = &bi->heredocs[i];
+		if (!h->expand)
+			continue;
+		struct expand_env env = {scope_lookup, p, p->df->escape};
+		struct molt_error *e = NULL;
+		char *v = NULL;
+		if (expand_heredoc(h->content, &env, &v, &e) < 0) {
+			int r = instr_error(p, "heredoc '%s': %s", h->name, e->msg);
+			molt_error_free(e);
+			return r;
+		}
+		free(h->content);
+		h->content = v;
+	}
 	return plan_copy_flags(p, bi);
 }
 
@@ -805,11 +820,37 @@ static void state_init(struct planner *p, size_t s)
 		st->user = xstrdup(base->user);
 		return;
 	}
-	st->shell = xcalloc(3, sizeof(char *));
-	st->shell[0] = xstrdup("/bin/sh");
-	st->shell[1] = xstrdup("-c");
-	st->workdir = xstrdup("/");
-	st->user = xstrdup("");
+	struct plan_base img = {0};
+	if (bs->base != BASE_IMAGE || !p->opts->base_config ||
+	    p->opts->base_config(p->opts->base_ud, bs->from, &img) < 0)
+		memset(&img, 0, sizeof(img));
+	/* The image's Env is the stage's starting ENV: it beats a same-named ARG too. */
+	for (size_t i = 0; img.env && img.env[i]; i++) {
+		const char *eq = strchr(img.env[i], '=');
+		if (!eq || eq == img.env[i])
+			continue;
+		_cleanup_free_ char *k = xstrndup(img.env[i], (size_t)(eq - img.env[i]));
+		vars_set(&st->env, k, eq + 1);
+	}
+	if (img.shell && img.shell[0]) {
+		st->shell = strv_copy(img.shell);
+	} else {
+		st->shell = xcalloc(3, sizeof(char *));
+		st->shell[0] = xstrdup("/bin/sh");
+		st->shell[1] = xstrdup("-c");
+	}
+	st->workdir = path_clean_abs(img.workdir && *img.workdir ? img.workdir : "/");
+	st->user = xstrdup(img.user ? img.user : "");
+	plan_base_done(&img);
+}
+
+void plan_base_done(struct plan_base *b)
+{
+	strv_free(b->env);
+	free(b->workdir);
+	strv_free(b->shell);
+	free(b->user);
+	memset(b, 0, sizeof(*b));
 }
 
 static int plan_stage(struct planner *p, size_t s)

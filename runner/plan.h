@@ -11,8 +11,8 @@
  * RUN --mount from=), --target pruning and the parallel groups.
  *
  * What the plan cannot know without the images: the ENV/WORKDIR/SHELL/USER of a base
- * *image* (their defaults here are empty / "/" / ["/bin/sh", "-c"] / ""). The executor
- * layers the image config under the plan's values.
+ * *image*. plan_options.base_config supplies them (the executor re-plans with the
+ * store open); without it their defaults are empty / "/" / ["/bin/sh", "-c"] / "".
  */
 #ifndef MOLT_RUNNER_PLAN_H
 #define MOLT_RUNNER_PLAN_H
@@ -111,7 +111,10 @@ struct build_instr {
 	/* HEALTHCHECK */
 	struct df_health health;
 
-	/* RUN, COPY, ADD (and ONBUILD of those): bodies as written, not expanded (see `expand`) */
+	/*
+	 * RUN, COPY, ADD (and ONBUILD of those): RUN bodies as written (the shell expands
+	 * them); COPY/ADD bodies already expanded when `expand` (unquoted delimiter).
+	 */
 	struct df_heredoc *heredocs;
 	size_t n_heredocs;
 
@@ -162,8 +165,29 @@ struct build_plan {
 	char **unused_build_args;
 };
 
+/*
+ * What the plan takes from a base image's config: BuildKit expands a stage's
+ * instructions with the environment the base image declares, resolves a relative
+ * WORKDIR against its WorkingDir and runs shell forms through its Shell.
+ */
+struct plan_base {
+	char **env;    /* "K=V" (Config.Env), may be NULL */
+	char *workdir; /* Config.WorkingDir, NULL or "" for "/" */
+	char **shell;  /* Config.Shell, NULL or empty for ["/bin/sh", "-c"] */
+	char *user;    /* Config.User, may be NULL */
+};
+void plan_base_done(struct plan_base *b);
+
 struct plan_options {
 	const char *target; /* --target, NULL for the last stage */
+	/*
+	 * The config of the image a FROM names (after expansion). Returns 0 and fills
+	 * *ret (allocated, freed by the planner), or a negative errno when the image is
+	 * unknown: the stage then starts from the defaults (the executor reports a
+	 * missing image). NULL: every image starts from the defaults.
+	 */
+	int (*base_config)(void *ud, const char *image, struct plan_base *ret);
+	void *base_ud;
 	/*
 	 * --build-arg values: "K=V", or "K" which takes K from lookup_env (getenv when
 	 * NULL) and is ignored when unset there (as docker's CLI does).

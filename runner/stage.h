@@ -38,6 +38,9 @@ struct stage_run {
 	struct stage_cache *cache; /* the build cache's state (runner/cache.h), or NULL */
 };
 
+/* Fills ret (allocated) from an image config, for plan_options.base_config. */
+void plan_base_from_config(const struct image_config *c, struct plan_base *ret);
+
 /* The worker entry (a sched_stage_fn). */
 int stage_worker(void *userdata, unsigned index, char *const *results,
 		 const struct progress_out *po, char **ret_result, struct molt_error **err);

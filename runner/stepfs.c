@@ -4,7 +4,29 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include "../layers/layers.h"
 #include "stepfs.h"
+
+/* -1: not decided yet; per process (each stage worker decides for itself). */
+static int walk_mode = -1;
+
+bool stepfs_walk_mode(void)
+{
+	if (walk_mode < 0) {
+		const char *d = getenv("MOLT_DIFFER");
+		walk_mode = d && !strcmp(d, "walk");
+	}
+	return walk_mode;
+}
+
+/* Errors that mean "no overlayfs for us here", not "this mount is wrong". */
+static bool overlay_missing(int r)
+{
+	const char *d = getenv("MOLT_DIFFER");
+	if (d && !strcmp(d, "overlay"))
+		return false;
+	return r == -ENODEV || r == -EPERM || r == -ENOSYS || r == -ENOTSUP;
+}
 
 /*
  * The new mount API adds lower directories one at a time ("lowerdir+", Linux 6.8),
@@ -19,16 +41,23 @@ static int overlay_fsfd(char *const *lowers, const char *empty, const char *uppe
 		return molt_error_set(err, errno, "open an overlay filesystem (is overlayfs "
 						  "available in user namespaces?)");
 	size_t n = strv_len(lowers);
-	for (size_t i = 0; i < n; i++)
-		if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", lowers[i], 0) < 0)
-			return molt_error_set(err, errno, "add layer '%s' to the overlay", lowers[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", lowers[i], 0) == 0)
+			continue;
+		/* before Linux 6.8 the option does not exist: that is "no overlay for us" */
+		if (errno == EINVAL && i == 0)
+			return molt_error_setx(err, ENOTSUP, "this kernel's overlayfs has no "
+							     "'lowerdir+' option (Linux 6.8)");
+		return molt_error_set(err, errno, "add layer '%s' to the overlay", lowers[i]);
+	}
 	/*
 	 * An overlay needs a lower directory (a stage FROM scratch gets an empty one), and
 	 * two when it has no upper: the empty one goes at the bottom, where it changes
 	 * nothing.
 	 */
 	if ((n == 0 || !upper) && fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", empty, 0) < 0)
-		return molt_error_set(err, errno, "add an empty layer to the overlay");
+		return molt_error_set(err, errno == EINVAL && n == 0 ? ENOTSUP : errno,
+				      "add an empty layer to the overlay");
 	if (upper) {
 		if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
 		    fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0)
@@ -64,6 +93,26 @@ static int mount_overlay(struct stepfs *fs, char *const *lowers, bool readonly,
 	return 0;
 }
 
+/* Walk mode: merged becomes a copy of the layers; a writable one is snapshotted. */
+static int mount_walk(struct stepfs *fs, char *const *lowers, bool readonly,
+		      struct molt_error **err)
+{
+	fs->walk = true;
+	/* the step's change is found in merged itself: no upper directory */
+	if (fs->upper) {
+		(void)rmdir(fs->upper);
+		free(fs->upper);
+		fs->upper = NULL;
+	}
+	_cleanup_close_ int root = open(fs->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return molt_error_set(err, errno, "open '%s'", fs->merged);
+	int r = stepfs_flatten(lowers, root, err);
+	if (r == 0 && !readonly)
+		r = tree_snapshot_take(root, &fs->before, err);
+	return r;
+}
+
 int stepfs_mount(const char *dir, char *const *lowers, bool readonly, struct stepfs **ret,
 		 struct molt_error **err)
 {
@@ -79,8 +128,21 @@ int stepfs_mount(const char *dir, char *const *lowers, bool readonly, struct ste
 		r = molt_error_set(err, errno, "create '%s'", fs->merged);
 	else if (fs->upper && mkdir(fs->upper, 0755) < 0)
 		r = molt_error_set(err, errno, "create '%s'", fs->upper);
-	if (r == 0)
-		r = mount_overlay(fs, lowers, readonly, err);
+	if (r == 0 && !stepfs_walk_mode()) {
+		struct molt_error *e = NULL;
+		r = mount_overlay(fs, lowers, readonly, &e);
+		if (r < 0 && overlay_missing(r)) {
+			molt_debug("overlayfs unavailable (%s): steps work on copies, the walk "
+				   "differ finds their changes", e->msg);
+			molt_error_free(e);
+			walk_mode = 1;
+			r = 0;
+		} else if (r < 0) {
+			*err = e;
+		}
+	}
+	if (r == 0 && stepfs_walk_mode())
+		r = mount_walk(fs, lowers, readonly, err);
 	if (r < 0) {
 		stepfs_free(fs);
 		return r;
@@ -117,5 +179,6 @@ void stepfs_free(struct stepfs *fs)
 	free(fs->dir);
 	free(fs->upper);
 	free(fs->merged);
+	tree_snapshot_free(fs->before);
 	free(fs);
 }

@@ -4,6 +4,8 @@
  * unpacked layers (read-only lowers) with a fresh upper directory that collects the
  * step's change, mounted in the build namespace.
  *
+ * Without overlayfs (walk mode, below) the same calls give a plain copy instead.
+ *
  * Lifecycle: stepfs_mount() creates DIR/upper, DIR/work and DIR/merged under a
  * scratch directory of the store's tmp/ and mounts the overlay; stepfs_unmount()
  * detaches it (after the step's processes are gone), leaving upper/ for the
@@ -17,12 +19,36 @@
 
 #include "../lib/base.h"
 
+struct tree_snapshot;
+
 struct stepfs {
 	char *dir;    /* the step's scratch directory */
-	char *upper;  /* NULL for a read-only view, or once taken */
-	char *merged; /* where the tree is mounted */
+	char *upper;  /* NULL for a read-only view, or once taken; NULL in walk mode */
+	char *merged; /* where the tree is mounted (walk mode: the copy) */
 	bool mounted;
+	/*
+	 * Walk mode: overlayfs could not be mounted here (an older kernel, a
+	 * filesystem overlay refuses) or MOLT_DIFFER=walk asked for it. merged is then
+	 * a plain copy of the layers (stepfs_flatten), and for a writable step
+	 * `before` is the walk differ's snapshot of it, taken before the step ran.
+	 */
+	bool walk;
+	struct tree_snapshot *before;
 };
+
+/*
+ * True when steps use the walk fallback: MOLT_DIFFER=walk, or an overlay mount
+ * already failed in this process for want of overlayfs (MOLT_DIFFER=overlay turns
+ * that fallback off).
+ */
+bool stepfs_walk_mode(void);
+
+/*
+ * Copies overlay lower directories (top-most first) into the empty directory
+ * dstfd as the tree an overlay of them would show: whiteouts delete, opaque
+ * directories replace, owners, modes, times, allowed xattrs and hardlinks are kept.
+ */
+int stepfs_flatten(char *const *lowers, int dstfd, struct molt_error **err);
 
 /*
  * Mounts lowers (top-most first; may be empty) at DIR/merged. With readonly there is

@@ -341,8 +341,35 @@ static void test_limits(void)
 	molt_error_free(err);
 }
 
+static void heredoc_case(const char *name, char escape, const char *in, const char *want)
+{
+	struct expand_env env = {lookup, NULL, escape};
+	struct molt_error *err = NULL;
+	char *got = NULL;
+	int r = expand_heredoc(in, &env, &got, &err);
+	tap_str_eq(r == 0 ? got : (err ? err->msg : "error"), want, name);
+	free(got);
+	molt_error_free(err);
+}
+
+static void test_heredoc(void)
+{
+	heredoc_case("heredoc: quotes stay ordinary characters (BuildKit SkipProcessQuotes)", '\\',
+		     "say \"$NAME\" '${NAME}'\n", "say \"world\" 'world'\n");
+	heredoc_case("heredoc: whitespace and newlines are kept, nothing is split", '\\',
+		     "  a   $SP\n\n", "  a   a b  c\n\n");
+	heredoc_case("heredoc: a backslash escapes '$' (BuildKit's lexer)", '\\', "\\$NAME $NAME\n",
+		     "$NAME world\n");
+	heredoc_case("heredoc: always the backslash lexer, whatever '# escape=' says", '`',
+		     "`$NAME \\$NAME\n", "`world $NAME\n");
+	heredoc_case("heredoc: modifiers work as in words", '\\', "${NOPE:-dflt} ${FOO%yy}\n",
+		     "dflt xx\n");
+	heredoc_case("heredoc: an unset variable is empty", '\\', "[$NOPE]\n", "[]\n");
+}
+
 int main(void)
 {
+	test_heredoc();
 	test_words();
 	test_split();
 	test_names();

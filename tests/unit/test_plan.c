@@ -466,6 +466,62 @@ static void run_struct_cases(void)
 	molt_error_free(err);
 }
 
+static int fake_base(void *ud, const char *image, struct plan_base *ret)
+{
+	(void)ud;
+	if (strcmp(image, "withenv"))
+		return -ENOENT;
+	strv_push(&ret->env, "PATH=/opt/bin:/bin");
+	strv_push(&ret->env, "V=from-image");
+	ret->workdir = xstrdup("/srv/");
+	strv_push(&ret->shell, "/bin/bash");
+	strv_push(&ret->shell, "-eu");
+	ret->user = xstrdup("app");
+	return 0;
+}
+
+/* plan_options.base_config: what a base image's config gives the stage (as BuildKit). */
+static void run_base_config_cases(void)
+{
+	const char *t = "FROM other AS o\nENV O=${PATH:-none}\n"
+			"FROM withenv AS a\nARG V=from-arg\nENV PATH=/x:$PATH SEEN=$V\n"
+			"WORKDIR sub\nRUN echo\nFROM a\nENV B=$SEEN\nCOPY --from=o /x /y\n";
+	struct dockerfile *df = NULL;
+	struct build_plan *plan = NULL;
+	struct molt_error *err = NULL;
+	int r = dockerfile_parse(t, strlen(t), NULL, &df, &err);
+	struct plan_options o = {.base_config = fake_base, .build_platform = &amd64,
+				 .target_platform = &amd64};
+	if (r == 0)
+		r = build_plan_make(df, &o, &plan, &err);
+	if (!tap_ok(r == 0 && plan->n_stages == 3, "a plan with base image configs: %s",
+		    err ? err->msg : "ok")) {
+		build_plan_free(plan);
+		molt_error_free(err);
+		dockerfile_free(df);
+		return;
+	}
+	const struct build_stage *s0 = build_plan_stage(plan, 1);
+	const struct build_instr *env = &s0->instrs[1], *run = &s0->instrs[3];
+	tap_str_eq(env->pairs[0].value, "/x:/opt/bin:/bin",
+		   "$PATH in ENV expands from the base image's Env (as BuildKit)");
+	tap_str_eq(env->pairs[1].value, "from-image",
+		   "the base image's Env beats an ARG of the same name (as BuildKit)");
+	tap_str_eq(run->workdir, "/srv/sub", "a relative WORKDIR joins the base image's WorkingDir");
+	tap_ok(run->shell && !strcmp(run->shell[0], "/bin/bash") && !strcmp(run->shell[1], "-eu"),
+	       "the base image's Shell is the stage's SHELL");
+	tap_str_eq(run->user, "app", "the base image's User is the stage's USER");
+	const struct build_stage *s1 = build_plan_stage(plan, 2);
+	tap_str_eq(s1->instrs[0].pairs[0].value, "from-image",
+		   "a stage FROM a stage inherits the base image's Env through it");
+	const struct build_stage *s2 = build_plan_stage(plan, 0);
+	tap_str_eq(s2->instrs[0].pairs[0].value, "none",
+		   "an image the callback does not know starts from the defaults");
+	tap_str_eq(s2->instrs[0].workdir, "/", "an unknown image's WORKDIR is /");
+	build_plan_free(plan);
+	dockerfile_free(df);
+}
+
 static void caret_case(const char *name, const char *text, const char *want_detail)
 {
 	struct molt_error *err = NULL;
@@ -497,5 +553,6 @@ int main(void)
 	run_caret_cases();
 	run_err_facts();
 	run_struct_cases();
+	run_base_config_cases();
 	return tap_done();
 }
