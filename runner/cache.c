@@ -691,8 +691,13 @@ int cache_step_lookup(struct stage_run *sr, const struct build_instr *in, bool *
 	r = cache_index_get(sr->b->store, key, &e, err);
 	if (r == -ENOENT)
 		return 0;
-	if (r == 0 && e.has_layer)
-		r = ensure_tree(sr, &e, err);
+	_cleanup_error_ struct molt_error *e2 = NULL;
+	if (r == 0 && e.has_layer && ensure_tree(sr, &e, &e2) < 0) {
+		/* A layer that cannot be unpacked is a miss: the step runs and replaces it. */
+		molt_warn("build cache: %s; running the step again", e2 ? e2->msg : e.digest);
+		cache_entry_done(&e);
+		return 0;
+	}
 	if (r < 0) {
 		cache_entry_done(&e);
 		return r;
