@@ -54,6 +54,7 @@ static void libcurl_resolve(void)
 		.easy_perform = (__typeof__(libcurl.easy_perform))fns[2],
 		.easy_cleanup = (__typeof__(libcurl.easy_cleanup))fns[3],
 		.easy_strerror = (__typeof__(libcurl.easy_strerror))fns[4],
+		.easy_getinfo = (__typeof__(libcurl.easy_getinfo))fns[5],
 	};
 }
 
