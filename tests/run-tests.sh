@@ -112,6 +112,32 @@ if ! "${as_user[@]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$stage/home
 	echo "mkbase: failed (see $log_dir/mkbase.log)"; tail -n 5 "$log_dir/mkbase.log"
 fi
 
+# The Debian base for the slow tests: debootstrap needs root and minutes, so it is made
+# once into a cache (remade when scripts/mkbase.sh changes) and copied to the fixtures.
+if [ "${MOLT_SLOW:-0}" = 1 ]; then
+	deb_cache=${MOLT_DEBIAN_CACHE:-/var/cache/molt/debian-bookworm}
+	stamp=$(sha256sum "$top/scripts/mkbase.sh" | cut -d' ' -f1)
+	mkdir -p "$fixtures/debian"
+	if [ "$(id -u)" = 0 ]; then
+		(
+			flock 9
+			if [ "$(cat "$deb_cache/stamp" 2>/dev/null)" != "$stamp" ]; then
+				rm -f "$deb_cache/stamp"
+				bash "$top/scripts/mkbase.sh" debian "$deb_cache" && echo "$stamp" >"$deb_cache/stamp"
+			fi
+		) 9>/run/molt-debian-base.lock >"$fixtures/debian/mkbase.log" 2>&1
+	else
+		echo "not root: the Debian base must already be in $deb_cache" >"$fixtures/debian/mkbase.log"
+	fi
+	if [ -f "$deb_cache/stamp" ]; then
+		cp -r "$deb_cache/oci" "$fixtures/debian/oci"
+	else
+		echo "mkbase debian: no Debian base (see $fixtures/debian/mkbase.log)"
+	fi
+	cp "$fixtures/debian/mkbase.log" "$log_dir/mkbase-debian.log" 2>/dev/null
+	chown -R --reference="$stage/home" "$fixtures/debian"
+fi
+
 pattern=${MOLT_TESTS:-test_*.sh}
 scripts=("$stage"/e2e/$pattern)
 if [ "${MOLT_SLOW:-0}" = 1 ]; then
@@ -120,7 +146,10 @@ fi
 for s in "${scripts[@]}"; do
 	[ -f "$s" ] || continue
 	name=e2e/$(basename "$s" .sh)
-	run_tap "$name" "${as_user[@]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+	# Slow scripts install packages over the network in several builds.
+	limit=${TEST_TIMEOUT:-600}
+	case $s in */slow_*) limit=${TEST_TIMEOUT_SLOW:-2400} ;; esac
+	TEST_TIMEOUT=$limit run_tap "$name" "${as_user[@]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		HOME="$stage/home" USER="${user:-$(id -un)}" LANG=C.UTF-8 \
 		MOLT="$stage/bin/molt" STAGE="$stage" FIXTURES="$fixtures" \
 		MOLT_MUST_WORK="$must_work" TMPDIR="$stage/home" \
