@@ -39,6 +39,7 @@ struct build_request {
 	size_t n_outputs;
 	const char *iidfile;
 	const char *network; /* default network of RUN steps: "host" or "none" */
+	uint64_t memory;     /* RUN steps' memory limit (RLIMIT_DATA), 0 = the sandbox's default */
 	enum progress_mode progress;
 	unsigned jobs;
 	bool no_cache;

@@ -21,6 +21,7 @@ static const struct molt_command commands[] = {
 	 "      --no-cache           do not use the build cache\n"
 	 "  -o, --output SPEC        type=oci|docker|local|tar,dest=PATH, or a directory\n"
 	 "      --network MODE       network for RUN steps: host (default) or none\n"
+	 "  -m, --memory SIZE        memory each RUN process may allocate (see molt run)\n"
 	 "      --progress MODE      auto, plain, tty or quiet\n"
 	 "      --iidfile FILE       write the image ID to FILE\n"
 	 "      --jobs N             run up to N independent stages at once\n"
@@ -33,7 +34,10 @@ static const struct molt_command commands[] = {
 	 "  -u, --user USER          name, uid, uid:gid or name:group\n"
 	 "  -w, --workdir DIR        working directory inside the sandbox\n"
 	 "  -v, --volume SRC:DST[:ro] bind-mount a host directory (repeatable)\n"
-	 "      --rootfs DIR         use DIR as the root filesystem instead of an image\n"},
+	 "      --rootfs DIR         use DIR as the root filesystem instead of an image\n"
+	 "  -m, --memory SIZE        memory each process may allocate (b, k, m, g; default\n"
+	 "                           3/4 of RAM; per process, see README)\n"
+	 "      --pids-limit N       processes per user id of the step (default 1024)\n"},
 	{"images", cmd_images, "molt images [--json]", "list the images in the store",
 	 "      --json               print JSON instead of a table\n"},
 	{"inspect", cmd_inspect, "molt inspect IMAGE", "print an image's config and manifest", ""},

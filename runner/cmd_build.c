@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../sandbox/sandbox.h"
 #include "cli.h"
 #include "../layers/layers.h"
 #include "build.h"
@@ -28,6 +29,7 @@ struct build_options {
 	struct build_output *outputs;
 	size_t n_outputs;
 	const char *network;
+	uint64_t memory; /* -m, --memory: see sandbox/rlimits.c */
 	const char *progress;
 	const char *iidfile;
 	int jobs;
@@ -137,6 +139,10 @@ static int set_value(struct build_options *o, const char *opt, const char *v,
 		o->progress = v;
 	} else if (!strcmp(opt, "--iidfile")) {
 		o->iidfile = v;
+	} else if (!strcmp(opt, "-m") || !strcmp(opt, "--memory")) {
+		if (sandbox_parse_size(v, &o->memory) < 0 || o->memory < SANDBOX_MEMORY_MIN)
+			return cli_usage_error(err, "build", "--memory must be a size of at least 6m "
+						"(b, k, m or g), not '%s'", v);
 	} else {
 		int64_t n;
 		if (str_to_int64(v, 1, 1024, &n) < 0)
@@ -151,7 +157,8 @@ static bool takes_value(const char *opt)
 {
 	static const char *const with_value[] = {"-f",      "--file",    "-t",        "--tag",
 						 "--target", "--build-arg", "-o",      "--output",
-						 "--network", "--progress", "--iidfile", "--jobs", NULL};
+						 "--network", "--progress", "--iidfile", "--jobs",
+						 "-m", "--memory", NULL};
 	return one_of(opt, with_value);
 }
 
@@ -277,6 +284,7 @@ static int execute(const struct build_options *o, struct molt_global *g,
 		.n_outputs = o->n_outputs,
 		.iidfile = o->iidfile,
 		.network = o->network,
+		.memory = o->memory,
 		.progress = mode,
 		.jobs = o->jobs > 0 ? (unsigned)o->jobs : 0,
 		.no_cache = o->no_cache,

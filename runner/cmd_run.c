@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * molt run [--network host|none] [-e K=V]... [-u USER] [-w DIR] [-v SRC:DST[:ro]]...
- *          (IMAGE | --rootfs DIR) [CMD [ARG...]]
+ *          [-m SIZE] [--pids-limit N] (IMAGE | --rootfs DIR) [CMD [ARG...]]
  *
  * `--rootfs DIR` runs over DIR without changing it: the sandbox reads DIR through an
  * overlay whose upper layer is a tmpfs private to the sandbox, so writes made by the
@@ -89,6 +89,39 @@ static void add_env(struct run_opts *o, const char *kv)
 		strv_push_take(&o->env, xasprintf("%s=%s", kv, v));
 }
 
+/* -m, --memory SIZE: the per-process memory limit (RLIMIT_DATA, see sandbox/rlimits.c). */
+static int parse_memory(const char *v, uint64_t *ret, struct molt_error **err)
+{
+	uint64_t bytes = 0;
+	int r = sandbox_parse_size(v, &bytes);
+	if (r == -ERANGE)
+		return cli_usage_error(err, "run", "memory size '%s' is too large", v);
+	if (r < 0)
+		return cli_usage_error(err, "run", "memory size '%s' is not a number with an "
+					"optional unit b, k, m or g", v);
+	if (bytes < SANDBOX_MEMORY_MIN)
+		return cli_usage_error(err, "run", "memory size '%s' is below the minimum of 6m", v);
+	*ret = bytes;
+	return 0;
+}
+
+/*
+ * --pids-limit N: RLIMIT_NPROC of the step. The kernel counts it per user id of the
+ * build namespace, which is molt's own, so other runs of the same host user do not
+ * use it up (they only share the host-wide limit of that user).
+ */
+static int parse_pids(const char *v, uint64_t *ret, struct molt_error **err)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end || errno || n < 8 || n > (1ULL << 22))
+		return cli_usage_error(err, "run", "pids limit '%s' is not a number from 8 "
+					"to 4194304", v);
+	*ret = n;
+	return 0;
+}
+
 /* Returns the value of option `name` at argv[*i] ("--x V", "--x=V", "-xV"), or NULL. */
 static const char *opt_value(int argc, char **argv, int *i, const char *lng, const char *shrt,
 			     bool *matched)
@@ -124,7 +157,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o, int *ret_cmd,
 		}
 		static const char *const opts[][2] = {{"--network", NULL}, {"--env", "-e"},
 						      {"--user", "-u"},	   {"--workdir", "-w"},
-						      {"--volume", "-v"},  {"--rootfs", NULL}};
+						      {"--volume", "-v"},  {"--rootfs", NULL},
+						      {"--memory", "-m"},  {"--pids-limit", NULL}};
 		size_t k;
 		const char *v = NULL;
 		bool matched = false;
@@ -159,9 +193,17 @@ static int parse_args(int argc, char **argv, struct run_opts *o, int *ret_cmd,
 			if (parse_volume(o, v, err) < 0)
 				return -EINVAL;
 			break;
-		default:
+		case 5:
 			free(o->rootfs);
 			o->rootfs = xstrdup(v);
+			break;
+		case 6:
+			if (parse_memory(v, &o->c.rlimits.data, err) < 0)
+				return -EINVAL;
+			break;
+		default:
+			if (parse_pids(v, &o->c.rlimits.nproc, err) < 0)
+				return -EINVAL;
 			break;
 		}
 	}

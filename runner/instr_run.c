@@ -286,6 +286,7 @@ static int run_in_sandbox(struct stage_run *sr, const struct build_instr *in, st
 	c.user = sr->config.user;
 	c.workdir = sr->config.working_dir;
 	c.network = net && !strcmp(net, "none") ? SANDBOX_NET_NONE : SANDBOX_NET_HOST;
+	c.rlimits.data = sr->b->o->memory;
 	c.stdout_fd = out_wr;
 	c.stderr_fd = out_wr;
 	/* A RUN step reads nothing from molt's stdin. */

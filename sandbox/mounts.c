@@ -198,12 +198,19 @@ static int mount_fd(const char *fstype, int targetfd, unsigned long flags, const
  * directory lives on a tmpfs mounted over the rootfs path itself: the path is a
  * ready-made mount point, and this mount namespace is the only one that sees it.
  */
-static int overlay_root(const char *rootfs, char **ret_root, struct molt_error **err)
+static int overlay_root(const char *rootfs, const struct sandbox_rlimits *rl, char **ret_root,
+			struct molt_error **err)
 {
 	_cleanup_close_ int lower = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (lower < 0)
 		return molt_error_set(err, errno, "open rootfs '%s'", rootfs);
-	if (mount("tmpfs", rootfs, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+	/* Files written here are memory that no rlimit counts and the OOM killer cannot
+	 * free: an explicit memory limit caps them too; without one the kernel's default
+	 * tmpfs size (half of RAM) does. */
+	_cleanup_free_ char *tmpfs_opts =
+		rl->data ? xasprintf("mode=0755,size=%llu", (unsigned long long)rl->data)
+			 : xstrdup("mode=0755");
+	if (mount("tmpfs", rootfs, "tmpfs", MS_NOSUID | MS_NODEV, tmpfs_opts) < 0)
 		return molt_error_set(err, errno, "mount the overlay's tmpfs");
 	_cleanup_free_ char *merged = xasprintf("%s/merged", rootfs);
 	/* Relative upper/work paths: the overlay's options, visible in the sandbox's
@@ -320,7 +327,7 @@ int mounts_setup(const struct mount_plan *p, struct molt_error **err)
 	_cleanup_free_ char *root = xstrdup(c->rootfs);
 	if (c->overlay) {
 		char *merged = NULL;
-		if (overlay_root(c->rootfs, &merged, err) < 0)
+		if (overlay_root(c->rootfs, &c->rlimits, &merged, err) < 0)
 			return -EINVAL;
 		free(root);
 		root = merged;

@@ -85,6 +85,10 @@ int sandbox_find_subid_range(const char *file_text, const char *user, uid_t uid,
  *   come back over a close-on-exec pipe and are returned in *err like any other;
  *   err->exit_code is 127 (not found), 126 (not executable) or 1.
  * - No fd of the caller but the three given (stdin/stdout/stderr) reaches the command.
+ * - Limits (rlimits.c): pid 1 sets the rlimits of `rlimits` and oom_score_adj 1000
+ *   before the command starts. As real root, whom RLIMIT_NPROC does not bind, the
+ *   caller also puts pid 1 in a pids cgroup of its own (removed afterwards). A
+ *   SIGKILL'd command while the kernel's OOM killer ran is reported with molt_warn().
  */
 
 enum sandbox_network {
@@ -99,11 +103,19 @@ struct sandbox_mount {
 	bool readonly;      /* recursively read-only */
 };
 
-/* Resource limits; 0 means molt's default. Never above the caller's hard limits. */
+/*
+ * Resource limits; 0 means molt's default. Never above the caller's hard limits (no
+ * CAP_SYS_RESOURCE over the host, even for root in the build namespace). Every
+ * limit is per process (rlimits are; cgroups are not delegated to molt), so a step of
+ * N processes may hold up to N x data bytes: the kernel's OOM killer is the backstop,
+ * and every process of a sandbox has oom_score_adj 1000, so it picks a step's process
+ * before molt or anything of the host's.
+ */
 struct sandbox_rlimits {
 	uint64_t nproc;  /* default 1024 */
 	uint64_t nofile; /* default 1048576 (Docker's) */
-	uint64_t as;     /* address space in bytes; default unlimited */
+	uint64_t as;     /* address space in bytes; default unlimited (see rlimits.c) */
+	uint64_t data;   /* RLIMIT_DATA in bytes (heap, anonymous memory); default 3/4 of RAM */
 };
 
 struct sandbox_config {
@@ -165,6 +177,15 @@ void sandbox_user_done(struct sandbox_user *u);
  * earlier one). No variable of the caller leaks in. Pure: for tests.
  */
 char **sandbox_env_build(char *const *extra, const char *hostname, const char *home, bool tty);
+
+/*
+ * Parses a memory size as `docker run --memory` does: a number with an optional unit
+ * b, k, m or g (binary, case-insensitive). Returns 0, -EINVAL (not a size) or -ERANGE.
+ */
+int sandbox_parse_size(const char *text, uint64_t *ret_bytes);
+
+/* The smallest memory limit accepted (Docker's minimum, 6 MiB). */
+#define SANDBOX_MEMORY_MIN (6ULL << 20)
 
 /* Docker's default capability set as a bit mask (CapEff of a root step: a80425fb). */
 uint64_t sandbox_default_caps(void);

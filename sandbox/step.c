@@ -134,7 +134,7 @@ static int clone_sandbox(const struct sandbox_config *c, const struct reaper_arg
 }
 
 static int run_plan(const struct sandbox_config *c, const struct mount_plan *plan,
-		    int *ret_status, struct molt_error **err)
+		    const char *cgroup, int *ret_status, struct molt_error **err)
 {
 	struct run_state s = {.pid = -1, .sfd = -1, .tty = {.master = -1, .slave = -1}};
 	int sync[2] = {-1, -1}, go[2] = {-1, -1};
@@ -167,6 +167,13 @@ static int run_plan(const struct sandbox_config *c, const struct mount_plan *pla
 	r = clone_sandbox(c, &a, &s.pid, err);
 	if (r < 0)
 		goto out_mask;
+	/* pid 1 waits for the go byte, so everything it starts is born in the cgroup. */
+	if (cgroup && (r = pids_cgroup_enter(cgroup, s.pid, err)) < 0) {
+		kill(s.pid, SIGKILL);
+		while (waitpid(s.pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		goto out_mask;
+	}
 	close(TAKE_FD(go[0]));
 	close(TAKE_FD(sync[1]));
 	if (s.tty.slave >= 0)
@@ -198,6 +205,16 @@ out:
 	return r;
 }
 
+/* The kernel's count of OOM kills since boot (-1 when unknown). */
+static long long oom_kills(void)
+{
+	_cleanup_free_ char *text = NULL;
+	if (read_file("/proc/vmstat", 1 << 20, &text, NULL, NULL) < 0)
+		return -1;
+	const char *p = strstr(text, "\noom_kill ");
+	return p ? strtoll(p + strlen("\noom_kill "), NULL, 10) : -1;
+}
+
 int sandbox_run(const struct sandbox_config *c, int *ret_status, struct molt_error **err)
 {
 	if (!c->rootfs || !*c->rootfs)
@@ -220,9 +237,28 @@ int sandbox_run(const struct sandbox_config *c, int *ret_status, struct molt_err
 	};
 	struct mount_points mp = {0};
 	int status = 0;
-	int r = c->overlay ? 0 : mounts_make_points(rootfd, c, &mp, err);
+	long long kills = oom_kills();
+	char *cgroup = NULL;
+	int r = 0;
+	/* Without a cgroup root still runs (in a container without cgroupfs, say), but
+	 * is told that nothing bounds the step's processes. */
+	_cleanup_error_ struct molt_error *cg_err = NULL;
+	if (sandbox_current_idmap()->kind == SANDBOX_IDMAP_IDENTITY &&
+	    pids_cgroup_create(rlimits_nproc(&c->rlimits), &cgroup, &cg_err) < 0)
+		molt_warn("running as root, and RLIMIT_NPROC does not bind root: the step's "
+			  "processes are not bounded (%s)", cg_err ? cg_err->msg : "no pids cgroup");
+	if (r == 0 && !c->overlay)
+		r = mounts_make_points(rootfd, c, &mp, err);
 	if (r == 0)
-		r = run_plan(c, &plan, &status, err);
+		r = run_plan(c, &plan, cgroup, &status, err);
+	pids_cgroup_remove(cgroup);
+	/* A SIGKILL nobody asked for is most often the OOM killer, which prefers the
+	 * sandbox's processes (oom_score_adj 1000). The counter is system-wide, hence
+	 * "most likely". */
+	if (r == 0 && status == 128 + SIGKILL && kills >= 0 && oom_kills() > kills)
+		molt_warn("the command was killed by SIGKILL while the kernel's OOM killer was "
+			  "at work: it most likely ran out of memory (memory limits are per "
+			  "process; a step's processes are the first the OOM killer picks)");
 	/* Also after a failure: the differ must never see a mount point of ours. */
 	mounts_remove_points(rootfd, &mp);
 	free(plan.hosts);

@@ -2,7 +2,8 @@
 # The hostile suite: every sandbox class of SECURITY.md attacked for real with the
 # static probes of tests/helpers/, through `molt run`, and the host checked afterwards
 # (a sentinel process, molt's binary hash, a host TCP listener and abstract unix
-# socket, host environment canaries). Run with the subuid map and the one-id map.
+# socket, host environment canaries). Run with the subuid map and the one-id map, and
+# as real root by root_sandbox.sh.
 . "$(dirname "$0")/lib.sh"
 
 ROOT=$WORK/rootfs
@@ -38,7 +39,14 @@ all_syscalls="keyctl add_key request_key bpf perf_event_open userfaultfd io_urin
 	clone_newuser clone_newns clone3 personality unknown_syscall vsock alg vsock_highbits
 	x32_keyctl x32_unshare i386_keyctl i386_unshare i386_socket_vsock i386_socketcall_vsock"
 
-for map in subuid single; do
+# The id-map modes: the test user's subuid range and the one-id fallback; real root
+# (every id mapped to itself) when tests/e2e/root_sandbox.sh runs this script as root.
+maps="subuid single"
+if [ "${MOLT_E2E_MODE:-}" = root ]; then
+	[ "$(id -u)" = 0 ] || { not_ok "MOLT_E2E_MODE=root needs root"; done_testing; exit; }
+	maps=root
+fi
+for map in $maps; do
 	if [ $map = single ]; then export MOLT_IDMAP=single; else unset MOLT_IDMAP; fi
 	# shellcheck disable=SC2086
 	out=$(p -- probe_syscalls getpid $all_syscalls 2>&1); rc=$?
@@ -54,15 +62,31 @@ for map in subuid single; do
 	for m in fds fdwalk pid1 exe ptrace_parent proc_write masked; do
 		out=$(p -- probe_escape $m 2>&1) && ok "[$map] escape '$m' stopped" || { not_ok "[$map] escape '$m' stopped"; diag "$out"; }
 	done
+	# pid 1 is not dumpable: its /proc entries belong to the host's root, so only a
+	# step of real root may even list /proc/1/fd (and still reaches no target).
+	out=$(p -- probe_escape pid1 2>&1)
+	if [ $map = root ]; then
+		like "$out" "listed /proc/1/fd: 3 entries" "[$map] real root may list pid 1's fd numbers (its stdio on /dev/null), no more"
+	else
+		unlike "$out" "listed /proc/1/fd" "[$map] /proc/1/fd of molt's pid 1 cannot even be listed"
+	fi
 	out=$(p -- probe_escape signal $sentinel 2>&1) && ok "[$map] a host pid is not signalable from inside" || { not_ok "[$map] a host pid is not signalable from inside"; diag "$out"; }
 	out=$(p -- probe_escape kill_all 2>&1); rc=$?
 	is "$rc" 0 "[$map] kill -9 -1 inside kills nothing outside (the probe itself survives)"
 	out=$(p --network none -- probe_net connect $port 2>&1) && ok "[$map] --network none: the host's 127.0.0.1:$port is unreachable" || { not_ok "[$map] --network none: host TCP listener unreachable"; diag "$out"; }
 	out=$(p --network none -- probe_net abstract $sock 2>&1) && ok "[$map] --network none: the host's abstract unix socket is unreachable" || { not_ok "[$map] --network none: host abstract socket unreachable"; diag "$out"; }
-	out=$(p -- sh -c 'env; cat /proc/1/environ 2>&1; hostname' 2>&1)
+	# Bounds hold in every mode (the full fork bomb and memory cases follow below).
+	out=$(p --pids-limit 100 -- probe_forkbomb 5000 0 bomb-$$-$map 2>&1); rc=$?
+	n=$(printf '%s\n' "$out" | sed -n 's/^forked \([0-9]*\),.*/\1/p')
+	check "[$map] a fork bomb stops at --pids-limit 100 (forked ${n:-none}, rc $rc)" test "$rc" = 0 -a "${n:-0}" -ge 90 -a "${n:-0}" -lt 100
+	like "$(p -m 32m -- probe_memhog 4096 2>&1)" "stopped by: Cannot allocate memory" "[$map] a memory hog gets ENOMEM under --memory 32m"
+	out=$("$MOLT" run --rootfs "$ROOT" sh -c 'env; cat /proc/1/environ 2>&1; hostname' 2>&1)
+	like "$out" "HOSTNAME=molt" "[$map] control: the step printed its environment"
 	unlike "$out" "$MOLT_SECRET_CANARY" "[$map] no host environment variable reaches the step (env, /proc/1/environ)"
 	unlike "$out" "$(hostname)" "[$map] the host's hostname does not appear inside"
-	unlike "$out" "$(id -un)" "[$map] the host's user name does not appear in the environment"
+	unlike "$out" "$HOME" "[$map] the caller's home path does not appear inside"
+	# (root is also the image's own user name: only a user other than root can tell)
+	[ "$(id -un)" != root ] && unlike "$out" "$(id -un)" "[$map] the host's user name does not appear in the environment"
 done
 unset MOLT_IDMAP
 
@@ -85,7 +109,15 @@ else
 fi
 
 # ---- a fork bomb is bounded and molt stays responsive
-( ulimit -u 300; p -- probe_forkbomb 5000 4 >"$WORK/bomb.out" 2>&1; echo "rc=$?" >>"$WORK/bomb.out" ) &
+# RLIMIT_NPROC is counted per user id of each user namespace and checked up the chain:
+# a step's processes count against the sandbox's own limit (uid 0 of this molt's build
+# namespace, which nothing else uses) and against the host user's total, which every
+# run of this user on the machine shares. The old `ulimit -u 300` set that shared
+# level, so parallel runs as the same user used it up (the flake); --pids-limit sets
+# the namespace's own level, and its bound is computed here, not assumed.
+bomb_count() { sed -n 's/^forked \([0-9]*\),.*/\1/p' "$1"; }
+tag=bomb-$$
+( p --pids-limit 200 -- probe_forkbomb 5000 4 $tag >"$WORK/bomb.out" 2>&1; echo "rc=$?" >>"$WORK/bomb.out" ) &
 bomb=$!
 for _ in $(seq 100); do grep -q forked "$WORK/bomb.out" 2>/dev/null && break; sleep 0.1; done
 t0=$(date +%s%N)
@@ -93,11 +125,64 @@ t0=$(date +%s%N)
 t1=$(date +%s%N)
 is "$rc" 0 "molt stays responsive while a fork bomb holds its limit"
 diag "a step during the bomb took $(( (t1 - t0) / 1000000 )) ms"
+check "the host's sentinel process is alive while the bomb holds its limit" kill -0 $sentinel
 wait $bomb
-like "$(cat "$WORK/bomb.out")" "stopped by: Resource temporarily unavailable" "the fork bomb is bounded by RLIMIT_NPROC"
+like "$(cat "$WORK/bomb.out")" "stopped by: Resource temporarily unavailable" "the fork bomb is bounded by RLIMIT_NPROC (--pids-limit 200)"
 like "$(cat "$WORK/bomb.out")" "rc=0" "the bomb's step ended normally"
+n=$(bomb_count "$WORK/bomb.out")
+# molt and the sandbox's pid 1 are uid 0 of the same namespace: they count too.
+check "the bomb got its own limit, less molt's own processes, whatever else this user runs (190 <= ${n:-none} < 200)" \
+	test "${n:-0}" -ge 190 -a "${n:-0}" -lt 200
 sleep 0.3
-check "nothing of the bomb is left running" sh -c '! pgrep -f "probe_forkbom[b]"'
+check "nothing of the bomb is left running" sh -c "! pgrep -f 'probe_forkbom[b] 5000 4 $tag'"
+# The default bound, without --pids-limit (the bomb exits at once: no hold).
+p -- probe_forkbomb 5000 0 $tag-default >"$WORK/bomb2.out" 2>&1; rc=$?
+n=$(bomb_count "$WORK/bomb2.out")
+check "default: a fork bomb stops at RLIMIT_NPROC 1024 (forked ${n:-none}, rc $rc)" \
+	test "$rc" = 0 -a "${n:-0}" -ge 1014 -a "${n:-0}" -lt 1024
+
+# ---- a memory hog is bounded, the failure is reported, molt and the host respond
+for how in mmap brk; do
+	out=$(p -m 64m -- probe_memhog 4096 $how 2>&1); rc=$?
+	like "$out" "stopped by: Cannot allocate memory" "memory hog ($how): allocation fails with ENOMEM under --memory 64m"
+	n=$(printf '%s\n' "$out" | sed -n 's/^allocated \([0-9]*\) MiB.*/\1/p')
+	check "memory hog ($how): it got less than 64 MiB (${n:-none})" test "${n:-999}" -lt 64 -a "${n:-0}" -ge 32
+	is "$rc" 0 "memory hog ($how): the probe saw the failure and its status is molt run's"
+done
+( p -m 48m -- probe_memhog 4096 mmap 4 >"$WORK/hog.out" 2>&1; echo "rc=$?" >>"$WORK/hog.out" ) &
+hog=$!
+for _ in $(seq 100); do grep -q stopped "$WORK/hog.out" 2>/dev/null && break; sleep 0.1; done
+like "$(cat "$WORK/hog.out")" "stopped by: Cannot allocate memory" "a hog holding all it could get (--memory 48m)"
+is "$("$MOLT" run --rootfs "$ROOT" echo alive)" "alive" "meanwhile a second molt run works"
+check "meanwhile the host's sentinel process is alive" kill -0 $sentinel
+wait $hog
+like "$(cat "$WORK/hog.out")" "rc=0" "the hog's step ended normally"
+# Files in molt run's overlay tmpfs are memory no rlimit counts: --memory caps them.
+out=$("$MOLT" run -m 16m --rootfs "$ROOT" sh -c 'dd if=/dev/zero of=/big bs=1M count=64 2>&1; echo rc=$?')
+like "$out" "No space left on device" "--memory 16m: writing 64 MiB into the rootfs's tmpfs overlay fails"
+unlike "$out" "rc=0" "--memory 16m: the tmpfs hog's dd failed"
+out=$("$MOLT" run --rootfs "$ROOT" sh -c 'cat /proc/self/oom_score_adj; echo -1 >/proc/self/oom_score_adj && echo lowered' 2>&1)
+like "$out" "^1000" "the OOM killer prefers the step's processes (oom_score_adj 1000)"
+unlike "$out" "lowered" "a step cannot make itself less killable than the host's processes (oom_score_adj -1 refused)"
+
+# ---- RUN steps get the same bounds (molt build -m / --memory)
+if "$MOLT" load -i "$FIXTURES/busybox/oci" >/dev/null 2>&1; then
+	mkdir -p "$WORK/bctx"; cp "$P/probe_memhog" "$WORK/bctx/"
+	cat >"$WORK/bctx/Dockerfile" <<'EOF'
+FROM busybox
+COPY probe_memhog /
+RUN /probe_memhog 4096 mmap >/hog.txt; grep -E "^Max (data size|processes)" /proc/self/limits >/limits.txt; cat /proc/self/oom_score_adj >/oom.txt
+EOF
+	"$MOLT" build --progress plain -m 48m -o "$WORK/bout" "$WORK/bctx" >"$WORK/b.log" 2>&1 || diag "$(tail -n 20 "$WORK/b.log")"
+	like "$(cat "$WORK/bout/hog.txt" 2>&1)" "stopped by: Cannot allocate memory" "molt build -m 48m: a RUN step's memory hog gets ENOMEM"
+	like "$(cat "$WORK/bout/limits.txt" 2>&1)" "Max data size +50331648 +50331648" "molt build -m 48m: the RUN step's RLIMIT_DATA is 48 MiB"
+	like "$(cat "$WORK/bout/limits.txt" 2>&1)" "Max processes +1024 +1024" "a RUN step gets RLIMIT_NPROC 1024"
+	is "$(cat "$WORK/bout/oom.txt" 2>&1)" "1000" "a RUN step's processes have oom_score_adj 1000"
+	molt_fails 2 "--memory must be a size" "molt build --memory with a bad size is a usage error" \
+		"$MOLT" build --memory 1x "$WORK/bctx"
+else
+	not_ok "load the busybox base (needed for the build cases)"
+fi
 
 # ---- the host afterwards
 check "the host's sentinel process is alive" kill -0 $sentinel

@@ -171,6 +171,26 @@ static void cases(void)
 	tap_ok(r < 0 && e && strstr(e->msg, "user 'ghost'") && !exists("proc"),
 	       "an unknown USER fails cleanly and still removes the mount points");
 	free(out);
+
+	/* RLIMIT_NPROC does not bind the host's root: as real root a pids cgroup does. */
+	if (sandbox_current_idmap()->kind != SANDBOX_IDMAP_IDENTITY)
+		return;
+	sandbox_config_init(&c);
+	char *cg[] = {"sh", "-c", "cat /proc/self/cgroup", NULL};
+	c.rlimits.nproc = 64;
+	r = run(&c, cg, &out, &status, &e);
+	_cleanup_free_ char *want = xasprintf("/molt-%d-", (int)getpid());
+	tap_ok(r == 0 && status == 0 && strstr(out, want) && strstr(out, "pids"),
+	       "as real root the step runs in a pids cgroup of its own (RLIMIT_NPROC exempts root)");
+	free(out);
+	bool left = false;
+	const char *bases[] = {"/sys/fs/cgroup/pids", "/sys/fs/cgroup"};
+	for (size_t i = 0; i < 2; i++) {
+		_cleanup_closedir_ DIR *cd = opendir(bases[i]);
+		for (struct dirent *de; cd && (de = readdir(cd));)
+			left |= strncmp(de->d_name, want + 1, strlen(want) - 1) == 0;
+	}
+	tap_ok(!left, "the step's pids cgroup is removed when the step is over");
 }
 
 int main(void)
