@@ -11,7 +11,9 @@ top=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 molt=${MOLT:-$top/build/molt}
 runs=${BENCH_RUNS:-5}
 if ! command -v hyperfine >/dev/null; then echo "hyperfine missing (scripts/install-deps.sh)"; exit 1; fi
-dir=$(mktemp -d /var/tmp/molt-bench-build.XXXXXX)
+# Lowercase only: buildah names an image pulled from oci:PATH after PATH.
+dir=/var/tmp/molt-bench-build.$$.$RANDOM
+mkdir -m 0700 "$dir" || exit 1
 # buildah gets its own storage in $dir, so its layer cache starts empty and nothing
 # is left in (or removed from) the machine's buildah storage.
 bflags="--root $dir/buildah/root --runroot $dir/buildah/run"
