@@ -8,11 +8,11 @@ PKGS     := libseccomp libcap libmnl libarchive jansson libcrypto libcurl
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.0.0-dev)
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# libarchive and libcurl are compiled against but not linked: layers/lazy_archive.c and
-# runner/add.c dlopen them on first use, by the SONAME of the library found here, so
-# that every molt start does not pay ~20 ms for them and their dependencies.
-LINK_PKGS  := $(filter-out libarchive libcurl,$(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null || echo -lseccomp -lcap -lmnl -ljansson -lcrypto)
+# libarchive, libcurl and libcrypto are compiled against but not linked: layers/lazy_*.c
+# and runner/add.c dlopen them on first use, by the SONAME of the library found here,
+# so that every molt start does not pay ~25 ms for them and their dependencies.
+LINK_PKGS  := $(filter-out libarchive libcurl libcrypto,$(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null || echo -lseccomp -lcap -lmnl -ljansson)
 soname      = $(or $(shell objdump -p $$($(CC) -print-file-name=$(1).so) 2>/dev/null | \
                 sed -n 's/^ *SONAME *//p'),$(error cannot read the SONAME of $(1).so: is its -dev package installed?))
 
@@ -23,7 +23,7 @@ CFLAGS   ?=
 MOLT_CFLAGS := -std=gnu17 $(WARN) $(OPT) -fPIE -g -D_GNU_SOURCE \
             -DMOLT_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS  ?=
-MOLT_LDFLAGS := -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+MOLT_LDFLAGS := -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS)
 
 MODULE_SRC := $(sort $(wildcard lib/*.c layers/*.c sandbox/*.c runner/*.c))
 LIB_SRC    := $(filter-out runner/main.c,$(MODULE_SRC))
@@ -72,6 +72,7 @@ $(SECCOMP_BPF): $(SECCOMP_GEN)
 	@$(SECCOMP_GEN) >$@.tmp && mv -f $@.tmp $@
 
 $(B)/obj/layers/lazy_archive.o: private MOLT_CFLAGS += -DMOLT_LIBARCHIVE_SONAME='"$(call soname,libarchive)"'
+$(B)/obj/layers/lazy_crypto.o: private MOLT_CFLAGS += -DMOLT_LIBCRYPTO_SONAME='"$(call soname,libcrypto)"'
 $(B)/obj/runner/add.o: private MOLT_CFLAGS += -DMOLT_LIBCURL_SONAME='"$(call soname,libcurl)"'
 
 $(B)/obj/sandbox/seccomp.o: $(SECCOMP_BPF)

@@ -21,11 +21,9 @@
  */
 #include <archive.h>
 #include <archive_entry.h>
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "../lib/base.h"
 
@@ -95,9 +93,8 @@
 	F(int, archive_write_open_filename, (struct archive * a, const char *name), (a, name),     \
 	  ARCHIVE_FATAL)                                                                           \
 	F(int, archive_write_open2,                                                                \
-	  (struct archive * a, void *data, archive_open_callback *o,                            \
-	   archive_write_callback *w, archive_close_callback *c,                           \
-	   archive_free_callback *f),                                                           \
+	  (struct archive * a, void *data, archive_open_callback *o, archive_write_callback *w,    \
+	   archive_close_callback *c, archive_free_callback *f),                                   \
 	  (a, data, o, w, c, f), ARCHIVE_FATAL)                                                    \
 	F(int, archive_write_header, (struct archive * a, struct archive_entry * e), (a, e),       \
 	  ARCHIVE_FATAL)                                                                           \
@@ -156,16 +153,19 @@
 	  (struct archive_entry * e, const char **name, const void **value, size_t *size),         \
 	  (e, name, value, size), ARCHIVE_WARN)
 
-/* What the library's functions point to once loaded. */
-#define FIELD(ret, name, params, args, fail) __typeof__(&name) name;
-#define VFIELD(name, params, args) __typeof__(&name) name;
-static struct {
-	ARCHIVE_FUNCS(FIELD, VFIELD)
-	/* archive_set_error is variadic: forwarded as "%s" of the formatted message. */
-	__typeof__(&archive_set_error) archive_set_error;
-} fn;
-#undef FIELD
-#undef VFIELD
+/* The library's functions, by index, once loaded. */
+#define INDEX(ret, name, params, args, fail) IDX_##name,
+#define VINDEX(name, params, args) IDX_##name,
+enum { ARCHIVE_FUNCS(INDEX, VINDEX) IDX_archive_set_error, N_FUNCS };
+#undef INDEX
+#undef VINDEX
+#define NAME(ret, name, params, args, fail) #name,
+#define VNAME(name, params, args) #name,
+static const char *const names[N_FUNCS] = {ARCHIVE_FUNCS(NAME, VNAME) "archive_set_error"};
+#undef NAME
+#undef VNAME
+static void *fns[N_FUNCS];
+#define REAL(name) ((__typeof__(&name))fns[IDX_##name])
 
 /* Stand-ins handed out by the constructors when the library is missing. */
 static char dead_archive, dead_entry;
@@ -176,46 +176,11 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static char load_error_buf[512];
 static const char *load_error; /* NULL once the library is loaded */
 
-static bool resolve(void *handle, const char *name, void *ret_fn)
-{
-	void *p = dlsym(handle, name);
-	if (!p) {
-		const char *why = dlerror();
-		snprintf(load_error_buf, sizeof(load_error_buf),
-			 "load the shared library '%s': %s", MOLT_LIBARCHIVE_SONAME,
-			 why ? why : "a function is missing");
-		load_error = load_error_buf;
-		return false;
-	}
-	memcpy(ret_fn, &p, sizeof(p));
-	return true;
-}
-
 static void load(void)
 {
-	/* RTLD_LOCAL: its symbols must not interpose on anyone else's. */
-	void *handle = dlopen(MOLT_LIBARCHIVE_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (!handle) {
-		const char *why = dlerror();
-		snprintf(load_error_buf, sizeof(load_error_buf),
-			 "load the shared library '%s': %s", MOLT_LIBARCHIVE_SONAME,
-			 why ? why : "not found");
+	if (lazylib_open(MOLT_LIBARCHIVE_SONAME, names, fns, N_FUNCS, load_error_buf,
+			 sizeof(load_error_buf)) < 0)
 		load_error = load_error_buf;
-		return;
-	}
-	bool ok = true;
-#define RESOLVE(ret, name, params, args, fail) ok = ok && resolve(handle, #name, &fn.name);
-#define VRESOLVE(name, params, args) ok = ok && resolve(handle, #name, &fn.name);
-	ARCHIVE_FUNCS(RESOLVE, VRESOLVE)
-#undef RESOLVE
-#undef VRESOLVE
-	ok = ok && resolve(handle, "archive_set_error", &fn.archive_set_error);
-	if (!ok) {
-		/* All or nothing: a half-loaded library would mix real and placeholder objects. */
-		memset(&fn, 0, sizeof(fn));
-		dlclose(handle);
-	}
-	/* Otherwise the handle stays open for the life of the process. */
 }
 
 static inline bool loaded(void)
@@ -228,19 +193,20 @@ static inline bool loaded(void)
 	ret name params                                                                            \
 	{                                                                                          \
 		if (loaded())                                                                      \
-			return fn.name args;                                                       \
+			return REAL(name) args;                                                    \
 		return fail;                                                                       \
 	}
 #define VWRAP(name, params, args)                                                                  \
 	void name params                                                                           \
 	{                                                                                          \
 		if (loaded())                                                                      \
-			fn.name args;                                                              \
+			REAL(name) args;                                                           \
 	}
 ARCHIVE_FUNCS(WRAP, VWRAP)
 #undef WRAP
 #undef VWRAP
 
+/* Variadic: forwarded as "%s" of the formatted message. */
 void archive_set_error(struct archive *a, int err, const char *fmt, ...)
 {
 	if (!loaded())
@@ -250,5 +216,5 @@ void archive_set_error(struct archive *a, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fn.archive_set_error(a, err, "%s", msg);
+	REAL(archive_set_error)(a, err, "%s", msg);
 }

@@ -212,4 +212,20 @@ int mkdir_p(const char *path, mode_t mode, struct molt_error **err);
 int rm_rf_at(int dirfd, const char *name, struct molt_error **err);
 int rm_rf(const char *path, struct molt_error **err);
 
+/* ---------------------------------------------------------------- lazylib.c
+ * Shared libraries opened on first use instead of linked (layers/lazy_archive.c,
+ * layers/lazy_crypto.c, runner/add.c): molt does not pay their start-up cost unless
+ * it calls them. Their first call must happen on the host's filesystem, never in a
+ * sandbox after pivot_root: dlopen would then load code from the image's /lib.
+ */
+
+/*
+ * dlopen()s soname (RTLD_NOW | RTLD_LOCAL) and resolves names[0..n) into fns[0..n).
+ * All or nothing: on failure every fns[i] is NULL, the library is closed, and why holds
+ * "load the shared library 'SONAME': reason". Returns 0 or -ELIBACC. Not thread-safe
+ * on the same fns: call it under pthread_once.
+ */
+int lazylib_open(const char *soname, const char *const *names, void **fns, size_t n, char *why,
+		 size_t why_len);
+
 #endif

@@ -7,10 +7,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -46,28 +44,23 @@ static void libcurl_resolve(void)
 					    "curl_easy_perform", "curl_easy_cleanup",
 					    "curl_easy_strerror"};
 	void *fns[ARRAY_SIZE(names)];
-	_Static_assert(sizeof(fns) == sizeof(libcurl), "one name per libcurl function");
-	/* RTLD_LOCAL: its symbols (and its dependencies') interpose on nothing of ours. */
-	void *h = dlopen(MOLT_LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-	bool ok = h;
-	for (size_t i = 0; ok && i < ARRAY_SIZE(names); i++)
-		ok = (fns[i] = dlsym(h, names[i])) != NULL;
-	if (!ok) {
-		const char *why = dlerror();
-		snprintf(libcurl_error, sizeof(libcurl_error), "%s", why ? why : "not found");
-		if (h)
-			dlclose(h);
+	if (lazylib_open(MOLT_LIBCURL_SONAME, names, fns, ARRAY_SIZE(names), libcurl_error,
+			 sizeof(libcurl_error)) < 0)
 		return;
-	}
-	memcpy(&libcurl, fns, sizeof(libcurl));
+	libcurl = (struct libcurl){
+		.easy_init = (__typeof__(libcurl.easy_init))fns[0],
+		.easy_setopt = (__typeof__(libcurl.easy_setopt))fns[1],
+		.easy_perform = (__typeof__(libcurl.easy_perform))fns[2],
+		.easy_cleanup = (__typeof__(libcurl.easy_cleanup))fns[3],
+		.easy_strerror = (__typeof__(libcurl.easy_strerror))fns[4],
+	};
 }
 
 static const struct libcurl *libcurl_get(struct molt_error **err)
 {
 	pthread_once(&libcurl_once, libcurl_resolve);
 	if (!libcurl.easy_init) {
-		molt_error_setx(err, ELIBACC, "load the shared library '%s': %s",
-				MOLT_LIBCURL_SONAME, libcurl_error);
+		molt_error_setx(err, ELIBACC, "%s", libcurl_error);
 		return NULL;
 	}
 	return &libcurl;

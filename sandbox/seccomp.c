@@ -60,8 +60,8 @@ static int program(size_t index, struct sock_fprog *ret, struct sock_filter **re
 	/* The kernel refuses longer programs (and sock_fprog.len is 16 bits). */
 	if (n == 0 || n > BPF_MAXINSNS) {
 		free(built);
-		return molt_error_setx(err, E2BIG, "seccomp filter %zu has %zu instructions",
-				       index, n);
+		return molt_error_setx(err, E2BIG, "seccomp filter %zu has %zu instructions", index,
+				       n);
 	}
 	/* The kernel copies the program and never writes to it. */
 	*ret = (struct sock_fprog){.len = (unsigned short)n, .filter = (struct sock_filter *)insns};
@@ -83,7 +83,7 @@ int filter_load(struct molt_error **err)
 	 */
 	if (r == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		r = molt_error_set(err, errno, "set no_new_privs");
-	/* In load order: the kernel lets the newest of two ERRNO answers win (seccomp_profile.c). */
+	/* In load order: of two ERRNO answers the newest filter wins (seccomp_profile.c). */
 	for (size_t i = 0; i < FILTER_COUNT && r == 0; i++)
 		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog[i]) < 0)
 			r = molt_error_set(err, errno, "load the seccomp filter");
