@@ -372,6 +372,38 @@ enum image_save_format { IMAGE_SAVE_DOCKER, IMAGE_SAVE_OCI, IMAGE_SAVE_OCI_LAYOU
 int layer_store_save(struct layer_store *s, const struct image *img, char *const *names,
 		     enum image_save_format fmt, const char *out_path, struct molt_error **err);
 
+/* ---------------------------------------------------------------- build cache index (cache_index.c) */
+
+/*
+ * What one cached build step produced: a layer (has_layer) or none (an empty_layer
+ * history entry), and its history entry. Keys are computed by runner/cache.c.
+ * Stored as $MOLT_ROOT/cache/sha256/<hex of key>; see cache_index.c for the rules.
+ */
+struct cache_entry {
+	char key[DIGEST_STR_LEN];
+	bool has_layer;
+	char *media_type;
+	char digest[DIGEST_STR_LEN];  /* the layer blob */
+	char diff_id[DIGEST_STR_LEN];
+	int64_t size;
+	char *created, *created_by, *comment; /* the history entry (may be NULL) */
+};
+void cache_entry_done(struct cache_entry *e);
+/*
+ * Looks up key: 0 and *ret filled on a hit; -ENOENT on a miss. An entry that is
+ * damaged or whose blob is missing (or has another size) is a miss and is removed.
+ */
+int cache_index_get(struct layer_store *s, const char *key, struct cache_entry *ret,
+		    struct molt_error **err);
+/* Records an entry (temp + fsync + rename); its blob must already be in the store. */
+int cache_index_put(struct layer_store *s, const struct cache_entry *e, struct molt_error **err);
+/*
+ * For garbage collection: appends the hex names of the blobs and diff IDs cache
+ * entries reference to *blobs and *diffs; *ret_n = number of entries.
+ */
+int cache_index_mark(struct layer_store *s, char ***blobs, char ***diffs, size_t *ret_n,
+		     struct molt_error **err);
+
 /* end of section A */
 
 

@@ -181,6 +181,10 @@ static int reachable_set(struct layer_store *s, char ***ret_blobs, char ***ret_d
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = mark_image(s, v[i].manifest_digest, &blobs, &diffs, keep_all_unpacked, err);
 	image_entries_free(v, n);
+	/* The build cache's layers live as long as its entries (layers/cache_index.c). */
+	size_t n_cached = 0;
+	if (r == 0)
+		r = cache_index_mark(s, &blobs, &diffs, &n_cached, err);
 	if (r < 0)
 		return molt_error_wrap(err, "garbage collection stopped, nothing removed");
 	qsort(blobs, strv_len(blobs), sizeof(char *), cmp_strp);

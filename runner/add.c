@@ -32,6 +32,7 @@ struct libcurl {
 	__typeof__(&curl_easy_perform) easy_perform;
 	__typeof__(&curl_easy_cleanup) easy_cleanup;
 	__typeof__(&curl_easy_strerror) easy_strerror;
+	__typeof__(&curl_easy_getinfo) easy_getinfo;
 };
 
 static struct libcurl libcurl;
@@ -42,7 +43,7 @@ static void libcurl_resolve(void)
 {
 	static const char *const names[] = {"curl_easy_init", "curl_easy_setopt",
 					    "curl_easy_perform", "curl_easy_cleanup",
-					    "curl_easy_strerror"};
+					    "curl_easy_strerror", "curl_easy_getinfo"};
 	void *fns[ARRAY_SIZE(names)];
 	if (lazylib_open(MOLT_LIBCURL_SONAME, names, fns, ARRAY_SIZE(names), libcurl_error,
 			 sizeof(libcurl_error)) < 0)
@@ -53,6 +54,7 @@ static void libcurl_resolve(void)
 		.easy_perform = (__typeof__(libcurl.easy_perform))fns[2],
 		.easy_cleanup = (__typeof__(libcurl.easy_cleanup))fns[3],
 		.easy_strerror = (__typeof__(libcurl.easy_strerror))fns[4],
+		.easy_getinfo = (__typeof__(libcurl.easy_getinfo))fns[5],
 	};
 }
 
@@ -190,7 +192,11 @@ static int download(const char *url, const char *path, const char *checksum,
 	cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	cu->easy_setopt(c, CURLOPT_WRITEDATA, &dl);
 	cu->easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	cu->easy_setopt(c, CURLOPT_FILETIME, 1L);
 	CURLcode cr = cu->easy_perform(c);
+	curl_off_t mtime = -1;
+	if (cr == CURLE_OK && cu->easy_getinfo(c, CURLINFO_FILETIME_T, &mtime) != CURLE_OK)
+		mtime = -1;
 	cu->easy_cleanup(c);
 	char got[DIGEST_STR_LEN];
 	digester_final(dl.d, got);
@@ -201,6 +207,14 @@ static int download(const char *url, const char *path, const char *checksum,
 	if (checksum && strcmp(checksum, got))
 		return molt_error_setx(err, EINVAL, "ADD: '%s' has checksum %s, not %s", url, got,
 				       checksum);
+	/*
+	 * Docker: the file's mtime is the server's Last-Modified. It also makes an
+	 * unchanged download the same layer, so the steps after an ADD of a URL without
+	 * --checksum (which always downloads again) stay cached (runner/cache.h).
+	 */
+	if (mtime >= 0 && futimens(fd, (struct timespec[]){{.tv_sec = (time_t)mtime},
+							   {.tv_sec = (time_t)mtime}}) < 0)
+		return molt_error_set(err, errno, "ADD: set the time of '%s'", path);
 	return 0;
 }
 
@@ -217,15 +231,48 @@ static char *url_name(const char *url)
 	return xstrndup(slash, (size_t)(end - slash));
 }
 
+/* Where one URL of the running step is downloaded to (a directory per URL). */
+static char *url_dir(const struct stage_run *sr, const char *url)
+{
+	char d[DIGEST_STR_LEN];
+	digest_buffer(url, strlen(url), d);
+	return xasprintf("%s/add-%u-%.16s", sr->scratch, sr->step, digest_hex(d));
+}
+
+int add_url_prefetch(struct stage_run *sr, const char *url, char **ret, struct molt_error **err)
+{
+	_cleanup_free_ char *dir = url_dir(sr, url);
+	_cleanup_free_ char *name = url_name(url);
+	_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return molt_error_set(err, errno, "create '%s'", dir);
+	(void)unlink(path);
+	int r = download(url, path, NULL, err);
+	_cleanup_close_ int fd = r == 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	struct stat st;
+	char digest[DIGEST_STR_LEN];
+	if (r == 0 && (fd < 0 || fstat(fd, &st) < 0))
+		r = molt_error_set(err, errno, "open '%s'", path);
+	if (r == 0)
+		r = digest_fd(fd, digest, NULL, err);
+	if (r < 0) {
+		rm_rf(dir, NULL);
+		return r;
+	}
+	*ret = xasprintf("%s %lld", digest, (long long)st.st_mtim.tv_sec);
+	return 0;
+}
+
 static int add_url(struct stage_run *sr, const char *url, const char *checksum, int dst_root,
 		   const char *dest, const struct copy_opts *o, struct molt_error **err)
 {
-	_cleanup_free_ char *dir = xasprintf("%s/add-%u", sr->scratch, sr->step);
+	_cleanup_free_ char *dir = url_dir(sr, url);
 	_cleanup_free_ char *name = url_name(url);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return molt_error_set(err, errno, "create '%s'", dir);
 	_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
-	int r = download(url, path, checksum, err);
+	/* Without --checksum the build cache fetched it already to learn its content. */
+	int r = !checksum && access(path, F_OK) == 0 ? 0 : download(url, path, checksum, err);
 	_cleanup_close_ int src = r == 0 ? open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (r == 0 && src < 0)
 		r = molt_error_set(err, errno, "open '%s'", dir);

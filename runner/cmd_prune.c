@@ -1,5 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* molt prune [--all]: remove what no image needs, or everything. */
+/*
+ * molt prune [--all]: remove what no image needs, or everything.
+ *
+ * The build cache is kept by a plain prune: garbage collection counts the layers
+ * cache entries reference as used (layers/cache_index.c), as `docker image prune`
+ * leaves the build cache to `docker builder prune`. --all removes the whole store,
+ * the cache with it.
+ */
 #include <string.h>
 
 #include "../layers/layers.h"
@@ -35,5 +42,15 @@ int cmd_prune(int argc, char **argv, struct molt_global *g, struct molt_error **
 		return molt_error_wrap(err, "prune");
 	printf("removed %zu unused blob%s and unpacked layer%s\n", removed, removed == 1 ? "" : "s",
 	       removed == 1 ? "" : "s");
+	char **blobs = NULL, **diffs = NULL;
+	size_t n_cached = 0;
+	_cleanup_error_ struct molt_error *e2 = NULL;
+	if (cache_index_mark(s, &blobs, &diffs, &n_cached, &e2) == 0 && n_cached)
+		printf("kept %zu build cache entr%s and %zu cached layer%s ('molt prune --all' "
+		       "removes them)\n",
+		       n_cached, n_cached == 1 ? "y" : "ies", strv_len(blobs),
+		       strv_len(blobs) == 1 ? "" : "s");
+	strv_free(blobs);
+	strv_free(diffs);
 	return 0;
 }

@@ -119,8 +119,9 @@ static int write_heredocs(const struct build_instr *in, int dst_root, const char
 	return 0;
 }
 
+/* users_root: the tree whose /etc/passwd and /etc/group give --chown names. */
 static int copy_into(struct stage_run *sr, const struct build_instr *in, int src_root,
-		     int dst_root, struct molt_error **err)
+		     int dst_root, int users_root, struct molt_error **err)
 {
 	_cleanup_free_ char *dest = absolute_dest(sr, in->dest);
 	struct copy_filter filter = {0};
@@ -141,7 +142,7 @@ static int copy_into(struct stage_run *sr, const struct build_instr *in, int src
 	};
 	if (in->chown) {
 		o.chown = true;
-		r = chown_resolve(dst_root, in->chown, &o.uid, &o.gid, err);
+		r = chown_resolve(users_root, in->chown, &o.uid, &o.gid, err);
 	}
 	if (r == 0 && in->chmod) {
 		o.chmod = true;
@@ -157,6 +158,44 @@ static int copy_into(struct stage_run *sr, const struct build_instr *in, int src
 	return r;
 }
 
+/*
+ * COPY --link (as BuildKit): the sources go into an empty directory, and that
+ * directory is the step's layer, laid over the stage without reading it. So the
+ * destination never follows a symlink of the stage: "/app/f" with /app a symlink
+ * gives a real directory /app holding f. --chown names still come from the stage.
+ */
+static int copy_link(struct stage_run *sr, const struct build_instr *in, int src_root,
+		     struct molt_error **err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/link-%u", sr->scratch, sr->step);
+	if (mkdir(dir, 0755) < 0)
+		return molt_error_set(err, errno, "create '%s'", dir);
+	struct stepfs *view = NULL;
+	_cleanup_close_ int dst = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC), users = -1;
+	int r = dst < 0 ? molt_error_set(err, errno, "open '%s'", dir) : 0;
+	if (r == 0 && in->chown && sr->config.diff_ids && sr->config.diff_ids[0]) {
+		_cleanup_strv_ char **lowers = stage_lowers(sr);
+		_cleanup_free_ char *vdir = xasprintf("%s/users-%u", sr->scratch, sr->step);
+		r = stepfs_mount(vdir, lowers, true, &view, err);
+		if (r == 0 && (users = open(view->merged, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+			r = molt_error_set(err, errno, "open '%s'", view->merged);
+	}
+	if (r == 0)
+		r = copy_into(sr, in, src_root, dst, users >= 0 ? users : dst, err);
+	stepfs_free(view);
+	_cleanup_free_ char *hist = xasprintf("%s # buildkit", in->original);
+	bool changed = false;
+	if (r == 0)
+		r = stage_commit_upper(sr, dir, hist, &changed, err);
+	if (r == 0 && !changed)
+		stage_history(sr, hist, true);
+	/* published trees were renamed away; anything left is ours */
+	struct molt_error *e = NULL;
+	if (access(dir, F_OK) == 0 && rm_rf(dir, &e) < 0)
+		molt_error_free(e);
+	return r;
+}
+
 int instr_copy(struct stage_run *sr, const struct build_instr *in, struct molt_error **err)
 {
 	struct stepfs *from = NULL, *fs = NULL;
@@ -169,6 +208,11 @@ int instr_copy(struct stage_run *sr, const struct build_instr *in, struct molt_e
 	} else if ((src_root = fcntl(sr->b->context_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
 		r = molt_error_set(err, errno, "dup the context");
 	}
+	if (r == 0 && in->link) {
+		r = copy_link(sr, in, src_root, err);
+		stepfs_free(from);
+		return r;
+	}
 	if (r == 0)
 		r = stage_step_mount(sr, &fs, err);
 	if (r < 0) {
@@ -178,7 +222,7 @@ int instr_copy(struct stage_run *sr, const struct build_instr *in, struct molt_e
 	if ((dst_root = open(fs->merged, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		r = molt_error_set(err, errno, "open '%s'", fs->merged);
 	if (r == 0)
-		r = copy_into(sr, in, src_root, dst_root, err);
+		r = copy_into(sr, in, src_root, dst_root, dst_root, err);
 	_cleanup_free_ char *hist = xasprintf("%s # buildkit", in->original);
 	r = stage_step_finish(sr, fs, r, hist, err);
 	stepfs_free(from);

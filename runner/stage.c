@@ -9,6 +9,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include "cache.h"
 #include "stage.h"
 
 char *stage_result_to_json(const struct image_config *c, const struct image_descriptor *layers,
@@ -71,7 +72,7 @@ char **stage_lowers(struct stage_run *sr)
 
 void stage_history(struct stage_run *sr, const char *created_by, bool empty_layer)
 {
-	_cleanup_free_ char *when = image_time_format(sr->b->build_time);
+	_cleanup_free_ char *when = cache_stage_time(sr);
 	image_config_add_history(&sr->config, when, created_by, "buildkit.dockerfile.v0",
 				 empty_layer);
 }
@@ -151,6 +152,17 @@ static int run_instr(struct stage_run *sr, const struct build_instr *in, struct 
 	}
 }
 
+/* One step: taken from the build cache when it holds it, else run and recorded. */
+static int run_step(struct stage_run *sr, const struct build_instr *in, bool *ret_cached,
+		    struct molt_error **err)
+{
+	int r = cache_step_lookup(sr, in, ret_cached, err);
+	if (r < 0 || *ret_cached)
+		return r;
+	r = run_instr(sr, in, err);
+	return r < 0 ? r : cache_step_done(sr, in, err);
+}
+
 static char *step_title(const struct stage_run *sr, unsigned step, unsigned n,
 			const struct build_instr *in)
 {
@@ -196,8 +208,9 @@ static int run_onbuild(struct stage_run *sr, struct molt_error **err)
 						       in->original);
 		progress_start(sr->po, id, title);
 		sr->step_id = id;
-		r = run_instr(sr, in, err);
-		progress_end(sr->po, id, false, r < 0 ? "failed" : NULL);
+		bool cached = false;
+		r = run_step(sr, in, &cached, err);
+		progress_end(sr->po, id, cached, r < 0 ? "failed" : NULL);
 	}
 	if (r < 0)
 		molt_error_wrap(err, "ONBUILD trigger of '%s'", sr->st->from);
@@ -214,7 +227,9 @@ static int run_stage(struct stage_run *sr, struct molt_error **err)
 	if (r < 0)
 		return molt_error_wrap(err, "%s:%d: FROM %s", sr->b->o->dockerfile_name, st->line,
 				       st->from);
-	r = run_onbuild(sr, err);
+	r = cache_stage_begin(sr, err);
+	if (r == 0)
+		r = run_onbuild(sr, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < st->n_instrs; i++) {
@@ -223,13 +238,14 @@ static int run_stage(struct stage_run *sr, struct molt_error **err)
 		sr->step_id = (unsigned)(st->index << 16) | sr->step;
 		_cleanup_free_ char *title = step_title(sr, sr->step, (unsigned)st->n_instrs, in);
 		progress_start(sr->po, sr->step_id, title);
-		r = run_instr(sr, in, err);
+		bool cached = false;
+		r = run_step(sr, in, &cached, err);
 		if (r < 0) {
 			progress_end(sr->po, sr->step_id, false, (*err)->msg);
 			return molt_error_wrap(err, "%s:%d: %s", sr->b->o->dockerfile_name,
 					       in->line, df_kind_name(in->kind));
 		}
-		progress_end(sr->po, sr->step_id, false, NULL);
+		progress_end(sr->po, sr->step_id, cached, NULL);
 	}
 	return 0;
 }
@@ -254,8 +270,9 @@ int stage_worker(void *userdata, unsigned index, char *const *results,
 		r = run_stage(&sr, err);
 	if (r == 0) {
 		free(sr.config.created);
-		sr.config.created = image_time_format(b->build_time);
+		sr.config.created = cache_stage_time(&sr);
 		*ret_result = stage_result_to_json(&sr.config, sr.layers, sr.n_layers);
+		cache_stage_result(&sr, ret_result);
 	}
 	struct molt_error *e2 = NULL;
 	rm_rf(sr.scratch, &e2);
@@ -265,5 +282,6 @@ int stage_worker(void *userdata, unsigned index, char *const *results,
 		image_descriptor_done(&sr.layers[i]);
 	free(sr.layers);
 	image_config_done(&sr.config);
+	cache_stage_free(&sr);
 	return r;
 }

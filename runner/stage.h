@@ -35,6 +35,7 @@ struct stage_run {
 	unsigned step;     /* the instruction being run, 1-based */
 	unsigned step_id;  /* its progress id */
 	char *scratch;     /* this stage's scratch directory */
+	struct stage_cache *cache; /* the build cache's state (runner/cache.h), or NULL */
 };
 
 /* Fills ret (allocated) from an image config, for plan_options.base_config. */
@@ -111,6 +112,13 @@ void copy_context_filter(struct build_ctx *b, bool (**ret_fn)(void *, const char
 /* ADD's sources: URLs are downloaded, local tar archives extracted, the rest copied. */
 int add_sources(struct stage_run *sr, const struct build_instr *in, int src_root, int dst_root,
 		const char *dest, const struct copy_opts *o, struct molt_error **err);
+
+/*
+ * Downloads a URL of the running ADD step ahead of it (the build cache hashes what
+ * an ADD without --checksum would add; the step then uses this download):
+ * *ret = "<content digest> <mtime>".
+ */
+int add_url_prefetch(struct stage_run *sr, const char *url, char **ret, struct molt_error **err);
 
 /* -o type=tar: the final tree as one tar. */
 int output_rootfs_tar(struct build_ctx *b, const struct image *img, const char *dest,

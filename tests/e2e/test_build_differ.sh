@@ -32,6 +32,7 @@ RUN echo v2 >> /app/data/file && rm -r /app/gone && rm /bin/vi \
  && chmod 0700 /app/mode && chmod 0750 /app/data && ln /bin/busybox /app/bb \
  && ln -s ../data/file /app/replaced/link && mkfifo /app/fifo
 COPY tree /copied/
+COPY --link tree/sub /linked/
 WORKDIR /app/work
 RUN touch nothing-else && rm nothing-else
 

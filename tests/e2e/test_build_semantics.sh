@@ -226,6 +226,30 @@ else
 	failed_build "hardlink Dockerfile builds"
 fi
 
+# COPY --link never reads the stage: a destination below a symlink of the stage
+# becomes real directories (as BuildKit: "a path containing only directories"),
+# where COPY without --link follows the symlink. --chown names still resolve.
+c=$(ctx linksym <<'EOF'
+FROM busybox
+RUN mkdir /srv && ln -s /srv /app && ln -s /srv /app2
+COPY --link one.txt /app/one.txt
+COPY one.txt /app2/two.txt
+COPY --link --chown=nobody:nobody one.txt /owned/
+EOF
+)
+echo one >"$c/one.txt"
+if build "$c" -o "type=tar,dest=$WORK/linksym.tar"; then
+	tv=$(tar -tvf "$WORK/linksym.tar" --numeric-owner 2>/dev/null)
+	like "$tv" "^d.* \.?/?app/?$" "COPY --link makes the destination's parent a directory, not the stage's symlink (as BuildKit)"
+	like "$tv" " \.?/?app/one.txt$" "COPY --link puts the file under the new directory"
+	like "$tv" "^l.* \.?/?app2 -> /srv$" "COPY without --link keeps the stage's symlink"
+	like "$tv" " \.?/?srv/two.txt$" "COPY without --link follows the symlink"
+	unlike "$tv" " \.?/?srv/one.txt$" "COPY --link writes nothing through the symlink"
+	like "$tv" "65534/65534 .* \.?/?owned/one.txt$" "COPY --link --chown=name:group uses the stage's /etc/passwd"
+else
+	failed_build "COPY --link over a symlink builds"
+fi
+
 # 7. ADD extracts local tar.gz, tar.bz2, tar.xz and tar.zst archives; a file that
 #    only looks like an archive by name is copied as it is.
 mkdir -p "$WORK/pkg/pkg"; echo inside >"$WORK/pkg/pkg/file"
