@@ -36,7 +36,7 @@ static const struct molt_command commands[] = {
 	 "  -v, --volume SRC:DST[:ro] bind-mount a host directory (repeatable)\n"
 	 "      --rootfs DIR         use DIR as the root filesystem instead of an image\n"
 	 "  -m, --memory SIZE        memory each process may allocate (b, k, m, g; default\n"
-	 "                           3/4 of RAM; per process, see README)\n"
+	 "                           no limit; per process, see README)\n"
 	 "      --pids-limit N       processes per user id of the step (default 1024)\n"},
 	{"images", cmd_images, "molt images [--json]", "list the images in the store",
 	 "      --json               print JSON instead of a table\n"},

@@ -202,6 +202,9 @@ MOLT_NORETURN static void run_command(const struct reaper_args *a)
 	create_workdir(dir);
 	switch_user(&u);
 	enter_workdir(dir);
+	/* Last before exec: molt's own code must not run under the step's memory limit. */
+	if (rlimits_apply_memory(&c->rlimits, &e) < 0)
+		fail(e);
 	int code = 127;
 	char *const default_argv[] = {"/bin/sh", NULL};
 	char *const *argv = c->argv && c->argv[0] ? c->argv : default_argv;

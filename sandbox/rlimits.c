@@ -8,23 +8,31 @@
  * hybrid has none to give), so molt bounds memory with rlimits, which are per process,
  * and leaves the rest to the kernel's OOM killer, steered at the step:
  *
- * - RLIMIT_DATA, not RLIMIT_AS, is the default knob. RLIMIT_AS counts reserved address
+ * - RLIMIT_DATA, not RLIMIT_AS, is the knob. RLIMIT_AS counts reserved address
  *   space, and JIT runtimes reserve far more than they use. Measured with node 20 on
  *   Debian 12 (`prlimit --as=N node ...`): a script with 290 MB resident and 4 worker
  *   threads peaks at 3.6 GB of address space (VmPeak) but 340 MB of VmData; with
  *   --as=2G it dies of SIGTRAP, --as=1G aborts, and --as=128M makes even `node -e 1`
  *   hang forever. RLIMIT_DATA (private writable mappings: heap and anonymous mmap,
  *   since Linux 4.7) tracks what is really used: the same script passes with
- *   --data=512M. So `as` stays unlimited unless asked for.
- * - The default is 3/4 of MemTotal: a single process that needs more would push the
- *   host into swap or the OOM killer anyway, so no build that works today breaks, and
- *   a runaway allocation gets ENOMEM while a quarter of RAM is left for molt and the
- *   host. `--memory SIZE` lowers it.
+ *   --data=512M. In a RUN step on debian:bookworm, node 18 runs it with no
+ *   limit and under -m 512m (VmData 349 MB, VmPeak 1.7 GB) and aborts in V8
+ *   under -m 256m. So `as` stays unlimited unless asked for.
+ * - There is no default: a sanitizer build maps its shadow memory as private writable
+ *   memory, which RLIMIT_DATA counts. Measured: a clang -fsanitize=address program
+ *   has 14 TiB of VmData for 5 MB resident, and under --data=18G (3/4 of this host's
+ *   RAM, the default first tried) it cannot start ("ReserveShadowMemoryRange
+ *   failed"); molt's own ASan build broke the same way. Any default low enough to
+ *   matter breaks a build that runs sanitized tests, so the default protection is
+ *   oom_score_adj (below), and `--memory SIZE` sets RLIMIT_DATA for those who want a
+ *   hard per-process bound. It is set in the command's process just before exec, not
+ *   in pid 1: molt's own reaper must never fail an allocation while it reaps.
  * - What it does not bound: N processes may hold N x the limit (NPROC bounds N), and
- *   shared memory and tmpfs files are not data. For those every process of the sandbox
- *   gets oom_score_adj 1000 (raising one's own score needs no privilege), so when
- *   memory runs out the kernel kills a step's process first, not molt or the host's;
- *   /dev/shm and molt run's overlay tmpfs have a size cap (devices.c, mounts.c).
+ *   shared memory and tmpfs files are not data. For those, and by default, every
+ *   process of the sandbox gets oom_score_adj 1000 (raising one's own score needs no
+ *   privilege), so when memory runs out the kernel kills a step's process first, not
+ *   molt or the host's; /dev/shm and molt run's overlay tmpfs (with --memory) have a
+ *   size cap (devices.c, mounts.c).
  */
 #include <fcntl.h>
 #include <string.h>
@@ -42,29 +50,6 @@ uint64_t rlimit_effective(uint64_t want, uint64_t deflt, uint64_t hard)
 {
 	uint64_t v = want ? want : deflt;
 	return v > hard ? hard : v;
-}
-
-uint64_t rlimit_memory_default(const char *meminfo)
-{
-	const char *p = meminfo ? strstr(meminfo, "MemTotal:") : NULL;
-	if (!p)
-		return 0;
-	char *end;
-	errno = 0;
-	unsigned long long kib = strtoull(p + strlen("MemTotal:"), &end, 10);
-	if (errno || end == p + strlen("MemTotal:") || kib == 0 || kib > (UINT64_MAX >> 12))
-		return 0;
-	return kib * 1024 / 4 * 3;
-}
-
-uint64_t rlimits_memory(const struct sandbox_rlimits *r)
-{
-	if (r->data)
-		return r->data;
-	_cleanup_free_ char *text = NULL;
-	if (read_file("/proc/meminfo", 1 << 20, &text, NULL, NULL) < 0)
-		return 0;
-	return rlimit_memory_default(text);
 }
 
 int sandbox_parse_size(const char *text, uint64_t *ret_bytes)
@@ -133,16 +118,18 @@ static int oom_prefer_sandbox(struct molt_error **err)
 	return 0;
 }
 
+int rlimits_apply_memory(const struct sandbox_rlimits *r, struct molt_error **err)
+{
+	return r->data ? apply(RLIMIT_DATA, "memory", r->data, RLIM_INFINITY, err) : 0;
+}
+
 int rlimits_apply(const struct sandbox_rlimits *r, struct molt_error **err)
 {
-	uint64_t mem = rlimits_memory(r);
 	int ret = apply(RLIMIT_NPROC, "process", r->nproc, DEFAULT_NPROC, err);
 	if (ret == 0)
 		ret = apply(RLIMIT_NOFILE, "open file", r->nofile, DEFAULT_NOFILE, err);
 	if (ret == 0)
 		ret = apply(RLIMIT_AS, "address space", r->as, RLIM_INFINITY, err);
-	if (ret == 0)
-		ret = apply(RLIMIT_DATA, "memory", mem, RLIM_INFINITY, err);
 	if (ret == 0)
 		ret = oom_prefer_sandbox(err);
 	return ret;

@@ -86,7 +86,7 @@ int sandbox_find_subid_range(const char *file_text, const char *user, uid_t uid,
  *   err->exit_code is 127 (not found), 126 (not executable) or 1.
  * - No fd of the caller but the three given (stdin/stdout/stderr) reaches the command.
  * - Limits (rlimits.c): pid 1 sets the rlimits of `rlimits` and oom_score_adj 1000
- *   before the command starts. As real root, whom RLIMIT_NPROC does not bind, the
+ *   before the command starts (the memory limit only in the command's process). As real root, whom RLIMIT_NPROC does not bind, the
  *   caller also puts pid 1 in a pids cgroup of its own (removed afterwards). A
  *   SIGKILL'd command while the kernel's OOM killer ran is reported with molt_warn().
  */
@@ -115,7 +115,7 @@ struct sandbox_rlimits {
 	uint64_t nproc;  /* default 1024 */
 	uint64_t nofile; /* default 1048576 (Docker's) */
 	uint64_t as;     /* address space in bytes; default unlimited (see rlimits.c) */
-	uint64_t data;   /* RLIMIT_DATA in bytes (heap, anonymous memory); default 3/4 of RAM */
+	uint64_t data;   /* RLIMIT_DATA in bytes (heap, anonymous memory); default none */
 };
 
 struct sandbox_config {

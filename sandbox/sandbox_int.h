@@ -79,14 +79,11 @@ int filter_build_bpf(size_t index, struct sock_filter **ret_insns, size_t *ret_n
 		     struct molt_error **err);
 /* The limit applied for a requested value (0 = default), never above hard. */
 uint64_t rlimit_effective(uint64_t want, uint64_t deflt, uint64_t hard);
-/* The default memory (RLIMIT_DATA) limit from /proc/meminfo's text: 3/4 of
- * MemTotal, or 0 (none) when the text has no MemTotal. Pure: for tests. */
-uint64_t rlimit_memory_default(const char *meminfo);
-/* The memory limit a sandbox gets: r->data or the default; 0 = none. */
-uint64_t rlimits_memory(const struct sandbox_rlimits *r);
-/* Applies the limits and oom_score_adj 1000 to the calling process (the sandbox's
- * pid 1; its children inherit both). */
+/* Applies the limits but memory, and oom_score_adj 1000, to the calling process (the
+ * sandbox's pid 1; its children inherit both). */
 int rlimits_apply(const struct sandbox_rlimits *r, struct molt_error **err);
+/* Applies r->data (RLIMIT_DATA; none when 0): in the command's process, before exec. */
+int rlimits_apply_memory(const struct sandbox_rlimits *r, struct molt_error **err);
 /* The process limit a sandbox gets (r->nproc or the default). */
 uint64_t rlimits_nproc(const struct sandbox_rlimits *r);
 /*

@@ -110,12 +110,6 @@ static void test_limits_caps(void)
 	       "rlimit: the default is clamped to the caller's hard limit (no CAP_SYS_RESOURCE)");
 	tap_ok(rlimit_effective(10000, 1024, 4096) == 4096, "rlimit: a request above the hard limit is clamped");
 	tap_ok(rlimit_effective(50, 1024, 4096) == 50, "rlimit: a lower request is kept");
-	tap_ok(rlimit_memory_default("MemFree: 10 kB\nMemTotal:       24683620 kB\n") ==
-		       24683620ULL * 1024 / 4 * 3,
-	       "memory: the default RLIMIT_DATA is 3/4 of /proc/meminfo's MemTotal");
-	tap_ok(rlimit_memory_default("MemFree: 10 kB\n") == 0 && rlimit_memory_default(NULL) == 0 &&
-		       rlimit_memory_default("MemTotal: x kB\n") == 0,
-	       "memory: no MemTotal (or an unreadable one) means no default limit, not zero bytes");
 	uint64_t b = 7;
 	tap_ok(sandbox_parse_size("64m", &b) == 0 && b == 64ULL << 20 &&
 		       sandbox_parse_size("2G", &b) == 0 && b == 2ULL << 30 &&
