@@ -251,11 +251,6 @@ static int save_docker(struct out *o, const struct image *img, char *const *name
 
 /* ---------------------------------------------------------------- OCI */
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static char *oci_index(const struct image *img, char *const *names)
 {
 	struct image_index idx = {.manifests = xcalloc(strv_len(names) + 2, sizeof(struct image_descriptor))};
@@ -291,7 +286,7 @@ static int save_oci(struct out *o, const struct image *img, char *const *names,
 	for (size_t i = 0; i < img->manifest.n_layers; i++)
 		if (!strv_contains(blobs, img->manifest.layers[i].digest))
 			strv_push(&blobs, img->manifest.layers[i].digest);
-	qsort(blobs, strv_len(blobs), sizeof(char *), cmp_str);
+	strv_sort(blobs);
 	int r = add_mem(o, "oci-layout", layout, strlen(layout), err);
 	if (r == 0)
 		r = add_mem(o, "index.json", index, strlen(index), err);

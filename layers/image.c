@@ -152,18 +152,13 @@ static void put_strv(json_t *o, const char *key, char *const *v)
 		json_object_set_new(o, key, strv_json(v));
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* A map from a vector, keys sorted; with_values splits "key=value". */
 static void put_map(json_t *o, const char *key, char *const *v, bool with_values)
 {
 	if (!v || !v[0])
 		return;
 	_cleanup_strv_ char **sorted = strv_copy(v);
-	qsort(sorted, strv_len(sorted), sizeof(char *), cmp_str);
+	strv_sort(sorted);
 	json_t *m = json_object();
 	for (size_t i = 0; sorted[i]; i++) {
 		char *eq = with_values ? strchr(sorted[i], '=') : NULL;

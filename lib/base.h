@@ -176,6 +176,8 @@ static inline void strv_freep(char ***v)
 	strv_free(*v);
 }
 bool strv_contains(char *const *v, const char *s);
+/* Sorts a NULL-terminated vector in place by strcmp. */
+void strv_sort(char **v);
 
 bool str_startswith(const char *s, const char *prefix);
 bool str_endswith(const char *s, const char *suffix);
@@ -211,6 +213,9 @@ int mkdir_p(const char *path, mode_t mode, struct molt_error **err);
  */
 int rm_rf_at(int dirfd, const char *name, struct molt_error **err);
 int rm_rf(const char *path, struct molt_error **err);
+/* The names in the directory dirfd (without . and ..), sorted by strcmp so walks are
+ * reproducible; 0 or -errno, *ret untouched on failure. */
+int dir_list_sorted(int dirfd, char ***ret);
 
 /* ---------------------------------------------------------------- lazylib.c
  * Shared libraries opened on first use instead of linked (layers/lazy_archive.c,

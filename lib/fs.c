@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <string.h>
@@ -189,4 +190,31 @@ int rm_rf_at(int dirfd, const char *name, struct molt_error **err)
 int rm_rf(const char *path, struct molt_error **err)
 {
 	return rm_rf_at(AT_FDCWD, path, err);
+}
+
+int dir_list_sorted(int dirfd, char ***ret)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	char **names = xcalloc(1, sizeof(char *));
+	struct dirent *de;
+	while ((errno = 0, de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			strv_push(&names, de->d_name);
+	int e = errno;
+	closedir(d);
+	if (e) {
+		strv_free(names);
+		return -e;
+	}
+	strv_sort(names);
+	*ret = names;
+	return 0;
 }

@@ -148,3 +148,13 @@ int str_to_int64(const char *s, int64_t min, int64_t max, int64_t *ret)
 	*ret = v;
 	return 0;
 }
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void strv_sort(char **v)
+{
+	qsort(v, strv_len(v), sizeof(char *), cmp_strp);
+}

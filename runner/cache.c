@@ -255,38 +255,6 @@ static int hash_meta(struct src_walk *w, int dirfd, const char *name, const stru
 	return hash_content(h, fd, rel, err);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int list_sorted(int dirfd, char ***ret)
-{
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	char **names = xcalloc(1, sizeof(char *));
-	struct dirent *de;
-	while ((errno = 0, de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			strv_push(&names, de->d_name);
-	int e = errno;
-	closedir(d);
-	if (e) {
-		strv_free(names);
-		return -e;
-	}
-	qsort(names, strv_len(names), sizeof(char *), cmp_str);
-	*ret = names;
-	return 0;
-}
-
 static int walk_children(struct src_walk *w, int dirfd, const char *rel, unsigned depth,
 			 struct molt_error **err);
 
@@ -313,7 +281,7 @@ static int walk_children(struct src_walk *w, int dirfd, const char *rel, unsigne
 			 struct molt_error **err)
 {
 	_cleanup_strv_ char **names = NULL;
-	int r = list_sorted(dirfd, &names);
+	int r = dir_list_sorted(dirfd, &names);
 	if (r < 0)
 		return molt_error_set(err, -r, "read directory '%s'", *rel ? rel : ".");
 	for (size_t i = 0; names[i] && r == 0; i++) {
@@ -345,7 +313,7 @@ static int glob_expand(int root, char **comps, size_t i, const char *prefix, cha
 	if (dfd < 0)
 		return dfd == -ENOENT || dfd == -ENOTDIR ? 0 : dfd;
 	_cleanup_strv_ char **names = NULL;
-	int r = list_sorted(dfd, &names);
+	int r = dir_list_sorted(dfd, &names);
 	for (size_t k = 0; r == 0 && names[k]; k++) {
 		if (fnmatch(comps[i], names[k], 0) != 0)
 			continue;
@@ -425,7 +393,7 @@ int cache_sources_digest(int src_root, char *const *sources, bool keep_owner,
 				r = molt_error_set(err, -r, "expand source '%s'", sources[i]);
 				break;
 			}
-			qsort(matches, strv_len(matches), sizeof(char *), cmp_str);
+			strv_sort(matches);
 		} else {
 			_cleanup_strv_ char **comps = copy_path_split(sources[i]);
 			struct strbuf sb = STRBUF_INIT;

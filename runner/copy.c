@@ -377,45 +377,12 @@ static int copy_entry(struct copy_state *s, int src_dirfd, const char *src_name,
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The names in a directory, sorted so hardlink order and errors are reproducible. */
-static int list_dir(int dirfd, char ***ret)
-{
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	char **names = xcalloc(1, sizeof(char *));
-	struct dirent *de;
-	while ((errno = 0, de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			strv_push(&names, de->d_name);
-	int e = errno;
-	closedir(d);
-	if (e) {
-		strv_free(names);
-		return -e;
-	}
-	qsort(names, strv_len(names), sizeof(char *), cmp_str);
-	*ret = names;
-	return 0;
-}
-
 static int copy_dir_children(struct copy_state *s, int src_dirfd, int dst_dirfd,
 			     const char *relpath, const char *dst_path, unsigned depth,
 			     struct molt_error **err)
 {
 	_cleanup_strv_ char **names = NULL;
-	int r = list_dir(src_dirfd, &names);
+	int r = dir_list_sorted(src_dirfd, &names);
 	if (r < 0)
 		return molt_error_set(err, -r, "read directory '%s'", relpath);
 	for (size_t i = 0; names[i]; i++) {
@@ -451,7 +418,7 @@ static int glob_walk(struct copy_state *s, char **comps, size_t i, const char *p
 	if (dfd < 0)
 		return dfd == -ENOENT || dfd == -ENOTDIR ? 0 : dfd;
 	_cleanup_strv_ char **names = NULL;
-	int r = list_dir(dfd, &names);
+	int r = dir_list_sorted(dfd, &names);
 	if (r < 0)
 		return r;
 	for (size_t k = 0; names[k]; k++) {
@@ -479,7 +446,7 @@ static int expand_source(struct copy_state *s, const char *src, char ***ret,
 		int r = glob_walk(s, comps, 0, "", &out);
 		if (r < 0)
 			return molt_error_set(err, -r, "expand source '%s'", src);
-		qsort(out, strv_len(out), sizeof(char *), cmp_str);
+		strv_sort(out);
 	}
 	/* An excluded path is not part of the source tree at all. */
 	size_t k = 0;
