@@ -4,12 +4,14 @@
 # 1. runs every C unit test in $B/tests/ (TAP);
 # 2. makes the busybox base image fixture;
 # 3. runs every end-to-end script tests/e2e/test_*.sh (TAP) with the real molt binary
-#    as an unprivileged user: started as root, it creates the user `molt-test` (with a
-#    subuid/subgid range) and copies what the tests need to a directory that user can
+#    as an unprivileged user: started as root, it takes a free test slot (a lock held for
+#    the run) and creates its user `molt-test[N]` (with a subuid/subgid range), so that
+#    concurrent runs never share a user, and copies what the tests need to a directory that user can
 #    read, since a checkout under /root is not readable to it.
 # The last line is "N passed, N failed" (", N skipped" when any). MOLT_MUST_WORK=1
 # turns every skip into a failure. MOLT_SLOW=1 also runs the slow tests
-# (tests/e2e/slow_*.sh). MOLT_TESTS=glob limits which e2e scripts run.
+# (tests/e2e/slow_*.sh). MOLT_TESTS=glob limits which e2e scripts run; MOLT_E2E_ONLY=1
+# skips the unit tests and fuzzers.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${B:-build}
@@ -59,6 +61,9 @@ run_tap() {
 	fi
 }
 
+# MOLT_E2E_ONLY=1 skips the unit tests and the fuzzers (a developer re-running a few e2e
+# scripts with MOLT_TESTS); `make check` and CI never set it.
+if [ "${MOLT_E2E_ONLY:-0}" != 1 ]; then
 echo "== unit tests"
 for t in "$B"/tests/test_*; do
 	[ -x "$t" ] || continue
@@ -73,6 +78,7 @@ elif command -v clang >/dev/null; then
 	run_tap "fuzz/short" env B="$B" FUZZ_TIME="${FUZZ_SHORT_TIME:-15}" FUZZ_TAP=1 "$top/tests/fuzz/run-fuzz.sh"
 else
 	count_tap fuzz <<<"ok 1 # SKIP clang is not installed (scripts/install-deps.sh installs it)"
+fi
 fi
 
 echo "== end-to-end tests"
@@ -89,20 +95,43 @@ cp -r "$top/tests/e2e" "$top/scripts" "$stage/"
 
 as_user=()
 if [ "$(id -u)" = 0 ]; then
-	user=molt-test
-	# Several test runs on one machine may race to create the user.
+	# Each run takes a free slot of its own, held (flock on fd 8) until it exits, so two
+	# `make check` runs on one machine never share a test user: RLIMIT_NPROC, /proc of
+	# the user's processes and the user's files would otherwise leak from one into the
+	# other. Slot 0 is the historical `molt-test`; every slot has a second user
+	# (`…-b`) for the scripts that compare two users (root_*.sh).
+	slot=
+	for i in 0 1 2 3 4 5 6 7; do
+		exec 8>"/run/molt-test-slot-$i.lock"
+		if flock -n 8; then slot=$i; break; fi
+		exec 8>&-
+	done
+	if [ -z "$slot" ]; then
+		echo "run-tests: all 8 test-user slots are taken by other test runs on this machine; waiting for slot 0"
+		exec 8>/run/molt-test-slot-0.lock; flock 8; slot=0
+	fi
+	if [ "$slot" = 0 ]; then user=molt-test; else user=molt-test$slot; fi
+	user2=$user-b
+	# Several test runs on one machine may race to create users.
 	(
 		flock 9
-		if ! id "$user" >/dev/null 2>&1; then
-			useradd --create-home --shell /bin/bash "$user" >/dev/null 2>&1 || true
-		fi
-		if ! grep -q "^$user:" /etc/subuid 2>/dev/null; then
-			usermod --add-subuids 300000-365535 --add-subgids 300000-365535 "$user"
-		fi
+		for u in "$user" "$user2"; do
+			id "$u" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$u" >/dev/null 2>&1 || true
+		done
+		# useradd gives each new user a range; give one by hand where it did not (an
+		# old user, a useradd without SUB_UID_COUNT), disjoint per slot and user.
+		base=$((1000000 + slot * 131072))
+		grep -q "^$user:" /etc/subuid 2>/dev/null ||
+			usermod --add-subuids $base-$((base + 65535)) --add-subgids $base-$((base + 65535)) "$user"
+		grep -q "^$user2:" /etc/subuid 2>/dev/null ||
+			usermod --add-subuids $((base + 65536))-$((base + 131071)) \
+				--add-subgids $((base + 65536))-$((base + 131071)) "$user2"
 	) 9>/run/molt-test-user.lock
+	# A run before this one that was killed may have left the slot's users processes.
+	pkill -KILL -u "$user" 2>/dev/null; pkill -KILL -u "$user2" 2>/dev/null
 	chown -R "$user:" "$stage/home"
 	as_user=(setpriv --reuid="$user" --regid="$user" --init-groups)
-	echo "running end-to-end tests as user '$user' ($(id -u $user))"
+	echo "running end-to-end tests as user '$user' ($(id -u $user)), test slot $slot"
 fi
 
 # The base image fixture, made once per run as the test user.
@@ -162,6 +191,7 @@ if [ -z "${MOLT_TESTS:-}" ]; then
 		[ -f "$s" ] || continue
 		run_tap "e2e/$(basename "$s" .sh)" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 			HOME="$stage/home" LANG=C.UTF-8 MOLT="$stage/bin/molt" STAGE="$stage" \
+			MOLT_TEST_USER="${user:-}" MOLT_TEST_USER2="${user2:-}" MOLT_TOP="$top" \
 			FIXTURES="$fixtures" MOLT_MUST_WORK="$must_work" TMPDIR="$stage/home" bash "$s"
 	done
 fi

@@ -134,7 +134,7 @@ mv "$WORK/root-link/etc/passwd" "$WORK/root-link/etc/real-passwd"
 echo 'inroot:x:4242:0::/home/inroot:/bin/sh' >>"$WORK/root-link/etc/real-passwd"
 ln -s /../../../../../../etc/real-passwd "$WORK/root-link/etc/passwd"
 # A name the host's /etc/passwd has and the image's has not (root is in both).
-hostuser=$(id -un); [ "$hostuser" = root ] && hostuser=molt-test
+hostuser=$(id -un); [ "$hostuser" = root ] && hostuser=${MOLT_TEST_USER:-molt-test}
 molt_fails 1 "user '$hostuser': no such user" "USER lookup never reads the host's /etc/passwd through a symlink" \
 	"$MOLT" run --rootfs "$WORK/root-link" -u "$hostuser" true
 is "$("$MOLT" run --rootfs "$WORK/root-link" -u inroot id -u)" "4242" "an absolute /etc/passwd symlink resolves inside the rootfs"
