@@ -67,6 +67,33 @@ char *image_ref_familiar(const struct image_ref *r);
 /* parse + image_ref_string in one step. */
 int image_ref_normalize(const char *s, char **ret, struct molt_error **err);
 
+/* ---------------------------------------------------------------- registries (registry_*.c)
+ * The OCI distribution API (v2) over libcurl (loaded lazily). Settings and credentials
+ * come from registries.conf, certs.d and the auth files (registry_int.h). Every blob is
+ * verified against its digest while it streams into the store. Declarations here are
+ * the first cut of the public API; registry_*.c may refine them. */
+struct layer_store;
+struct image;
+
+struct registry_opts {
+	bool tls_verify;      /* false only for --tls-verify=false on this command */
+	const char *platform; /* "os/arch[/variant]"; NULL = linux/<host arch> */
+	unsigned parallel;    /* blobs transferred at once; 0 = 3 (containerd's default) */
+	bool quiet;           /* no progress output */
+};
+
+/* Pulls REF into the store and tags it under its normalised name; *ret_digest (may be
+ * NULL) gets the manifest digest stored. */
+int registry_pull(struct layer_store *s, const char *ref, const struct registry_opts *o,
+		  char ret_digest[/* DIGEST_STR_LEN */ 72], struct molt_error **err);
+/* Pushes IMG to REF (blobs the registry has are not sent; the manifest goes last). */
+int registry_push(struct layer_store *s, const struct image *img, const char *ref,
+		  const struct registry_opts *o, char ret_digest[/* DIGEST_STR_LEN */ 72],
+		  struct molt_error **err);
+/* `molt login`: checks USERNAME/SECRET against HOST's /v2/ (with the token flow). */
+int registry_login_check(const char *host, const char *username, const char *secret,
+			 const struct registry_opts *o, struct molt_error **err);
+
 /* ---------------------------------------------------------------- image JSON (image.c) */
 
 #define MEDIA_OCI_INDEX "application/vnd.oci.image.index.v1+json"
