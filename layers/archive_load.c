@@ -15,10 +15,8 @@
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #include "layers.h"
 
@@ -239,20 +237,15 @@ static int read_tar(struct layer_store *s, const char *path, struct source *src,
 
 /* ---------------------------------------------------------------- one access API for both */
 
-static int open_beneath(int dirfd, const char *name, int *ret_fd, struct molt_error **err)
+/*
+ * A blob name of an OCI layout's index or a docker-save manifest is untrusted: it is
+ * resolved inside the layout directory, as every image path is (lib/inroot.c).
+ */
+static int open_in_layout(int dirfd, const char *name, int *ret_fd, struct molt_error **err)
 {
-	struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
-			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
-	int fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
-	if (fd < 0 && errno == ENOSYS) {
-		/* Kernels before 5.6: no climbing names at all, then a plain open. */
-		_cleanup_free_ char *norm = normalize_path(NULL, name);
-		if (!norm || name[0] == '/')
-			return molt_error_setx(err, EXDEV, "'%s' is outside the layout", name);
-		fd = openat(dirfd, norm, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	}
+	int fd = inroot_open(dirfd, name, O_RDONLY | O_NOCTTY, INROOT_AUTO);
 	if (fd < 0)
-		return molt_error_set(err, errno, "open '%s'", name);
+		return molt_error_set(err, -fd, "open '%s'", name);
 	*ret_fd = fd;
 	return 0;
 }
@@ -260,7 +253,7 @@ static int open_beneath(int dirfd, const char *name, int *ret_fd, struct molt_er
 static int src_open(struct source *src, const char *name, int *ret_fd, struct molt_error **err)
 {
 	if (src->dirfd >= 0) {
-		int r = open_beneath(src->dirfd, name, ret_fd, err);
+		int r = open_in_layout(src->dirfd, name, ret_fd, err);
 		return r < 0 ? molt_error_wrap(err, "'%s'", src->input) : 0;
 	}
 	struct member *m = find_member(src, name);

@@ -440,41 +440,7 @@ int cache_index_mark(struct layer_store *s, char ***blobs, char ***diffs, size_t
  * B. Trees and layer tars: secure unpack, snapshot differ, deterministic layer writer
  * ================================================================================ */
 
-/*
- * In-root path resolution (resolve.c). Every path molt takes from an image (a tar
- * entry, a symlink target, a hardlink target, a COPY source inside a stage) is
- * resolved relative to a directory fd as if that directory were "/": absolute
- * symlinks and ".." stop at the root instead of reaching the host. openat2(2) with
- * RESOLVE_IN_ROOT does this in the kernel (5.6+); the walk is the same rule done one
- * component at a time for kernels or seccomp profiles without openat2.
- */
-enum inroot_mode {
-	INROOT_AUTO,    /* openat2 when the kernel has it, else the walk */
-	INROOT_OPENAT2, /* openat2 only (fails with ENOSYS where missing) */
-	INROOT_WALK,    /* the fd-relative component walk only */
-};
-
-/*
- * Opens `path` (absolute or relative; "" and "/" mean the root) inside rootfd,
- * following symlinks as if rootfd were "/". flags are openat(2) flags (O_CLOEXEC is
- * added; O_CREAT is not supported: create with *at() on inroot_open_parent()).
- * Returns the new fd or a negative errno (-ELOOP after 40 symlinks, -ENOENT, ...).
- */
-int inroot_open(int rootfd, const char *path, int flags, enum inroot_mode mode);
-
-/*
- * Opens (O_PATH | O_DIRECTORY) the directory that holds the last component of
- * `path` inside rootfd and returns that component in *ret_name (malloc'ed; ""
- * when path names the root itself). The last component is NOT followed, so the
- * caller acts on it with *at(..., AT_SYMLINK_NOFOLLOW) / O_NOFOLLOW. With
- * `create`, missing parent directories are made (mode 0755, owned by the caller).
- * Returns the fd or a negative errno; *ret_name untouched on failure.
- */
-int inroot_open_parent(int rootfd, const char *path, bool create, enum inroot_mode mode,
-		       char **ret_name);
-
-/* True when openat2(RESOLVE_IN_ROOT) works here (probed once). */
-bool inroot_have_openat2(void);
+/* In-root path resolution: inroot_open() and friends, lib/base.h. */
 
 /*
  * Secure layer unpack (unpack.c). Reads a layer tar (plain, gzip or zstd, found by

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lib/base.h: the small shared base of molt — errors with context chains,
- * cleanup macros, logging, allocation, string and file helpers.
+ * cleanup macros, logging, allocation, string and file helpers, the in-root opener.
  *
  * Every module (runner/, sandbox/, layers/) may include this header; lib/ includes
  * nothing of theirs.
@@ -216,6 +216,60 @@ int rm_rf(const char *path, struct molt_error **err);
 /* The names in the directory dirfd (without . and ..), sorted by strcmp so walks are
  * reproducible; 0 or -errno, *ret untouched on failure. */
 int dir_list_sorted(int dirfd, char ***ret);
+
+/* ---------------------------------------------------------------- inroot.c */
+
+/*
+ * In-root path resolution (lib/inroot.c). Every path molt takes from an image (a tar
+ * entry, a symlink target, a hardlink target, a COPY source inside a stage) is
+ * resolved relative to a directory fd as if that directory were "/": absolute
+ * symlinks and ".." stop at the root instead of reaching the host. openat2(2) with
+ * RESOLVE_IN_ROOT does this in the kernel (5.6+); the walk is the same rule done one
+ * component at a time for kernels or seccomp profiles without openat2.
+ */
+enum inroot_mode {
+	INROOT_AUTO,    /* openat2 when the kernel has it, else the walk */
+	INROOT_OPENAT2, /* openat2 only (fails with ENOSYS where missing) */
+	INROOT_WALK,    /* the fd-relative component walk only */
+};
+
+/*
+ * Opens `path` (absolute or relative; "" and "/" mean the root) inside rootfd,
+ * following symlinks as if rootfd were "/". flags are openat(2) flags (O_CLOEXEC is
+ * added; O_CREAT is not supported: create with *at() on inroot_open_parent()).
+ * Returns the new fd or a negative errno (-ELOOP after 40 symlinks, -ENOENT, ...).
+ */
+int inroot_open(int rootfd, const char *path, int flags, enum inroot_mode mode);
+
+/*
+ * Opens (O_PATH | O_DIRECTORY) the directory that holds the last component of
+ * `path` inside rootfd and returns that component in *ret_name (malloc'ed; ""
+ * when path names the root itself). The last component is NOT followed, so the
+ * caller acts on it with *at(..., AT_SYMLINK_NOFOLLOW) / O_NOFOLLOW. With
+ * `create`, missing parent directories are made (mode 0755, owned by the caller).
+ * Returns the fd or a negative errno; *ret_name untouched on failure.
+ */
+int inroot_open_parent(int rootfd, const char *path, bool create, enum inroot_mode mode,
+		       char **ret_name);
+
+/*
+ * The same, but no symlink at all is followed on the way: every component of the
+ * directory part must be a real directory (-ELOOP otherwise; the last one is followed
+ * or not as O_NOFOLLOW says, and with O_PATH | O_NOFOLLOW a symlink is opened itself).
+ * For code that removes things: a link planted by a step is never followed, not even
+ * inside the root (CVE-2024-23652).
+ */
+int inroot_open_nolinks(int rootfd, const char *path, int flags, enum inroot_mode mode);
+
+/*
+ * inroot_open_parent() with no symlink followed and nothing created: the caller
+ * then acts on *ret_name with fstatat/unlinkat(..., AT_SYMLINK_NOFOLLOW).
+ */
+int inroot_open_parent_nolinks(int rootfd, const char *path, enum inroot_mode mode,
+			       char **ret_name);
+
+/* True when openat2(RESOLVE_IN_ROOT) works here (probed once). */
+bool inroot_have_openat2(void);
 
 /* ---------------------------------------------------------------- lazylib.c
  * Shared libraries opened on first use instead of linked (layers/lazy_archive.c,

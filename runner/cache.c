@@ -301,15 +301,16 @@ static int glob_expand(int root, char **comps, size_t i, const char *prefix, cha
 		return 0;
 	}
 	if (!copy_has_wildcard(comps[i])) {
-		_cleanup_free_ char *p = *prefix ? xasprintf("%s/%s", prefix, comps[i])
-						 : xstrdup(comps[i]);
-		_cleanup_close_ int fd = copy_open_in_root(root, p, O_PATH, !comps[i + 1]);
+		_cleanup_free_ char *p =
+			*prefix ? xasprintf("%s/%s", prefix, comps[i]) : xstrdup(comps[i]);
+		_cleanup_close_ int fd =
+			inroot_open(root, p, O_PATH | (comps[i + 1] ? O_NOFOLLOW : 0), INROOT_AUTO);
 		if (fd < 0)
 			return fd == -ENOENT || fd == -ENOTDIR ? 0 : fd;
 		return glob_expand(root, comps, i + 1, p, out);
 	}
-	_cleanup_close_ int dfd = copy_open_in_root(root, *prefix ? prefix : ".",
-						    O_RDONLY | O_DIRECTORY, true);
+	_cleanup_close_ int dfd =
+		inroot_open(root, *prefix ? prefix : ".", O_RDONLY | O_DIRECTORY, INROOT_AUTO);
 	if (dfd < 0)
 		return dfd == -ENOENT || dfd == -ENOTDIR ? 0 : dfd;
 	_cleanup_strv_ char **names = NULL;
@@ -328,9 +329,9 @@ static int walk_source(struct src_walk *w, const char *src, struct molt_error **
 {
 	_cleanup_strv_ char **comps = copy_path_split(src);
 	cache_hash_str(w->h, "source", src);
-	_cleanup_close_ int fd = copy_open_in_root(w->src_root, src, O_RDONLY | O_NOCTTY, true);
+	_cleanup_close_ int fd = inroot_open(w->src_root, src, O_RDONLY | O_NOCTTY, INROOT_AUTO);
 	if (fd == -EISDIR || fd == -ENXIO || fd == -EACCES)
-		fd = copy_open_in_root(w->src_root, src, O_PATH, true);
+		fd = inroot_open(w->src_root, src, O_PATH, INROOT_AUTO);
 	if (fd < 0) {
 		cache_hash_int(w->h, "missing", -fd);
 		return 0;
@@ -347,8 +348,8 @@ static int walk_source(struct src_walk *w, const char *src, struct molt_error **
 			cache_hash_int(w->h, "uid", (int64_t)st.st_uid);
 			cache_hash_int(w->h, "gid", (int64_t)st.st_gid);
 		}
-		_cleanup_close_ int dfd = copy_open_in_root(w->src_root, src,
-							    O_RDONLY | O_DIRECTORY, true);
+		_cleanup_close_ int dfd =
+			inroot_open(w->src_root, src, O_RDONLY | O_DIRECTORY, INROOT_AUTO);
 		if (dfd < 0)
 			return molt_error_set(err, -dfd, "open '%s'", src);
 		return walk_children(w, dfd, rel, 1, err);

@@ -13,7 +13,7 @@
 static int lookup_name(int rootfd, const char *file, const char *name, int64_t *ret_id,
 		       int64_t *ret_gid)
 {
-	int fd = copy_open_in_root(rootfd, file, O_RDONLY, true);
+	int fd = inroot_open(rootfd, file, O_RDONLY, INROOT_AUTO);
 	if (fd < 0)
 		return fd;
 	_cleanup_free_ char *text = NULL;

@@ -22,7 +22,7 @@ static int read_ignore_file(const struct build_ctx *b, char **ret, struct molt_e
 			return 0;
 	}
 	/* In-root, so a .dockerignore symlink cannot read a host file. */
-	int fd = copy_open_in_root(b->context_fd, ".dockerignore", O_RDONLY | O_NOCTTY, true);
+	int fd = inroot_open(b->context_fd, ".dockerignore", O_RDONLY | O_NOCTTY, INROOT_AUTO);
 	if (fd == -ENOENT)
 		return 0;
 	if (fd < 0)

@@ -4,17 +4,15 @@
  * uid 0, so ownership can be set to any mapped id.
  *
  * Safety: the source and destination trees are only ever reached through
- * RESOLVE_IN_ROOT lookups from their root fds, and below a resolved directory
+ * in-root lookups (inroot_open, lib/inroot.c) from their root fds, and below a resolved directory
  * through *at() calls with O_NOFOLLOW on single names; no string path is handed to
  * the kernel that could walk out of a root. All processes of the step are gone
  * before COPY runs, so nothing races the walk (CVE-2018-15664).
  */
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
@@ -46,23 +44,6 @@ static bool excluded(const struct copy_state *s, const char *relpath, bool is_di
 	size_t n = strlen(relpath);
 	const char *below = n >= s->src_prefix ? relpath + s->src_prefix : relpath;
 	return *below && s->o->exclude(s->o->exclude_userdata, below, is_dir);
-}
-
-int copy_open_in_root(int rootfd, const char *path, int flags, bool follow_last)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC | (follow_last ? 0 : O_NOFOLLOW)),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	while (*path == '/')
-		path++;
-	if (!*path)
-		path = ".";
-	int fd;
-	do
-		fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	while (fd < 0 && errno == EAGAIN);
-	return fd < 0 ? -errno : fd;
 }
 
 char **copy_path_split(const char *path)
@@ -111,17 +92,18 @@ int copy_mkdir_in_root(int rootfd, const char *path, uid_t uid, gid_t gid)
 {
 	_cleanup_strv_ char **c = copy_path_split(path);
 	size_t n = strv_len(c);
-	int fd = copy_open_in_root(rootfd, ".", O_DIRECTORY | O_PATH, true);
+	int fd = inroot_open(rootfd, ".", O_DIRECTORY | O_PATH, INROOT_AUTO);
 	for (size_t i = 0; i < n && fd >= 0; i++) {
 		_cleanup_free_ char *prefix = join_comps(c, i + 1);
-		int next = copy_open_in_root(rootfd, prefix, O_DIRECTORY | O_PATH, true);
+		int next = inroot_open(rootfd, prefix, O_DIRECTORY | O_PATH, INROOT_AUTO);
 		if (next == -ENOENT) {
 			if (mkdirat(fd, c[i], 0755) < 0)
 				next = errno == EEXIST ? -ENOTDIR : -errno; /* a dangling symlink */
 			else if (fchownat(fd, c[i], uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 				next = -errno;
 			else
-				next = copy_open_in_root(rootfd, prefix, O_DIRECTORY | O_PATH, true);
+				next = inroot_open(rootfd, prefix, O_DIRECTORY | O_PATH,
+						   INROOT_AUTO);
 		}
 		close(fd);
 		fd = next;
@@ -227,8 +209,8 @@ static int find_hardlink(struct copy_state *s, const struct stat *st, int dst_di
 		_cleanup_strv_ char **c = copy_path_split(h->dst_path);
 		size_t n = strv_len(c);
 		_cleanup_free_ char *parent = join_comps(c, n - 1);
-		_cleanup_close_ int pfd = copy_open_in_root(s->dst_root, parent, O_DIRECTORY | O_PATH,
-							    true);
+		_cleanup_close_ int pfd =
+			inroot_open(s->dst_root, parent, O_DIRECTORY | O_PATH, INROOT_AUTO);
 		if (pfd < 0)
 			return pfd;
 		if (linkat(pfd, c[n - 1], dst_dirfd, name, 0) < 0)
@@ -406,15 +388,16 @@ static int glob_walk(struct copy_state *s, char **comps, size_t i, const char *p
 		return 0;
 	}
 	if (!copy_has_wildcard(comps[i])) {
-		_cleanup_free_ char *p = *prefix ? xasprintf("%s/%s", prefix, comps[i])
-						 : xstrdup(comps[i]);
-		_cleanup_close_ int fd = copy_open_in_root(s->src_root, p, O_PATH, !comps[i + 1]);
+		_cleanup_free_ char *p =
+			*prefix ? xasprintf("%s/%s", prefix, comps[i]) : xstrdup(comps[i]);
+		_cleanup_close_ int fd = inroot_open(
+			s->src_root, p, O_PATH | (comps[i + 1] ? O_NOFOLLOW : 0), INROOT_AUTO);
 		if (fd < 0)
 			return fd == -ENOENT || fd == -ENOTDIR ? 0 : fd;
 		return glob_walk(s, comps, i + 1, p, out);
 	}
-	_cleanup_close_ int dfd =
-		copy_open_in_root(s->src_root, *prefix ? prefix : ".", O_RDONLY | O_DIRECTORY, true);
+	_cleanup_close_ int dfd = inroot_open(s->src_root, *prefix ? prefix : ".",
+					      O_RDONLY | O_DIRECTORY, INROOT_AUTO);
 	if (dfd < 0)
 		return dfd == -ENOENT || dfd == -ENOTDIR ? 0 : dfd;
 	_cleanup_strv_ char **names = NULL;
@@ -466,7 +449,7 @@ static int expand_source(struct copy_state *s, const char *src, char ***ret,
 static int copy_one_source(struct copy_state *s, const char *src, const char *dest,
 			   bool dest_is_dir, struct molt_error **err)
 {
-	_cleanup_close_ int fd = copy_open_in_root(s->src_root, src, O_PATH, true);
+	_cleanup_close_ int fd = inroot_open(s->src_root, src, O_PATH, INROOT_AUTO);
 	if (fd == -ENOENT || fd == -ENOTDIR)
 		return molt_error_setx(err, ENOENT, "source '%s' not found", src);
 	if (fd < 0)
@@ -487,10 +470,10 @@ static int copy_one_source(struct copy_state *s, const char *src, const char *de
 		_cleanup_close_ int d = copy_mkdir_in_root(s->dst_root, target, uid, gid);
 		if (d < 0)
 			return molt_error_set(err, -d, "create destination '%s'", target);
-		_cleanup_close_ int sfd = copy_open_in_root(s->src_root, src, O_RDONLY | O_DIRECTORY,
-							    true);
-		_cleanup_close_ int dfd = copy_open_in_root(s->dst_root, target, O_RDONLY | O_DIRECTORY,
-							    true);
+		_cleanup_close_ int sfd =
+			inroot_open(s->src_root, src, O_RDONLY | O_DIRECTORY, INROOT_AUTO);
+		_cleanup_close_ int dfd =
+			inroot_open(s->dst_root, target, O_RDONLY | O_DIRECTORY, INROOT_AUTO);
 		if (sfd < 0 || dfd < 0)
 			return molt_error_set(err, -(sfd < 0 ? sfd : dfd), "open '%s'", src);
 		return copy_dir_children(s, sfd, dfd, rel, target, 1, err);
@@ -515,7 +498,7 @@ static int copy_one_source(struct copy_state *s, const char *src, const char *de
 	if (d < 0)
 		return molt_error_set(err, -d, "create destination directory '/%s'", dir);
 	_cleanup_close_ int dfd = openat(d, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_close_ int in = copy_open_in_root(s->src_root, src, O_RDONLY | O_NOCTTY, true);
+	_cleanup_close_ int in = inroot_open(s->src_root, src, O_RDONLY | O_NOCTTY, INROOT_AUTO);
 	if (dfd < 0 || in < 0)
 		return molt_error_set(err, dfd < 0 ? errno : -in, "open '%s'", src);
 	_cleanup_free_ char *dst_path = xasprintf("/%s%s%s", dir, *dir ? "/" : "", name);
@@ -537,7 +520,7 @@ static bool dest_is_directory(int dst_root, const char *dest, size_t n_sources)
 {
 	if (str_endswith(dest, "/") || n_sources > 1)
 		return true;
-	int fd = copy_open_in_root(dst_root, dest, O_DIRECTORY | O_PATH, true);
+	int fd = inroot_open(dst_root, dest, O_DIRECTORY | O_PATH, INROOT_AUTO);
 	if (fd < 0)
 		return false;
 	close(fd);

@@ -6,7 +6,7 @@
  * trailing slashes, ownership and modes.
  *
  * Every path on either side is resolved inside its root through a directory fd
- * (openat2 RESOLVE_IN_ROOT): a symlink in the context or in a stage, however it
+ * (inroot_open, lib/inroot.c): a symlink in the context or in a stage, however it
  * points, can never reach the host (BuildKit testLocalSymlinkEscape,
  * testCopyThroughSymlinkMultiStage). Both roots are directory fds owned by the
  * caller; the engine opens and closes only its own fds.
@@ -50,13 +50,6 @@ struct copy_stats {
  */
 int copy_paths(int src_root, char *const *sources, int dst_root, const char *dest,
 	       const struct copy_opts *o, struct copy_stats *ret_stats, struct molt_error **err);
-
-/*
- * Opens `path` inside the tree at rootfd with RESOLVE_IN_ROOT: ".." and absolute
- * symlinks stay inside. `flags` are open(2) flags; with follow_last false the last
- * component is not followed (O_NOFOLLOW semantics). Returns an fd or -errno.
- */
-int copy_open_in_root(int rootfd, const char *path, int flags, bool follow_last);
 
 /*
  * Creates the directory `path` and its missing parents inside rootfd (owned by

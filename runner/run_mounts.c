@@ -109,7 +109,7 @@ static int add_bind(struct stage_run *sr, const struct build_mount *bm, struct r
 	if (root < 0)
 		return molt_error_set(err, errno, "open the source of a bind mount");
 	const char *src = bm->source && *bm->source ? bm->source : "/";
-	_cleanup_close_ int fd = copy_open_in_root(root, src, O_PATH, true);
+	_cleanup_close_ int fd = inroot_open(root, src, O_PATH, INROOT_AUTO);
 	if (fd < 0)
 		return molt_error_set(err, -fd, "RUN --mount=type=bind: source '%s'", src);
 	char link[64], path[PATH_MAX];

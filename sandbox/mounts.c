@@ -3,7 +3,7 @@
  * The sandbox's filesystem: the rootfs (in place, or under a throw-away overlay), the
  * generated /etc files, /proc, /dev, /sys, extra bind mounts, then pivot_root.
  *
- * Paths inside the rootfs are opened with openat2(RESOLVE_IN_ROOT) and mounted on
+ * Paths inside the rootfs are opened with inroot_open (lib/inroot.c) and mounted on
  * through their fds (move_mount onto an O_PATH fd, or mount(2) onto /proc/self/fd/N),
  * so a symlink planted by an earlier step resolves inside the root, never on the host.
  * Everything happens before pivot_root because the kernel allows a new proc or sysfs
@@ -12,31 +12,12 @@
  * root is detached.
  */
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "sandbox_int.h"
-
-int root_open(int rootfd, const char *path, int flags, bool no_symlinks, int *ret_fd)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
-			   (no_symlinks ? RESOLVE_NO_SYMLINKS : 0),
-	};
-	if (flags & O_CREAT)
-		how.mode = 0644;
-	while (*path == '/')
-		path++;
-	int fd = (int)syscall(SYS_openat2, rootfd, *path ? path : ".", &how, sizeof(how));
-	if (fd < 0)
-		return -errno;
-	*ret_fd = fd;
-	return 0;
-}
 
 int bind_onto(int srcdirfd, const char *src, int targetfd, bool recursive, bool readonly,
 	      struct molt_error **err)
@@ -102,17 +83,13 @@ static int make_path(int rootfd, const char *path, bool dir, struct mount_points
 		bool last = !*s || !s[strspn(s, "/")];
 		char save = *s;
 		*s = '\0';
-		_cleanup_close_ int fd = -1;
-		int r = root_open(rootfd, p, O_PATH, false, &fd);
+		_cleanup_close_ int fd = inroot_open(rootfd, p, O_PATH, INROOT_AUTO);
+		int r = fd < 0 ? fd : 0;
 		if (r == -ENOENT) {
-			_cleanup_close_ int parent = -1;
-			char *slash = strrchr(p, '/');
-			const char *leaf = slash ? slash + 1 : p;
-			if (slash)
-				*slash = '\0';
-			r = root_open(rootfd, slash ? p : ".", O_PATH | O_DIRECTORY, false, &parent);
-			if (slash)
-				*slash = '/';
+			_cleanup_free_ char *leaf = NULL;
+			_cleanup_close_ int parent =
+				inroot_open_parent(rootfd, p, false, INROOT_AUTO, &leaf);
+			r = parent < 0 ? parent : 0;
 			if (r >= 0) {
 				if (last && !dir) {
 					int f = openat(parent, leaf,
@@ -165,20 +142,31 @@ int mounts_make_points(int rootfd, const struct sandbox_config *c, struct mount_
 	return 0;
 }
 
+/*
+ * The step may have replaced a parent of a stub with a symlink (to "/", to a host
+ * directory): a lookup that follows it, even "inside the root" by rule, would then
+ * delete the empty files and directories it finds there (CVE-2024-23652). So every
+ * directory on the way must be a real one, and the stub itself is never followed.
+ */
+static void remove_point(int rootfd, const char *path)
+{
+	_cleanup_free_ char *name = NULL;
+	_cleanup_close_ int pfd = inroot_open_parent_nolinks(rootfd, path, INROOT_AUTO, &name);
+	struct stat st;
+	if (pfd < 0 || fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	/* Only what is still an empty stub: the step may have filled it. */
+	if (S_ISDIR(st.st_mode))
+		(void)unlinkat(pfd, name, AT_REMOVEDIR);
+	else if (S_ISREG(st.st_mode) && st.st_size == 0)
+		(void)unlinkat(pfd, name, 0);
+}
+
 void mounts_remove_points(int rootfd, struct mount_points *mp)
 {
 	size_t n = strv_len(mp->created);
-	while (n-- > 0) {
-		const char *p = mp->created[n];
-		struct stat st;
-		if (fstatat(rootfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		/* Only what is still an empty stub: the step may have filled it. */
-		if (S_ISDIR(st.st_mode))
-			(void)unlinkat(rootfd, p, AT_REMOVEDIR);
-		else if (S_ISREG(st.st_mode) && st.st_size == 0)
-			(void)unlinkat(rootfd, p, 0);
-	}
+	while (n-- > 0)
+		remove_point(rootfd, mp->created[n]);
 	strv_free(mp->created);
 	mp->created = NULL;
 }
@@ -248,11 +236,11 @@ static int etc_files(const struct mount_plan *p, const char *root, int rootfd,
 	static const char *const names[] = {"hosts", "hostname", "resolv.conf"};
 	const char *texts[] = {p->hosts, p->hostname, p->resolv};
 	_cleanup_free_ char *procpath = xasprintf("%s/proc", root);
-	_cleanup_close_ int procfd = -1;
-	int r = root_open(rootfd, "proc", O_PATH | O_DIRECTORY, true, &procfd);
-	if (r < 0)
-		return molt_error_set(err, -r, "rootfs: open '/proc'");
-	r = mount_fd("tmpfs", procfd, MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m",
+	_cleanup_close_ int procfd =
+		inroot_open_nolinks(rootfd, "proc", O_PATH | O_DIRECTORY, INROOT_AUTO);
+	if (procfd < 0)
+		return molt_error_set(err, -procfd, "rootfs: open '/proc'");
+	int r = mount_fd("tmpfs", procfd, MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m",
 		     "/proc", err);
 	if (r < 0)
 		return r;
@@ -263,8 +251,8 @@ static int etc_files(const struct mount_plan *p, const char *root, int rootfd,
 		_cleanup_free_ char *target = xasprintf("etc/%s", names[i]);
 		_cleanup_close_ int tfd = -1;
 		r = write_at(tmpfd, names[i], texts[i], err);
-		if (r == 0 && (r = root_open(rootfd, target, O_PATH, false, &tfd)) < 0)
-			r = molt_error_set(err, -r, "rootfs: open '/%s'", target);
+		if (r == 0 && (tfd = inroot_open(rootfd, target, O_PATH, INROOT_AUTO)) < 0)
+			r = molt_error_set(err, -tfd, "rootfs: open '/%s'", target);
 		if (r == 0)
 			r = bind_onto(tmpfd, names[i], tfd, false, false, err);
 	}
@@ -280,10 +268,9 @@ static int volumes(const struct sandbox_config *c, int rootfd, struct molt_error
 		_cleanup_close_ int src = open(m->source, O_PATH | O_CLOEXEC);
 		if (src < 0)
 			return molt_error_set(err, errno, "volume source '%s'", m->source);
-		_cleanup_close_ int tgt = -1;
-		int r = root_open(rootfd, m->target, O_PATH, false, &tgt);
-		if (r < 0)
-			return molt_error_set(err, -r, "volume target '%s'", m->target);
+		_cleanup_close_ int tgt = inroot_open(rootfd, m->target, O_PATH, INROOT_AUTO);
+		if (tgt < 0)
+			return molt_error_set(err, -tgt, "volume target '%s'", m->target);
 		if (bind_onto(src, "", tgt, true, m->readonly, err) < 0)
 			return molt_error_wrap(err, "volume '%s:%s'", m->source, m->target);
 	}
@@ -307,10 +294,10 @@ static int pivot(int rootfd, struct molt_error **err)
 
 static int mount_sys(const struct sandbox_config *c, int rootfd, struct molt_error **err)
 {
-	_cleanup_close_ int sysfd = -1;
-	int r = root_open(rootfd, "sys", O_PATH | O_DIRECTORY, true, &sysfd);
-	if (r < 0)
-		return molt_error_set(err, -r, "rootfs: open '/sys'");
+	_cleanup_close_ int sysfd =
+		inroot_open_nolinks(rootfd, "sys", O_PATH | O_DIRECTORY, INROOT_AUTO);
+	if (sysfd < 0)
+		return molt_error_set(err, -sysfd, "rootfs: open '/sys'");
 	/* A fresh sysfs needs a network namespace owned by our user namespace; with the
 	 * host's network the host's /sys is bound instead, read-only throughout. */
 	if (c->network == SANDBOX_NET_NONE)
@@ -347,12 +334,13 @@ int mounts_setup(const struct mount_plan *p, struct molt_error **err)
 		return molt_error_set(err, errno, "open rootfs '%s'", root);
 	if (etc_files(p, root, rootfd, err) < 0)
 		return -EINVAL;
-	_cleanup_close_ int procfd = -1, devfd = -1;
-	int r = root_open(rootfd, "proc", O_PATH | O_DIRECTORY, true, &procfd);
-	if (r == 0)
-		r = root_open(rootfd, "dev", O_PATH | O_DIRECTORY, true, &devfd);
-	if (r < 0)
-		return molt_error_set(err, -r, "rootfs: open '/proc' and '/dev'");
+	_cleanup_close_ int procfd =
+		inroot_open_nolinks(rootfd, "proc", O_PATH | O_DIRECTORY, INROOT_AUTO);
+	_cleanup_close_ int devfd =
+		procfd < 0 ? procfd
+			   : inroot_open_nolinks(rootfd, "dev", O_PATH | O_DIRECTORY, INROOT_AUTO);
+	if (devfd < 0)
+		return molt_error_set(err, -devfd, "rootfs: open '/proc' and '/dev'");
 	if (mount_fd("proc", procfd, MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "/proc", err) < 0)
 		return -EINVAL;
 	if (mount_sys(c, rootfd, err) < 0)

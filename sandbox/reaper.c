@@ -87,13 +87,15 @@ static int make_workdir(int rootfd, const char *dir, struct molt_error **err)
 			continue;
 		char save = *s;
 		*s = '\0';
-		_cleanup_close_ int fd = -1;
-		int r = root_open(rootfd, copy, O_PATH | O_DIRECTORY, false, &fd);
+		_cleanup_close_ int fd =
+			inroot_open(rootfd, copy, O_PATH | O_DIRECTORY, INROOT_AUTO);
+		int r = fd < 0 ? fd : 0;
 		if (r == -ENOENT) {
 			char *slash = strrchr(copy, '/');
 			*slash = '\0';
-			_cleanup_close_ int parent = -1;
-			r = root_open(rootfd, *copy ? copy : "/", O_PATH | O_DIRECTORY, false, &parent);
+			_cleanup_close_ int parent =
+				inroot_open(rootfd, copy, O_PATH | O_DIRECTORY, INROOT_AUTO);
+			r = parent < 0 ? parent : 0;
 			*slash = '/';
 			if (r == 0 && mkdirat(parent, slash + 1, 0755) < 0 && errno != EEXIST)
 				r = -errno;
@@ -124,8 +126,9 @@ static void enter_workdir(const char *dir)
 {
 	_cleanup_error_ struct molt_error *e = NULL;
 	_cleanup_close_ int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_close_ int fd = -1;
-	int r = rootfd < 0 ? -errno : root_open(rootfd, dir, O_PATH | O_DIRECTORY, false, &fd);
+	_cleanup_close_ int fd =
+		rootfd < 0 ? -errno : inroot_open(rootfd, dir, O_PATH | O_DIRECTORY, INROOT_AUTO);
+	int r = fd < 0 ? fd : 0;
 	/* fchdir on an O_PATH fd skips the search permission check chdir makes. */
 	if (r < 0 || chdir(dir) < 0) {
 		molt_error_set(&e, r < 0 ? -r : errno, "enter working directory '%s'", dir);

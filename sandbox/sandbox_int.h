@@ -50,8 +50,6 @@ void mounts_remove_points(int rootfd, struct mount_points *mp);
  * pivots into it. On return "/" is the rootfs and the host's tree is gone.
  */
 int mounts_setup(const struct mount_plan *p, struct molt_error **err);
-/* Opens a path inside the root given by rootfd, never leaving it (openat2). */
-int root_open(int rootfd, const char *path, int flags, bool no_symlinks, int *ret_fd);
 /* Clones the mount tree at `src` onto the O_PATH fd `target` (open_tree + move_mount). */
 int bind_onto(int srcdirfd, const char *src, int targetfd, bool recursive, bool readonly,
 	      struct molt_error **err);

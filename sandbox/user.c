@@ -246,8 +246,8 @@ int user_read_db(int rootfd, char **ret_passwd, char **ret_group, struct molt_er
 	static const char *const names[] = {"etc/passwd", "etc/group"};
 	char *out[2] = {NULL, NULL};
 	for (size_t i = 0; i < 2; i++) {
-		_cleanup_close_ int fd = -1;
-		int r = root_open(rootfd, names[i], O_RDONLY, false, &fd);
+		_cleanup_close_ int fd = inroot_open(rootfd, names[i], O_RDONLY, INROOT_AUTO);
+		int r = fd < 0 ? fd : 0;
 		if (r == -ENOENT)
 			continue;
 		if (r >= 0)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tests/unit/test_resolve.c: in-root resolution, openat2(RESOLVE_IN_ROOT) and the
- * fd-relative walk side by side: both must land on the same inode, or fail alike.
+ * fd-relative walk side by side (lib/inroot.c): both must land on the same inode, or
+ * fail alike; and the no-links mode the deleting code uses.
  */
 #include "layers_test.h"
 
@@ -88,6 +89,55 @@ static void test_cases(const char *root, int rootfd, enum inroot_mode m)
 	free(made);
 }
 
+/* The no-links mode, for code that deletes: no symlink on the way, not even one that
+ * stays inside the root. */
+static void test_nolinks(const char *root, int rootfd, enum inroot_mode m)
+{
+	int fd = inroot_open_nolinks(rootfd, "usr/lib/x", O_RDONLY, m);
+	struct stat st;
+	tap_ok(fd >= 0 && fstat(fd, &st) == 0 && st.st_ino == host_ino(root, "usr/lib/x"),
+	       "nolinks: a path of real directories opens [%s]", mode_name(m));
+	if (fd >= 0)
+		close(fd);
+	const char *refused[] = {"abs/passwd", "lib/x", "chain", "up/etc/passwd", "loop/x"};
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		fd = inroot_open_nolinks(rootfd, refused[i], O_PATH, m);
+		tap_ok(fd == -ELOOP, "nolinks: '%s' crosses a symlink and is refused (%d) [%s]",
+		       refused[i], fd, mode_name(m));
+		if (fd >= 0)
+			close(fd);
+	}
+	fd = inroot_open_nolinks(rootfd, "abs", O_PATH | O_NOFOLLOW, m);
+	tap_ok(fd >= 0 && fstat(fd, &st) == 0 && S_ISLNK(st.st_mode),
+	       "nolinks: O_PATH | O_NOFOLLOW opens a last symlink itself [%s]", mode_name(m));
+	if (fd >= 0)
+		close(fd);
+	char *name = NULL;
+	fd = inroot_open_parent_nolinks(rootfd, "/usr/lib/x", m, &name);
+	tap_ok(fd >= 0 && name && !strcmp(name, "x") && fstat(fd, &st) == 0 &&
+		       st.st_ino == host_ino(root, "usr/lib"),
+	       "nolinks: the parent of a path of real directories [%s]", mode_name(m));
+	if (fd >= 0)
+		close(fd);
+	free(name);
+	name = NULL;
+	/* abs -> /etc: a stub cleaner must not reach etc/passwd through it (nor the host's
+	 * /etc, as a plain fstatat(rootfd, "abs/passwd") would). */
+	fd = inroot_open_parent_nolinks(rootfd, "abs/passwd", m, &name);
+	tap_ok(fd == -ELOOP && name == NULL,
+	       "nolinks: a symlinked parent is refused, the name untouched [%s]", mode_name(m));
+	fd = inroot_open_parent_nolinks(rootfd, "lib/new/file", m, &name);
+	tap_ok(fd == -ELOOP, "nolinks: a symlink anywhere on the way is refused [%s]",
+	       mode_name(m));
+	fd = inroot_open_parent_nolinks(rootfd, "abs", m, &name);
+	tap_ok(fd >= 0 && name && !strcmp(name, "abs"),
+	       "nolinks: a symlink as the last component is left to the caller [%s]",
+	       mode_name(m));
+	if (fd >= 0)
+		close(fd);
+	free(name);
+}
+
 int main(void)
 {
 	char *root = lt_mkdtemp();
@@ -102,6 +152,8 @@ int main(void)
 	tap_ok(inroot_have_openat2(), "openat2 is available (kernel >= 5.6)");
 	test_cases(root, rootfd, INROOT_OPENAT2);
 	test_cases(root, rootfd, INROOT_WALK);
+	test_nolinks(root, rootfd, INROOT_OPENAT2);
+	test_nolinks(root, rootfd, INROOT_WALK);
 	tap_ok(inroot_open(rootfd, "etc/passwd", O_RDONLY, INROOT_AUTO) >= 0,
 	       "INROOT_AUTO picks a working resolver");
 	close(rootfd);

@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * layers/resolve.c: resolving image paths inside a root directory fd.
+ * lib/inroot.c: the one in-root opener of molt — image paths, context paths and
+ * mount points are all resolved inside a root directory fd with it.
  *
  * A tar entry "usr/lib/x" where "usr" is a symlink to "/tmp" must land in
  * ROOT/tmp/x, never in the host's /tmp (CVE-2021-29136, CVE-2021-31566 and friends):
  * the root fd acts as "/" for absolute symlink targets and ".." never climbs above
  * it. openat2(RESOLVE_IN_ROOT) gives exactly that in the kernel, race-free; the walk
  * below is the same rule done one component at a time with O_NOFOLLOW opens, for
- * kernels (< 5.6) or seccomp profiles that refuse openat2.
+ * kernels (< 5.6) or seccomp profiles that refuse openat2 (crun's safe_openat does
+ * the same two things).
+ *
+ * The "no links" variants refuse every symlink on the way, for code that deletes:
+ * cleanup that follows a link a step planted deletes the host's files
+ * (CVE-2024-23652), even when the link is followed "inside the root" by rule.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -16,16 +22,17 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include "layers.h"
+#include "base.h"
 
 /* Linux's own limit on symlinks followed in one lookup (MAXSYMLINKS). */
 #define INROOT_MAX_LINKS 40
 
-static int openat2_in_root(int rootfd, const char *path, int flags)
+static int openat2_in_root(int rootfd, const char *path, int flags, bool nolinks)
 {
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_CLOEXEC),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
+			   (nolinks ? RESOLVE_NO_SYMLINKS : 0),
 	};
 	if (*path == '\0')
 		path = ".";
@@ -44,7 +51,7 @@ bool inroot_have_openat2(void)
 {
 	static int have = -1;
 	if (have < 0) {
-		int fd = openat2_in_root(AT_FDCWD, "/", O_PATH);
+		int fd = openat2_in_root(AT_FDCWD, "/", O_PATH, false);
 		have = fd >= 0;
 		if (fd >= 0)
 			close(fd);
@@ -143,7 +150,7 @@ static void splice_link(struct walk *w, char **buf, const char *target, const ch
 		walk_reset(w);
 }
 
-static int walk_open(int rootfd, const char *path, int flags)
+static int walk_open(int rootfd, const char *path, int flags, bool nolinks)
 {
 	struct walk w = {.rootfd = rootfd, .curfd = rootfd};
 	char *buf = xstrdup(path);
@@ -179,6 +186,10 @@ static int walk_open(int rootfd, const char *path, int flags)
 			goto out;
 		}
 		if (S_ISLNK(st.st_mode) && (!last || !(flags & O_NOFOLLOW))) {
+			if (nolinks) {
+				r = -ELOOP; /* as RESOLVE_NO_SYMLINKS answers */
+				goto out;
+			}
 			if (++links > INROOT_MAX_LINKS) {
 				r = -ELOOP;
 				goto out;
@@ -194,7 +205,8 @@ static int walk_open(int rootfd, const char *path, int flags)
 			continue;
 		}
 		if (last) {
-			/* O_NOFOLLOW: a symlink swapped in since the fstatat fails, never follows. */
+			/* O_NOFOLLOW: a symlink swapped in since the fstatat fails, never follows.
+			 */
 			r = openat(w.curfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
 			r = r < 0 ? -errno : r;
 			goto out;
@@ -212,13 +224,24 @@ out:
 	return r;
 }
 
-int inroot_open(int rootfd, const char *path, int flags, enum inroot_mode mode)
+static int open_how_mode(int rootfd, const char *path, int flags, enum inroot_mode mode,
+			 bool nolinks)
 {
 	if (mode == INROOT_AUTO)
 		mode = inroot_have_openat2() ? INROOT_OPENAT2 : INROOT_WALK;
 	if (mode == INROOT_OPENAT2)
-		return openat2_in_root(rootfd, path, flags);
-	return walk_open(rootfd, path, flags);
+		return openat2_in_root(rootfd, path, flags, nolinks);
+	return walk_open(rootfd, path, flags, nolinks);
+}
+
+int inroot_open(int rootfd, const char *path, int flags, enum inroot_mode mode)
+{
+	return open_how_mode(rootfd, path, flags, mode, false);
+}
+
+int inroot_open_nolinks(int rootfd, const char *path, int flags, enum inroot_mode mode)
+{
+	return open_how_mode(rootfd, path, flags, mode, true);
 }
 
 /* Opens dir (a prefix of an entry path), making missing components when asked. */
@@ -258,8 +281,8 @@ static int open_dir_creating(int rootfd, const char *dir, bool create, enum inro
 	return parent;
 }
 
-int inroot_open_parent(int rootfd, const char *path, bool create, enum inroot_mode mode,
-		       char **ret_name)
+/* Splits path into its directory and last component; -EINVAL for "." and "..". */
+static int split_last(const char *path, char **ret_dir, char **ret_name)
 {
 	size_t len = strlen(path);
 	while (len > 0 && path[len - 1] == '/')
@@ -272,8 +295,32 @@ int inroot_open_parent(int rootfd, const char *path, bool create, enum inroot_mo
 		return -EINVAL;
 	if (len - slash > NAME_MAX)
 		return -ENAMETOOLONG;
-	_cleanup_free_ char *dir = xstrndup(path, slash);
+	*ret_dir = xstrndup(path, slash);
+	*ret_name = TAKE_PTR(name);
+	return 0;
+}
+
+int inroot_open_parent(int rootfd, const char *path, bool create, enum inroot_mode mode,
+		       char **ret_name)
+{
+	_cleanup_free_ char *dir = NULL, *name = NULL;
+	int r = split_last(path, &dir, &name);
+	if (r < 0)
+		return r;
 	int fd = open_dir_creating(rootfd, dir, create, mode);
+	if (fd < 0)
+		return fd;
+	*ret_name = TAKE_PTR(name);
+	return fd;
+}
+
+int inroot_open_parent_nolinks(int rootfd, const char *path, enum inroot_mode mode, char **ret_name)
+{
+	_cleanup_free_ char *dir = NULL, *name = NULL;
+	int r = split_last(path, &dir, &name);
+	if (r < 0)
+		return r;
+	int fd = inroot_open_nolinks(rootfd, dir, O_PATH | O_DIRECTORY, mode);
 	if (fd < 0)
 		return fd;
 	*ret_name = TAKE_PTR(name);
