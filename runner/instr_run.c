@@ -201,8 +201,7 @@ static int make_stubs(int root, struct stub **ret, size_t *ret_n)
 	size_t n = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(stub_paths); i++) {
 		const char *pp = stub_paths[i].parent;
-		int pfd = *pp ? openat(root, pp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-			      : fcntl(root, F_DUPFD_CLOEXEC, 3);
+		int pfd = inroot_open_nolinks(root, pp, O_RDONLY | O_DIRECTORY, INROOT_AUTO);
 		struct stat st;
 		if (pfd < 0)
 			continue; /* a symlinked or missing parent: the sandbox decides */
@@ -235,9 +234,9 @@ static void remove_stubs(int root, struct stub *v, size_t n)
 	/* In reverse: /etc/hosts before /etc. */
 	for (size_t i = n; i-- > 0;) {
 		struct stub *s = &v[i];
-		int pfd = *s->parent ? openat(root, s->parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-								       O_CLOEXEC)
-				     : fcntl(root, F_DUPFD_CLOEXEC, 3);
+		/* A step may have swapped the parent for a symlink (CVE-2024-23652): never
+		 * followed, the stub then stays where the step moved it. */
+		int pfd = inroot_open_nolinks(root, s->parent, O_RDONLY | O_DIRECTORY, INROOT_AUTO);
 		struct stat st;
 		if (pfd >= 0 && fstat(pfd, &st) == 0) {
 			bool untouched = st.st_mtim.tv_sec == s->after.tv_sec &&

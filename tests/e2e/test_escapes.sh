@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Escapes (issue 9): a hostile Dockerfile, build context or base image trying to get
+# molt itself — not the sandboxed step — to read, delete or run something on the host,
+# or to write to the caller's terminal. Each case checks the host afterwards.
+. "$(dirname "$0")/lib.sh"
+
+"$MOLT" load -i "$FIXTURES/busybox/oci" >/dev/null 2>&1 || { not_ok "load the busybox base"; done_testing; exit 1; }
+
+# ctx NAME: a fresh build context; the Dockerfile comes on stdin.
+ctx() {
+	local d=$WORK/ctx/$1
+	rm -rf "$d"; mkdir -p "$d"
+	cat >"$d/Dockerfile"
+	printf '%s' "$d"
+}
+
+# build CTX ARGS...: molt build with plain progress, output in $WORK/build.log.
+build() {
+	local c=$1; shift
+	"$MOLT" build --progress plain "$@" "$c" >"$WORK/build.out" 2>"$WORK/build.log"
+}
+
+# exists PATH NAME: a host canary is still there.
+exists() { if [ -e "$1" ]; then ok "$2"; else not_ok "$2"; diag "$(tail -n 8 "$WORK/build.log")"; fi; }
+
+# ---- 1. Mount-point stubs are removed without following a step's symlinks
+#      (CVE-2024-23652 class). The step renames the stubs' parent away and puts a
+#      symlink to a host directory in its place; the host directory holds an empty
+#      directory and an empty file named like the stubs.
+host=$WORK/host-a
+mkdir -p "$host/b" "$host/d" && : >"$host/d/f.txt"
+c=$(ctx stubswap <<EOF
+FROM busybox
+RUN --mount=type=tmpfs,target=/a/b --mount=type=bind,source=f.txt,target=/a/d/f.txt \\
+	sh -c 'mv /a /a.old && ln -s $host /a'
+EOF
+)
+echo data >"$c/f.txt"
+build "$c"
+is "$?" 0 "a step that swaps a mount point's parent for a symlink builds"
+exists "$host/b" "an empty host directory behind the swapped parent is not removed"
+exists "$host/d/f.txt" "an empty host file behind the swapped parent is not removed"
+
+# A base image whose /etc is an absolute symlink to a host directory: the sandbox
+# makes its /etc/hosts, /etc/hostname and /etc/resolv.conf stubs inside the root
+# (ROOT$host2/...), and must remove them there, not in the host's $host2.
+host2=$WORK/host-etc
+mkdir -p "$host2" && : >"$host2/hosts" && : >"$host2/hostname" && : >"$host2/resolv.conf"
+c=$(ctx etclink <<'EOF'
+FROM scratch AS base
+COPY rootfs/ /
+FROM base
+RUN echo second step
+EOF
+)
+cp -a "$FIXTURES/busybox/rootfs" "$c/rootfs" && rm -rf "$c/rootfs/etc" &&
+	mkdir -p "$c/rootfs$host2" && ln -s "$host2" "$c/rootfs/etc"
+build "$c"
+rc=$?; is "$rc" 0 "a base image whose /etc is an absolute symlink to a host directory builds"; [ $rc = 0 ] || diag "$(tail -n 8 "$WORK/build.log")"
+for f in hosts hostname resolv.conf; do
+	exists "$host2/$f" "the host's empty $host2/$f is not removed through the image's /etc symlink"
+done
+
+done_testing
