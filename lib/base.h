@@ -268,6 +268,14 @@ int inroot_open_nolinks(int rootfd, const char *path, int flags, enum inroot_mod
 int inroot_open_parent_nolinks(int rootfd, const char *path, enum inroot_mode mode,
 			       char **ret_name);
 
+/*
+ * Reads the regular file `path` inside rootfd whole (at most max_size bytes, else
+ * -EFBIG); a symlink resolves inside the root, a FIFO or device is refused without
+ * blocking. Errors name `path`.
+ */
+int inroot_read_file(int rootfd, const char *path, size_t max_size, char **ret_data,
+		     size_t *ret_len, struct molt_error **err);
+
 /* True when openat2(RESOLVE_IN_ROOT) works here (probed once). */
 bool inroot_have_openat2(void);
 

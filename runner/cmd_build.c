@@ -3,6 +3,7 @@
  * runner/cmd_build.c: `molt build` — options (SPEC.md §2), reading the Dockerfile,
  * parsing and planning it; `--print-plan` prints the plan. Running builds comes later.
  */
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -237,9 +238,19 @@ static int read_dockerfile(const struct build_options *o, char **ret, size_t *re
 		*ret = strbuf_detach(&sb);
 		return 0;
 	}
-	_cleanup_free_ char *path =
-		o->file ? xstrdup(o->file) : xasprintf("%s/Dockerfile", o->context);
-	int r = read_file(path, DOCKERFILE_MAX, ret, ret_len, err);
+	int r;
+	if (o->file) {
+		/* Named by the user: read where it is, as docker build -f does. */
+		r = read_file(o->file, DOCKERFILE_MAX, ret, ret_len, err);
+	} else {
+		/* The context's own Dockerfile is read inside the context, as BuildKit
+		 * does: a hostile context's Dockerfile symlink to a host file resolves
+		 * inside the context, and the host file is never read (nor echoed in a
+		 * syntax error). */
+		_cleanup_close_ int ctx = open(o->context, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		r = ctx < 0 ? molt_error_set(err, errno, "open build context '%s'", o->context)
+			    : inroot_read_file(ctx, "Dockerfile", DOCKERFILE_MAX, ret, ret_len, err);
+	}
 	if (r < 0)
 		molt_error_wrap(err, "reading the Dockerfile");
 	return r;

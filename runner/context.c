@@ -12,28 +12,43 @@
 
 #define IGNORE_MAX (4u << 20)
 
+/*
+ * Reads NAME inside the directory dirfd (a symlink resolves inside it, as BuildKit
+ * reads a context), leaving *ret NULL when it does not exist.
+ */
+static int read_optional(int dirfd, const char *name, char **ret, struct molt_error **err)
+{
+	_cleanup_error_ struct molt_error *e = NULL;
+	int r = inroot_read_file(dirfd, name, IGNORE_MAX, ret, NULL, &e);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0 && err && !*err)
+		*err = TAKE_PTR(e);
+	return r;
+}
+
 static int read_ignore_file(const struct build_ctx *b, char **ret, struct molt_error **err)
 {
 	*ret = NULL;
 	if (b->o->dockerfile_path) {
-		_cleanup_free_ char *beside = xasprintf("%s.dockerignore", b->o->dockerfile_path);
-		int r = read_file(beside, IGNORE_MAX, ret, NULL, NULL);
-		if (r == 0)
-			return 0;
+		/* Resolved inside the Dockerfile's directory (the context itself without -f):
+		 * a Dockerfile.dockerignore symlink of a hostile context cannot read a host
+		 * file. */
+		const char *path = b->o->dockerfile_path;
+		const char *slash = strrchr(path, '/');
+		_cleanup_free_ char *dir = slash ? xstrndup(path, (size_t)(slash - path + 1))
+						 : xstrdup(".");
+		_cleanup_free_ char *name = xasprintf("%s.dockerignore", slash ? slash + 1 : path);
+		_cleanup_close_ int dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dirfd < 0)
+			return molt_error_set(err, errno, "open the Dockerfile's directory '%s'", dir);
+		int r = read_optional(dirfd, name, ret, err);
+		if (r < 0 || *ret)
+			return r < 0 ? molt_error_wrap(err, "the Dockerfile's ignore file") : 0;
 	}
 	/* In-root, so a .dockerignore symlink cannot read a host file. */
-	int fd = inroot_open(b->context_fd, ".dockerignore", O_RDONLY | O_NOCTTY, INROOT_AUTO);
-	if (fd == -ENOENT)
-		return 0;
-	if (fd < 0)
-		return molt_error_set(err, -fd, "open the build context's .dockerignore");
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	int r = read_file(path, IGNORE_MAX, ret, NULL, err);
-	close(fd);
-	if (r < 0)
-		molt_error_wrap(err, "read the build context's .dockerignore");
-	return r;
+	int r = read_optional(b->context_fd, ".dockerignore", ret, err);
+	return r < 0 ? molt_error_wrap(err, "the build context's .dockerignore") : 0;
 }
 
 int context_filter_load(struct build_ctx *b, struct molt_error **err)

@@ -61,4 +61,40 @@ for f in hosts hostname resolv.conf; do
 	exists "$host2/$f" "the host's empty $host2/$f is not removed through the image's /etc symlink"
 done
 
+# ---- 2. The context's Dockerfile and Dockerfile.dockerignore are read inside the
+#      context: a symlink to a host file resolves inside it (BuildKit), so the host
+#      file is never read nor echoed in an error. A -f path the user names stays allowed.
+secret=$WORK/host-shadow
+printf 'root:SECRET-CANARY-%s:19000:0:99999:7:::\n' $$ >"$secret"
+c=$WORK/ctx/dflink; rm -rf "$c"; mkdir -p "$c"; ln -s "$secret" "$c/Dockerfile"
+build "$c"
+rc=$?
+isnt_zero() { if [ "$1" != 0 ]; then ok "$2"; else not_ok "$2"; fi; }
+isnt_zero "$rc" "a context whose Dockerfile is a symlink to a host file does not build"
+unlike "$(cat "$WORK/build.log" "$WORK/build.out")" "SECRET-CANARY" "the host file's text is not echoed"
+like "$(cat "$WORK/build.log")" "reading the Dockerfile: open 'Dockerfile': No such file" \
+	"the error says the Dockerfile is not in the context"
+mkdir -p "$c/sub"; printf 'FROM busybox\nRUN true\n' >"$c/sub/real"; ln -sfn sub/real "$c/Dockerfile"
+build "$c"
+is "$?" 0 "a Dockerfile symlink that stays inside the context still works"
+mkdir -p "$WORK/elsewhere"; printf 'FROM busybox\nRUN true\n' >"$WORK/elsewhere/Dockerfile.x"
+build "$c" -f "$WORK/elsewhere/Dockerfile.x"
+is "$?" 0 "-f with a Dockerfile outside the context is still allowed"
+
+# The ignore file beside the Dockerfile: a symlink to a host file holding 'keep.txt'
+# would drop keep.txt from the context if it were read.
+printf 'keep.txt\n' >"$WORK/host-ignore"
+c=$(ctx ignlink <<'EOF'
+FROM busybox
+COPY keep.txt /
+EOF
+)
+echo kept >"$c/keep.txt"; ln -s "$WORK/host-ignore" "$c/Dockerfile.dockerignore"
+build "$c"
+is "$?" 0 "a Dockerfile.dockerignore symlink to a host file is not read (keep.txt stays in the context)"
+rm "$c/Dockerfile.dockerignore"; mkdir -p "$c/in"; printf 'keep.txt\n' >"$c/in/ign"
+ln -s in/ign "$c/Dockerfile.dockerignore"
+build "$c"
+isnt_zero "$?" "a Dockerfile.dockerignore symlink inside the context is still read"
+
 done_testing
