@@ -218,8 +218,9 @@ static int read_tar(struct layer_store *s, const char *path, struct source *src,
 	if (fd < 0)
 		return molt_error_set(err, errno, "open '%s'", path);
 	_cleanup_(archive_readp) struct archive *a = archive_read_new();
-	if (archive_read_support_filter_all(a) != ARCHIVE_OK ||
-	    archive_read_support_format_tar(a) != ARCHIVE_OK ||
+	if (decompress_refuse_foreign(fd, path, err) < 0 || decompress_enable(a, err) < 0)
+		return -ENOTSUP;
+	if (archive_read_support_format_tar(a) != ARCHIVE_OK ||
 	    archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK)
 		return archive_fail(a, path, err);
 	for (;;) {

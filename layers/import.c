@@ -61,8 +61,10 @@ int blob_decompress(int fd, int (*cb)(const void *buf, size_t n, void *userdata)
 {
 	_cleanup_(archive_readp) struct archive *a = archive_read_new();
 	struct archive_entry *entry;
-	if (archive_read_support_filter_all(a) != ARCHIVE_OK ||
-	    archive_read_support_format_raw(a) != ARCHIVE_OK ||
+	if (decompress_refuse_foreign(fd, "layer blob", err) < 0 ||
+	    decompress_enable(a, err) < 0)
+		return -ENOTSUP;
+	if (archive_read_support_format_raw(a) != ARCHIVE_OK ||
 	    archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK)
 		return archive_fail(a, err, "decompress");
 	int r = archive_read_next_header(a, &entry);
@@ -87,8 +89,9 @@ int tar_validate(int fd, const char *what, struct molt_error **err)
 {
 	_cleanup_(archive_readp) struct archive *a = archive_read_new();
 	struct archive_entry *entry;
-	if (archive_read_support_filter_all(a) != ARCHIVE_OK ||
-	    archive_read_support_format_tar(a) != ARCHIVE_OK ||
+	if (decompress_refuse_foreign(fd, what, err) < 0 || decompress_enable(a, err) < 0)
+		return -ENOTSUP;
+	if (archive_read_support_format_tar(a) != ARCHIVE_OK ||
 	    archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK)
 		return archive_fail(a, err, what);
 	size_t n = 0;

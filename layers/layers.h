@@ -368,13 +368,29 @@ enum blob_compression blob_compression_detect(const void *head, size_t n);
 /* The OCI layer media type for a compression. */
 const char *blob_compression_media_type(enum blob_compression c);
 /*
- * Streams the uncompressed content of fd (gzip, zstd or plain, detected by libarchive)
+ * Streams the uncompressed content of fd (gzip, bzip2, xz, zstd or plain, detected by
+ * libarchive)
  * to cb in chunks; cb returns a negative errno to stop. Used to compute and verify
  * diff IDs and to write uncompressed layers for docker save.
  */
 int blob_decompress(int fd, int (*cb)(const void *buf, size_t n, void *userdata), void *userdata,
 		    struct molt_error **err);
-/* Checks fd holds a complete, readable tar (any compression); reads it to the end. */
+struct archive;
+/*
+ * decompress.c: the one way molt sets up libarchive's decompressors. Enables none,
+ * gzip, bzip2, xz and zstd — in-process only: never archive_read_support_filter_all(),
+ * which runs external programs (lzop, lrzip, ...) on untrusted bytes. 0, or -ENOTSUP
+ * when a filter is missing or would need an external program.
+ */
+int decompress_enable(struct archive *a, struct molt_error **err);
+/* The name of a compression molt refuses ("lzop", "lrzip", "compress (.Z)", ...) that
+ * the first bytes of a file show, or NULL. Pure. */
+const char *decompress_foreign_name(const void *head, size_t n);
+/* A clear error ("WHAT: compressed with lzop: molt reads gzip, ...") when the file at
+ * fd (read with pread at offset 0) is in such a format; 0 otherwise. */
+int decompress_refuse_foreign(int fd, const char *what, struct molt_error **err);
+/* Checks fd holds a complete, readable tar (gzip, bzip2, xz, zstd or none); reads it
+ * to the end. */
 int tar_validate(int fd, const char *what, struct molt_error **err);
 
 /* import.c: a one-layer image from a rootfs tar (the tar, gzip-compressed, is the layer). */

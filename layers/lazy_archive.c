@@ -43,7 +43,6 @@
 	F(struct archive *, archive_read_new, (void), (), DEAD_ARCHIVE)                            \
 	F(int, archive_read_free, (struct archive * a), (a), ARCHIVE_OK)                           \
 	F(int, archive_read_close, (struct archive * a), (a), ARCHIVE_OK)                          \
-	F(int, archive_read_support_filter_all, (struct archive * a), (a), ARCHIVE_FATAL)          \
 	F(int, archive_read_support_filter_none, (struct archive * a), (a), ARCHIVE_FATAL)         \
 	F(int, archive_read_support_filter_gzip, (struct archive * a), (a), ARCHIVE_FATAL)         \
 	F(int, archive_read_support_filter_zstd, (struct archive * a), (a), ARCHIVE_FATAL)         \

@@ -73,11 +73,18 @@ static bool is_url(const char *s)
 	return str_startswith(s, "http://") || str_startswith(s, "https://");
 }
 
-/* A local source that is a tar archive libarchive can read (Docker: "recognized"). */
+/*
+ * A local source that is a tar archive, plain or compressed with gzip, bzip2, xz or
+ * zstd (Docker: "recognized"). Anything else — a tar in lzop or lrzip, say — is copied
+ * as a file, as docker build does, and no external decompressor ever runs on it.
+ */
 static bool is_archive(int fd)
 {
 	struct archive *a = archive_read_new();
-	archive_read_support_filter_all(a);
+	if (decompress_enable(a, NULL) < 0) {
+		archive_read_free(a);
+		return false;
+	}
 	archive_read_support_format_tar(a);
 	archive_read_support_format_gnutar(a);
 	struct archive_entry *e;
@@ -88,8 +95,8 @@ static bool is_archive(int fd)
 }
 
 /*
- * The secure unpacker reads plain, gzip and zstd tars. Other compressions ADD
- * accepts (bzip2, xz, lzma, lz4) are undone first into a plain tar in scratch,
+ * The secure unpacker reads plain, gzip and zstd tars. The other compressions ADD
+ * accepts (bzip2, xz) are undone first into a plain tar in scratch,
  * bounded like the unpacker (64 GiB) so a bomb fails instead of filling the disk.
  */
 static int plain_tar(int fd, const char *scratch, const char *src, int *ret_fd,
@@ -108,12 +115,11 @@ static int plain_tar(int fd, const char *scratch, const char *src, int *ret_fd,
 		return molt_error_set(err, errno, "create a file in '%s'", scratch);
 	unlink(path);
 	struct archive *a = archive_read_new();
-	archive_read_support_filter_all(a);
+	int r = decompress_enable(a, err);
 	archive_read_support_format_raw(a);
 	struct archive_entry *e;
-	int r = 0;
-	if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK ||
-	    archive_read_next_header(a, &e) != ARCHIVE_OK)
+	if (r == 0 && (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK ||
+		       archive_read_next_header(a, &e) != ARCHIVE_OK))
 		r = molt_error_setx(err, EINVAL, "ADD: read '%s': %s", src, archive_error_string(a));
 	char buf[65536];
 	la_ssize_t got;

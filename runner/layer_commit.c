@@ -159,11 +159,16 @@ int stage_step_finish(struct stage_run *sr, struct stepfs *fs, int r, const char
  */
 static int diff_id_of_blob(int fd, char ret[DIGEST_STR_LEN], struct molt_error **err)
 {
+	if (decompress_refuse_foreign(fd, "read layer", err) < 0)
+		return -ENOTSUP;
 	struct archive *a = archive_read_new();
-	archive_read_support_filter_all(a);
+	int r = decompress_enable(a, err);
+	if (r < 0) {
+		archive_read_free(a);
+		return r;
+	}
 	archive_read_support_format_raw(a);
 	struct archive_entry *e;
-	int r = 0;
 	if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK ||
 	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
 		r = molt_error_setx(err, EINVAL, "read layer: %s", archive_error_string(a));

@@ -97,4 +97,35 @@ ln -s in/ign "$c/Dockerfile.dockerignore"
 build "$c"
 isnt_zero "$?" "a Dockerfile.dockerignore symlink inside the context is still read"
 
+# ---- 3. No external decompressor: libarchive runs `lzop -d` / `lrzip -d` from PATH
+#      for formats it has no code for. A fake lzop and lrzip first in PATH leave a
+#      canary if they ever run.
+mkdir -p "$WORK/fakebin"
+for p in lzop lrzip; do
+	printf '#!/bin/sh\ntouch %s/ran-%s\ncat >/dev/null\nexit 1\n' "$WORK" $p >"$WORK/fakebin/$p"
+	chmod +x "$WORK/fakebin/$p"
+done
+lzo_magic='\211LZO\000\r\n\032\n\020\060\040\240\011\100'
+printf 'hello\n' >"$WORK/hello.txt"
+tar -C "$WORK" -cf "$WORK/hello.tar" hello.txt
+{ printf "$lzo_magic"; cat "$WORK/hello.tar"; } >"$WORK/save.tar.lzo"
+{ printf 'LRZI\000\006'; cat "$WORK/hello.tar"; } >"$WORK/save.tar.lrz"
+PATH=$WORK/fakebin:$PATH molt_fails 1 "compressed with lzop: molt reads gzip, bzip2, xz and zstd only" \
+	"molt load of an lzop-compressed tar is refused, naming the format" "$MOLT" load -i "$WORK/save.tar.lzo"
+PATH=$WORK/fakebin:$PATH molt_fails 1 "compressed with lrzip" \
+	"molt load of an lrzip-compressed tar is refused, naming the format" "$MOLT" load -i "$WORK/save.tar.lrz"
+c=$(ctx addlzo <<'EOF'
+FROM busybox
+ADD app.tar.lzo /dst/
+RUN test -f /dst/app.tar.lzo && ! test -e /dst/hello.txt
+EOF
+)
+cp "$WORK/save.tar.lzo" "$c/app.tar.lzo"
+PATH=$WORK/fakebin:$PATH build "$c"
+rc=$?; is "$rc" 0 "ADD of an lzop-compressed tar copies the file as it is (docker build does)"
+[ $rc = 0 ] || diag "$(tail -n 5 "$WORK/build.log")"
+for p in lzop lrzip; do
+	[ ! -e "$WORK/ran-$p" ] && ok "the fake $p in PATH never ran" || not_ok "the fake $p in PATH never ran"
+done
+
 done_testing

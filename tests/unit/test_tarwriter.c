@@ -63,7 +63,7 @@ static char *file_sha(const char *path)
 static char *list_tar(const char *path)
 {
 	struct archive *a = archive_read_new();
-	archive_read_support_filter_all(a);
+	decompress_enable(a, NULL);
 	archive_read_support_format_tar(a);
 	struct strbuf sb = STRBUF_INIT;
 	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
