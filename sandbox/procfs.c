@@ -13,9 +13,9 @@
 #include "sandbox_int.h"
 
 static const char *const masked[] = {
-	"proc/asound",	     "proc/acpi",	 "proc/kcore",	 "proc/keys",
-	"proc/latency_stats", "proc/timer_list", "proc/timer_stats", "proc/sched_debug",
-	"proc/scsi",	     "sys/firmware",	 "sys/devices/virtual/powercap",
+	"proc/asound",	     "proc/acpi",	 "proc/interrupts",  "proc/kcore",
+	"proc/keys",	     "proc/latency_stats", "proc/timer_list", "proc/timer_stats",
+	"proc/sched_debug",  "proc/scsi",	 "sys/firmware",     "sys/devices/virtual/powercap",
 };
 
 static const char *const readonly[] = {

@@ -67,7 +67,7 @@ inside() {
 	for p in /proc/sys /proc/sysrq-trigger /proc/irq /proc/bus /proc/fs; do
 		if r test -e "$p"; then like "$mi" " $p ro," "[$m] $p is read-only"; else ok "[$m] $p absent in this kernel"; fi
 	done
-	for p in /proc/keys /proc/timer_list /proc/kcore /proc/sched_debug /proc/latency_stats; do
+	for p in /proc/keys /proc/timer_list /proc/kcore /proc/sched_debug /proc/latency_stats /proc/interrupts; do
 		is "$(r sh -c "cat $p 2>/dev/null | wc -c")" "0" "[$m] $p is masked"
 	done
 	is "$(r sh -c 'ls /proc/acpi /sys/firmware 2>/dev/null | grep -v : | grep -c .')" "0" "[$m] /proc/acpi and /sys/firmware are masked by empty directories"
