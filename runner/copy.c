@@ -145,7 +145,8 @@ static void entry_owner(const struct copy_state *s, const struct stat *st, uid_t
 
 static mode_t entry_mode(const struct copy_state *s, const struct stat *st)
 {
-	return s->o->chmod ? s->o->mode : (st->st_mode & 07777);
+	mode_t m = s->o->chmod ? s->o->mode : (st->st_mode & 07777);
+	return s->o->no_setid ? m & ~(mode_t)(S_ISUID | S_ISGID) : m;
 }
 
 /* Removes a non-directory at dst_dirfd/name so a new entry can take its place. */

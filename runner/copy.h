@@ -30,6 +30,7 @@ struct copy_opts {
 	bool chmod;       /* --chmod given: files and directories get `mode` */
 	mode_t mode;
 	bool parents;     /* --parents: keep the source's path below the destination */
+	bool no_setid;    /* drop set-uid and set-gid bits (-o type=local) */
 	copy_skip_fn skip; /* called with paths relative to the source root */
 	void *skip_userdata;
 	/* --exclude: called with paths relative to the source argument being copied

@@ -28,6 +28,9 @@ static int mount_image(struct build_ctx *b, const struct image *img, const char 
 /*
  * local: the files as the caller's own (the build namespace's 0 is the caller), so
  * they can be read and removed without molt, as BuildKit's rootless local exporter.
+ * Set-uid and set-gid bits are dropped: kept, the image's `chmod u+s` would hand out
+ * a set-uid program owned by the caller (BuildKit's local exporter runs as the user
+ * too, and the kernel would clear them on its chown).
  */
 static int output_local(struct build_ctx *b, const struct image *img, const char *dest,
 			struct molt_error **err)
@@ -44,7 +47,7 @@ static int output_local(struct build_ctx *b, const struct image *img, const char
 	if (src < 0 || dst < 0) {
 		r = molt_error_set(err, errno, "open the output directory '%s'", dest);
 	} else {
-		struct copy_opts o = {0};
+		struct copy_opts o = {.no_setid = true};
 		r = copy_paths(src, (char *[]){".", NULL}, dst, "/", &o, NULL, err);
 	}
 	stepfs_free(fs);

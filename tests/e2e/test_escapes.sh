@@ -128,4 +128,21 @@ for p in lzop lrzip; do
 	[ ! -e "$WORK/ran-$p" ] && ok "the fake $p in PATH never ran" || not_ok "the fake $p in PATH never ran"
 done
 
+# ---- 4. -o type=local writes the caller's own files: no set-uid / set-gid bits
+#      (a set-uid program owned by the caller is one the image chose to hand out).
+c=$(ctx setid <<'EOF'
+FROM busybox
+RUN touch /suid /sgid /both && chmod u+s /suid && chmod g+s /sgid && chmod 6755 /both && \
+	mkdir /gdir && chmod 2775 /gdir && ls -l /suid /both | grep -q rws
+EOF
+)
+rm -rf "$WORK/local-out"
+build "$c" -o "type=local,dest=$WORK/local-out"
+rc=$?; is "$rc" 0 "a RUN chmod u+s,g+s build exports to a local directory"
+[ $rc = 0 ] || diag "$(tail -n 5 "$WORK/build.log")"
+is "$(find "$WORK/local-out" -perm /6000 | wc -l)" 0 "no exported file or directory keeps a set-uid or set-gid bit"
+is "$(stat -c %a "$WORK/local-out/both")" 755 "the other mode bits stay (6755 -> 755)"
+is "$(stat -c %u "$WORK/local-out/both")" "$(id -u)" "the files are the caller's"
+like "$("$MOLT" build --help 2>&1)" "without set-uid and" "molt build --help says so"
+
 done_testing
