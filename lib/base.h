@@ -186,6 +186,15 @@ bool str_eq_nocase(const char *a, const char *b);
 /* Parses a base-10 integer within [min, max]; returns -EINVAL / -ERANGE. */
 int str_to_int64(const char *s, int64_t min, int64_t max, int64_t *ret);
 
+/*
+ * termesc.c: untrusted text made safe for the caller's terminal. Control bytes
+ * (ESC, the rest of C0 but tab and newline, DEL) become caret notation ("^["), C1
+ * controls (0x80-0x9f outside valid UTF-8, and U+0080..U+009F) become "\xNN"; other
+ * text is unchanged. Appends to sb; term_escape() returns a new string.
+ */
+void term_escape_to(struct strbuf *sb, const char *text, size_t n);
+char *term_escape(const char *text);
+
 /* ---------------------------------------------------------------- files */
 
 /* Reads a whole file (at most max_size bytes, else -EFBIG). Host paths only. */

@@ -98,11 +98,16 @@ void molt_error_print(const struct molt_error *e)
 {
 	if (!e)
 		return;
-	fprintf(stderr, "molt: %s\n", e->msg);
+	/* The message quotes untrusted names and the detail holds a step's last output
+	 * lines: terminal control sequences in them (OSC 52 writing the clipboard, CSI
+	 * clearing the screen) are shown escaped, never sent to the terminal. */
+	_cleanup_free_ char *msg = term_escape(e->msg);
+	fprintf(stderr, "molt: %s\n", msg);
 	if (e->detail && *e->detail) {
-		size_t n = strlen(e->detail);
-		fputs(e->detail, stderr);
-		if (e->detail[n - 1] != '\n')
+		_cleanup_free_ char *detail = term_escape(e->detail);
+		size_t n = strlen(detail);
+		fputs(detail, stderr);
+		if (detail[n - 1] != '\n')
 			fputc('\n', stderr);
 	}
 }

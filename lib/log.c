@@ -12,7 +12,10 @@ static void vlog(enum molt_log_level level, const char *prefix, const char *fmt,
 		return;
 	/* One write per message so lines from parallel stages do not interleave. */
 	char *msg = xvasprintf(fmt, ap);
-	char *line = xasprintf("molt: %s%s\n", prefix, msg);
+	/* Messages quote image, context and Dockerfile text: no control sequences. */
+	char *safe = term_escape(msg);
+	char *line = xasprintf("molt: %s%s\n", prefix, safe);
+	free(safe);
 	fputs(line, stderr);
 	free(line);
 	free(msg);

@@ -105,15 +105,23 @@ static void emitf(struct progress *p, const char *fmt, ...)
 	emit(p, s, strlen(s));
 }
 
-/* Terminal control bytes in a step's output must not move our cursor. */
+/*
+ * Terminal control bytes in a step's output must not move our cursor nor reach the
+ * terminal (OSC 52, CSI): shown escaped (lib/termesc.c), then cut to the width,
+ * never inside a UTF-8 sequence.
+ */
 static char *sanitize(const char *s, size_t max)
 {
-	size_t n = strlen(s);
-	if (n > max)
+	char *r = term_escape(s);
+	size_t n = strlen(r);
+	if (n > max) {
 		n = max;
-	char *r = xstrndup(s, n);
+		while (n > 0 && ((unsigned char)r[n] & 0xc0) == 0x80)
+			n--;
+		r[n] = '\0';
+	}
 	for (char *c = r; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+		if (*c == '\t')
 			*c = ' ';
 	return r;
 }
@@ -165,8 +173,10 @@ static void add_line(struct progress *p, struct step *s, const char *line)
 	s->head = (s->head + 1) % TAIL_LINES;
 	if (s->count < TAIL_LINES)
 		s->count++;
-	if (p->mode == PROGRESS_PLAIN)
-		emitf(p, "#%u %s\n", s->seq, line);
+	if (p->mode == PROGRESS_PLAIN) {
+		_cleanup_free_ char *safe = term_escape(line);
+		emitf(p, "#%u %s\n", s->seq, safe);
+	}
 }
 
 static void render_start(struct progress *p, unsigned id, const char *title)
@@ -175,8 +185,10 @@ static void render_start(struct progress *p, unsigned id, const char *title)
 	struct step *s = &p->steps[p->n_steps++];
 	*s = (struct step){.id = id, .seq = ++p->next_seq, .title = xstrdup(title)};
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
-	if (p->mode == PROGRESS_PLAIN)
-		emitf(p, "#%u %s\n", s->seq, title);
+	if (p->mode == PROGRESS_PLAIN) {
+		_cleanup_free_ char *safe = term_escape(title);
+		emitf(p, "#%u %s\n", s->seq, safe);
+	}
 	else if (p->mode == PROGRESS_TTY)
 		progress_tick(p);
 }
@@ -208,8 +220,10 @@ static void render_end(struct progress *p, unsigned id, bool cached, const char 
 	s->seconds = since(&s->started);
 	s->state = failure ? STEP_FAILED : (cached ? STEP_CACHED : STEP_DONE);
 	if (p->mode == PROGRESS_PLAIN) {
-		if (failure)
-			emitf(p, "#%u ERROR: %s\n", s->seq, failure);
+		if (failure) {
+			_cleanup_free_ char *safe = term_escape(failure);
+			emitf(p, "#%u ERROR: %s\n", s->seq, safe);
+		}
 		else if (cached)
 			emitf(p, "#%u CACHED\n", s->seq);
 		else
@@ -229,7 +243,8 @@ static void render_note(struct progress *p, const char *text)
 		return;
 	if (p->mode == PROGRESS_TTY)
 		tty_clear_live(p);
-	emitf(p, "%s\n", text);
+	_cleanup_free_ char *safe = term_escape(text);
+	emitf(p, "%s\n", safe);
 	if (p->mode == PROGRESS_TTY)
 		tty_draw_live(p);
 }

@@ -145,4 +145,18 @@ is "$(stat -c %a "$WORK/local-out/both")" 755 "the other mode bits stay (6755 ->
 is "$(stat -c %u "$WORK/local-out/both")" "$(id -u)" "the files are the caller's"
 like "$("$MOLT" build --help 2>&1)" "without set-uid and" "molt build --help says so"
 
+# ---- 5. Terminal control sequences from a step's output are shown escaped: OSC 52
+#      would write the caller's clipboard, CSI 2J clear the screen.
+c=$(ctx osc52 <<'EOF'
+FROM busybox
+RUN printf '\033]52;c;aGk=\a\033[2J\233Hmark\n'; exit 3
+EOF
+)
+build "$c"
+is "$?" 1 "a failing RUN that prints OSC 52 and CSI fails"
+is "$(tr -d -c '\033\007\200-\237' <"$WORK/build.log" | wc -c)" 0 \
+	"no raw ESC, BEL or C1 byte in molt's stderr (plain progress and the final error)"
+like "$(grep -c '\^\[\]52;c;aGk=\^G\^\[\[2J\\x9bHmark' "$WORK/build.log")" "^2$" \
+	"the sequence is shown escaped, in the progress and in the error's last lines"
+
 done_testing

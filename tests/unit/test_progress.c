@@ -116,8 +116,78 @@ static void test_misc(void)
 	       "--progress accepts auto, plain, tty, quiet only");
 }
 
+/* lib/termesc.c: what reaches the terminal from untrusted text. */
+static void test_term_escape(void)
+{
+	struct {
+		const char *in, *want, *what;
+	} cases[] = {
+		{"\033]52;c;aGk=\a", "^[]52;c;aGk=^G", "OSC 52 (clipboard write): ESC and BEL"},
+		{"\033[2J\033[H", "^[[2J^[[H", "CSI clear screen and cursor home"},
+		{"a\tb\nc", "a\tb\nc", "tab and newline stay"},
+		{"\r\b\x7f\x01", "^M^H^?^A", "other C0 controls and DEL in caret notation"},
+		{"\x9b" "2J \x9d" "52", "\\x9b2J \\x9d52", "C1 CSI/OSC bytes outside UTF-8"},
+		{"\xc2\x9b" "2J", "\\xc2\\x9b2J", "C1 CSI encoded in UTF-8 (U+009B)"},
+		{"caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x90\xb3", "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x90\xb3",
+		 "valid UTF-8 text stays (é ✓ 🐳)"},
+		{"\xe2\x80", "\xe2\\x80", "a truncated sequence: its C1 continuation byte escaped"},
+		{"\xc0\x9b", "\xc0\\x9b", "an overlong encoding is not UTF-8: 0x9b escaped"},
+		{"plain text", "plain text", "plain ASCII is unchanged"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		_cleanup_free_ char *got = term_escape(cases[i].in);
+		_cleanup_free_ char *name = xasprintf("term_escape: %s", cases[i].what);
+		tap_str_eq(got, cases[i].want, name);
+	}
+}
+
+static bool has_raw_control(const char *s)
+{
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+		if (*c == 0x1b || *c == 0x07 || (*c >= 0x80 && *c <= 0x9f))
+			return true;
+	return false;
+}
+
+static void hostile_steps(struct progress *p)
+{
+	struct progress_out o = {.direct = p, .fd = -1};
+	progress_start(&o, 1, "[s 1/1] RUN printf \033[2J");
+	const char out[] = "\033]52;c;aGk=\aclip\n\033[2Jcls\n\x9b" "31mred\n";
+	progress_output(&o, 1, out, sizeof(out) - 1);
+	progress_note(&o, "note \033[H");
+	progress_end(&o, 1, false, "exit status 1 \033[2J");
+}
+
+static void hostile_tty(struct progress *p)
+{
+	struct progress_out o = {.direct = p, .fd = -1};
+	progress_start(&o, 1, "[s 1/1] RUN evil");
+	const char out[] = "\033]52;c;aGk=\aclip\n\x9b" "31mred\n";
+	progress_output(&o, 1, out, sizeof(out) - 1);
+	progress_tick(p);
+	progress_end(&o, 1, false, NULL);
+}
+
+static void test_hostile_output(void)
+{
+	_cleanup_free_ char *plain = capture(PROGRESS_PLAIN, hostile_steps);
+	tap_ok(!has_raw_control(plain), "plain: no raw ESC, BEL or C1 byte reaches the terminal");
+	tap_ok(strstr(plain, "#1 ^[]52;c;aGk=^Gclip\n") && strstr(plain, "#1 ^[[2Jcls\n") &&
+		       strstr(plain, "#1 \\x9b31mred\n"),
+	       "plain: OSC 52, CSI and a C1 byte are shown escaped");
+	tap_ok(strstr(plain, "note ^[[H\n") && strstr(plain, "ERROR: exit status 1 ^[[2J"),
+	       "plain: notes and the failure line are escaped too");
+	_cleanup_free_ char *tty = capture(PROGRESS_TTY, hostile_tty);
+	/* molt's own styling is ESC [ ... m; nothing else may hold an ESC. */
+	tap_ok(!strstr(tty, "\033]") && !strstr(tty, "\x9b") && strstr(tty, "^[]52;c;aGk=^Gclip"),
+	       "tty: OSC 52 and a C1 byte are shown escaped in the live view");
+}
+
 int main(void)
 {
+	test_term_escape();
+	test_hostile_output();
 	test_plain();
 	test_frames();
 	test_misc();
