@@ -124,6 +124,33 @@ cp "$WORK/save.tar.lzo" "$c/app.tar.lzo"
 PATH=$WORK/fakebin:$PATH build "$c"
 rc=$?; is "$rc" 0 "ADD of an lzop-compressed tar copies the file as it is (docker build does)"
 [ $rc = 0 ] || diag "$(tail -n 5 "$WORK/build.log")"
+# A base image whose layer blob is lzop data: it loads (a plain blob whose digest is
+# its diff ID), and the diff-ID check before its first unpack must refuse it by name.
+lay=$WORK/lzo-layout; mkdir -p "$lay/blobs/sha256"
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+blob=$(sha "$WORK/save.tar.lzo"); cp "$WORK/save.tar.lzo" "$lay/blobs/sha256/$blob"
+printf '{"architecture":"amd64","config":{},"os":"linux","rootfs":{"diff_ids":["sha256:%s"],"type":"layers"}}' \
+	"$blob" >"$WORK/cfg.json"
+cfg=$(sha "$WORK/cfg.json"); cp "$WORK/cfg.json" "$lay/blobs/sha256/$cfg"
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
+	"$cfg" "$(stat -c %s "$WORK/cfg.json")" "$blob" "$(stat -c %s "$WORK/save.tar.lzo")" >"$WORK/man.json"
+man=$(sha "$WORK/man.json"); cp "$WORK/man.json" "$lay/blobs/sha256/$man"
+printf '{"imageLayoutVersion":"1.0.0"}' >"$lay/oci-layout"
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"io.containerd.image.name":"lzobase","org.opencontainers.image.ref.name":"latest"}}]}' \
+	"$man" "$(stat -c %s "$WORK/man.json")" >"$lay/index.json"
+if PATH=$WORK/fakebin:$PATH "$MOLT" load -i "$lay" >/dev/null 2>"$WORK/load.log"; then
+	c=$(ctx lzobase <<'EOF'
+FROM lzobase
+RUN true
+EOF
+)
+	PATH=$WORK/fakebin:$PATH build "$c"
+	rc=$?; is "$rc" 1 "a base image with an lzop layer does not build"
+	like "$(cat "$WORK/build.log")" "compressed with lzop: molt reads gzip, bzip2, xz and zstd only" \
+		"the error names the format"
+else
+	not_ok "load the lzop-layer layout"; diag "$(cat "$WORK/load.log")"
+fi
 for p in lzop lrzip; do
 	[ ! -e "$WORK/ran-$p" ] && ok "the fake $p in PATH never ran" || not_ok "the fake $p in PATH never ran"
 done
