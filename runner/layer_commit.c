@@ -78,6 +78,13 @@ int stage_commit_upper(struct stage_run *sr, const char *upper, const char *crea
 	struct layer_digests d;
 	r = write_blob(sr, upperfd, &ch, &d, err);
 	layer_changes_done(&ch);
+	/*
+	 * The overlay was volatile (stepfs.c): nothing of the upper tree is known to be on
+	 * disk. One syncfs before it becomes the store's unpacked tree of this diff ID, so
+	 * a crash cannot leave a published tree with lost content.
+	 */
+	if (r == 0 && syncfs(upperfd) < 0)
+		r = molt_error_set(err, errno, "sync the step's upper directory '%s'", upper);
 	if (r == 0)
 		r = layer_store_unpacked_publish(sr->b->store, d.diff_id, upper, err);
 	if (r < 0)

@@ -62,6 +62,16 @@ static int overlay_fsfd(char *const *lowers, const char *empty, const char *uppe
 		if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
 		    fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0)
 			return molt_error_set(err, errno, "set the overlay's upper directory");
+		/*
+		 * A step's upper directory is scratch until its commit, which reads it into a
+		 * blob that is fsynced, and syncs the tree once before publishing it
+		 * (stepfs_sync_upper). Without "volatile" every fsync a step makes is a
+		 * synchronous write of the upper filesystem: dpkg fsyncs each file it
+		 * unpacks, which made an apt-get install 3-5x slower than in a chroot.
+		 * Before Linux 5.10 the option does not exist and the step stays durable.
+		 */
+		if (fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0 && errno != EINVAL)
+			return molt_error_set(err, errno, "set the overlay's volatile option");
 	}
 	/* In a user namespace overlay keeps its whiteout and opaque marks in user.* xattrs. */
 	if (fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0 && errno != EINVAL)

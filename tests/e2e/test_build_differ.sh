@@ -101,5 +101,17 @@ is "$(cat "$WORK/fstype-overlay/rootfs-type" 2>/dev/null)" "overlay" "by default
 t=$(cat "$WORK/fstype-walk/rootfs-type" 2>/dev/null)
 if [ -n "$t" ] && [ "$t" != overlay ]; then ok "with MOLT_DIFFER=walk a RUN works on a copy ($t)"; else not_ok "with MOLT_DIFFER=walk a RUN works on a copy"; diag "root fs type: '$t'" "$(tail -n 5 "$WORK/walk.log")"; fi
 
+# The step's overlay is volatile (issue 13): a step's fsyncs are not synchronous
+# writes; the commit syncs the tree once. The super options of the root mount say so.
+c3=$WORK/ctx3; mkdir -p "$c3"
+cat >"$c3/Dockerfile" <<'EOF'
+FROM busybox
+RUN awk '$5 == "/" { print $NF }' /proc/self/mountinfo > /root-opts \
+ && dd if=/dev/zero of=/synced bs=1k count=4 conv=fsync 2>/dev/null
+EOF
+MOLT_ROOT=$sa "$MOLT" build --progress quiet -o "type=local,dest=$WORK/volatile" "$c3" >/dev/null 2>"$WORK/overlay.log"
+like "$(cat "$WORK/volatile/root-opts" 2>/dev/null)" "(^|,)(fsync=)?volatile(,|$)" "a RUN's overlay is mounted volatile"
+is "$(stat -c %s "$WORK/volatile/synced" 2>/dev/null)" "4096" "a file a step fsyncs on the volatile overlay is in its layer"
+
 for s in "$sa" "$sb"; do MOLT_ROOT=$s "$MOLT" prune --all >/dev/null 2>&1; done
 done_testing

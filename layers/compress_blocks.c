@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * layers/compress_blocks.c: layer compression on every core, with bytes that do not
+ * depend on how many there are.
+ *
+ * The tar stream is cut into fixed-size blocks and each block becomes a complete gzip
+ * member (or zstd frame) of its own. RFC 1952 §2.2 and the zstd format both define a
+ * file as a sequence of members/frames, and every reader of image layers (Go's
+ * compress/gzip as used by containerd, docker and skopeo; zlib's gunzip; libarchive)
+ * reads all of them. Each member is what libarchive's filter writes for that block
+ * alone, so the output is a function of (bytes, block size, level) only: the same
+ * layer on a 2-core laptop and a 64-core CI runner has the same blob digest. A layer
+ * smaller than one block is one member, byte-identical to a single-stream writer's.
+ *
+ * Threads: the caller's thread fills blocks and writes finished ones in order; N
+ * workers compress. 2N slots bound the memory (each slot one block in, one out).
+ * Lifecycle: block_pool_new starts the workers, block_pool_finish drains and joins
+ * them, block_pool_free (also after a failure) stops and joins whatever still runs.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compress_blocks.h"
+
+enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_WORKING, SLOT_DONE };
+
+struct slot {
+	enum slot_state state;
+	uint64_t seq;
+	unsigned char *in;
+	size_t in_len;
+	struct strbuf out;
+	int error;   /* negative errno of a failed compression */
+	char why[160];
+};
+
+struct block_pool {
+	enum layer_compression c;
+	int level;
+	size_t block_size;
+	block_emit_fn *emit;
+	void *ud;
+
+	pthread_mutex_t lock;
+	pthread_cond_t work;  /* a slot was queued, or stop */
+	pthread_cond_t done;  /* a slot was compressed */
+	struct slot *slots;
+	unsigned n_slots;
+	pthread_t *threads;
+	unsigned n_threads;
+	bool stop;
+
+	unsigned cur;         /* the slot being filled */
+	uint64_t next_seq;    /* seq of the next block queued */
+};
+
+unsigned block_pool_default_workers(void)
+{
+	const char *e = getenv("MOLT_COMPRESS_THREADS");
+	long n = e && *e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	return n > 16 ? 16 : (unsigned)n;
+}
+
+static la_ssize_t mem_write(struct archive *a, void *data, const void *buf, size_t len)
+{
+	(void)a;
+	strbuf_add(data, buf, len);
+	return (la_ssize_t)len;
+}
+
+/* One block → one complete gzip member / zstd frame, as libarchive writes it. */
+static int compress_one(enum layer_compression c, int level, const void *in, size_t n,
+			struct strbuf *out, char *why, size_t whylen)
+{
+	struct archive *a = archive_write_new();
+	if (!a) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	const char *filter = c == LAYER_ZSTD ? "zstd" : "gzip";
+	char lvl[16];
+	snprintf(lvl, sizeof(lvl), "%d", level > 0 ? level : (c == LAYER_ZSTD ? 3 : 6));
+	struct archive_entry *e = NULL;
+	int r = c == LAYER_ZSTD ? archive_write_add_filter_zstd(a) : archive_write_add_filter_gzip(a);
+	/* ARCHIVE_WARN would mean "through an external program": never on layer bytes. */
+	bool ok = r == ARCHIVE_OK &&
+		  archive_write_set_filter_option(a, filter, "compression-level", lvl) == ARCHIVE_OK &&
+		  /* a gzip header with the time of writing would change every digest */
+		  (c != LAYER_GZIP ||
+		   archive_write_set_filter_option(a, "gzip", "timestamp", NULL) == ARCHIVE_OK) &&
+		  archive_write_set_format_raw(a) == ARCHIVE_OK &&
+		  archive_write_set_bytes_per_block(a, 0) == ARCHIVE_OK &&
+		  archive_write_open2(a, out, NULL, mem_write, NULL, NULL) == ARCHIVE_OK &&
+		  (e = archive_entry_new()) != NULL;
+	if (ok) {
+		archive_entry_set_pathname(e, "layer.tar");
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		ok = archive_write_header(a, e) == ARCHIVE_OK &&
+		     (n == 0 || archive_write_data(a, in, n) == (la_ssize_t)n) &&
+		     archive_write_close(a) == ARCHIVE_OK;
+	}
+	if (!ok) {
+		const char *m = archive_error_string(a);
+		snprintf(why, whylen, "%s", m ? m : "libarchive failed");
+	}
+	archive_entry_free(e);
+	archive_write_free(a);
+	return ok ? 0 : -EIO;
+}
+
+static void *worker(void *arg)
+{
+	struct block_pool *p = arg;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		struct slot *s = NULL;
+		for (unsigned i = 0; i < p->n_slots; i++) {
+			struct slot *t = &p->slots[i];
+			if (t->state == SLOT_QUEUED && (!s || t->seq < s->seq))
+				s = t;
+		}
+		if (!s) {
+			if (p->stop)
+				break;
+			pthread_cond_wait(&p->work, &p->lock);
+			continue;
+		}
+		s->state = SLOT_WORKING;
+		pthread_mutex_unlock(&p->lock);
+		strbuf_reset(&s->out);
+		int r = compress_one(p->c, p->level, s->in, s->in_len, &s->out, s->why,
+				     sizeof(s->why));
+		pthread_mutex_lock(&p->lock);
+		s->error = r;
+		s->state = SLOT_DONE;
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static void pool_stop(struct block_pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned i = 0; i < p->n_threads; i++)
+		pthread_join(p->threads[i], NULL);
+	p->n_threads = 0;
+}
+
+void block_pool_free(struct block_pool *p)
+{
+	if (!p)
+		return;
+	pool_stop(p);
+	for (unsigned i = 0; i < p->n_slots; i++) {
+		free(p->slots[i].in);
+		strbuf_done(&p->slots[i].out);
+	}
+	free(p->slots);
+	free(p->threads);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	free(p);
+}
+
+int block_pool_new(enum layer_compression c, int level, size_t block_size, unsigned workers,
+		   block_emit_fn *emit, void *ud, struct block_pool **ret, struct molt_error **err)
+{
+	struct block_pool *p = xcalloc(1, sizeof(*p));
+	p->c = c;
+	p->level = level;
+	p->block_size = block_size;
+	p->emit = emit;
+	p->ud = ud;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	if (workers < 1)
+		workers = 1;
+	p->n_slots = 2 * workers;
+	p->slots = xcalloc(p->n_slots, sizeof(*p->slots));
+	for (unsigned i = 0; i < p->n_slots; i++)
+		p->slots[i].in = xmalloc(block_size);
+	p->threads = xcalloc(workers, sizeof(*p->threads));
+	for (unsigned i = 0; i < workers; i++) {
+		int r = pthread_create(&p->threads[i], NULL, worker, p);
+		if (r != 0) {
+			block_pool_free(p);
+			return molt_error_set(err, r, "start a compression thread");
+		}
+		p->n_threads++;
+	}
+	*ret = p;
+	return 0;
+}
+
+/* Waits for slot S (the oldest block in flight), hands its bytes on, frees it. */
+static int emit_slot(struct block_pool *p, struct slot *s, struct molt_error **err)
+{
+	pthread_mutex_lock(&p->lock);
+	while (s->state == SLOT_QUEUED || s->state == SLOT_WORKING)
+		pthread_cond_wait(&p->done, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+	if (s->state != SLOT_DONE)
+		return 0;
+	int r = s->error;
+	if (r < 0)
+		r = molt_error_setx(err, -r, "compress layer: %s", s->why);
+	else
+		r = p->emit(s->out.buf, s->out.len, p->ud, err);
+	s->state = SLOT_FREE;
+	s->in_len = 0;
+	return r;
+}
+
+static void queue_slot(struct block_pool *p, struct slot *s)
+{
+	pthread_mutex_lock(&p->lock);
+	s->seq = p->next_seq++;
+	s->state = SLOT_QUEUED;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->lock);
+}
+
+int block_pool_write(struct block_pool *p, const void *buf, size_t len, struct molt_error **err)
+{
+	const unsigned char *b = buf;
+	while (len > 0) {
+		struct slot *s = &p->slots[p->cur];
+		size_t n = p->block_size - s->in_len;
+		if (n > len)
+			n = len;
+		memcpy(s->in + s->in_len, b, n);
+		s->in_len += n;
+		b += n;
+		len -= n;
+		if (s->in_len < p->block_size)
+			break;
+		queue_slot(p, s);
+		p->cur = (p->cur + 1) % p->n_slots;
+		/* slots are used in turn: the next one is the oldest still in flight */
+		int r = emit_slot(p, &p->slots[p->cur], err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int block_pool_finish(struct block_pool *p, struct molt_error **err)
+{
+	struct slot *s = &p->slots[p->cur];
+	/* the last partial block; an empty stream is still one (empty) member */
+	if (s->in_len > 0 || p->next_seq == 0)
+		queue_slot(p, s);
+	for (unsigned i = 1; i <= p->n_slots; i++) {
+		int r = emit_slot(p, &p->slots[(p->cur + i) % p->n_slots], err);
+		if (r < 0)
+			return r;
+	}
+	pool_stop(p);
+	return 0;
+}
