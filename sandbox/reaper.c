@@ -263,6 +263,8 @@ void reaper_main(const struct reaper_args *a)
 	arrange_fds(a);
 	if (setsid() < 0)
 		_exit(MOLT_EXIT_FAILURE);
+	/* As runc and docker build: a step's files never take the caller's umask. */
+	umask(022);
 	setup_sandbox(a);
 	/* Signals stay blocked (as the caller left them) so none is lost before sigwait. */
 	sigset_t set;
