@@ -106,9 +106,9 @@ static int parse_memory(const char *v, uint64_t *ret, struct molt_error **err)
 }
 
 /*
- * --pids-limit N: RLIMIT_NPROC of the step. The kernel counts it per user id of the
- * build namespace, which is molt's own, so other runs of the same host user do not
- * use it up (they only share the host-wide limit of that user).
+ * --pids-limit N: the step's tasks in all (a pids cgroup as real root, else pid 1's
+ * count of its pid namespace, sandbox/pidwatch.c) and RLIMIT_NPROC of each of its
+ * user ids, the cheap guard the kernel applies at every fork.
  */
 static int parse_pids(const char *v, uint64_t *ret, struct molt_error **err)
 {

@@ -95,6 +95,27 @@ int pids_cgroup_create(uint64_t max, char **ret_dir, struct molt_error **err);
 int pids_cgroup_enter(const char *dir, pid_t pid, struct molt_error **err);
 void pids_cgroup_remove(char *dir);
 
+/* ---- pidwatch.c: the step's task count, where no pids cgroup bounds it ---- */
+
+#include <dirent.h>
+#include <time.h>
+
+/* num_threads (field 20) of a /proc/PID/stat text; 1 when it cannot be read. */
+uint64_t pidwatch_stat_threads(const char *text);
+/* Tasks (threads included) of every process listed in the procfs `proc`; stops
+ * counting once the total is above stop_above. */
+uint64_t pidwatch_count(DIR *proc, uint64_t stop_above);
+struct pidwatch {
+	DIR *proc;
+	uint64_t max;
+	int64_t next_ns; /* CLOCK_MONOTONIC time of the next count */
+};
+void pidwatch_start(struct pidwatch *w, DIR *proc, uint64_t max);
+/* How long the caller may sleep before the next count is due. */
+struct timespec pidwatch_timeout(const struct pidwatch *w);
+/* Counts when a count is due: true when the step has more than max tasks. */
+bool pidwatch_over(struct pidwatch *w);
+
 /* ---- net.c ---- */
 
 /* Brings `lo` up in the current network namespace over rtnetlink. */
@@ -140,7 +161,11 @@ struct reaper_args {
 	int go_fd;    /* read end: the caller writes one byte once we may start */
 	int stdio[3]; /* the command's stdin, stdout, stderr */
 	bool tty;     /* stdio is a pty slave: make it the controlling terminal */
+	int report_fd;     /* write end: one byte REPORT_PIDS when pid 1 ended the step */
+	uint64_t pids_max; /* the step's task bound pid 1 watches (pidwatch.c); 0: none */
 };
+/* What pid 1 writes to report_fd before it ends a step over its process limit. */
+#define REPORT_PIDS 'P'
 MOLT_NORETURN void reaper_main(const struct reaper_args *a);
 
 #endif

@@ -133,11 +133,22 @@ static int clone_sandbox(const struct sandbox_config *c, const struct reaper_arg
 	return 0;
 }
 
+/* After pid 1 is gone: did it end the step over the process limit? */
+static int check_report(int fd, uint64_t pids_max, struct molt_error **err)
+{
+	char c = 0;
+	if (read(fd, &c, 1) == 1 && c == REPORT_PIDS)
+		return molt_error_setx(err, EAGAIN, "step exceeded the process limit of %llu "
+					"(--pids-limit): it was ended",
+				       (unsigned long long)pids_max);
+	return 0;
+}
+
 static int run_plan(const struct sandbox_config *c, const struct mount_plan *plan,
 		    const char *cgroup, int *ret_status, struct molt_error **err)
 {
 	struct run_state s = {.pid = -1, .sfd = -1, .tty = {.master = -1, .slave = -1}};
-	int sync[2] = {-1, -1}, go[2] = {-1, -1};
+	int sync[2] = {-1, -1}, go[2] = {-1, -1}, report[2] = {-1, -1};
 	sigset_t set, old;
 	sigemptyset(&set);
 	for (size_t i = 0; i < ARRAY_SIZE(handled); i++)
@@ -145,19 +156,23 @@ static int run_plan(const struct sandbox_config *c, const struct mount_plan *pla
 	int r = c->tty ? tty_open(&s.tty, err) : 0;
 	if (r < 0)
 		return r;
-	struct reaper_args a = {.plan = plan, .tty = s.tty.master >= 0};
+	/* A pids cgroup bounds the step exactly; without one pid 1 counts (pidwatch.c). */
+	struct reaper_args a = {.plan = plan, .tty = s.tty.master >= 0,
+				.pids_max = cgroup ? 0 : rlimits_nproc(&c->rlimits)};
 	int given[3] = {c->stdin_fd, c->stdout_fd, c->stderr_fd};
 	for (int i = 0; i < 3; i++) {
 		a.stdio[i] = given[i] >= 0 ? given[i] : i;
 		if (s.tty.master >= 0 && given[i] < 0 && isatty(i))
 			a.stdio[i] = s.tty.slave;
 	}
-	if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0) {
+	if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0 ||
+	    pipe2(report, O_CLOEXEC | O_NONBLOCK) < 0) {
 		r = molt_error_set(err, errno, "create the sandbox's pipes");
 		goto out;
 	}
 	a.sync_fd = sync[1];
 	a.go_fd = go[0];
+	a.report_fd = report[1];
 	sigprocmask(SIG_BLOCK, &set, &old);
 	s.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (s.sfd < 0) {
@@ -176,6 +191,7 @@ static int run_plan(const struct sandbox_config *c, const struct mount_plan *pla
 	}
 	close(TAKE_FD(go[0]));
 	close(TAKE_FD(sync[1]));
+	close(TAKE_FD(report[1]));
 	if (s.tty.slave >= 0)
 		close(TAKE_FD(s.tty.slave));
 	(void)!write(go[1], "g", 1);
@@ -190,6 +206,7 @@ static int run_plan(const struct sandbox_config *c, const struct mount_plan *pla
 	tty_resize(&s.tty);
 	tty_raw(&s.tty);
 	*ret_status = wait_sandbox(&s);
+	r = check_report(report[0], a.pids_max, err);
 out_mask:
 	if (s.sfd >= 0)
 		close(s.sfd);
@@ -201,6 +218,8 @@ out:
 			close(sync[i]);
 		if (go[i] >= 0)
 			close(go[i]);
+		if (report[i] >= 0)
+			close(report[i]);
 	}
 	return r;
 }
