@@ -259,13 +259,13 @@ int sandbox_run(const struct sandbox_config *c, int *ret_status, struct molt_err
 	long long kills = oom_kills();
 	char *cgroup = NULL;
 	int r = 0;
-	/* Without a cgroup root still runs (in a container without cgroupfs, say), but
-	 * is told that nothing bounds the step's processes. */
+	/* Without a cgroup (in a container without cgroupfs, say) root's step is bounded
+	 * by pid 1's count alone (pidwatch.c): RLIMIT_NPROC does not bind root. */
 	_cleanup_error_ struct molt_error *cg_err = NULL;
 	if (sandbox_current_idmap()->kind == SANDBOX_IDMAP_IDENTITY &&
 	    pids_cgroup_create(rlimits_nproc(&c->rlimits), &cgroup, &cg_err) < 0)
-		molt_warn("running as root, and RLIMIT_NPROC does not bind root: the step's "
-			  "processes are not bounded (%s)", cg_err ? cg_err->msg : "no pids cgroup");
+		molt_debug("no pids cgroup for the step (%s): its pid 1 counts its processes",
+			   cg_err ? cg_err->msg : "?");
 	if (r == 0 && !c->overlay)
 		r = mounts_make_points(rootfd, c, &mp, err);
 	if (r == 0)
