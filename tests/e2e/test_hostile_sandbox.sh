@@ -66,7 +66,7 @@ for map in $maps; do
 	# step of real root may even list /proc/1/fd (and still reaches no target).
 	out=$(p -- probe_escape pid1 2>&1)
 	if [ $map = root ]; then
-		like "$out" "listed /proc/1/fd: 3 entries" "[$map] real root may list pid 1's fd numbers (its stdio on /dev/null), no more"
+		like "$out" "listed /proc/1/fd: 4 entries" "[$map] real root may list pid 1's fd numbers (its stdio on /dev/null and its report pipe), no more"
 	else
 		unlike "$out" "listed /proc/1/fd" "[$map] /proc/1/fd of molt's pid 1 cannot even be listed"
 	fi
