@@ -230,6 +230,9 @@ static int image_rootfs(struct layer_store *s, struct run_opts *o, char **cli_cm
 	const char *tmp = NULL;
 	if (layer_store_tmpdir(s, &tmp, err) < 0)
 		return -EINVAL;
+	/* Unpacked trees stay in the store for builds to use: the directories the
+	 * unpacker makes must not take the caller's umask (build.c sets the same). */
+	umask(022);
 	/* The same verified unpack as molt build (diff IDs checked before publishing). */
 	if (image_ensure_unpacked(s, tmp, &img->config, img->manifest.layers, n, err) < 0)
 		return molt_error_wrap(err, "image '%s'", o->image);
