@@ -285,6 +285,7 @@ void reaper_main(const struct reaper_args *a)
 	char go;
 	if (read_full(a->go_fd, &go, 1) != 1)
 		_exit(MOLT_EXIT_FAILURE);
+	uint64_t watch = go == GO_WATCH[0] ? a->pids_max : 0;
 	arrange_fds(a);
 	if (setsid() < 0)
 		_exit(MOLT_EXIT_FAILURE);
@@ -292,9 +293,9 @@ void reaper_main(const struct reaper_args *a)
 	umask(022);
 	setup_sandbox(a);
 	/* Opened before the command exists: the namespace's procfs, as mounted by us. */
-	int procfd = a->pids_max ? open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	int procfd = watch ? open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	DIR *proc = procfd >= 0 ? fdopendir(procfd) : NULL;
-	if (a->pids_max && !proc) {
+	if (watch && !proc) {
 		_cleanup_error_ struct molt_error *e = NULL;
 		molt_error_set(&e, errno, "open the sandbox's /proc to watch its process count");
 		fail(e);
@@ -320,5 +321,5 @@ void reaper_main(const struct reaper_args *a)
 		null >= 0 ? dup2(null, fd) : close(fd);
 	if (null > 2)
 		close(null);
-	reap(cmd, proc, a->pids_max);
+	reap(cmd, proc, watch);
 }

@@ -156,9 +156,8 @@ static int run_plan(const struct sandbox_config *c, const struct mount_plan *pla
 	int r = c->tty ? tty_open(&s.tty, err) : 0;
 	if (r < 0)
 		return r;
-	/* A pids cgroup bounds the step exactly; without one pid 1 counts (pidwatch.c). */
 	struct reaper_args a = {.plan = plan, .tty = s.tty.master >= 0,
-				.pids_max = cgroup ? 0 : rlimits_nproc(&c->rlimits)};
+				.pids_max = rlimits_nproc(&c->rlimits)};
 	int given[3] = {c->stdin_fd, c->stdout_fd, c->stderr_fd};
 	for (int i = 0; i < 3; i++) {
 		a.stdio[i] = given[i] >= 0 ? given[i] : i;
@@ -182,19 +181,19 @@ static int run_plan(const struct sandbox_config *c, const struct mount_plan *pla
 	r = clone_sandbox(c, &a, &s.pid, err);
 	if (r < 0)
 		goto out_mask;
-	/* pid 1 waits for the go byte, so everything it starts is born in the cgroup. */
-	if (cgroup && (r = pids_cgroup_enter(cgroup, s.pid, err)) < 0) {
-		kill(s.pid, SIGKILL);
-		while (waitpid(s.pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		goto out_mask;
-	}
+	/* pid 1 waits for the go byte, so everything it starts is born in the cgroup. A
+	 * pids cgroup bounds the step exactly; without one (or where moving pid 1 into
+	 * it is refused) pid 1 counts its processes itself (pidwatch.c). */
+	_cleanup_error_ struct molt_error *cg_err = NULL;
+	bool in_cgroup = cgroup && pids_cgroup_enter(cgroup, s.pid, &cg_err) == 0;
+	if (cgroup && !in_cgroup)
+		molt_debug("%s: pid 1 counts the step's processes", cg_err->msg);
 	close(TAKE_FD(go[0]));
 	close(TAKE_FD(sync[1]));
 	close(TAKE_FD(report[1]));
 	if (s.tty.slave >= 0)
 		close(TAKE_FD(s.tty.slave));
-	(void)!write(go[1], "g", 1);
+	(void)!write(go[1], in_cgroup ? GO_CGROUP : GO_WATCH, 1);
 	close(TAKE_FD(go[1]));
 	r = syncpipe_receive(sync[0], err);
 	if (r < 0) {
@@ -259,11 +258,14 @@ int sandbox_run(const struct sandbox_config *c, int *ret_status, struct molt_err
 	long long kills = oom_kills();
 	char *cgroup = NULL;
 	int r = 0;
-	/* Without a cgroup (in a container without cgroupfs, say) root's step is bounded
-	 * by pid 1's count alone (pidwatch.c): RLIMIT_NPROC does not bind root. */
+	/* A pids cgroup where one can be made: real root always can, a user where a
+	 * cgroup is delegated to it. Elsewhere (most users; a container without
+	 * cgroupfs) the step's pid 1 counts its processes (pidwatch.c). */
 	_cleanup_error_ struct molt_error *cg_err = NULL;
-	if (sandbox_current_idmap()->kind == SANDBOX_IDMAP_IDENTITY &&
-	    pids_cgroup_create(rlimits_nproc(&c->rlimits), &cgroup, &cg_err) < 0)
+	uint64_t nproc = rlimits_nproc(&c->rlimits);
+	if ((sandbox_current_idmap()->kind == SANDBOX_IDMAP_IDENTITY
+		     ? pids_cgroup_create(nproc, &cgroup, &cg_err)
+		     : pids_cgroup_delegated(nproc, &cgroup, &cg_err)) < 0)
 		molt_debug("no pids cgroup for the step (%s): its pid 1 counts its processes",
 			   cg_err ? cg_err->msg : "?");
 	if (r == 0 && !c->overlay)

@@ -227,9 +227,35 @@ static void test_pidwatch(void)
 	close(p[1]);
 }
 
+static void cgroup_case(const char *text, bool v1, const char *want, const char *name)
+{
+	_cleanup_free_ char *got = pids_cgroup_delegated_base(text, v1);
+	tap_str_eq(got, want, name);
+}
+
+/* rlimits.c: where a user's step may get a pids cgroup, from /proc/self/cgroup. */
+static void test_delegated_base(void)
+{
+	const char *hybrid = "9:name=systemd:/user.slice\n8:pids:/user.slice/u/job\n"
+			     "4:memory:/x\n1:cpu,cpuacct:/\n0::/user.slice/u/job\n";
+	cgroup_case(hybrid, true, "/sys/fs/cgroup/pids/user.slice/u/job",
+		    "cgroup v1: the caller's own pids cgroup (v1 allows children next to processes)");
+	cgroup_case("3:cpu,pids,memory:/a\n0::/b\n", true, "/sys/fs/cgroup/pids/a",
+		    "cgroup v1: pids among several controllers of one hierarchy");
+	cgroup_case("5:pids:/\n", true, "/sys/fs/cgroup/pids", "cgroup v1: the root pids cgroup");
+	cgroup_case("0::/user.slice/user-1000.slice/user@1000.service/app.slice/molt/leaf\n", false,
+		    "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/molt",
+		    "cgroup v2: the parent of the caller's cgroup (no internal processes rule)");
+	cgroup_case("0::/\n", false, NULL, "cgroup v2: the root cgroup has no parent to use");
+	cgroup_case("0::/top\n", false, "/sys/fs/cgroup", "cgroup v2: a top-level cgroup's parent is the root");
+	cgroup_case("4:memory:/x\n", true, NULL, "no pids line: nowhere");
+	cgroup_case("garbage\n1:pids\n", true, NULL, "malformed lines are skipped");
+}
+
 int main(void)
 {
 	test_pidwatch();
+	test_delegated_base();
 	test_users();
 	test_env();
 	test_limits_caps();
