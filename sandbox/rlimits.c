@@ -136,12 +136,14 @@ int rlimits_apply(const struct sandbox_rlimits *r, struct molt_error **err)
 }
 
 /*
- * pids cgroups. Real root is exempt from RLIMIT_NPROC: fork() skips the check for the host's uid 0
- * (INIT_USER) whatever user namespace it is in, and with molt's identity map a step's
- * root is the host's root. So as real root a fork bomb is bounded by a pids cgroup
- * instead, which real root can always create (the cgroup v1 pids hierarchy, else the
- * v2 root). Not needed, and not possible, for an unprivileged caller: its sandbox's
- * uid 0 is the caller's own uid, which RLIMIT_NPROC does bound.
+ * pids cgroups. RLIMIT_NPROC bounds each user id, not the step: the step's root may
+ * setuid() to every id of its map. And real root is exempt from it altogether: fork()
+ * skips the check for the host's uid 0 (INIT_USER) whatever user namespace it is in,
+ * and with molt's identity map a step's root is the host's root. So a step is
+ * bounded as a whole by a pids cgroup where one can be made — real root always can
+ * (the cgroup v1 pids hierarchy, else the v2 root), a user where a cgroup is
+ * delegated to it (pids_cgroup_delegated) — and elsewhere by its pid 1's count
+ * (pidwatch.c). RLIMIT_NPROC stays, as the bound the kernel checks at every fork.
  */
 uint64_t rlimits_nproc(const struct sandbox_rlimits *r)
 {
