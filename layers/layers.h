@@ -486,6 +486,10 @@ struct unpack_opts {
 	 * in a directory marked user.overlay.opaque=x (overlay mounted with userxattr).
 	 */
 	bool xattr_whiteouts;
+	/* Every entry gets owner uid:gid instead of the archive's (ADD --chown). */
+	bool chown;
+	uid_t uid;
+	gid_t gid;
 };
 
 struct unpack_stats {

@@ -241,16 +241,33 @@ static int set_xattrs(struct unpacker *u, int fd, struct molt_error **err)
 	return 0;
 }
 
-/* Owner, then mode (chown clears setuid/setgid, so the order matters), then xattrs. */
-static int set_meta_fd(struct unpacker *u, int fd, struct molt_error **err)
+/* The archive's owner of the entry, or the one ADD --chown gives every entry. */
+static int entry_owner(struct unpacker *u, uid_t *ret_uid, gid_t *ret_gid,
+		       struct molt_error **err)
 {
-	uid_t uid = (uid_t)archive_entry_uid(u->e);
-	gid_t gid = (gid_t)archive_entry_gid(u->e);
+	if (u->o.chown) {
+		*ret_uid = u->o.uid;
+		*ret_gid = u->o.gid;
+		return 0;
+	}
 	if (archive_entry_uid(u->e) < 0 || archive_entry_uid(u->e) > UINT32_MAX - 1 ||
 	    archive_entry_gid(u->e) < 0 || archive_entry_gid(u->e) > UINT32_MAX - 1)
 		return entry_error(u, err, -EINVAL, "owner %lld:%lld out of range",
 				   (long long)archive_entry_uid(u->e),
 				   (long long)archive_entry_gid(u->e));
+	*ret_uid = (uid_t)archive_entry_uid(u->e);
+	*ret_gid = (gid_t)archive_entry_gid(u->e);
+	return 0;
+}
+
+/* Owner, then mode (chown clears setuid/setgid, so the order matters), then xattrs. */
+static int set_meta_fd(struct unpacker *u, int fd, struct molt_error **err)
+{
+	uid_t uid;
+	gid_t gid;
+	int r = entry_owner(u, &uid, &gid, err);
+	if (r < 0)
+		return r;
 	if (fchown(fd, uid, gid) < 0)
 		return entry_error(u, err, errno, "set owner %u:%u", (unsigned)uid, (unsigned)gid);
 	if (fchmod(fd, archive_entry_perm(u->e) & 07777) < 0)
@@ -270,8 +287,12 @@ static struct timespec entry_mtime(const struct unpacker *u)
 static int set_meta_at(struct unpacker *u, int pfd, const char *name, bool chmod_too,
 		       struct molt_error **err)
 {
-	if (fchownat(pfd, name, (uid_t)archive_entry_uid(u->e), (gid_t)archive_entry_gid(u->e),
-		     AT_SYMLINK_NOFOLLOW) < 0)
+	uid_t uid;
+	gid_t gid;
+	int r = entry_owner(u, &uid, &gid, err);
+	if (r < 0)
+		return r;
+	if (fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return entry_error(u, err, errno, "set owner");
 	if (chmod_too && fchmodat(pfd, name, archive_entry_perm(u->e) & 07777, 0) < 0)
 		return entry_error(u, err, errno, "set mode");

@@ -142,17 +142,19 @@ static int plain_tar(int fd, const char *scratch, const char *src, int *ret_fd,
 	return r;
 }
 
+/* With --chown (as BuildKit) the directories made for dest and every entry get its owner. */
 static int extract(int dst_root, const char *dest, int fd, const char *src, const char *scratch,
-		   struct molt_error **err)
+		   const struct copy_opts *o, struct molt_error **err)
 {
-	int d = copy_mkdir_in_root(dst_root, dest, 0, 0);
+	int d = copy_mkdir_in_root(dst_root, dest, o->chown ? o->uid : 0, o->chown ? o->gid : 0);
 	if (d < 0)
 		return molt_error_set(err, -d, "create '%s'", dest);
 	_cleanup_close_ int dir = openat(d, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	close(d);
 	if (dir < 0)
 		return molt_error_set(err, errno, "open '%s'", dest);
-	struct unpack_opts uo = {.layer = src, .whiteouts = UNPACK_APPLY};
+	struct unpack_opts uo = {.layer = src, .whiteouts = UNPACK_APPLY, .chown = o->chown,
+				 .uid = o->uid, .gid = o->gid};
 	_cleanup_close_ int plain = -1;
 	int r = plain_tar(fd, scratch, src, &plain, err);
 	if (r == 0)
@@ -308,7 +310,7 @@ int add_sources(struct stage_run *sr, const struct build_instr *in, int src_root
 			struct stat st;
 			if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && is_archive(fd) &&
 			    lseek(fd, 0, SEEK_SET) == 0)
-				r = extract(dst_root, dest, fd, s, sr->scratch, err);
+				r = extract(dst_root, dest, fd, s, sr->scratch, o, err);
 			else
 				r = copy_paths(src_root, (char *[]){(char *)s, NULL}, dst_root, dest,
 					       o, NULL, err);

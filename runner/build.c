@@ -47,8 +47,9 @@ static int commit_final(struct build_ctx *b, const char *result, struct image **
 	size_t n = 0;
 	int r = stage_result_parse(result, &cfg, &layers, &n, err);
 	char manifest[DIGEST_STR_LEN];
+	/* Untagged for now: the names move only once every output was written (finish). */
 	if (r == 0)
-		r = layer_store_image_commit(b->store, &cfg, layers, n, b->o->tags, manifest, err);
+		r = layer_store_image_commit(b->store, &cfg, layers, n, NULL, manifest, err);
 	if (r == 0)
 		r = layer_store_image_get(b->store, manifest, ret_img, err);
 	for (size_t i = 0; i < n; i++)
@@ -84,6 +85,9 @@ static int finish(struct build_ctx *b, char *const *results, struct progress *p,
 		r = output_write(b, &b->o->outputs[i], img, err);
 	if (r == 0 && b->o->iidfile)
 		r = write_file_atomic(b->o->iidfile, img->id, strlen(img->id), 0644, err);
+	/* A build whose export failed must not have moved a tag (as BuildKit). */
+	if (r == 0 && b->o->tags && b->o->tags[0])
+		r = layer_store_index_add(b->store, img->manifest_digest, b->o->tags, err);
 	if (r == 0 && progress_get_mode(p) == PROGRESS_QUIET)
 		printf("%s\n", img->id);
 	image_free(img);
@@ -196,6 +200,11 @@ int build_execute(const struct build_plan *plan, const struct build_request *o,
 	int r = sandbox_enter_build_namespace(NULL, err);
 	if (r < 0)
 		return r;
+	/* docker build's umask: the directories COPY, ADD, WORKDIR and overlay make, and
+	 * what steps create, must not depend on the caller's (077 would give 0700 trees,
+	 * another image digest for another user). Files molt keeps private get explicit
+	 * modes (the store is 0700). */
+	umask(022);
 	struct build_ctx b = {.plan = plan, .o = o, .context_fd = -1};
 	b.context_fd = open(o->context_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (b.context_fd < 0)

@@ -579,7 +579,10 @@ static void step_key(struct stage_run *sr, const struct build_instr *in, const c
 		.in = in,
 		.env = run ? sr->config.env : NULL,
 		.shell = run ? sr->config.shell : NULL,
-		.user = run ? sr->config.user : NULL,
+		/* WORKDIR creates its directory as USER (instr_workdir). */
+		.user = run || (in->kind == DF_WORKDIR && sr->config.user && *sr->config.user)
+				? sr->config.user
+				: NULL,
 		.workdir = sr->config.working_dir,
 		.network = run ? (net ? net : "host") : NULL,
 		.source_date_epoch = getenv("SOURCE_DATE_EPOCH"),

@@ -77,8 +77,9 @@ int chown_resolve(int rootfd, const char *spec, uid_t *ret_uid, gid_t *ret_gid,
 		if (r < 0)
 			return r;
 	} else {
-		/* Docker: without a group the GID is the UID, even for a named user. */
-		gid = uid;
+		/* BuildKit (readUser) and buildah: a named user brings its primary group
+		 * from the stage's /etc/passwd, a numeric one its own id as the gid. */
+		gid = primary >= 0 ? primary : uid;
 	}
 	*ret_uid = (uid_t)uid;
 	*ret_gid = (gid_t)gid;

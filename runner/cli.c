@@ -39,7 +39,8 @@ static const struct molt_command commands[] = {
 	 "      --rootfs DIR         use DIR as the root filesystem instead of an image\n"
 	 "  -m, --memory SIZE        memory each process may allocate (b, k, m, g; default\n"
 	 "                           no limit; per process, see README)\n"
-	 "      --pids-limit N       processes per user id of the step (default 1024)\n"},
+	 "      --pids-limit N       processes and threads of the step in all (default\n"
+	 "                           1024; a step over it is ended)\n"},
 	{"images", cmd_images, "molt images [--json]", "list the images in the store",
 	 "      --json               print JSON instead of a table\n"},
 	{"inspect", cmd_inspect, "molt inspect IMAGE", "print an image's config and manifest", ""},

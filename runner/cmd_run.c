@@ -106,9 +106,9 @@ static int parse_memory(const char *v, uint64_t *ret, struct molt_error **err)
 }
 
 /*
- * --pids-limit N: RLIMIT_NPROC of the step. The kernel counts it per user id of the
- * build namespace, which is molt's own, so other runs of the same host user do not
- * use it up (they only share the host-wide limit of that user).
+ * --pids-limit N: the step's tasks in all (a pids cgroup as real root, else pid 1's
+ * count of its pid namespace, sandbox/pidwatch.c) and RLIMIT_NPROC of each of its
+ * user ids, the cheap guard the kernel applies at every fork.
  */
 static int parse_pids(const char *v, uint64_t *ret, struct molt_error **err)
 {
@@ -230,6 +230,9 @@ static int image_rootfs(struct layer_store *s, struct run_opts *o, char **cli_cm
 	const char *tmp = NULL;
 	if (layer_store_tmpdir(s, &tmp, err) < 0)
 		return -EINVAL;
+	/* Unpacked trees stay in the store for builds to use: the directories the
+	 * unpacker makes must not take the caller's umask (build.c sets the same). */
+	umask(022);
 	/* The same verified unpack as molt build (diff IDs checked before publishing). */
 	if (image_ensure_unpacked(s, tmp, &img->config, img->manifest.layers, n, err) < 0)
 		return molt_error_wrap(err, "image '%s'", o->image);

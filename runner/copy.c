@@ -528,6 +528,56 @@ static bool dest_is_directory(int dst_root, const char *dest, size_t n_sources)
 	return true;
 }
 
+/* The path of fd inside the root at root_path ("" for the root itself). */
+static int path_in_root(int fd, const char *root_path, char **ret)
+{
+	char proc[64], buf[PATH_MAX];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(proc, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	size_t rl = strcmp(root_path, "/") ? strlen(root_path) : 0;
+	if (strncmp(buf, root_path, rl) || (buf[rl] && buf[rl] != '/'))
+		return -EXDEV;
+	*ret = xstrdup(buf + rl);
+	return 0;
+}
+
+/*
+ * BuildKit resolves a file destination in the root, its last component too
+ * (continuity's RootPath): `COPY a.txt /link` with /link a symlink writes through
+ * the link to its target, even a missing one, instead of replacing the link.
+ * Each hop is read with readlinkat in the parent resolved in-root, so the result
+ * names a path inside the root; *ret is dest itself when it is no symlink.
+ */
+static int dest_follow_links(int dst_root, const char *dest, char **ret)
+{
+	_cleanup_free_ char *root_path = NULL, *cur = xstrdup(dest);
+	int r = path_in_root(dst_root, "", &root_path);
+	for (int hops = 0; r == 0 && hops < 40; hops++) {
+		_cleanup_strv_ char **c = copy_path_split(cur);
+		size_t n = strv_len(c);
+		if (n == 0)
+			break;
+		_cleanup_free_ char *dir = join_comps(c, n - 1);
+		_cleanup_close_ int dfd = copy_open_in_root(dst_root, dir, O_PATH | O_DIRECTORY, true);
+		char target[PATH_MAX];
+		ssize_t len = dfd < 0 ? -1 : readlinkat(dfd, c[n - 1], target, sizeof(target) - 1);
+		if (len <= 0) {
+			*ret = TAKE_PTR(cur);
+			return 0;
+		}
+		target[len] = '\0';
+		_cleanup_free_ char *parent = NULL;
+		if (target[0] != '/' && (r = path_in_root(dfd, root_path, &parent)) < 0)
+			break;
+		free(cur);
+		cur = target[0] == '/' ? xstrdup(target) : xasprintf("%s/%s", parent, target);
+	}
+	return r < 0 ? r : -ELOOP;
+}
+
 int copy_paths(int src_root, char *const *sources, int dst_root, const char *dest,
 	       const struct copy_opts *o, struct copy_stats *ret_stats, struct molt_error **err)
 {
@@ -547,8 +597,11 @@ int copy_paths(int src_root, char *const *sources, int dst_root, const char *des
 			strv_push(&all, m[k]);
 	}
 	bool is_dir = r == 0 && dest_is_directory(dst_root, dest, strv_len(all));
+	_cleanup_free_ char *followed = NULL;
+	if (r == 0 && !is_dir && (r = dest_follow_links(dst_root, dest, &followed)) < 0)
+		r = molt_error_set(err, -r, "resolve the destination '%s'", dest);
 	for (size_t i = 0; r == 0 && all && all[i]; i++)
-		r = copy_one_source(&s, all[i], dest, is_dir, err);
+		r = copy_one_source(&s, all[i], followed ? followed : dest, is_dir, err);
 	for (size_t i = 0; i < s.n_links; i++)
 		free(s.links[i].dst_path);
 	free(s.links);

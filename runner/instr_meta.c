@@ -178,6 +178,30 @@ int instr_metadata(struct stage_run *sr, const struct build_instr *in, struct mo
  * WORKDIR sets the working directory and creates it when missing — as BuildKit,
  * which then records the new directory as a layer.
  */
+/*
+ * BuildKit makes a missing working directory (and its missing parents) owned by the
+ * stage's USER, resolved as --chown is; a name the stage's /etc/passwd lacks leaves
+ * them root's, as BuildKit's readUser does.
+ */
+static int workdir_owner(int rootfd, const char *user, uid_t *ret_uid, gid_t *ret_gid,
+			 struct molt_error **err)
+{
+	if (!user || !*user)
+		return 0;
+	_cleanup_error_ struct molt_error *e = NULL;
+	int r = chown_resolve(rootfd, user, ret_uid, ret_gid, &e);
+	if (r == -ENOENT) {
+		*ret_uid = 0;
+		*ret_gid = 0;
+		return 0;
+	}
+	if (r < 0) {
+		*err = TAKE_PTR(e);
+		return r;
+	}
+	return 0;
+}
+
 int instr_workdir(struct stage_run *sr, const struct build_instr *in, struct molt_error **err)
 {
 	set_str(&sr->config.working_dir, in->value);
@@ -186,9 +210,15 @@ int instr_workdir(struct stage_run *sr, const struct build_instr *in, struct mol
 	if (r < 0)
 		return r;
 	_cleanup_close_ int root = open(fs->merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	int d = root < 0 ? -errno : copy_mkdir_in_root(root, in->value, 0, 0);
-	if (d < 0)
+	uid_t uid = 0;
+	gid_t gid = 0;
+	int d = root < 0 ? -errno : workdir_owner(root, sr->config.user, &uid, &gid, err);
+	if (d == 0)
+		d = copy_mkdir_in_root(root, in->value, uid, gid);
+	if (d < 0 && !*err)
 		r = molt_error_set(err, -d, "create the working directory '%s'", in->value);
+	else if (d < 0)
+		r = molt_error_wrap(err, "create the working directory '%s'", in->value);
 	else
 		close(d);
 	_cleanup_free_ char *hist = xasprintf("WORKDIR %s", in->value);

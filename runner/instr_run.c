@@ -99,7 +99,7 @@ static char **run_env(const struct stage_run *sr, const struct build_instr *in)
 	for (size_t k = 0; env[k]; k++)
 		has_path |= str_startswith(env[k], "PATH=");
 	if (!has_path)
-		strv_push(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+		strv_push(&env, "PATH=" PLAN_DEFAULT_PATH);
 	return env;
 }
 

@@ -189,14 +189,20 @@ static int stage_ref(struct planner *p, const char *what, const char *ref, bool 
 		if (*p->names[i] && !strcmp(p->names[i], low))
 			found = (int)i;
 	int64_t n;
-	if (found < 0 && allow_index && str_to_int64(ref, 0, INT32_MAX, &n) == 0 &&
-	    (size_t)n < p->n_stages)
+	const char *needle = what[0] == '-' ? (what[2] == 'f' ? "--from" : "--mount") : NULL;
+	/* A number is a stage index, never an image name (BuildKit: "invalid stage index"). */
+	if (found < 0 && allow_index && str_to_int64(ref, 0, INT64_MAX, &n) == 0) {
+		if ((uint64_t)n >= p->n_stages)
+			return instr_error_at(p, needle,
+					      "%s '%s': invalid stage index (the Dockerfile has %zu "
+					      "stage%s, numbered from 0)",
+					      what, ref, p->n_stages, p->n_stages == 1 ? "" : "s");
 		found = (int)n;
+	}
 	if (found < 0) {
 		*ret = -1;
 		return 0;
 	}
-	const char *needle = what[0] == '-' ? (what[2] == 'f' ? "--from" : "--mount") : NULL;
 	if (found == cur)
 		return instr_error_at(p, needle, "%s '%s' refers to its own stage (a stage cannot use itself)",
 				   what, ref);
@@ -476,6 +482,10 @@ static int plan_copy(struct planner *p, struct build_instr *bi)
 		if (expand1(p, in->args[i], &v) < 0)
 			return -EINVAL;
 		strv_push_take(&bi->sources, v);
+		/* BuildKit: "source can't be a URL for COPY", whatever --from says. */
+		if (in->kind == DF_COPY && (str_startswith(v, "http://") || str_startswith(v, "https://")))
+			return instr_error(p, "source '%s' is a URL: COPY takes no URLs (use ADD to "
+					   "download a file)", v);
 	}
 	if (expand1(p, in->args[n - 1], &bi->dest) < 0)
 		return -EINVAL;
@@ -821,6 +831,9 @@ static void state_init(struct planner *p, size_t s)
 		return;
 	}
 	struct plan_base img = {0};
+	/* Expansion in a scratch stage sees the PATH its image config gets (stage.c). */
+	if (bs->base == BASE_SCRATCH)
+		vars_set(&st->env, "PATH", PLAN_DEFAULT_PATH);
 	if (bs->base != BASE_IMAGE || !p->opts->base_config ||
 	    p->opts->base_config(p->opts->base_ud, bs->from, &img) < 0)
 		memset(&img, 0, sizeof(img));

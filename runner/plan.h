@@ -133,6 +133,10 @@ struct build_instr {
 
 enum build_base { BASE_IMAGE, BASE_SCRATCH, BASE_STAGE };
 
+/* The PATH of BuildKit's empty image (FROM scratch) and of a RUN without one. */
+#define PLAN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
 struct build_stage {
 	int index;      /* position among the FROMs, 0-based */
 	char *name;     /* lowercased AS name or NULL */

@@ -122,6 +122,9 @@ static int stage_base(struct stage_run *sr, struct molt_error **err)
 		sr->config.os = xstrdup(p->target_platform.os);
 		if (p->target_platform.variant[0])
 			sr->config.variant = xstrdup(p->target_platform.variant);
+		/* BuildKit's empty image (dockerfile2llb emptyImage) has both. */
+		strv_push(&sr->config.env, "PATH=" PLAN_DEFAULT_PATH);
+		sr->config.working_dir = xstrdup("/");
 		return 0;
 	case BASE_IMAGE:
 		return base_image(sr, err);

@@ -123,9 +123,27 @@ static int mount_walk(struct stepfs *fs, char *const *lowers, bool readonly,
 	return r;
 }
 
-int stepfs_mount(const char *dir, char *const *lowers, bool readonly, struct stepfs **ret,
+char **stepfs_unique_lowers(char *const *lowers)
+{
+	char **v = xcalloc(1, sizeof(char *));
+	size_t n = 0;
+	for (size_t i = 0; lowers && lowers[i]; i++) {
+		bool seen = false;
+		for (size_t k = 0; k < n && !seen; k++)
+			seen = !strcmp(v[k], lowers[i]);
+		if (!seen) {
+			strv_push(&v, lowers[i]);
+			n++;
+		}
+	}
+	return v;
+}
+
+int stepfs_mount(const char *dir, char *const *all_lowers, bool readonly, struct stepfs **ret,
 		 struct molt_error **err)
 {
+	/* overlayfs refuses a directory that is two of its layers (ELOOP). */
+	_cleanup_strv_ char **lowers = stepfs_unique_lowers(all_lowers);
 	struct stepfs *fs = xcalloc(1, sizeof(*fs));
 	fs->dir = xstrdup(dir);
 	fs->merged = xasprintf("%s/merged", dir);

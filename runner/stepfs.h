@@ -51,6 +51,16 @@ bool stepfs_walk_mode(void);
 int stepfs_flatten(char *const *lowers, int dstfd, struct molt_error **err);
 
 /*
+ * The lowers (top-most first) with each directory kept at its top-most place only.
+ * An image may hold one layer twice (two steps with byte-identical output), and an
+ * overlay refuses a directory that is two of its layers. Dropping the lower copies
+ * changes nothing: for every path the top-most copy decides as the lower one would
+ * have (the same entries, whiteouts and opaque marks), whatever the layers between
+ * did; it is the upper copy that must stay (a file deleted in between is back).
+ */
+char **stepfs_unique_lowers(char *const *lowers);
+
+/*
  * Mounts lowers (top-most first; may be empty) at DIR/merged. With readonly there is
  * no upper directory and the mount is read-only (a COPY --from source, an export).
  */

@@ -26,6 +26,8 @@
 
 /* The sync pipe's fd number inside the sandbox (0-2 are the command's stdio). */
 #define SYNC_FD 3
+/* The report pipe's (pid 1 only; closed on exec). */
+#define REPORT_FD 4
 
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
@@ -39,21 +41,22 @@ MOLT_NORETURN static void fail(struct molt_error *e)
  * molt had open: nothing of the caller's reaches the sandbox. */
 static void arrange_fds(const struct reaper_args *a)
 {
-	int want[4] = {a->stdio[0], a->stdio[1], a->stdio[2], a->sync_fd};
-	int tmp[4];
+	int want[5] = {a->stdio[0], a->stdio[1], a->stdio[2], a->sync_fd, a->report_fd};
+	int tmp[5];
 	/* Move them above every target first, so dup2 never clobbers a source. */
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		tmp[i] = fcntl(want[i], F_DUPFD_CLOEXEC, 10);
 		if (tmp[i] < 0)
 			_exit(MOLT_EXIT_FAILURE);
 	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		if (dup2(tmp[i], i) < 0)
 			_exit(MOLT_EXIT_FAILURE);
-	/* dup2 clears O_CLOEXEC: stdio must survive exec, the sync pipe must not. */
+	/* dup2 clears O_CLOEXEC: stdio must survive exec, the pipes must not. */
 	fcntl(SYNC_FD, F_SETFD, FD_CLOEXEC);
-	if (syscall(SYS_close_range, 4, ~0U, 0) < 0)
-		for (int fd = 4; fd < 65536; fd++)
+	fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC);
+	if (syscall(SYS_close_range, 5, ~0U, 0) < 0)
+		for (int fd = 5; fd < 65536; fd++)
 			close(fd);
 }
 
@@ -229,16 +232,38 @@ static int status_code(int status)
 	return MOLT_EXIT_FAILURE;
 }
 
-MOLT_NORETURN static void reap(pid_t cmd)
+/* Over the step's process limit: tell the caller, then end the whole namespace (our
+ * exit makes the kernel kill every process left in it). */
+MOLT_NORETURN static void end_over_limit(void)
+{
+	char c = REPORT_PIDS;
+	(void)!write(REPORT_FD, &c, 1);
+	_exit(128 + SIGKILL);
+}
+
+/* proc: the namespace's /proc when the step's task count is watched, else NULL. */
+MOLT_NORETURN static void reap(pid_t cmd, DIR *proc, uint64_t pids_max)
 {
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
 		sigaddset(&set, forwarded[i]);
+	struct pidwatch w;
+	if (proc)
+		pidwatch_start(&w, proc, pids_max);
 	for (;;) {
 		siginfo_t si;
-		int sig = sigwaitinfo(&set, &si);
+		int sig;
+		if (proc) {
+			/* Also checked between signals: a fork bomb's SIGCHLDs never time out. */
+			struct timespec ts = pidwatch_timeout(&w);
+			sig = sigtimedwait(&set, &si, &ts);
+			if (pidwatch_over(&w))
+				end_over_limit();
+		} else {
+			sig = sigwaitinfo(&set, &si);
+		}
 		if (sig < 0)
 			continue;
 		if (sig != SIGCHLD) {
@@ -263,10 +288,21 @@ void reaper_main(const struct reaper_args *a)
 	char go;
 	if (read_full(a->go_fd, &go, 1) != 1)
 		_exit(MOLT_EXIT_FAILURE);
+	uint64_t watch = go == GO_WATCH[0] ? a->pids_max : 0;
 	arrange_fds(a);
 	if (setsid() < 0)
 		_exit(MOLT_EXIT_FAILURE);
+	/* As runc and docker build: a step's files never take the caller's umask. */
+	umask(022);
 	setup_sandbox(a);
+	/* Opened before the command exists: the namespace's procfs, as mounted by us. */
+	int procfd = watch ? open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	DIR *proc = procfd >= 0 ? fdopendir(procfd) : NULL;
+	if (watch && !proc) {
+		_cleanup_error_ struct molt_error *e = NULL;
+		molt_error_set(&e, errno, "open the sandbox's /proc to watch its process count");
+		fail(e);
+	}
 	/* Signals stay blocked (as the caller left them) so none is lost before sigwait. */
 	sigset_t set;
 	sigemptyset(&set);
@@ -288,5 +324,5 @@ void reaper_main(const struct reaper_args *a)
 		null >= 0 ? dup2(null, fd) : close(fd);
 	if (null > 2)
 		close(null);
-	reap(cmd);
+	reap(cmd, proc, watch);
 }

@@ -136,12 +136,14 @@ int rlimits_apply(const struct sandbox_rlimits *r, struct molt_error **err)
 }
 
 /*
- * Real root is exempt from RLIMIT_NPROC: fork() skips the check for the host's uid 0
- * (INIT_USER) whatever user namespace it is in, and with molt's identity map a step's
- * root is the host's root. So as real root a fork bomb is bounded by a pids cgroup
- * instead, which real root can always create (the cgroup v1 pids hierarchy, else the
- * v2 root). Not needed, and not possible, for an unprivileged caller: its sandbox's
- * uid 0 is the caller's own uid, which RLIMIT_NPROC does bound.
+ * pids cgroups. RLIMIT_NPROC bounds each user id, not the step: the step's root may
+ * setuid() to every id of its map. And real root is exempt from it altogether: fork()
+ * skips the check for the host's uid 0 (INIT_USER) whatever user namespace it is in,
+ * and with molt's identity map a step's root is the host's root. So a step is
+ * bounded as a whole by a pids cgroup where one can be made — real root always can
+ * (the cgroup v1 pids hierarchy, else the v2 root), a user where a cgroup is
+ * delegated to it (pids_cgroup_delegated) — and elsewhere by its pid 1's count
+ * (pidwatch.c). RLIMIT_NPROC stays, as the bound the kernel checks at every fork.
  */
 uint64_t rlimits_nproc(const struct sandbox_rlimits *r)
 {
@@ -157,9 +159,74 @@ static int write_cg(const char *dir, const char *file, const char *text, struct 
 	return 0;
 }
 
+static unsigned counter;
+
+/* base/molt-PID-N with pids.max = max. */
+static int make_child(const char *base, uint64_t max, char **ret_dir, struct molt_error **err)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/molt-%d-%u", base, (int)getpid(), counter++);
+	if (mkdir(dir, 0755) < 0)
+		return molt_error_set(err, errno, "create cgroup '%s'", dir);
+	_cleanup_free_ char *text = xasprintf("%llu", (unsigned long long)max);
+	if (write_cg(dir, "pids.max", text, err) < 0) {
+		rmdir(dir);
+		return -EINVAL;
+	}
+	*ret_dir = TAKE_PTR(dir);
+	return 0;
+}
+
+char *pids_cgroup_delegated_base(const char *proc_self_cgroup, bool v1_pids)
+{
+	_cleanup_free_ char *text = xstrdup(proc_self_cgroup);
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2 || c2[1] != '/')
+			continue;
+		*c1 = '\0';
+		*c2 = '\0';
+		const char *ctl = c1 + 1, *path = c2 + 1;
+		if (v1_pids) {
+			_cleanup_free_ char *list = xasprintf(",%s,", ctl);
+			if (strstr(list, ",pids,"))
+				return xasprintf("/sys/fs/cgroup/pids%s", strcmp(path, "/") ? path : "");
+		} else if (!strcmp(line, "0") && !*ctl) {
+			const char *slash = strrchr(path, '/');
+			if (slash == path && !path[1])
+				return NULL; /* the root cgroup has no parent */
+			_cleanup_free_ char *parent = xstrndup(path, (size_t)(slash - path));
+			return xasprintf("/sys/fs/cgroup%s", parent);
+		}
+	}
+	return NULL;
+}
+
+int pids_cgroup_delegated(uint64_t max, char **ret_dir, struct molt_error **err)
+{
+	bool v1 = access("/sys/fs/cgroup/pids/cgroup.procs", F_OK) == 0;
+	if (!v1 && access("/sys/fs/cgroup/cgroup.controllers", F_OK) < 0)
+		return molt_error_setx(err, ENOTSUP, "no pids cgroup hierarchy in /sys/fs/cgroup");
+	_cleanup_free_ char *text = NULL, *base = NULL;
+	if (read_file("/proc/self/cgroup", 1 << 16, &text, NULL, err) < 0)
+		return -EIO;
+	base = pids_cgroup_delegated_base(text, v1);
+	if (!base)
+		return molt_error_setx(err, ENOTSUP, "no cgroup of ours to make a pids cgroup in");
+	if (!v1) {
+		_cleanup_free_ char *ctl = NULL;
+		_cleanup_free_ char *path = xasprintf("%s/cgroup.subtree_control", base);
+		if (read_file(path, 4096, &ctl, NULL, NULL) < 0 || !strstr(ctl, "pids"))
+			return molt_error_setx(err, ENOTSUP, "'%s' does not give its children the "
+						"pids controller", base);
+	}
+	if (access(base, W_OK) < 0)
+		return molt_error_set(err, errno, "cgroup '%s' is not delegated to us", base);
+	return make_child(base, max, ret_dir, err);
+}
+
 int pids_cgroup_create(uint64_t max, char **ret_dir, struct molt_error **err)
 {
-	static unsigned counter;
 	const char *base = "/sys/fs/cgroup/pids";
 	if (access("/sys/fs/cgroup/pids/cgroup.procs", F_OK) < 0) {
 		_cleanup_free_ char *ctl = NULL;
@@ -172,16 +239,7 @@ int pids_cgroup_create(uint64_t max, char **ret_dir, struct molt_error **err)
 		if (write_cg(base, "cgroup.subtree_control", "+pids", err) < 0)
 			return -ENOTSUP;
 	}
-	_cleanup_free_ char *dir = xasprintf("%s/molt-%d-%u", base, (int)getpid(), counter++);
-	if (mkdir(dir, 0755) < 0)
-		return molt_error_set(err, errno, "create cgroup '%s'", dir);
-	_cleanup_free_ char *text = xasprintf("%llu", (unsigned long long)max);
-	if (write_cg(dir, "pids.max", text, err) < 0) {
-		rmdir(dir);
-		return -EINVAL;
-	}
-	*ret_dir = TAKE_PTR(dir);
-	return 0;
+	return make_child(base, max, ret_dir, err);
 }
 
 int pids_cgroup_enter(const char *dir, pid_t pid, struct molt_error **err)

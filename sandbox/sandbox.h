@@ -86,8 +86,12 @@ int sandbox_find_subid_range(const char *file_text, const char *user, uid_t uid,
  *   err->exit_code is 127 (not found), 126 (not executable) or 1.
  * - No fd of the caller but the three given (stdin/stdout/stderr) reaches the command.
  * - Limits (rlimits.c): pid 1 sets the rlimits of `rlimits` and oom_score_adj 1000
- *   before the command starts (the memory limit only in the command's process). As real root, whom RLIMIT_NPROC does not bind, the
- *   caller also puts pid 1 in a pids cgroup of its own (removed afterwards). A
+ *   before the command starts (the memory limit only in the command's process).
+ *   RLIMIT_NPROC is per user id, and the step's root may setuid() to many, so the
+ *   step's tasks are bounded as a whole too: as real root (whom RLIMIT_NPROC does not
+ *   bind at all) the caller puts pid 1 in a pids cgroup of its own (removed
+ *   afterwards); elsewhere pid 1 counts its pid namespace and ends the step over the
+ *   limit (pidwatch.c), which sandbox_run() reports as an error. A
  *   SIGKILL'd command while the kernel's OOM killer ran is reported with molt_warn().
  */
 

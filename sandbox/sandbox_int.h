@@ -90,8 +90,40 @@ uint64_t rlimits_nproc(const struct sandbox_rlimits *r);
  * create, enter (the clone's pid, before the go byte), remove (after it was reaped).
  */
 int pids_cgroup_create(uint64_t max, char **ret_dir, struct molt_error **err);
+/*
+ * Where a caller who is not root may make the step's pids cgroup, from the text of
+ * /proc/self/cgroup (NULL: nowhere). With a cgroup v1 pids hierarchy (v1_pids): its
+ * own pids cgroup, which may hold processes and children alike. With cgroup v2: the
+ * parent of its own, since a v2 cgroup that holds a process (ours holds molt) cannot
+ * give its children a controller (the "no internal processes" rule); a delegated
+ * parent with pids in its subtree_control can.
+ */
+char *pids_cgroup_delegated_base(const char *proc_self_cgroup, bool v1_pids);
+/* A pids cgroup in the caller's delegated cgroup (above); fails where none is. */
+int pids_cgroup_delegated(uint64_t max, char **ret_dir, struct molt_error **err);
 int pids_cgroup_enter(const char *dir, pid_t pid, struct molt_error **err);
 void pids_cgroup_remove(char *dir);
+
+/* ---- pidwatch.c: the step's task count, where no pids cgroup bounds it ---- */
+
+#include <dirent.h>
+#include <time.h>
+
+/* num_threads (field 20) of a /proc/PID/stat text; 1 when it cannot be read. */
+uint64_t pidwatch_stat_threads(const char *text);
+/* Tasks (threads included) of every process listed in the procfs `proc`; stops
+ * counting once the total is above stop_above. */
+uint64_t pidwatch_count(DIR *proc, uint64_t stop_above);
+struct pidwatch {
+	DIR *proc;
+	uint64_t max;
+	int64_t next_ns; /* CLOCK_MONOTONIC time of the next count */
+};
+void pidwatch_start(struct pidwatch *w, DIR *proc, uint64_t max);
+/* How long the caller may sleep before the next count is due. */
+struct timespec pidwatch_timeout(const struct pidwatch *w);
+/* Counts when a count is due: true when the step has more than max tasks. */
+bool pidwatch_over(struct pidwatch *w);
 
 /* ---- net.c ---- */
 
@@ -135,10 +167,17 @@ bool tty_pump(struct tty_relay *t, bool stdin_ready, bool master_ready);
 struct reaper_args {
 	const struct mount_plan *plan;
 	int sync_fd;  /* write end of the error pipe */
-	int go_fd;    /* read end: the caller writes one byte once we may start */
+	int go_fd;    /* read end: the caller writes GO_CGROUP or GO_WATCH once we may start */
 	int stdio[3]; /* the command's stdin, stdout, stderr */
 	bool tty;     /* stdio is a pty slave: make it the controlling terminal */
+	int report_fd;     /* write end: one byte REPORT_PIDS when pid 1 ended the step */
+	uint64_t pids_max; /* the step's task bound, watched by pid 1 after GO_WATCH */
 };
+/* What pid 1 writes to report_fd before it ends a step over its process limit. */
+#define REPORT_PIDS 'P'
+/* The go byte: pid 1 is in a pids cgroup (GO_CGROUP), or is to count (GO_WATCH). */
+#define GO_CGROUP "c"
+#define GO_WATCH "w"
 MOLT_NORETURN void reaper_main(const struct reaper_args *a);
 
 #endif

@@ -133,11 +133,22 @@ static int clone_sandbox(const struct sandbox_config *c, const struct reaper_arg
 	return 0;
 }
 
+/* After pid 1 is gone: did it end the step over the process limit? */
+static int check_report(int fd, uint64_t pids_max, struct molt_error **err)
+{
+	char c = 0;
+	if (read(fd, &c, 1) == 1 && c == REPORT_PIDS)
+		return molt_error_setx(err, EAGAIN, "step exceeded the process limit of %llu "
+					"(--pids-limit): it was ended",
+				       (unsigned long long)pids_max);
+	return 0;
+}
+
 static int run_plan(const struct sandbox_config *c, const struct mount_plan *plan,
 		    const char *cgroup, int *ret_status, struct molt_error **err)
 {
 	struct run_state s = {.pid = -1, .sfd = -1, .tty = {.master = -1, .slave = -1}};
-	int sync[2] = {-1, -1}, go[2] = {-1, -1};
+	int sync[2] = {-1, -1}, go[2] = {-1, -1}, report[2] = {-1, -1};
 	sigset_t set, old;
 	sigemptyset(&set);
 	for (size_t i = 0; i < ARRAY_SIZE(handled); i++)
@@ -145,19 +156,22 @@ static int run_plan(const struct sandbox_config *c, const struct mount_plan *pla
 	int r = c->tty ? tty_open(&s.tty, err) : 0;
 	if (r < 0)
 		return r;
-	struct reaper_args a = {.plan = plan, .tty = s.tty.master >= 0};
+	struct reaper_args a = {.plan = plan, .tty = s.tty.master >= 0,
+				.pids_max = rlimits_nproc(&c->rlimits)};
 	int given[3] = {c->stdin_fd, c->stdout_fd, c->stderr_fd};
 	for (int i = 0; i < 3; i++) {
 		a.stdio[i] = given[i] >= 0 ? given[i] : i;
 		if (s.tty.master >= 0 && given[i] < 0 && isatty(i))
 			a.stdio[i] = s.tty.slave;
 	}
-	if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0) {
+	if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0 ||
+	    pipe2(report, O_CLOEXEC | O_NONBLOCK) < 0) {
 		r = molt_error_set(err, errno, "create the sandbox's pipes");
 		goto out;
 	}
 	a.sync_fd = sync[1];
 	a.go_fd = go[0];
+	a.report_fd = report[1];
 	sigprocmask(SIG_BLOCK, &set, &old);
 	s.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (s.sfd < 0) {
@@ -167,18 +181,19 @@ static int run_plan(const struct sandbox_config *c, const struct mount_plan *pla
 	r = clone_sandbox(c, &a, &s.pid, err);
 	if (r < 0)
 		goto out_mask;
-	/* pid 1 waits for the go byte, so everything it starts is born in the cgroup. */
-	if (cgroup && (r = pids_cgroup_enter(cgroup, s.pid, err)) < 0) {
-		kill(s.pid, SIGKILL);
-		while (waitpid(s.pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		goto out_mask;
-	}
+	/* pid 1 waits for the go byte, so everything it starts is born in the cgroup. A
+	 * pids cgroup bounds the step exactly; without one (or where moving pid 1 into
+	 * it is refused) pid 1 counts its processes itself (pidwatch.c). */
+	_cleanup_error_ struct molt_error *cg_err = NULL;
+	bool in_cgroup = cgroup && pids_cgroup_enter(cgroup, s.pid, &cg_err) == 0;
+	if (cgroup && !in_cgroup)
+		molt_debug("%s: pid 1 counts the step's processes", cg_err->msg);
 	close(TAKE_FD(go[0]));
 	close(TAKE_FD(sync[1]));
+	close(TAKE_FD(report[1]));
 	if (s.tty.slave >= 0)
 		close(TAKE_FD(s.tty.slave));
-	(void)!write(go[1], "g", 1);
+	(void)!write(go[1], in_cgroup ? GO_CGROUP : GO_WATCH, 1);
 	close(TAKE_FD(go[1]));
 	r = syncpipe_receive(sync[0], err);
 	if (r < 0) {
@@ -190,6 +205,7 @@ static int run_plan(const struct sandbox_config *c, const struct mount_plan *pla
 	tty_resize(&s.tty);
 	tty_raw(&s.tty);
 	*ret_status = wait_sandbox(&s);
+	r = check_report(report[0], a.pids_max, err);
 out_mask:
 	if (s.sfd >= 0)
 		close(s.sfd);
@@ -201,6 +217,8 @@ out:
 			close(sync[i]);
 		if (go[i] >= 0)
 			close(go[i]);
+		if (report[i] >= 0)
+			close(report[i]);
 	}
 	return r;
 }
@@ -240,13 +258,16 @@ int sandbox_run(const struct sandbox_config *c, int *ret_status, struct molt_err
 	long long kills = oom_kills();
 	char *cgroup = NULL;
 	int r = 0;
-	/* Without a cgroup root still runs (in a container without cgroupfs, say), but
-	 * is told that nothing bounds the step's processes. */
+	/* A pids cgroup where one can be made: real root always can, a user where a
+	 * cgroup is delegated to it. Elsewhere (most users; a container without
+	 * cgroupfs) the step's pid 1 counts its processes (pidwatch.c). */
 	_cleanup_error_ struct molt_error *cg_err = NULL;
-	if (sandbox_current_idmap()->kind == SANDBOX_IDMAP_IDENTITY &&
-	    pids_cgroup_create(rlimits_nproc(&c->rlimits), &cgroup, &cg_err) < 0)
-		molt_warn("running as root, and RLIMIT_NPROC does not bind root: the step's "
-			  "processes are not bounded (%s)", cg_err ? cg_err->msg : "no pids cgroup");
+	uint64_t nproc = rlimits_nproc(&c->rlimits);
+	if ((sandbox_current_idmap()->kind == SANDBOX_IDMAP_IDENTITY
+		     ? pids_cgroup_create(nproc, &cgroup, &cg_err)
+		     : pids_cgroup_delegated(nproc, &cgroup, &cg_err)) < 0)
+		molt_debug("no pids cgroup for the step (%s): its pid 1 counts its processes",
+			   cg_err ? cg_err->msg : "?");
 	if (r == 0 && !c->overlay)
 		r = mounts_make_points(rootfd, c, &mp, err);
 	if (r == 0)

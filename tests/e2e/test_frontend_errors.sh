@@ -29,6 +29,11 @@ bad "bad escape directive" 1 "invalid escape character 'x'" "# escape=x" '# esca
 bad "duplicate directive" 2 "only one 'escape' parser directive" "# escape=\`" '# escape=`\n# escape=`\nFROM busybox\n'
 bad "--from naming a later stage" 2 "COPY: --from 'b' refers to stage 1, which comes later" \
 	"COPY --from=b /x /y" 'FROM busybox AS a\nCOPY --from=b /x /y\nFROM busybox AS b\n'
+bad "--from with a stage index past the last stage" 2 \
+	"COPY: --from '2': invalid stage index \\(the Dockerfile has 2 stages" \
+	"COPY --from=2 /x /y" 'FROM busybox AS a\nCOPY --from=2 /x /y\nFROM busybox AS b\n'
+bad "COPY of a URL tells to use ADD" 2 "COPY: source 'https://127.0.0.1:1/x' is a URL: COPY takes no URLs \\(use ADD" \
+	"COPY https://127.0.0.1:1/x /x" 'FROM busybox\nCOPY https://127.0.0.1:1/x /x\n'
 bad "duplicate stage name" 2 "FROM: duplicate stage name 'a'" "FROM busybox AS a" \
 	'FROM busybox AS a\nFROM busybox AS a\n'
 bad "several sources without trailing slash" 2 "COPY: with several sources" "COPY a b /dst" \

@@ -66,7 +66,7 @@ for map in $maps; do
 	# step of real root may even list /proc/1/fd (and still reaches no target).
 	out=$(p -- probe_escape pid1 2>&1)
 	if [ $map = root ]; then
-		like "$out" "listed /proc/1/fd: 3 entries" "[$map] real root may list pid 1's fd numbers (its stdio on /dev/null), no more"
+		like "$out" "listed /proc/1/fd: 4 entries" "[$map] real root may list pid 1's fd numbers (its stdio on /dev/null and its report pipe), no more"
 	else
 		unlike "$out" "listed /proc/1/fd" "[$map] /proc/1/fd of molt's pid 1 cannot even be listed"
 	fi
@@ -140,6 +140,27 @@ p -- probe_forkbomb 5000 0 $tag-default >"$WORK/bomb2.out" 2>&1; rc=$?
 n=$(bomb_count "$WORK/bomb2.out")
 check "default: a fork bomb stops at RLIMIT_NPROC 1024 (forked ${n:-none}, rc $rc)" \
 	test "$rc" = 0 -a "${n:-0}" -ge 1014 -a "${n:-0}" -lt 1024
+
+# ---- the bound is the step's, not each user id's: RLIMIT_NPROC counts per uid, and the
+# sandbox's root can setuid() across the subuid range. 8 uids x 21 processes stay far
+# below 40 each; the step's pid 1 counts the whole namespace (every 20 ms, so the probe
+# may get its 168 before the first count) and ends it instead of letting it hold 30 s.
+if have_subuid; then
+	t0=$(date +%s%N)
+	out=$(p --pids-limit 40 -- probe_pidsuids 8 20 30 2>&1); rc=$?
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	like "$out" "step exceeded the process limit of 40 \(--pids-limit\)" \
+		"a step spread over 8 uids is ended over --pids-limit 40 in all, with a clear error"
+	check "molt run fails (rc $rc)" test "$rc" -ne 0
+	check "it was ended at once, not after the probe's 30 s hold (${ms} ms)" test "$ms" -lt 5000
+	sleep 0.3
+	check "nothing of it is left running" sh -c "! pgrep -f 'probe_pidsuid[s] 8 20 30'"
+	is "$("$MOLT" run --rootfs "$ROOT" echo alive 2>&1)" "alive" "molt responds afterwards"
+	out=$(p --pids-limit 400 -- probe_pidsuids 8 20 0 2>&1); rc=$?
+	like "$out" "spawned 168" "control: under --pids-limit 400 the same probe gets its 168 processes (rc $rc)"
+else
+	skip "the process bound across uids needs a subuid range for $(id -un)"
+fi
 
 # ---- a memory hog is bounded, the failure is reported, molt and the host respond
 for how in mmap brk; do

@@ -2,6 +2,7 @@
 /* Unit tests of the sandbox's pure parts: USER resolution, environment, rlimits,
  * capability set, the sync pipe and the PATH search. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/wait.h>
 
 #include "../../sandbox/sandbox_int.h"
@@ -184,8 +185,77 @@ static void test_exec(void)
 	       "exec: molt's own PATH is never used for the search (glibc execvpe would)");
 }
 
+static void *idle_thread(void *arg)
+{
+	int *fd = arg;
+	char c;
+	(void)!read(*fd, &c, 1);
+	return NULL;
+}
+
+/* pidwatch.c: num_threads out of /proc/PID/stat, and the count over a procfs. */
+static void test_pidwatch(void)
+{
+	tap_ok(pidwatch_stat_threads("42 (sh) S 1 42 42 0 -1 4194560 10 0 0 0 0 0 0 0 20 0 "
+				     "7 0 100 1000 10 ") == 7,
+	       "pidwatch: num_threads is field 20 of /proc/PID/stat");
+	tap_ok(pidwatch_stat_threads("42 (a) b (c) ) S 1 42 42 0 -1 4194560 10 0 0 0 0 0 0 0 "
+				     "20 0 3 0 100") == 3,
+	       "pidwatch: a comm with spaces and parentheses does not shift the fields");
+	tap_ok(pidwatch_stat_threads("42 (sh) S 1 2") == 1 && pidwatch_stat_threads("garbage") == 1,
+	       "pidwatch: a short or unreadable stat counts as one task");
+	int p[2];
+	if (pipe(p) < 0) {
+		tap_ok(0, "pidwatch: pipe");
+		return;
+	}
+	pthread_t t[3];
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, idle_thread, &p[0]);
+	DIR *proc = opendir("/proc");
+	uint64_t all = proc ? pidwatch_count(proc, UINT64_MAX) : 0;
+	uint64_t stopped = proc ? pidwatch_count(proc, 0) : 0;
+	tap_ok(all >= 4, "pidwatch: the count holds this process's 4 tasks at least (%llu)",
+	       (unsigned long long)all);
+	tap_ok(stopped >= 1 && stopped < all, "pidwatch: counting stops once above the bound");
+	if (proc)
+		closedir(proc);
+	(void)!write(p[1], "xxx", 3);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void cgroup_case(const char *text, bool v1, const char *want, const char *name)
+{
+	_cleanup_free_ char *got = pids_cgroup_delegated_base(text, v1);
+	tap_str_eq(got, want, name);
+}
+
+/* rlimits.c: where a user's step may get a pids cgroup, from /proc/self/cgroup. */
+static void test_delegated_base(void)
+{
+	const char *hybrid = "9:name=systemd:/user.slice\n8:pids:/user.slice/u/job\n"
+			     "4:memory:/x\n1:cpu,cpuacct:/\n0::/user.slice/u/job\n";
+	cgroup_case(hybrid, true, "/sys/fs/cgroup/pids/user.slice/u/job",
+		    "cgroup v1: the caller's own pids cgroup (v1 allows children next to processes)");
+	cgroup_case("3:cpu,pids,memory:/a\n0::/b\n", true, "/sys/fs/cgroup/pids/a",
+		    "cgroup v1: pids among several controllers of one hierarchy");
+	cgroup_case("5:pids:/\n", true, "/sys/fs/cgroup/pids", "cgroup v1: the root pids cgroup");
+	cgroup_case("0::/user.slice/user-1000.slice/user@1000.service/app.slice/molt/leaf\n", false,
+		    "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/molt",
+		    "cgroup v2: the parent of the caller's cgroup (no internal processes rule)");
+	cgroup_case("0::/\n", false, NULL, "cgroup v2: the root cgroup has no parent to use");
+	cgroup_case("0::/top\n", false, "/sys/fs/cgroup", "cgroup v2: a top-level cgroup's parent is the root");
+	cgroup_case("4:memory:/x\n", true, NULL, "no pids line: nowhere");
+	cgroup_case("garbage\n1:pids\n", true, NULL, "malformed lines are skipped");
+}
+
 int main(void)
 {
+	test_pidwatch();
+	test_delegated_base();
 	test_users();
 	test_env();
 	test_limits_caps();

@@ -17,6 +17,42 @@ static void put(const char *path, const char *content)
 	molt_error_free(err);
 }
 
+/*
+ * One layer twice with a layer between that deletes a file of it (its whiteout) and
+ * changes another: the top copy re-adds the one and restores the other.
+ */
+static void dup_layers(const char *base, char *l1, const char *l2)
+{
+	struct molt_error *err = NULL;
+	_cleanup_free_ char *wh = xasprintf("%s/gone", l2);
+	if (mknod(wh, S_IFCHR | 0000, 0) < 0) {
+		tap_skip("stepfs: a layer twice (cannot make a whiteout here: %s)", strerror(errno));
+		return;
+	}
+	char *lowers[] = {l1, (char *)l2, l1, NULL};
+	_cleanup_strv_ char **u = stepfs_unique_lowers(lowers);
+	tap_ok(strv_len(u) == 2 && !strcmp(u[0], l1) && !strcmp(u[1], l2),
+	       "stepfs: a layer twice keeps its top-most place only");
+	struct stepfs *fs = NULL;
+	_cleanup_free_ char *dir = xasprintf("%s/dup", base);
+	int r = stepfs_mount(dir, lowers, true, &fs, &err);
+	if (!tap_ok(r == 0, "stepfs: an overlay holding one layer twice mounts (was ELOOP)")) {
+		tap_diag("%s", err ? err->msg : "?");
+		molt_error_free(err);
+		return;
+	}
+	_cleanup_free_ char *a = xasprintf("%s/a", fs->merged);
+	_cleanup_free_ char *gone = xasprintf("%s/gone", fs->merged);
+	_cleanup_free_ char *data = NULL;
+	read_file(a, 100, &data, NULL, &err);
+	tap_str_eq(data, "lower", "stepfs: the repeated layer's file beats the layer between");
+	tap_ok(access(gone, F_OK) == 0,
+	       "stepfs: a file deleted between the two copies is back (the top copy re-adds it)");
+	stepfs_free(fs);
+	unlink(wh);
+	molt_error_free(err);
+}
+
 static void run(const char *base)
 {
 	struct molt_error *err = NULL;
@@ -73,6 +109,7 @@ static void run(const char *base)
 	} else {
 		tap_ok(0, "stepfs: read-only view mounts");
 	}
+	dup_layers(base, l1, l2);
 	molt_error_free(err);
 }
 
