@@ -561,7 +561,7 @@ static int dest_follow_links(int dst_root, const char *dest, char **ret)
 		if (n == 0)
 			break;
 		_cleanup_free_ char *dir = join_comps(c, n - 1);
-		_cleanup_close_ int dfd = copy_open_in_root(dst_root, dir, O_PATH | O_DIRECTORY, true);
+		_cleanup_close_ int dfd = inroot_open(dst_root, dir, O_PATH | O_DIRECTORY, INROOT_AUTO);
 		char target[PATH_MAX];
 		ssize_t len = dfd < 0 ? -1 : readlinkat(dfd, c[n - 1], target, sizeof(target) - 1);
 		if (len <= 0) {
