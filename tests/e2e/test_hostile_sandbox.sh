@@ -158,6 +158,19 @@ if have_subuid; then
 	is "$("$MOLT" run --rootfs "$ROOT" echo alive 2>&1)" "alive" "molt responds afterwards"
 	out=$(p --pids-limit 400 -- probe_pidsuids 8 20 0 2>&1); rc=$?
 	like "$out" "spawned 168" "control: under --pids-limit 400 the same probe gets its 168 processes (rc $rc)"
+elif [ "$(id -u)" = 0 ]; then
+	# Real root maps every id to itself and puts the step in a pids cgroup of its own:
+	# the kernel fails the forks at the limit, whichever uid makes them.
+	out=$(p --pids-limit 40 -- probe_pidsuids 8 20 1 2>&1); rc=$?
+	n=$(printf '%s\n' "$out" | sed -n 's/.*after \([0-9]*\)$/\1/p')
+	if printf '%s' "$out" | grep -q "exceeded the process limit of 40"; then
+		ok "as real root a step spread over 8 uids is ended over --pids-limit 40"
+	else
+		check "as real root a step spread over 8 uids gets fewer than 40 processes in all (${n:-none})" \
+			test "${n:-99}" -lt 40
+	fi
+	sleep 0.3
+	check "nothing of it is left running" sh -c "! pgrep -f 'probe_pidsuid[s] 8 20 1'"
 else
 	skip "the process bound across uids needs a subuid range for $(id -un)"
 fi
