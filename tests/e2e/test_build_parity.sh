@@ -7,33 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 export SOURCE_DATE_EPOCH=1700000000
-"$MOLT" load -i "$FIXTURES/busybox/oci" >/dev/null 2>&1 || { not_ok "load the busybox base"; done_testing; exit 1; }
-
-# ctx NAME: a fresh build context; the Dockerfile comes on stdin.
-ctx() {
-	local d=$WORK/ctx/$1
-	rm -rf "$d"; mkdir -p "$d"
-	cat >"$d/Dockerfile"
-	printf '%s' "$d"
-}
-
-# build CTX ARGS...: molt build with plain progress, output in $WORK/build.log.
-build() {
-	local c=$1; shift
-	"$MOLT" build --progress plain "$@" "$c" >"$WORK/build.out" 2>"$WORK/build.log"
-}
-
-# config IMAGE: the image's OCI config JSON, read from `molt save --format oci`.
-config() {
-	local t=$WORK/save.tar d=$WORK/save
-	rm -rf "$t" "$d"; mkdir -p "$d"
-	"$MOLT" save --format oci -o "$t" "$1" >/dev/null 2>&1 || return 1
-	tar -xf "$t" -C "$d" || return 1
-	local m c
-	m=$(jq -r '.manifests[0].digest' "$d/index.json" | sed 's/sha256://')
-	c=$(jq -r '.config.digest' "$d/blobs/sha256/$m" | sed 's/sha256://')
-	cat "$d/blobs/sha256/$c"
-}
+load_busybox
 
 # owner TAR PATH: "uid:gid mode" of PATH in a rootfs tar (-o type=tar).
 owner() {

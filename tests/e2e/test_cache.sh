@@ -6,20 +6,7 @@
 
 # No SOURCE_DATE_EPOCH here: a cached rebuild must give the same image ID by itself.
 unset SOURCE_DATE_EPOCH
-"$MOLT" load -i "$FIXTURES/busybox/oci" >/dev/null 2>&1 || { not_ok "load the busybox base"; done_testing; exit 1; }
-
-ctx() {
-	local d=$WORK/ctx/$1
-	rm -rf "$d"; mkdir -p "$d"
-	cat >"$d/Dockerfile"
-	printf '%s' "$d"
-}
-
-# build CTX ARGS...: plain progress into $WORK/build.log.
-build() {
-	local c=$1; shift
-	"$MOLT" build --progress plain "$@" "$c" >"$WORK/build.out" 2>"$WORK/build.log"
-}
+load_busybox
 
 # status TEXT: how the step whose title contains TEXT ended in the last build
 # ("CACHED", "DONE" or "" when it did not run).

@@ -4,21 +4,7 @@
 # or to write to the caller's terminal. Each case checks the host afterwards.
 . "$(dirname "$0")/lib.sh"
 
-"$MOLT" load -i "$FIXTURES/busybox/oci" >/dev/null 2>&1 || { not_ok "load the busybox base"; done_testing; exit 1; }
-
-# ctx NAME: a fresh build context; the Dockerfile comes on stdin.
-ctx() {
-	local d=$WORK/ctx/$1
-	rm -rf "$d"; mkdir -p "$d"
-	cat >"$d/Dockerfile"
-	printf '%s' "$d"
-}
-
-# build CTX ARGS...: molt build with plain progress, output in $WORK/build.log.
-build() {
-	local c=$1; shift
-	"$MOLT" build --progress plain "$@" "$c" >"$WORK/build.out" 2>"$WORK/build.log"
-}
+load_busybox
 
 # exists PATH NAME: a host canary is still there.
 exists() { if [ -e "$1" ]; then ok "$2"; else not_ok "$2"; diag "$(tail -n 8 "$WORK/build.log")"; fi; }
