@@ -110,7 +110,7 @@ static MOLT_NORETURN void tee_main(int in, const struct progress_out *po, unsign
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	char *lines[TAIL_LINES] = {0};
 	unsigned head = 0;
-	struct strbuf cur = STRBUF_INIT;
+	struct progress_line cur = {STRBUF_INIT, 0};
 	char buf[8192];
 	for (;;) {
 		ssize_t n = read(in, buf, sizeof(buf));
@@ -119,14 +119,15 @@ static MOLT_NORETURN void tee_main(int in, const struct progress_out *po, unsign
 		if (n <= 0)
 			break;
 		progress_output(po, id, buf, (size_t)n);
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] != '\n') {
-				strbuf_addc(&cur, buf[i]);
-				continue;
-			}
+		for (const char *d = buf, *end = buf + n; d < end;) {
+			const char *nl = memchr(d, '\n', (size_t)(end - d));
+			progress_line_add(&cur, d, (size_t)((nl ? nl : end) - d));
+			if (!nl)
+				break;
 			free(lines[head]);
-			lines[head] = strbuf_detach(&cur);
+			lines[head] = progress_line_take(&cur);
 			head = (head + 1) % TAIL_LINES;
+			d = nl + 1;
 		}
 	}
 	struct strbuf out = STRBUF_INIT;
@@ -135,8 +136,10 @@ static MOLT_NORETURN void tee_main(int in, const struct progress_out *po, unsign
 		if (l)
 			strbuf_addf(&out, "%s\n", l);
 	}
-	if (cur.len)
-		strbuf_addf(&out, "%s\n", cur.buf);
+	if (cur.buf.len || cur.cut) {
+		_cleanup_free_ char *l = progress_line_take(&cur);
+		strbuf_addf(&out, "%s\n", l);
+	}
 	struct molt_error *err = NULL;
 	(void)write_file_atomic(tail_path, strbuf_str(&out), out.len, 0600, &err);
 	_exit(0);
