@@ -188,7 +188,8 @@ int str_to_int64(const char *s, int64_t min, int64_t max, int64_t *ret);
 
 /* ---------------------------------------------------------------- files */
 
-/* Reads a whole file (at most max_size bytes, else -EFBIG). Host paths only. */
+/* Reads a whole file (at most max_size bytes, else -EFBIG). Host paths only. Only a
+ * regular file: anything else (a FIFO, a device) is refused with -EINVAL, never waited on. */
 int read_file(const char *path, size_t max_size, char **ret_data, size_t *ret_len,
 	      struct molt_error **err);
 /* Same, relative to dirfd. */

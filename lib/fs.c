@@ -43,9 +43,15 @@ ssize_t read_full(int fd, void *buf, size_t len)
 int read_file_at(int dirfd, const char *path, size_t max_size, char **ret_data, size_t *ret_len,
 		 struct molt_error **err)
 {
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer forever. */
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return molt_error_set(err, errno, "open '%s'", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return molt_error_set(err, errno, "stat '%s'", path);
+	if (!S_ISREG(st.st_mode))
+		return molt_error_setx(err, EINVAL, "read '%s': not a regular file", path);
 	struct strbuf sb = STRBUF_INIT;
 	char chunk[65536];
 	for (;;) {

@@ -249,7 +249,9 @@ static int hash_meta(struct src_walk *w, int dirfd, const char *name, const stru
 		w->seen = xrealloc(w->seen, (w->n_seen + 1) * sizeof(*w->seen));
 		w->seen[w->n_seen++] = (struct seen_inode){st->st_dev, st->st_ino, xstrdup(rel)};
 	}
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO swapped in since the fstatat must not block the build. */
+	_cleanup_close_ int fd =
+		openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return molt_error_set(err, errno, "open '%s'", rel);
 	return hash_content(h, fd, rel, err);
@@ -328,7 +330,10 @@ static int walk_source(struct src_walk *w, const char *src, struct molt_error **
 {
 	_cleanup_strv_ char **comps = copy_path_split(src);
 	cache_hash_str(w->h, "source", src);
-	_cleanup_close_ int fd = copy_open_in_root(w->src_root, src, O_RDONLY | O_NOCTTY, true);
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer forever; its
+	 * content is never hashed (only regular files' is). */
+	_cleanup_close_ int fd =
+		copy_open_in_root(w->src_root, src, O_RDONLY | O_NOCTTY | O_NONBLOCK, true);
 	if (fd == -EISDIR || fd == -ENXIO || fd == -EACCES)
 		fd = copy_open_in_root(w->src_root, src, O_PATH, true);
 	if (fd < 0) {

@@ -3,6 +3,7 @@
  * runner/cmd_build.c: `molt build` — options (SPEC.md §2), reading the Dockerfile,
  * parsing and planning it; `--print-plan` prints the plan. Running builds comes later.
  */
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -213,32 +214,45 @@ static int parse_options(int argc, char **argv, struct build_options *o, struct 
 	return 0;
 }
 
+static int read_stream(int fd, const char *what, char **ret, size_t *ret_len,
+		       struct molt_error **err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read_full(fd, buf, sizeof(buf));
+		if (n < 0) {
+			strbuf_done(&sb);
+			return molt_error_set(err, (int)-n, "reading the Dockerfile from '%s'", what);
+		}
+		if (n == 0)
+			break;
+		strbuf_add(&sb, buf, (size_t)n);
+		if (sb.len > DOCKERFILE_MAX) {
+			strbuf_done(&sb);
+			return molt_error_setx(err, EFBIG, "the Dockerfile '%s' is larger than 16 MiB",
+					       what);
+		}
+	}
+	*ret_len = sb.len;
+	*ret = strbuf_detach(&sb);
+	return 0;
+}
+
 static int read_dockerfile(const struct build_options *o, char **ret, size_t *ret_len,
 			   struct molt_error **err)
 {
-	if (o->file && !strcmp(o->file, "-")) {
-		struct strbuf sb = STRBUF_INIT;
-		char buf[65536];
-		for (;;) {
-			ssize_t n = read_full(STDIN_FILENO, buf, sizeof(buf));
-			if (n < 0) {
-				strbuf_done(&sb);
-				return molt_error_set(err, (int)-n, "reading the Dockerfile from stdin");
-			}
-			if (n == 0)
-				break;
-			strbuf_add(&sb, buf, (size_t)n);
-			if (sb.len > DOCKERFILE_MAX) {
-				strbuf_done(&sb);
-				return molt_error_setx(err, EFBIG, "the Dockerfile on stdin is larger than 16 MiB");
-			}
-		}
-		*ret_len = sb.len;
-		*ret = strbuf_detach(&sb);
-		return 0;
+	if (o->file && !strcmp(o->file, "-"))
+		return read_stream(STDIN_FILENO, "stdin", ret, ret_len, err);
+	if (o->file) {
+		/* The user's own choice, so a pipe (`-f <(…)`) is read as it comes. */
+		_cleanup_close_ int fd = open(o->file, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0)
+			return molt_error_set(err, errno, "reading the Dockerfile: open '%s'", o->file);
+		return read_stream(fd, o->file, ret, ret_len, err);
 	}
-	_cleanup_free_ char *path =
-		o->file ? xstrdup(o->file) : xasprintf("%s/Dockerfile", o->context);
+	/* The context's own Dockerfile: read_file() refuses a FIFO planted there. */
+	_cleanup_free_ char *path = xasprintf("%s/Dockerfile", o->context);
 	int r = read_file(path, DOCKERFILE_MAX, ret, ret_len, err);
 	if (r < 0)
 		molt_error_wrap(err, "reading the Dockerfile");

@@ -6,6 +6,7 @@
  */
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dockerignore.h"
 #include "stage.h"
@@ -17,20 +18,31 @@ static int read_ignore_file(const struct build_ctx *b, char **ret, struct molt_e
 	*ret = NULL;
 	if (b->o->dockerfile_path) {
 		_cleanup_free_ char *beside = xasprintf("%s.dockerignore", b->o->dockerfile_path);
-		int r = read_file(beside, IGNORE_MAX, ret, NULL, NULL);
+		_cleanup_error_ struct molt_error *e = NULL;
+		int r = read_file(beside, IGNORE_MAX, ret, NULL, &e);
 		if (r == 0)
 			return 0;
+		if (r != -ENOENT) {
+			*err = TAKE_PTR(e);
+			return r;
+		}
 	}
 	/* In-root, so a .dockerignore symlink cannot read a host file. */
-	int fd = copy_open_in_root(b->context_fd, ".dockerignore", O_RDONLY | O_NOCTTY, true);
+	_cleanup_close_ int fd = copy_open_in_root(b->context_fd, ".dockerignore", O_PATH, true);
 	if (fd == -ENOENT)
 		return 0;
 	if (fd < 0)
 		return molt_error_set(err, -fd, "open the build context's .dockerignore");
+	/* A FIFO would block the read (read_file refuses it too; this says it clearly). */
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return molt_error_set(err, errno, "stat the build context's .dockerignore");
+	if (!S_ISREG(st.st_mode))
+		return molt_error_setx(err, EINVAL,
+				       "the build context's .dockerignore is not a regular file");
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	int r = read_file(path, IGNORE_MAX, ret, NULL, err);
-	close(fd);
 	if (r < 0)
 		molt_error_wrap(err, "read the build context's .dockerignore");
 	return r;

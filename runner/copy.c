@@ -361,8 +361,9 @@ static int copy_entry(struct copy_state *s, int src_dirfd, const char *src_name,
 		return 0;
 	}
 	if (S_ISREG(st.st_mode)) {
-		_cleanup_close_ int in =
-			openat(src_dirfd, src_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+		/* O_NONBLOCK: a FIFO swapped in since the fstatat must not block the build. */
+		_cleanup_close_ int in = openat(src_dirfd, src_name,
+						O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 		if (in < 0)
 			return molt_error_set(err, errno, "open '%s'", relpath);
 		r = copy_regular(s, in, &st, dst_dirfd, name, dst_path);
@@ -463,6 +464,30 @@ static int expand_source(struct copy_state *s, const char *src, char ***ret,
 	return 0;
 }
 
+/*
+ * A source that is no directory: a regular file is read through its O_PATH fd, a FIFO
+ * or device is made anew (BuildKit copies a FIFO as a FIFO), never opened for reading,
+ * which would wait for a writer forever.
+ */
+static int copy_top_file(struct copy_state *s, int pathfd, const struct stat *st, int dfd,
+			 const char *name, const char *dst_path, const char *src)
+{
+	if (S_ISFIFO(st->st_mode) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+		return copy_special(s, -1, NULL, st, dfd, name, src);
+	if (!S_ISREG(st->st_mode))
+		return -EINVAL;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", pathfd);
+	/* O_NONBLOCK: should the file be swapped for a FIFO since the fstat, no wait. */
+	_cleanup_close_ int in = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	struct stat now;
+	if (in < 0 || fstat(in, &now) < 0)
+		return -errno;
+	if (!S_ISREG(now.st_mode) || now.st_ino != st->st_ino || now.st_dev != st->st_dev)
+		return -EINVAL;
+	return copy_regular(s, in, st, dfd, name, dst_path);
+}
+
 static int copy_one_source(struct copy_state *s, const char *src, const char *dest,
 			   bool dest_is_dir, struct molt_error **err)
 {
@@ -515,11 +540,10 @@ static int copy_one_source(struct copy_state *s, const char *src, const char *de
 	if (d < 0)
 		return molt_error_set(err, -d, "create destination directory '/%s'", dir);
 	_cleanup_close_ int dfd = openat(d, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_close_ int in = copy_open_in_root(s->src_root, src, O_RDONLY | O_NOCTTY, true);
-	if (dfd < 0 || in < 0)
-		return molt_error_set(err, dfd < 0 ? errno : -in, "open '%s'", src);
+	if (dfd < 0)
+		return molt_error_set(err, errno, "open '/%s'", dir);
 	_cleanup_free_ char *dst_path = xasprintf("/%s%s%s", dir, *dir ? "/" : "", name);
-	int r = S_ISREG(st.st_mode) ? copy_regular(s, in, &st, dfd, name, dst_path) : -EINVAL;
+	int r = copy_top_file(s, fd, &st, dfd, name, dst_path, src);
 	if (r == -EINVAL)
 		return molt_error_setx(err, EINVAL, "source '%s' is not a regular file or directory",
 				       src);

@@ -42,4 +42,60 @@ like "$(grep -E -A1 '^#[0-9]+ a{1000}' "$WORK/rss.log" | tail -n 1)" '^#[0-9]+ a
 	"long line: the next line starts a line of its own"
 is "$(tail -n 3 "$WORK/rss.log" | grep -cE '^b{4096}… \(95904 bytes cut\)$')" 1 \
 	"long line: the error's output tail keeps 4 KiB of a line and says what was cut"
+
+# ---- 3. FIFOs never opened for reading: copied as FIFOs, or refused clearly
+# b CTX ARGS...: a bounded build; stderr in $WORK/build.log, exit status echoed.
+b() {
+	local c=$1; shift
+	timeout 30 "$MOLT" build --progress plain "$@" "$c" >"$WORK/build.out" 2>"$WORK/build.log"
+	echo $?
+}
+c=$(ctx fifo <<'DF'
+FROM busybox AS src
+RUN mkfifo -m 0640 /made-fifo
+FROM busybox
+COPY fifo /from-context
+COPY dir/ /dir/
+COPY --from=src /made-fifo /from-stage
+RUN test -p /from-context && test -p /dir/inner && test -p /from-stage && \
+	stat -c %a /from-stage >/modes
+DF
+)
+mkfifo "$c/fifo"; mkdir "$c/dir"; mkfifo "$c/dir/inner"
+rc=$(b "$c" -o "type=local,dest=$WORK/fifo-out")
+is "$rc" 0 "fifo: COPY of a FIFO from the context, inside a directory and --from a stage finishes"
+[ "$rc" = 0 ] || diag "$(tail -n 5 "$WORK/build.log")"
+is "$(cat "$WORK/fifo-out/modes" 2>/dev/null)" 640 "fifo: each is copied as a FIFO with its mode"
+
+c=$(ctx fifo-passwd <<'DF'
+FROM busybox
+RUN rm /etc/passwd && mkfifo /etc/passwd
+COPY --chown=app a /a
+DF
+)
+echo a >"$c/a"
+rc=$(b "$c")
+is "$rc" 1 "fifo: COPY --chown with /etc/passwd a FIFO fails (no hang)"
+like "$(cat "$WORK/build.log")" "chown=app: the image's /etc/passwd is not a regular file" \
+	"fifo: ... saying /etc/passwd is not a regular file"
+
+c=$(ctx fifo-ignore <<'DF'
+FROM busybox
+COPY a /a
+DF
+)
+echo a >"$c/a"; mkfifo "$c/.dockerignore"
+rc=$(b "$c")
+is "$rc" 1 "fifo: a FIFO .dockerignore fails the build (no hang)"
+like "$(cat "$WORK/build.log")" "\.dockerignore is not a regular file" "fifo: ... saying so"
+
+c=$(ctx fifo-dockerfile </dev/null)
+rm "$c/Dockerfile"; mkfifo "$c/Dockerfile"
+rc=$(b "$c")
+is "$rc" 1 "fifo: a context whose Dockerfile is a FIFO fails (no hang)"
+like "$(cat "$WORK/build.log")" "Dockerfile': not a regular file" "fifo: ... saying so"
+rc=$(b "$c" -f <(printf 'FROM busybox\nRUN true\n'))
+is "$rc" 0 "fifo: an explicit -f <(...) pipe is still read"
+
+
 done_testing
