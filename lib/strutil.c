@@ -158,3 +158,60 @@ void strv_sort(char **v)
 {
 	qsort(v, strv_len(v), sizeof(char *), cmp_strp);
 }
+
+static size_t env_key_len(const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	return eq ? (size_t)(eq - kv) : strlen(kv);
+}
+
+static size_t env_key_hash(const char *kv, size_t klen)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < klen; i++)
+		h = (h ^ (unsigned char)kv[i]) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+/* The slot holding key kv[0..klen) in the index of v (entry + 1 per slot), or an empty one. */
+static size_t env_slot(char *const *v, const size_t *slots, size_t mask, const char *kv,
+		       size_t klen)
+{
+	size_t i = env_key_hash(kv, klen) & mask;
+	for (; slots[i]; i = (i + 1) & mask) {
+		const char *e = v[slots[i] - 1];
+		if (env_key_len(e) == klen && !memcmp(e, kv, klen))
+			break;
+	}
+	return i;
+}
+
+void strv_env_merge(char ***env, char *const *add, bool replace)
+{
+	size_t n = strv_len(*env), m = strv_len(add), n_slots = 16;
+	while (n_slots < 2 * (n + m))
+		n_slots *= 2;
+	_cleanup_free_ size_t *slots = xcalloc(n_slots, sizeof(size_t));
+	char **v = xrealloc(*env, (n + m + 1) * sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		size_t s = env_slot(v, slots, n_slots - 1, v[i], env_key_len(v[i]));
+		if (!slots[s])
+			slots[s] = i + 1;
+	}
+	for (size_t i = 0; i < m; i++) {
+		size_t klen = env_key_len(add[i]);
+		char *e = add[i][klen] ? xstrdup(add[i]) : xasprintf("%s=", add[i]);
+		size_t s = env_slot(v, slots, n_slots - 1, add[i], klen);
+		if (slots[s] && replace) {
+			free(v[slots[s] - 1]);
+			v[slots[s] - 1] = e;
+		} else if (slots[s]) {
+			free(e);
+		} else {
+			v[n] = e;
+			slots[s] = ++n;
+		}
+	}
+	v[n] = NULL;
+	*env = v;
+}

@@ -86,15 +86,7 @@ static int run_argv(const struct stage_run *sr, const struct build_instr *in, in
 static char **run_env(const struct stage_run *sr, const struct build_instr *in)
 {
 	char **env = strv_copy(sr->config.env);
-	for (size_t i = 0; in->args && in->args[i]; i++) {
-		const char *eq = strchr(in->args[i], '=');
-		size_t klen = eq ? (size_t)(eq - in->args[i]) : strlen(in->args[i]);
-		bool set = false;
-		for (size_t k = 0; env[k] && !set; k++)
-			set = !strncmp(env[k], in->args[i], klen) && env[k][klen] == '=';
-		if (!set)
-			strv_push(&env, in->args[i]);
-	}
+	strv_env_merge(&env, in->args, false);
 	bool has_path = false;
 	for (size_t k = 0; env[k]; k++)
 		has_path |= str_startswith(env[k], "PATH=");

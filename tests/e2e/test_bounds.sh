@@ -98,4 +98,89 @@ rc=$(b "$c" -f <(printf 'FROM busybox\nRUN true\n'))
 is "$rc" 0 "fifo: an explicit -f <(...) pipe is still read"
 
 
+
+# ---- 2. ARG/ENV/LABEL blow-ups: linear time, bounded memory, limits with a clear error
+# A sanitizer build maps terabytes of shadow memory, so the address-space guard (which
+# keeps a regression from eating the machine) applies to a plain build only.
+as_limit=4000000000
+grep -q __asan_init "$MOLT" 2>/dev/null && as_limit=unlimited
+bounded=(prlimit --as=$as_limit timeout 60)
+gen() { python3 -c "$1" >"$2"; }
+
+c=$(ctx envs </dev/null)
+gen '
+print("FROM busybox")
+for i in range(5000):
+    print("ENV V%d=value%d" % (i, i))
+    if i % 1000 == 999:
+        print("RUN env | grep -c ^V >/n%d" % i)
+print("LABEL done=yes")' "$c/Dockerfile"
+rss=$(peak_rss_kib "${bounded[@]}" "$MOLT" build --progress quiet -o "type=local,dest=$WORK/envs-out" "$c")
+is "$(cat "$WORK/rss.rc")" 0 "expansion: 5,000 ENV lines build (in under 60 s)"
+[ "$(cat "$WORK/rss.rc")" = 0 ] || diag "$(tail -n 3 "$WORK/rss.log" | cut -c1-300)"
+is "$(cat "$WORK/envs-out/n4999" 2>/dev/null)" 5000 "expansion: ... and the last RUN sees all 5,000"
+if [ "${rss:-0}" -gt 0 ] && [ "$rss" -lt 204800 ]; then
+	ok "expansion: ... with molt's peak RSS under 200 MiB (${rss} KiB)"
+else
+	not_ok "expansion: ... with molt's peak RSS under 200 MiB"; diag "peak RSS: ${rss:-?} KiB"
+fi
+
+c=$(ctx args-labels </dev/null)
+gen '
+print("FROM busybox")
+for i in range(10):
+    print("ARG A%d=%s" % (i, chr(97 + i) * (1 << 20)))
+for i in range(300):
+    print("LABEL l%d=$A%d" % (i, i % 10))' "$c/Dockerfile"
+rss=$(peak_rss_kib "${bounded[@]}" "$MOLT" build --progress quiet "$c")
+is "$(cat "$WORK/rss.rc")" 2 "expansion: ten 1 MiB ARGs x 300 LABELs fail (in under 60 s)"
+like "$(head -n 1 "$WORK/rss.log" | cut -c1-300)" "^molt: Dockerfile:5: ARG: the stage's build args exceed 4 MiB$" \
+	"expansion: ... at the ARG past the 4 MiB limit, saying so"
+like "$(sed -n 2p "$WORK/rss.log" | wc -c)" '^[0-9]{3}$' "expansion: ... echoing the line cut short, not 1 MiB of it"
+if [ "${rss:-0}" -gt 0 ] && [ "$rss" -lt 204800 ]; then
+	ok "expansion: ... with molt's peak RSS under 200 MiB (${rss} KiB)"
+else
+	not_ok "expansion: ... with molt's peak RSS under 200 MiB"; diag "peak RSS: ${rss:-?} KiB"
+fi
+sed -i '/^ARG A[3-9]=/d; s/\$A[3-9]$/$A0/' "$c/Dockerfile"
+molt_fails 2 "^molt: Dockerfile:8: LABEL: the stage's labels exceed 4 MiB" \
+	"expansion: three 1 MiB ARGs x 300 LABELs stop at the label past 4 MiB" \
+	"${bounded[@]}" "$MOLT" build --progress quiet "$c"
+
+# A base image whose config has 200,000 Env entries.
+python3 - "$FIXTURES/busybox/oci" "$WORK/envbomb" <<'PY'
+import hashlib, json, os, shutil, sys
+src, dst = sys.argv[1], sys.argv[2]
+shutil.copytree(src, dst)
+blobs = os.path.join(dst, "blobs", "sha256")
+def read(d): return open(os.path.join(blobs, d.split(":")[1]), "rb").read()
+def write(b):
+    h = hashlib.sha256(b).hexdigest()
+    open(os.path.join(blobs, h), "wb").write(b)
+    return "sha256:" + h
+idx = json.load(open(os.path.join(dst, "index.json")))
+man = json.loads(read(idx["manifests"][0]["digest"]))
+cfg = json.loads(read(man["config"]["digest"]))
+cfg.setdefault("config", {})["Env"] = ["PATH=/bin"] + ["E%d=v%d" % (i, i) for i in range(200000)]
+cb = json.dumps(cfg).encode()
+man["config"] = dict(man["config"], digest=write(cb), size=len(cb))
+mb = json.dumps(man).encode()
+idx["manifests"][0].update(digest=write(mb), size=len(mb))
+idx["manifests"][0]["annotations"] = {"io.containerd.image.name": "docker.io/library/envbomb:latest"}
+json.dump(idx, open(os.path.join(dst, "index.json"), "w"))
+PY
+check "200k Env: molt load takes the image (in under 60 s)" "${bounded[@]}" "$MOLT" load -i "$WORK/envbomb"
+c=$(ctx envbomb <<'DF'
+FROM envbomb
+ENV X=1
+LABEL a=b
+DF
+)
+check "200k Env: ENV and LABEL on it plan and commit in under 60 s" \
+	"${bounded[@]}" "$MOLT" build --progress quiet -t envbomb:2 "$c"
+printf 'FROM envbomb\nRUN echo $E199999\n' >"$c/Dockerfile"
+molt_fails 126 "RUN: run '/bin/sh': Argument list too long" \
+	"200k Env: a RUN on it fails at once with execve's E2BIG, as docker's would" \
+	"${bounded[@]}" "$MOLT" build --progress quiet "$c"
+
 done_testing
