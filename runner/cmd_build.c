@@ -140,6 +140,8 @@ static int set_value(struct build_options *o, const char *opt, const char *v,
 		o->progress = v;
 	} else if (!strcmp(opt, "--iidfile")) {
 		o->iidfile = v;
+	} else if (!strcmp(opt, "--max-unpack")) {
+		return cli_set_max_unpack("build", v, err);
 	} else if (!strcmp(opt, "-m") || !strcmp(opt, "--memory")) {
 		if (sandbox_parse_size(v, &o->memory) < 0 || o->memory < SANDBOX_MEMORY_MIN)
 			return cli_usage_error(err, "build", "--memory must be a size of at least 6m "
@@ -159,7 +161,7 @@ static bool takes_value(const char *opt)
 	static const char *const with_value[] = {"-f",      "--file",    "-t",        "--tag",
 						 "--target", "--build-arg", "-o",      "--output",
 						 "--network", "--progress", "--iidfile", "--jobs",
-						 "-m", "--memory", NULL};
+						 "-m", "--memory", "--max-unpack", NULL};
 	return one_of(opt, with_value);
 }
 

@@ -183,4 +183,113 @@ molt_fails 126 "RUN: run '/bin/sh': Argument list too long" \
 	"200k Env: a RUN on it fails at once with execve's E2BIG, as docker's would" \
 	"${bounded[@]}" "$MOLT" build --progress quiet "$c"
 
+
+# ---- 4. decompression bombs and sparse claims: a cap, a free-space reserve, nothing left
+# layout DIR NAME TAR: an OCI layout holding an image NAME with TAR (gzip -1) as its layer.
+layout() {
+	python3 - "$@" <<'PY'
+import gzip, hashlib, json, os, shutil, sys
+out, name, tar = sys.argv[1:4]
+blobs = os.path.join(out, "blobs", "sha256")
+os.makedirs(blobs)
+def put(b):
+    h = hashlib.sha256(b).hexdigest()
+    open(os.path.join(blobs, h), "wb").write(b)
+    return "sha256:" + h, len(b)
+diff, gz = hashlib.sha256(), os.path.join(blobs, "tmp")
+with open(tar, "rb") as f, gzip.GzipFile(gz, "wb", compresslevel=1, mtime=0) as z:
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+        diff.update(chunk); z.write(chunk)
+ld = hashlib.sha256(open(gz, "rb").read()).hexdigest()
+os.rename(gz, os.path.join(blobs, ld))
+cfg = {"architecture": "amd64", "os": "linux", "config": {},
+       "rootfs": {"type": "layers", "diff_ids": ["sha256:" + diff.hexdigest()]}}
+cd, cl = put(json.dumps(cfg).encode())
+man = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+       "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cl},
+       "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                   "digest": "sha256:" + ld, "size": os.path.getsize(os.path.join(blobs, ld))}]}
+md, ml = put(json.dumps(man).encode())
+json.dump({"schemaVersion": 2, "manifests": [{"mediaType": man["mediaType"], "digest": md, "size": ml,
+           "annotations": {"io.containerd.image.name": name}}]}, open(os.path.join(out, "index.json"), "w"))
+open(os.path.join(out, "oci-layout"), "w").write('{"imageLayoutVersion": "1.0.0"}')
+PY
+}
+# left_over: what a failed unpack left in the store's scratch and layer trees, beyond
+# what was there at the last `snap`.
+store_list() { find "$MOLT_ROOT/tmp" "$MOLT_ROOT/layers" -mindepth 2 -maxdepth 2 2>/dev/null | sort; }
+snap() { store_list >"$WORK/store.before"; }
+left_over() { store_list | comm -13 "$WORK/store.before" -; }
+
+B=$WORK/bombs; mkdir -p "$B/zeros" "$B/sparse"
+head -c 100M /dev/zero >"$B/zeros/big"
+tar -C "$B/zeros" -cf "$B/zeros.tar" big && rm -f "$B/zeros/big"
+truncate -s 20G "$B/sparse/huge"
+tar -C "$B/sparse" --sparse -cf "$B/sparse.tar" huge && rm -f "$B/sparse/huge"
+layout "$B/zeros-oci" docker.io/library/zerobomb:latest "$B/zeros.tar"
+layout "$B/sparse-oci" docker.io/library/sparsebomb:latest "$B/sparse.tar"
+"$MOLT" load -i "$B/zeros-oci" >/dev/null 2>&1 && "$MOLT" load -i "$B/sparse-oci" >/dev/null 2>&1 ||
+	not_ok "bombs: load the two bomb images (their blobs are small)"
+snap
+# COPY --from unpacks the image's layers (the bomb images have no shell for a RUN).
+c=$(ctx bomb <<'DF'
+FROM busybox
+COPY --from=zerobomb /big /big
+DF
+)
+molt_fails 1 "layer sha256:[0-9a-f]+: unpacks to more than the limit of 52428800 bytes \(--max-unpack, MOLT_MAX_UNPACK\)" \
+	"bombs: a 100 MiB gzip layer stops at MOLT_MAX_UNPACK=50M" \
+	env MOLT_MAX_UNPACK=50M timeout 60 "$MOLT" build --progress quiet "$c"
+is "$(left_over)" "" "bombs: ... and nothing of it is left in the store"
+molt_fails 1 "unpacks to more than the limit of 52428800 bytes" \
+	"bombs: --max-unpack 50M does the same" \
+	timeout 60 "$MOLT" build --progress quiet --max-unpack 50M "$c"
+printf 'FROM busybox\nCOPY --from=sparsebomb /huge /huge\n' >"$c/Dockerfile"
+molt_fails 1 "unpacks to more than the limit of 52428800 bytes" \
+	"bombs: a layer entry claiming 20 GiB of sparse data stops at its header" \
+	env MOLT_MAX_UNPACK=50M timeout 20 "$MOLT" build --progress quiet "$c"
+is "$(left_over)" "" "bombs: ... and nothing of it is left in the store"
+free=$(df -B1 --output=avail "$MOLT_ROOT" | tail -n 1 | tr -d ' ')
+printf 'FROM busybox\nCOPY --from=zerobomb /big /big\n' >"$c/Dockerfile"
+molt_fails 1 "stopped before the store's filesystem runs out of space" \
+	"bombs: an unpack that would eat into the free-space reserve stops" \
+	env MOLT_UNPACK_RESERVE=$free timeout 60 "$MOLT" build --progress quiet "$c"
+is "$(left_over)" "" "bombs: ... and nothing of it is left in the store"
+check "bombs: with room and no cap the 100 MiB layer unpacks (the limits are not in the way)" \
+	timeout 60 "$MOLT" build --progress quiet "$c"
+snap
+
+# The same bombs inside a docker save tar given to molt load.
+mkdir -p "$B/save"; echo '[]' >"$B/save/manifest.json"; truncate -s 20G "$B/save/layer.tar"
+tar -C "$B/save" --sparse -cf "$B/save-sparse.tar" manifest.json layer.tar && rm -f "$B/save/layer.tar"
+molt_fails 1 "'.*save-sparse.tar': unpacks to more than the limit of 52428800 bytes" \
+	"bombs: molt load of a tar with a member claiming 20 GiB sparse stops at its header" \
+	timeout 20 "$MOLT" load --max-unpack 50M -i "$B/save-sparse.tar"
+head -c 100M /dev/zero | gzip -1 >"$B/save/zeros.gz"
+(cd "$B/save" && gzip -dc zeros.gz >blob && tar -cf - blob | gzip -1 >"$B/save-zeros.tar.gz" && rm blob)
+molt_fails 1 "unpacks to more than the limit of 52428800 bytes" \
+	"bombs: molt load of a gzip tar expanding to 100 MiB stops at MOLT_MAX_UNPACK=50M" \
+	env MOLT_MAX_UNPACK=50M timeout 60 "$MOLT" load -i "$B/save-zeros.tar.gz"
+is "$(left_over)" "" "bombs: ... and nothing of them is left in the store"
+# A docker save tar whose layer is a sparse member of 512 MiB of zeros (a valid, empty
+# tar): loaded, it must stay sparse in the store.
+S=$WORK/sparse-save; mkdir -p "$S"
+zeros512=sha256:9acca8e8c22201155389f65abbf6bc9723edc7384ead80503839f49dcc56d767
+printf '{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["%s"]}}' \
+	"$zeros512" >"$S/config.json"
+printf '[{"Config":"config.json","RepoTags":["sparse:1"],"Layers":["layer.tar"]}]' >"$S/manifest.json"
+truncate -s 512M "$S/layer.tar"
+tar -C "$S" --sparse -cf "$WORK/sparse-save.tar" manifest.json config.json layer.tar && rm -f "$S/layer.tar"
+du_before=$(du -sk "$MOLT_ROOT" | cut -f1)
+check "sparse: molt load takes a docker save tar with a 512 MiB sparse layer member" \
+	timeout 60 "$MOLT" load -i "$WORK/sparse-save.tar"
+grew=$(( $(du -sk "$MOLT_ROOT" | cut -f1) - du_before ))
+if [ "$grew" -lt 65536 ]; then
+	ok "sparse: ... and it stays sparse: the store grew by ${grew} KiB, not 512 MiB"
+else
+	not_ok "sparse: ... and it stays sparse"; diag "the store grew by ${grew} KiB"
+fi
+molt_fails 2 "MOLT_MAX_UNPACK='lots' is not a size" "bombs: a bad MOLT_MAX_UNPACK is refused" \
+	env MOLT_MAX_UNPACK=lots "$MOLT" images
+
 done_testing
