@@ -225,6 +225,25 @@ int rm_rf(const char *path, struct molt_error **err);
  * reproducible; 0 or -errno, *ret untouched on failure. */
 int dir_list_sorted(int dirfd, char ***ret);
 
+/*
+ * Deep trees with bounded fds: a recursive walker holding a directory fd per level
+ * would run out of descriptors in a tree 600 deep (RLIMIT_NOFILE is often 1024, or
+ * lower for a user). From DIR_KEEP_FDS levels down, a walker parks its directory
+ * before it descends (closes it, *fd = -1, remembering device and inode) and
+ * unparks it from the child's fd afterwards through "..", checked to be the same
+ * directory (-ESTALE if it was moved meanwhile). A parked walker must have listed
+ * its directory first (dir_list_sorted), as no readdir stream survives the close.
+ * Both are no-ops above DIR_KEEP_FDS.
+ */
+#define DIR_KEEP_FDS 32u
+struct dir_park {
+	dev_t dev;
+	ino_t ino;
+	bool parked;
+};
+int dir_park(int *fd, unsigned depth, struct dir_park *p);
+int dir_unpark(int *fd, int childfd, struct dir_park *p);
+
 /* ---------------------------------------------------------------- lazylib.c
  * Shared libraries opened on first use instead of linked (layers/lazy_archive.c,
  * layers/lazy_crypto.c, runner/add.c): molt does not pay their start-up cost unless

@@ -317,14 +317,34 @@ static int copy_special(struct copy_state *s, int src_dirfd, const char *src_nam
 	return 0;
 }
 
-static int copy_dir_children(struct copy_state *s, int src_dirfd, int dst_dirfd,
+static int copy_dir_children(struct copy_state *s, int *src_dirfd, int *dst_dirfd,
 			     const char *relpath, const char *dst_path, unsigned depth,
 			     struct molt_error **err);
 
-static int copy_entry(struct copy_state *s, int src_dirfd, const char *src_name, int dst_dirfd,
-		      const char *name, const char *relpath, const char *dst_path, unsigned depth,
+/* A subdirectory's children, with both parents parked deep down (lib: dir_park). */
+static int copy_below(struct copy_state *s, int *src_dirfd, int *dst_dirfd, int *sfd, int *dfd,
+		      const char *relpath, const char *dst_path, unsigned depth,
 		      struct molt_error **err)
 {
+	struct dir_park ps, pd = {0};
+	int r = dir_park(src_dirfd, depth, &ps);
+	if (r == 0)
+		r = dir_park(dst_dirfd, depth, &pd);
+	if (r < 0)
+		return molt_error_set(err, -r, "stat the parent of '%s'", relpath);
+	r = copy_dir_children(s, sfd, dfd, relpath, dst_path, depth + 1, err);
+	if (r < 0)
+		return r;
+	if ((r = dir_unpark(src_dirfd, *sfd, &ps)) < 0 || (r = dir_unpark(dst_dirfd, *dfd, &pd)) < 0)
+		return molt_error_set(err, -r, "reopen the parent of '%s'", relpath);
+	return 0;
+}
+
+static int copy_entry(struct copy_state *s, int *src_dirfdp, const char *src_name,
+		      int *dst_dirfdp, const char *name, const char *relpath, const char *dst_path,
+		      unsigned depth, struct molt_error **err)
+{
+	int src_dirfd = *src_dirfdp, dst_dirfd = *dst_dirfdp;
 	struct stat st;
 	if (fstatat(src_dirfd, src_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return molt_error_set(err, errno, "stat '%s'", relpath);
@@ -347,7 +367,8 @@ static int copy_entry(struct copy_state *s, int src_dirfd, const char *src_name,
 			openat(dst_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sfd < 0 || dfd < 0)
 			return molt_error_set(err, errno, "open directory '%s'", relpath);
-		r = copy_dir_children(s, sfd, dfd, relpath, dst_path, depth + 1, err);
+		r = copy_below(s, src_dirfdp, dst_dirfdp, &sfd, &dfd, relpath, dst_path, depth,
+			       err);
 		if (r < 0)
 			return r;
 		uid_t uid;
@@ -378,12 +399,12 @@ static int copy_entry(struct copy_state *s, int src_dirfd, const char *src_name,
 	return 0;
 }
 
-static int copy_dir_children(struct copy_state *s, int src_dirfd, int dst_dirfd,
+static int copy_dir_children(struct copy_state *s, int *src_dirfd, int *dst_dirfd,
 			     const char *relpath, const char *dst_path, unsigned depth,
 			     struct molt_error **err)
 {
 	_cleanup_strv_ char **names = NULL;
-	int r = dir_list_sorted(src_dirfd, &names);
+	int r = dir_list_sorted(*src_dirfd, &names);
 	if (r < 0)
 		return molt_error_set(err, -r, "read directory '%s'", relpath);
 	for (size_t i = 0; names[i]; i++) {
@@ -518,7 +539,7 @@ static int copy_one_source(struct copy_state *s, const char *src, const char *de
 							    true);
 		if (sfd < 0 || dfd < 0)
 			return molt_error_set(err, -(sfd < 0 ? sfd : dfd), "open '%s'", src);
-		return copy_dir_children(s, sfd, dfd, rel, target, 1, err);
+		return copy_dir_children(s, &sfd, &dfd, rel, target, 1, err);
 	}
 	/* A file: into dest/ when dest is a directory, else as dest itself. */
 	if (s->o->exclude && sn && s->o->exclude(s->o->exclude_userdata, sc[sn - 1], false))

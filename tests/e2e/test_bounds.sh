@@ -292,4 +292,34 @@ fi
 molt_fails 2 "MOLT_MAX_UNPACK='lots' is not a size" "bombs: a bad MOLT_MAX_UNPACK is refused" \
 	env MOLT_MAX_UNPACK=lots "$MOLT" images
 
+
+# ---- 5. deep trees with bounded fds: molt runs with 256 descriptors
+lim=(prlimit --nofile=256 timeout 120)
+scratch() { find "$MOLT_ROOT/tmp" -mindepth 1 -maxdepth 1 2>/dev/null; }
+for n in 600 2000; do
+	c=$(ctx deep$n <<DF
+FROM busybox AS deep
+RUN d=/deep; for i in \$(seq $n); do d=\$d/d; done; mkdir -p \$d && echo bottom >\$d/f
+RUN test -f /deep\$(printf '/d%.0s' \$(seq $n))/f
+FROM busybox
+COPY --from=deep /deep /deep
+DF
+)
+	rm -rf "$WORK/deep-out"
+	check "deep: a $n-deep tree from RUN, COPY --from and -o type=local with 256 fds" \
+		"${lim[@]}" "$MOLT" build --progress quiet -o "type=local,dest=$WORK/deep-out" "$c"
+	is "$(find "$WORK/deep-out/deep" -name f | wc -l)" 1 "deep: ... the output holds the $n-deep file"
+	is "$(scratch)" "" "deep: ... and leaves nothing in MOLT_ROOT/tmp"
+done
+c=$WORK/ctx/deep600
+out=$(MOLT_DIFFER=walk "${lim[@]}" "$MOLT" build --progress quiet --no-cache "$c" 2>&1)
+is "$?" 0 "deep: the same 600 deep with the walk differ"
+[ -z "$(scratch)" ] && ok "deep: ... leaves nothing in MOLT_ROOT/tmp" || not_ok "deep: ... leaves nothing in MOLT_ROOT/tmp"
+out=$(MOLT_DIFFER=walk "${lim[@]}" "$MOLT" build --progress quiet --no-cache "$WORK/ctx/deep2000" 2>&1)
+like "$out" "path too deep \(limit 1024 directories\)|^sha256:" \
+	"deep: 2000 deep with the walk differ builds or stops at the unpack depth limit, saying so"
+is "$(scratch)" "" "deep: ... leaves nothing in MOLT_ROOT/tmp"
+check "deep: molt prune --all removes it all with 256 fds" "${lim[@]}" "$MOLT" prune --all
+[ ! -e "$MOLT_ROOT/layers" ] && ok "deep: ... the store is gone" || not_ok "deep: ... the store is gone"
+
 done_testing
