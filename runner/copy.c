@@ -182,7 +182,54 @@ static int clear_target(int dst_dirfd, const char *name, bool want_dir, bool *re
 	return unlinkat(dst_dirfd, name, 0) < 0 ? -errno : 0;
 }
 
+static int copy_file_data_dense(int in, int out, uint64_t *bytes);
+
+/*
+ * Copies the data ranges of in and leaves its holes holes (SEEK_DATA/SEEK_HOLE): a
+ * base image file claiming 20 GiB of sparse data must not become 20 GiB of zeros on
+ * disk when COPY --from takes it. Falls back to a plain copy where the filesystem
+ * does not say where its holes are.
+ */
 static int copy_file_data(int in, int out, uint64_t *bytes)
+{
+	struct stat st;
+	if (fstat(in, &st) < 0)
+		return -errno;
+	/* Dense files (blocks for every byte) take the plain path: no lseek dance. */
+	if ((uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size)
+		return copy_file_data_dense(in, out, bytes);
+	off_t pos = 0;
+	while (pos < st.st_size) {
+		off_t data = lseek(in, pos, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break; /* only a hole is left */
+		if (data < 0)
+			return lseek(in, 0, SEEK_SET) < 0 ? -errno
+							 : copy_file_data_dense(in, out, bytes);
+		off_t hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		if (lseek(in, data, SEEK_SET) < 0 || lseek(out, data, SEEK_SET) < 0)
+			return -errno;
+		char buf[65536];
+		for (off_t left = hole - data; left > 0;) {
+			ssize_t n = read(in, buf, left < (off_t)sizeof(buf) ? (size_t)left : sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return n < 0 ? -errno : -EIO;
+			int r = write_all(out, buf, (size_t)n);
+			if (r < 0)
+				return r;
+			*bytes += (uint64_t)n;
+			left -= n;
+		}
+		pos = hole;
+	}
+	return ftruncate(out, st.st_size) < 0 ? -errno : 0;
+}
+
+static int copy_file_data_dense(int in, int out, uint64_t *bytes)
 {
 	for (;;) {
 		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
