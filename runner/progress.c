@@ -32,7 +32,7 @@ struct progress {
 	size_t n_steps;
 	unsigned next_seq;
 	unsigned live_lines; /* tty: lines of the live region currently on screen */
-	struct step *open;   /* plain: the step whose streamed long line has no '\n' yet */
+	unsigned open_seq;   /* plain: the step (seq) whose streamed long line has no '\n' yet */
 	struct strbuf inbuf; /* partial frames read by progress_drain() */
 };
 
@@ -187,10 +187,10 @@ void progress_line_done(struct progress_line *l)
 /* plain: another step's text is due while a streamed long line is unfinished. */
 static void close_open_line(struct progress *p)
 {
-	if (!p->open)
+	if (!p->open_seq)
 		return;
 	emit(p, "\n", 1);
-	p->open = NULL;
+	p->open_seq = 0;
 }
 
 /* The step's partial line is complete: keep it (capped) and print it in plain mode. */
@@ -201,9 +201,9 @@ static void add_line(struct progress *p, struct step *s)
 	s->lines[s->head] = progress_line_take(&s->partial);
 	s->streaming = false;
 	if (p->mode == PROGRESS_PLAIN) {
-		if (streamed && p->open == s) {
+		if (streamed && p->open_seq == s->seq) {
 			emit(p, "\n", 1);
-			p->open = NULL;
+			p->open_seq = 0;
 		} else if (!streamed) {
 			close_open_line(p);
 			emitf(p, "#%u %s\n", s->seq, s->lines[s->head]);
@@ -219,14 +219,14 @@ static void stream_cut(struct progress *p, struct step *s, const char *data, siz
 {
 	if (p->mode != PROGRESS_PLAIN || !n)
 		return;
-	if (p->open != s) {
+	if (p->open_seq != s->seq) {
 		close_open_line(p);
 		/* The first time: the kept part; after an interruption: a fresh prefix. */
 		if (!s->streaming)
 			emitf(p, "#%u %s", s->seq, strbuf_str(&s->partial.buf));
 		else
 			emitf(p, "#%u ", s->seq);
-		p->open = s;
+		p->open_seq = s->seq;
 	}
 	s->streaming = true;
 	emit(p, data, n);
