@@ -185,6 +185,20 @@ void strv_sort(char **v);
  * so a base image with 200,000 Env entries costs no quadratic scan.
  */
 void strv_env_merge(char ***env, char *const *add, bool replace);
+/*
+ * Sets K=V in a "K=V" list one key at a time in constant time (an image config's Env
+ * or Labels, ENV by ENV): a hash index on K beside the list, and room grown by
+ * doubling. Only env_index_set() may change the list while it is indexed: whoever
+ * replaces or frees the list calls env_index_done() first.
+ */
+struct env_index {
+	char **v;        /* the list indexed */
+	size_t n, cap;   /* its length, and the room allocated */
+	size_t *slots;   /* entry + 1, 0 = empty */
+	size_t n_slots;
+};
+void env_index_set(struct env_index *x, char ***env, const char *key, const char *value);
+void env_index_done(struct env_index *x);
 
 bool str_startswith(const char *s, const char *prefix);
 bool str_endswith(const char *s, const char *suffix);

@@ -215,3 +215,63 @@ void strv_env_merge(char ***env, char *const *add, bool replace)
 	v[n] = NULL;
 	*env = v;
 }
+
+static void env_index_insert(struct env_index *x, size_t entry)
+{
+	const char *e = x->v[entry];
+	size_t s = env_slot(x->v, x->slots, x->n_slots - 1, e, env_key_len(e));
+	if (!x->slots[s])
+		x->slots[s] = entry + 1;
+}
+
+static void env_index_rebuild(struct env_index *x, char ***env)
+{
+	size_t n = strv_len(*env);
+	x->cap = n < 8 ? 8 : n;
+	*env = xrealloc(*env, (x->cap + 1) * sizeof(char *));
+	(*env)[n] = NULL;
+	x->v = *env;
+	x->n = n;
+	x->n_slots = 16;
+	while (x->n_slots < 2 * x->cap)
+		x->n_slots *= 2;
+	free(x->slots);
+	x->slots = xcalloc(x->n_slots, sizeof(size_t));
+	for (size_t i = 0; i < n; i++)
+		env_index_insert(x, i);
+}
+
+void env_index_set(struct env_index *x, char ***env, const char *key, const char *value)
+{
+	/* Cheap staleness checks: the same array, NULL-terminated at the known length. */
+	if (!*env || x->v != *env || (*env)[x->n] || (x->n && !(*env)[x->n - 1]))
+		env_index_rebuild(x, env);
+	size_t klen = strlen(key);
+	char *entry = xasprintf("%s=%s", key, value);
+	size_t s = env_slot(x->v, x->slots, x->n_slots - 1, key, klen);
+	if (x->slots[s]) {
+		free(x->v[x->slots[s] - 1]);
+		x->v[x->slots[s] - 1] = entry;
+		return;
+	}
+	if (x->n == x->cap) {
+		x->cap *= 2;
+		*env = xrealloc(*env, (x->cap + 1) * sizeof(char *));
+		x->v = *env;
+	}
+	x->v[x->n] = entry;
+	x->v[++x->n] = NULL;
+	if (2 * x->n > x->n_slots) {
+		size_t n = x->n;
+		x->cap = n; /* a rebuild keeps the list, grows the index */
+		env_index_rebuild(x, env);
+	} else {
+		x->slots[s] = x->n;
+	}
+}
+
+void env_index_done(struct env_index *x)
+{
+	free(x->slots);
+	*x = (struct env_index){0};
+}

@@ -67,8 +67,38 @@ static void test_env_merge(void)
 	strv_free(add);
 }
 
+static void test_env_index(void)
+{
+	char **env = NULL;
+	strv_push(&env, "PATH=/bin");
+	strv_push(&env, "A=1");
+	struct env_index x = {0};
+	env_index_set(&x, &env, "A", "2");
+	env_index_set(&x, &env, "B", "3");
+	env_index_set(&x, &env, "PATH", "/usr/bin");
+	tap_ok(strv_len(env) == 3 && !strcmp(env[0], "PATH=/usr/bin") && !strcmp(env[1], "A=2") &&
+		       !strcmp(env[2], "B=3"),
+	       "env index: set replaces in place and appends new names in order");
+	for (int i = 0; i < 100000; i++) {
+		char k[16];
+		snprintf(k, sizeof(k), "K%d", i % 50000);
+		env_index_set(&x, &env, k, i < 50000 ? "a" : "b");
+	}
+	tap_ok(strv_len(env) == 50003 && !strcmp(env[3], "K0=b") && !strcmp(env[50002], "K49999=b"),
+	       "env index: 100,000 sets of 50,000 names, each found again");
+	/* The owner replaces the list: done(), then a new list is indexed afresh. */
+	env_index_done(&x);
+	strv_free(env);
+	env = NULL;
+	env_index_set(&x, &env, "NEW", "1");
+	tap_ok(strv_len(env) == 1 && !strcmp(env[0], "NEW=1"), "env index: starts a list from NULL");
+	env_index_done(&x);
+	strv_free(env);
+}
+
 int main(void)
 {
+	test_env_index();
 	test_vars();
 	test_env_merge();
 	return tap_done();
