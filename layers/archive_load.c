@@ -36,6 +36,8 @@ struct source {
 	int dirfd;         /* an OCI layout directory, or -1 for a tar */
 	struct member *m;
 	size_t n;
+	struct write_budget budget; /* what extracting a tar's members may write */
+	char *what;
 };
 
 struct plan_blob {
@@ -74,6 +76,7 @@ static void source_done(struct source *src)
 		free(src->m[i].alias);
 	}
 	free(src->m);
+	free(src->what);
 	closep(&src->dirfd);
 }
 
@@ -144,30 +147,80 @@ static int archive_fail(struct archive *a, const char *input, struct molt_error 
 			       msg ? msg : "unknown error");
 }
 
-static int extract_data(struct archive *a, const char *dir, size_t idx, struct member *m,
-			const char *input, struct molt_error **err)
+static int pwrite_all(int fd, const void *p, size_t n, int64_t off)
 {
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p = (const char *)p + w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+/* Feeds n zero bytes (a hole of a sparse member) to the digest. */
+static void digest_zeros(struct digester *d, uint64_t n)
+{
+	static const char zeros[65536];
+	while (n) {
+		size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
+		digester_update(d, zeros, k);
+		n -= k;
+	}
+}
+
+/*
+ * A member's bytes into a temporary file, hashed on the way. Holes of a sparse member
+ * stay holes (a member claiming 20 GiB of sparse data writes nothing for them); its
+ * claimed size counts against --max-unpack from its header on, and what is really
+ * written against the free-space reserve.
+ */
+static int extract_data(struct archive *a, struct archive_entry *e, const char *dir,
+			size_t idx, struct member *m, struct source *src, struct molt_error **err)
+{
+	int64_t declared = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+	int r = write_budget_claim(&src->budget, declared > 0 ? (uint64_t)declared : 0, err);
+	if (r < 0)
+		return molt_error_wrap(err, "member '%s'", m->name);
 	m->path = xasprintf("%s/%zu", dir, idx);
 	_cleanup_close_ int fd = open(m->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return molt_error_set(err, errno, "create '%s'", m->path);
 	struct digester *d = digester_new();
-	char buf[65536];
-	int r = 0;
+	uint64_t pos = 0;
 	for (;;) {
-		la_ssize_t n = archive_read_data(a, buf, sizeof(buf));
-		if (n < 0) {
-			r = archive_fail(a, input, err);
+		const void *buf;
+		size_t n;
+		la_int64_t off;
+		int ar = archive_read_data_block(a, &buf, &n, &off);
+		if (ar == ARCHIVE_EOF)
+			break;
+		if (ar != ARCHIVE_OK || off < (la_int64_t)pos || off + (int64_t)n > declared) {
+			r = ar != ARCHIVE_OK ? archive_fail(a, src->input, err)
+					     : molt_error_setx(err, EIO, "'%s': member '%s' is corrupt",
+							       src->input, m->name);
 			break;
 		}
-		if (n == 0)
+		digest_zeros(d, (uint64_t)off - pos);
+		digester_update(d, buf, n);
+		if ((r = write_budget_write(&src->budget, fd, n, err)) < 0)
 			break;
-		digester_update(d, buf, (size_t)n);
-		if ((r = write_all(fd, buf, (size_t)n)) < 0) {
+		if ((r = pwrite_all(fd, buf, n, off)) < 0) {
 			r = molt_error_set(err, -r, "write '%s'", m->path);
 			break;
 		}
+		pos = (uint64_t)off + n;
 	}
+	if (r == 0 && (uint64_t)declared > pos) {
+		digest_zeros(d, (uint64_t)declared - pos);
+		pos = (uint64_t)declared;
+	}
+	if (r == 0 && ftruncate(fd, (off_t)pos) < 0)
+		r = molt_error_set(err, errno, "write '%s'", m->path);
 	m->size = (int64_t)digester_size(d);
 	digester_final(d, m->digest);
 	digester_free(d);
@@ -204,7 +257,7 @@ static int add_entry(struct archive *a, struct archive_entry *e, struct source *
 					       src->input, m->name);
 		return 0;
 	}
-	return extract_data(a, dir, src->n - 1, m, src->input, err);
+	return extract_data(a, e, dir, src->n - 1, m, src, err);
 }
 
 static int read_tar(struct layer_store *s, const char *path, struct source *src,
@@ -217,6 +270,8 @@ static int read_tar(struct layer_store *s, const char *path, struct source *src,
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return molt_error_set(err, errno, "open '%s'", path);
+	src->what = xasprintf("'%s'", path);
+	write_budget_init(&src->budget, src->what);
 	_cleanup_(archive_readp) struct archive *a = archive_read_new();
 	if (decompress_refuse_foreign(fd, path, err) < 0 || decompress_enable(a, err) < 0)
 		return -ENOTSUP;

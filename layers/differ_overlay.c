@@ -71,54 +71,78 @@ static int dir_meta_equal(int ufd, int lfd, const char *path, struct molt_error 
 	return r < 0 ? molt_error_wrap(err, "'%s'", path) : r;
 }
 
-static int scan(struct ovl_diff *od, int ufd, int lfd, const char *prefix, unsigned depth,
+static int scan(struct ovl_diff *od, int *ufd, int *lfd, const char *prefix, unsigned depth,
 		struct molt_error **err);
 
-static int scan_dir(struct ovl_diff *od, int dfd, int lfd, const char *name, const char *path,
+/*
+ * Scans the child directory ufd (and its lower lsub, or -1) with the parent's dfd and
+ * lfd parked meanwhile (lib: dir_park), so a tree thousands deep keeps a bounded
+ * number of fds open. The lower is parked only when the walk comes back through lsub.
+ */
+static int scan_below(struct ovl_diff *od, int *dfd, int *lfd, int *ufd, int *lsub,
+		      const char *path, unsigned depth, struct molt_error **err)
+{
+	struct dir_park pu, pl = {0};
+	int r = dir_park(dfd, depth, &pu);
+	if (r == 0 && *lsub >= 0 && *lfd >= 0)
+		r = dir_park(lfd, depth, &pl);
+	if (r < 0)
+		return molt_error_set(err, -r, "stat the parent of '%s'", path);
+	r = scan(od, ufd, lsub, path, depth + 1, err);
+	if (r < 0)
+		return r;
+	if ((r = dir_unpark(dfd, *ufd, &pu)) < 0 ||
+	    (pl.parked && (r = dir_unpark(lfd, *lsub, &pl)) < 0))
+		return molt_error_set(err, -r, "reopen the parent of '%s'", path);
+	return 0;
+}
+
+static int scan_dir(struct ovl_diff *od, int *dfd, int *lfd, const char *name, const char *path,
 		    unsigned depth, struct molt_error **err)
 {
-	_cleanup_close_ int ufd = open_child(dfd, name, true);
+	_cleanup_close_ int ufd = open_child(*dfd, name, true);
 	if (ufd < 0)
 		return molt_error_set(err, errno, "open '%s'", path);
 	if (ovl_xattr_is(ufd, "redirect", NULL))
 		return molt_error_setx(err, ENOTSUP,
 				       "upper directory '%s' is a redirect: mount the overlay with "
 				       "userxattr or redirect_dir=off", path);
+	int none = -1;
 	if (ovl_xattr_is(ufd, "opaque", "y")) {
 		layer_changes_add(od->out, path, LAYER_CHANGE_OPAQUE);
 		layer_changes_add(od->out, path, LAYER_CHANGE_ENTRY);
-		return scan(od, ufd, -1, path, depth + 1, err);
+		return scan_below(od, dfd, lfd, &ufd, &none, path, depth, err);
 	}
-	_cleanup_close_ int lsub = lfd >= 0 ? open_child(lfd, name, true) : -1;
+	_cleanup_close_ int lsub = *lfd >= 0 ? open_child(*lfd, name, true) : -1;
 	if (lsub < 0) {
 		/* New here: the lower has nothing (or a non-directory, then it is opaque). */
 		layer_changes_add(od->out, path, LAYER_CHANGE_ENTRY);
-		return scan(od, ufd, -1, path, depth + 1, err);
+		return scan_below(od, dfd, lfd, &ufd, &none, path, depth, err);
 	}
 	int r = dir_meta_equal(ufd, lsub, path, err);
 	if (r < 0)
 		return r;
 	if (r == 0)
 		layer_changes_add(od->out, path, LAYER_CHANGE_ENTRY);
-	return scan(od, ufd, lsub, path, depth + 1, err);
+	return scan_below(od, dfd, lfd, &ufd, &lsub, path, depth, err);
 }
 
-static int scan_entry(struct ovl_diff *od, int dfd, int lfd, const char *name, const char *path,
-		      unsigned depth, struct molt_error **err)
+static int scan_entry(struct ovl_diff *od, int *dfd, int *lfd, const char *name,
+		      const char *path, unsigned depth, struct molt_error **err)
 {
 	struct stat st;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(*dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return molt_error_set(err, errno, "stat '%s'", path);
 	if (S_ISDIR(st.st_mode))
 		return scan_dir(od, dfd, lfd, name, path, depth, err);
 	if (S_ISCHR(st.st_mode) && st.st_rdev == 0) {
 		/* a whiteout below an opaque or new directory hides nothing */
-		if (lfd >= 0)
+		if (*lfd >= 0)
 			layer_changes_add(od->out, path, LAYER_CHANGE_WHITEOUT);
 		return 0;
 	}
 	if (S_ISREG(st.st_mode)) {
-		_cleanup_close_ int fd = open_child(dfd, name, false);
+		_cleanup_close_ int fd = open_child(*dfd, name, false);
 		if (fd < 0)
 			return molt_error_set(err, errno, "open '%s'", path);
 		if (ovl_xattr_is(fd, "metacopy", NULL))
@@ -126,7 +150,7 @@ static int scan_entry(struct ovl_diff *od, int dfd, int lfd, const char *name, c
 					       "upper file '%s' is a metacopy without data: mount "
 					       "the overlay with metacopy=off", path);
 		if (st.st_size == 0 && ovl_xattr_is(fd, "whiteout", NULL)) {
-			if (lfd >= 0)
+			if (*lfd >= 0)
 				layer_changes_add(od->out, path, LAYER_CHANGE_WHITEOUT);
 			return 0;
 		}
@@ -135,31 +159,23 @@ static int scan_entry(struct ovl_diff *od, int dfd, int lfd, const char *name, c
 	return 0;
 }
 
-static int scan(struct ovl_diff *od, int ufd, int lfd, const char *prefix, unsigned depth,
+static int scan(struct ovl_diff *od, int *ufd, int *lfd, const char *prefix, unsigned depth,
 		struct molt_error **err)
 {
 	if (depth > 4096)
 		return molt_error_setx(err, ELOOP, "scan '%s': directory tree too deep", prefix);
-	int dup_fd = openat(ufd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dup_fd < 0)
-		return molt_error_set(err, errno, "open upper directory '%s'", prefix);
-	_cleanup_closedir_ DIR *d = fdopendir(dup_fd);
-	if (!d) {
-		close(dup_fd);
-		return molt_error_set(err, errno, "open upper directory '%s'", prefix);
-	}
-	struct dirent *de;
-	while ((errno = 0, de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
+	/* Listed first: a parked directory keeps no readdir stream. */
+	_cleanup_strv_ char **names = NULL;
+	int r = dir_list_sorted(*ufd, &names);
+	if (r < 0)
+		return molt_error_set(err, -r, "read upper directory '%s'", prefix);
+	for (size_t i = 0; names[i]; i++) {
 		_cleanup_free_ char *path =
-			*prefix ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
-		int r = scan_entry(od, ufd, lfd, de->d_name, path, depth, err);
+			*prefix ? xasprintf("%s/%s", prefix, names[i]) : xstrdup(names[i]);
+		r = scan_entry(od, ufd, lfd, names[i], path, depth, err);
 		if (r < 0)
 			return r;
 	}
-	if (errno)
-		return molt_error_set(err, errno, "read upper directory '%s'", prefix);
 	return 0;
 }
 
@@ -167,7 +183,8 @@ int differ_overlay(int upperfd, int lowerfd, struct layer_changes *ret, struct m
 {
 	struct layer_changes out = {0};
 	struct ovl_diff od = {&out};
-	int r = scan(&od, upperfd, lowerfd, "", 0, err);
+	int ufd = upperfd, lfd = lowerfd; /* never parked: that starts DIR_KEEP_FDS down */
+	int r = scan(&od, &ufd, &lfd, "", 0, err);
 	if (r < 0) {
 		layer_changes_done(&out);
 		return molt_error_wrap(err, "read overlay upper directory");

@@ -97,55 +97,58 @@ static char *join(const char *prefix, const char *name)
 	return *prefix ? xasprintf("%s/%s", prefix, name) : xstrdup(name);
 }
 
-/* Calls fn for every entry of the directory dfd (without "." and ".."). */
-typedef int (*dir_fn)(void *ctx, int dfd, const char *name, const char *path, unsigned depth,
+/* Calls fn for every entry of the directory *dfd (without "." and ".."). Deep down,
+ * recurse() parks *dfd while a subdirectory is walked (lib: dir_park), so fn gets the
+ * fd by pointer and must use *dfd after any recurse(). */
+typedef int (*dir_fn)(void *ctx, int *dfd, const char *name, const char *path, unsigned depth,
 		      struct molt_error **err);
 
-static int for_each_child(int dfd, const char *prefix, unsigned depth, dir_fn fn, void *ctx,
+static int for_each_child(int *dfd, const char *prefix, unsigned depth, dir_fn fn, void *ctx,
 			  struct molt_error **err)
 {
 	if (depth > 4096)
 		return molt_error_setx(err, ELOOP, "walk '%s': directory tree too deep", prefix);
-	int dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dup_fd < 0)
-		return molt_error_set(err, errno, "open directory '%s'", *prefix ? prefix : "/");
-	_cleanup_closedir_ DIR *d = fdopendir(dup_fd);
-	if (!d) {
-		close(dup_fd);
-		return molt_error_set(err, errno, "open directory '%s'", prefix);
-	}
-	struct dirent *de;
-	while ((errno = 0, de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		_cleanup_free_ char *path = join(prefix, de->d_name);
-		int r = fn(ctx, dfd, de->d_name, path, depth, err);
+	/* Listed first: a parked directory keeps no readdir stream. */
+	_cleanup_strv_ char **names = NULL;
+	int r = dir_list_sorted(*dfd, &names);
+	if (r < 0)
+		return molt_error_set(err, -r, "read directory '%s'", *prefix ? prefix : "/");
+	for (size_t i = 0; names[i]; i++) {
+		_cleanup_free_ char *path = join(prefix, names[i]);
+		r = fn(ctx, dfd, names[i], path, depth, err);
 		if (r < 0)
 			return r;
 	}
-	if (errno)
-		return molt_error_set(err, errno, "read directory '%s'", prefix);
 	return 0;
 }
 
-static int recurse(int dfd, const char *name, const char *path, unsigned depth, dir_fn fn,
+static int recurse(int *dfd, const char *name, const char *path, unsigned depth, dir_fn fn,
 		   void *ctx, struct molt_error **err)
 {
-	_cleanup_close_ int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int sub =
+		openat(*dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sub < 0)
 		return molt_error_set(err, errno, "open directory '%s'", path);
-	return for_each_child(sub, path, depth + 1, fn, ctx, err);
+	struct dir_park park;
+	int r = dir_park(dfd, depth, &park);
+	if (r < 0)
+		return molt_error_set(err, -r, "stat the parent of '%s'", path);
+	if ((r = for_each_child(&sub, path, depth + 1, fn, ctx, err)) < 0)
+		return r;
+	if ((r = dir_unpark(dfd, sub, &park)) < 0)
+		return molt_error_set(err, -r, "reopen the parent of '%s'", path);
+	return 0;
 }
 
-static int snap_one(void *ctx, int dfd, const char *name, const char *path, unsigned depth,
+static int snap_one(void *ctx, int *dfd, const char *name, const char *path, unsigned depth,
 		    struct molt_error **err)
 {
 	struct tree_snapshot *s = ctx;
 	struct snap_entry e = {0};
-	int r = stat_at(dfd, name, &e.stx);
+	int r = stat_at(*dfd, name, &e.stx);
 	if (r < 0)
 		return molt_error_set(err, -r, "stat '%s'", path);
-	if ((r = read_extra(dfd, name, path, &e, err)) < 0)
+	if ((r = read_extra(*dfd, name, path, &e, err)) < 0)
 		return r;
 	e.path = xstrdup(path);
 	if (s->n == s->cap) {
@@ -166,7 +169,8 @@ static int cmp_entry(const void *a, const void *b)
 int tree_snapshot_take(int rootfd, struct tree_snapshot **ret, struct molt_error **err)
 {
 	struct tree_snapshot *s = xcalloc(1, sizeof(*s));
-	int r = for_each_child(rootfd, "", 0, snap_one, s, err);
+	int top = rootfd; /* depth 0: never parked */
+	int r = for_each_child(&top, "", 0, snap_one, s, err);
 	if (r < 0) {
 		tree_snapshot_free(s);
 		return molt_error_wrap(err, "snapshot");
@@ -240,24 +244,24 @@ static int file_changed(const struct snap_entry *old, const struct statx *now, i
 }
 
 /* Below a new or replaced directory everything is new. */
-static int diff_all(void *ctx, int dfd, const char *name, const char *path, unsigned depth,
+static int diff_all(void *ctx, int *dfd, const char *name, const char *path, unsigned depth,
 		    struct molt_error **err)
 {
 	struct walk_diff *wd = ctx;
 	struct statx now;
-	int r = stat_at(dfd, name, &now);
+	int r = stat_at(*dfd, name, &now);
 	if (r < 0)
 		return molt_error_set(err, -r, "stat '%s'", path);
 	layer_changes_add(wd->out, path, LAYER_CHANGE_ENTRY);
 	return is_dir(&now) ? recurse(dfd, name, path, depth, diff_all, wd, err) : 0;
 }
 
-static int diff_one(void *ctx, int dfd, const char *name, const char *path, unsigned depth,
+static int diff_one(void *ctx, int *dfd, const char *name, const char *path, unsigned depth,
 		    struct molt_error **err)
 {
 	struct walk_diff *wd = ctx;
 	struct statx now;
-	int r = stat_at(dfd, name, &now);
+	int r = stat_at(*dfd, name, &now);
 	if (r < 0)
 		return molt_error_set(err, -r, "stat '%s'", path);
 	const struct snap_entry *old = lookup(wd->before, path);
@@ -273,12 +277,12 @@ static int diff_one(void *ctx, int dfd, const char *name, const char *path, unsi
 	}
 	wd->seen[idx] = SEEN_KEPT;
 	if (!is_dir(&now)) {
-		r = file_changed(old, &now, dfd, name, path, err);
+		r = file_changed(old, &now, *dfd, name, path, err);
 		if (r > 0)
 			layer_changes_add(wd->out, path, LAYER_CHANGE_ENTRY);
 		return r < 0 ? r : 0;
 	}
-	if ((r = dir_changed(old, &now, dfd, name, path, err)) < 0)
+	if ((r = dir_changed(old, &now, *dfd, name, path, err)) < 0)
 		return r;
 	if (r > 0)
 		layer_changes_add(wd->out, path, LAYER_CHANGE_ENTRY);
@@ -313,7 +317,8 @@ int differ_walk(const struct tree_snapshot *before, int rootfd, struct layer_cha
 {
 	struct layer_changes out = {0};
 	struct walk_diff wd = {before, xcalloc(before->n ? before->n : 1, 1), &out};
-	int r = for_each_child(rootfd, "", 0, diff_one, &wd, err);
+	int top = rootfd; /* depth 0: never parked */
+	int r = for_each_child(&top, "", 0, diff_one, &wd, err);
 	if (r >= 0)
 		add_deletions(&wd);
 	free(wd.seen);

@@ -505,6 +505,40 @@ int layer_unpack(int rootfd, int tarfd, const struct unpack_opts *o,
 		 struct unpack_stats *ret_stats, struct molt_error **err);
 
 /*
+ * What unpacking may write to the store's filesystem (write_budget.c), for layer
+ * trees and the members of a tar given to `molt load`:
+ *  - a hard cap per unpack or load, in bytes as the files claim them (holes of sparse
+ *    files count, so a claimed 20 GiB stops at its header): MOLT_MAX_UNPACK (set by
+ *    --max-unpack of load, build, run and pull), no cap by default;
+ *  - a reserve: writing stops before the filesystem holding the store has less than
+ *    5% of its size and 1 GiB free (checked with fstatvfs every 64 MiB written);
+ *    MOLT_UNPACK_RESERVE=SIZE replaces it by a fixed amount.
+ * What was written is removed by the caller, as for any unpack error.
+ */
+#define UNPACK_MAX_ENV "MOLT_MAX_UNPACK"
+#define UNPACK_RESERVE_ENV "MOLT_UNPACK_RESERVE"
+
+/* "123", "50M", "2g", "1.5GiB"... (binary units) → bytes; -EINVAL otherwise. */
+int unpack_size_parse(const char *text, uint64_t *ret_bytes);
+/* MOLT_MAX_UNPACK in bytes, 0 when unset (a bad value was refused by the CLI). */
+uint64_t unpack_max_bytes(void);
+
+struct write_budget {
+	const char *what;     /* "layer sha256:…", "'image.tar'": for messages */
+	uint64_t max;         /* unpack_max_bytes() at init, 0: none */
+	uint64_t claimed;     /* bytes as files claim them, holes included */
+	uint64_t unchecked;   /* bytes written since the last fstatvfs */
+	bool checked_once;
+};
+
+void write_budget_init(struct write_budget *b, const char *what);
+/* Counts n more bytes claimed (against the cap) before they are written. */
+int write_budget_claim(struct write_budget *b, uint64_t n, struct molt_error **err);
+/* Counts n bytes about to be written to fd (a file on the store's filesystem) and
+ * checks the reserve when due. */
+int write_budget_write(struct write_budget *b, int fd, uint64_t n, struct molt_error **err);
+
+/*
  * The xattr allow list shared by unpack, the differ and the writer:
  * security.capability and user.* except user.overlay.* (overlay's own metadata).
  */

@@ -62,6 +62,8 @@ struct unpacker {
 	size_t ndirs, dircap;
 	char *buf;
 	bool warned_devices;
+	char *what;                /* "layer sha256:…", for the budget's messages */
+	struct write_budget budget; /* --max-unpack and the free-space reserve */
 };
 
 static size_t path_hash(const char *s)
@@ -335,6 +337,8 @@ static int copy_data(struct unpacker *u, int fd, struct molt_error **err)
 		if (archive_filter_bytes(u->a, 0) > (la_int64_t)u->o.max_bytes)
 			return entry_error(u, err, -EFBIG, "layer larger than the limit of %llu bytes",
 					   (unsigned long long)u->o.max_bytes);
+		if ((r = write_budget_write(&u->budget, fd, size, err)) < 0)
+			return r;
 		if ((r = pwrite_all(fd, buf, size, off)) < 0)
 			return entry_error(u, err, -r, "write");
 		u->st.bytes += size;
@@ -564,6 +568,9 @@ static int check_limits(struct unpacker *u, struct molt_error **err)
 	if (size < 0)
 		return entry_error(u, err, -EINVAL, "negative size");
 	u->file_bytes += (uint64_t)size;
+	int r = write_budget_claim(&u->budget, (uint64_t)size, err);
+	if (r < 0)
+		return r;
 	/* Checked before any data is read: a sparse or compressed bomb stops here. */
 	if (u->file_bytes > u->o.max_bytes ||
 	    archive_filter_bytes(u->a, 0) > (la_int64_t)u->o.max_bytes)
@@ -665,6 +672,7 @@ static void unpacker_done(struct unpacker *u)
 	free(u->dirs);
 	pathset_done(&u->written);
 	free(u->path);
+	free(u->what);
 }
 
 static void fill_defaults(struct unpack_opts *o)
@@ -687,6 +695,8 @@ int layer_unpack(int rootfd, int tarfd, const struct unpack_opts *o,
 		u.o = *o;
 	fill_defaults(&u.o);
 	u.layer = u.o.layer ? u.o.layer : "(unnamed)";
+	u.what = xasprintf("layer %s", u.layer);
+	write_budget_init(&u.budget, u.what);
 	int r = open_reader(&u, tarfd, err);
 	while (r >= 0) {
 		r = archive_read_next_header(u.a, &u.e);

@@ -178,6 +178,27 @@ static inline void strv_freep(char ***v)
 bool strv_contains(char *const *v, const char *s);
 /* Sorts a NULL-terminated vector in place by strcmp. */
 void strv_sort(char **v);
+/*
+ * Merges "K=V" entries (an entry without '=' counts as "K=") into the environment
+ * list *env in one pass: an entry whose K is already there replaces it in place when
+ * `replace`, else is dropped; the others are appended in order. Linear in both sizes,
+ * so a base image with 200,000 Env entries costs no quadratic scan.
+ */
+void strv_env_merge(char ***env, char *const *add, bool replace);
+/*
+ * Sets K=V in a "K=V" list one key at a time in constant time (an image config's Env
+ * or Labels, ENV by ENV): a hash index on K beside the list, and room grown by
+ * doubling. Only env_index_set() may change the list while it is indexed: whoever
+ * replaces or frees the list calls env_index_done() first.
+ */
+struct env_index {
+	char **v;        /* the list indexed */
+	size_t n, cap;   /* its length, and the room allocated */
+	size_t *slots;   /* entry + 1, 0 = empty */
+	size_t n_slots;
+};
+void env_index_set(struct env_index *x, char ***env, const char *key, const char *value);
+void env_index_done(struct env_index *x);
 
 bool str_startswith(const char *s, const char *prefix);
 bool str_endswith(const char *s, const char *suffix);
@@ -197,7 +218,8 @@ char *term_escape(const char *text);
 
 /* ---------------------------------------------------------------- files */
 
-/* Reads a whole file (at most max_size bytes, else -EFBIG). Host paths only. */
+/* Reads a whole file (at most max_size bytes, else -EFBIG). Host paths only. Only a
+ * regular file: anything else (a FIFO, a device) is refused with -EINVAL, never waited on. */
 int read_file(const char *path, size_t max_size, char **ret_data, size_t *ret_len,
 	      struct molt_error **err);
 /* Same, relative to dirfd. */
@@ -287,6 +309,25 @@ int inroot_read_file(int rootfd, const char *path, size_t max_size, char **ret_d
 
 /* True when openat2(RESOLVE_IN_ROOT) works here (probed once). */
 bool inroot_have_openat2(void);
+
+/*
+ * Deep trees with bounded fds: a recursive walker holding a directory fd per level
+ * would run out of descriptors in a tree 600 deep (RLIMIT_NOFILE is often 1024, or
+ * lower for a user). From DIR_KEEP_FDS levels down, a walker parks its directory
+ * before it descends (closes it, *fd = -1, remembering device and inode) and
+ * unparks it from the child's fd afterwards through "..", checked to be the same
+ * directory (-ESTALE if it was moved meanwhile). A parked walker must have listed
+ * its directory first (dir_list_sorted), as no readdir stream survives the close.
+ * Both are no-ops above DIR_KEEP_FDS.
+ */
+#define DIR_KEEP_FDS 32u
+struct dir_park {
+	dev_t dev;
+	ino_t ino;
+	bool parked;
+};
+int dir_park(int *fd, unsigned depth, struct dir_park *p);
+int dir_unpark(int *fd, int childfd, struct dir_park *p);
 
 /* ---------------------------------------------------------------- lazylib.c
  * Shared libraries opened on first use instead of linked (layers/lazy_archive.c,

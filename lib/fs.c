@@ -43,9 +43,15 @@ ssize_t read_full(int fd, void *buf, size_t len)
 int read_file_at(int dirfd, const char *path, size_t max_size, char **ret_data, size_t *ret_len,
 		 struct molt_error **err)
 {
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer forever. */
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return molt_error_set(err, errno, "open '%s'", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return molt_error_set(err, errno, "stat '%s'", path);
+	if (!S_ISREG(st.st_mode))
+		return molt_error_setx(err, EINVAL, "read '%s': not a regular file", path);
 	struct strbuf sb = STRBUF_INIT;
 	char chunk[65536];
 	for (;;) {
@@ -125,71 +131,107 @@ int mkdir_p(const char *path, mode_t mode, struct molt_error **err)
 	return 0;
 }
 
-static int rm_children(int dfd, const char *what, unsigned depth, struct molt_error **err);
+static int rm_children(int *dfd, const char *what, unsigned depth, struct molt_error **err);
 
-/* Removes `name` below dirfd; dirfd is already open, so nothing is followed. */
-static int rm_entry(int dirfd, const char *name, const char *what, unsigned depth,
+/* Removes `name` below *dirfd; *dirfd is already open, so nothing is followed. Deep
+ * down, *dirfd is parked while the directory's children go (dir_park()). */
+static int rm_entry(int *dirfd, const char *name, const char *what, unsigned depth,
 		    struct molt_error **err)
 {
 	struct stat st;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (fstatat(*dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
 			return 0;
 		return molt_error_set(err, errno, "stat '%s/%s'", what, name);
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		if (unlinkat(*dirfd, name, 0) < 0 && errno != ENOENT)
 			return molt_error_set(err, errno, "remove '%s/%s'", what, name);
 		return 0;
 	}
-	if (depth > 4096)
+	/* Each level is a C stack frame of a few hundred bytes: 12,000 fit in 8 MiB. */
+	if (depth > 12000)
 		return molt_error_setx(err, ELOOP, "remove '%s': directory tree too deep", what);
 	/* Image trees may hold directories without write or search bits for us. */
 	if ((st.st_mode & 0700) != 0700)
-		(void)!fchmodat(dirfd, name, (st.st_mode & 07777) | 0700, 0);
+		(void)!fchmodat(*dirfd, name, (st.st_mode & 07777) | 0700, 0);
 	_cleanup_close_ int fd =
-		openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		openat(*dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return molt_error_set(err, errno, "open '%s/%s'", what, name);
-	int r = rm_children(fd, what, depth + 1, err);
+	struct dir_park park;
+	int r = dir_park(dirfd, depth, &park);
+	if (r < 0)
+		return molt_error_set(err, -r, "stat '%s'", what);
+	r = rm_children(&fd, what, depth + 1, err);
 	if (r < 0)
 		return r;
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+	r = dir_unpark(dirfd, fd, &park);
+	if (r < 0)
+		return molt_error_set(err, -r, "remove '%s': reopen a parent directory", what);
+	if (unlinkat(*dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return molt_error_set(err, errno, "remove directory '%s/%s'", what, name);
 	return 0;
 }
 
-static int rm_children(int dfd, const char *what, unsigned depth, struct molt_error **err)
+static int rm_children(int *dfd, const char *what, unsigned depth, struct molt_error **err)
 {
-	int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-	if (dup_fd < 0)
-		return molt_error_set(err, errno, "dup");
-	_cleanup_closedir_ DIR *d = fdopendir(dup_fd);
-	if (!d) {
-		close(dup_fd);
-		return molt_error_set(err, errno, "open directory '%s'", what);
-	}
-	struct dirent *de;
-	while ((errno = 0, de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		int r = rm_entry(dfd, de->d_name, what, depth, err);
+	/* Listed first: a parked directory keeps no readdir stream. */
+	_cleanup_strv_ char **names = NULL;
+	int r = dir_list_sorted(*dfd, &names);
+	if (r < 0)
+		return molt_error_set(err, -r, "read directory '%s'", what);
+	for (size_t i = 0; names[i]; i++) {
+		r = rm_entry(dfd, names[i], what, depth, err);
 		if (r < 0)
 			return r;
 	}
-	if (errno)
-		return molt_error_set(err, errno, "read directory '%s'", what);
 	return 0;
 }
 
 int rm_rf_at(int dirfd, const char *name, struct molt_error **err)
 {
-	return rm_entry(dirfd, name, name, 0, err);
+	int fd = dirfd; /* never parked: that starts DIR_KEEP_FDS levels down */
+	return rm_entry(&fd, name, name, 0, err);
 }
 
 int rm_rf(const char *path, struct molt_error **err)
 {
 	return rm_rf_at(AT_FDCWD, path, err);
+}
+
+int dir_park(int *fd, unsigned depth, struct dir_park *p)
+{
+	*p = (struct dir_park){0};
+	if (depth < DIR_KEEP_FDS)
+		return 0;
+	struct stat st;
+	if (fstat(*fd, &st) < 0)
+		return -errno;
+	p->dev = st.st_dev;
+	p->ino = st.st_ino;
+	p->parked = true;
+	close(*fd);
+	*fd = -1;
+	return 0;
+}
+
+int dir_unpark(int *fd, int childfd, struct dir_park *p)
+{
+	if (!p->parked)
+		return 0;
+	p->parked = false;
+	int pfd = openat(childfd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(pfd, &st) < 0 || st.st_dev != p->dev || st.st_ino != p->ino) {
+		/* Moved while we were below it: never continue in another directory. */
+		close(pfd);
+		return -ESTALE;
+	}
+	*fd = pfd;
+	return 0;
 }
 
 int dir_list_sorted(int dirfd, char ***ret)
@@ -203,11 +245,20 @@ int dir_list_sorted(int dirfd, char ***ret)
 		close(fd);
 		return -e;
 	}
-	char **names = xcalloc(1, sizeof(char *));
+	/* Grown by doubling: strv_push() per name is quadratic in a huge directory. */
+	size_t n = 0, cap = 16;
+	char **names = xcalloc(cap + 1, sizeof(char *));
 	struct dirent *de;
-	while ((errno = 0, de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			strv_push(&names, de->d_name);
+	while ((errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			cap *= 2;
+			names = xrealloc(names, (cap + 1) * sizeof(char *));
+		}
+		names[n++] = xstrdup(de->d_name);
+		names[n] = NULL;
+	}
 	int e = errno;
 	closedir(d);
 	if (e) {

@@ -158,3 +158,120 @@ void strv_sort(char **v)
 {
 	qsort(v, strv_len(v), sizeof(char *), cmp_strp);
 }
+
+static size_t env_key_len(const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	return eq ? (size_t)(eq - kv) : strlen(kv);
+}
+
+static size_t env_key_hash(const char *kv, size_t klen)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < klen; i++)
+		h = (h ^ (unsigned char)kv[i]) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+/* The slot holding key kv[0..klen) in the index of v (entry + 1 per slot), or an empty one. */
+static size_t env_slot(char *const *v, const size_t *slots, size_t mask, const char *kv,
+		       size_t klen)
+{
+	size_t i = env_key_hash(kv, klen) & mask;
+	for (; slots[i]; i = (i + 1) & mask) {
+		const char *e = v[slots[i] - 1];
+		if (env_key_len(e) == klen && !memcmp(e, kv, klen))
+			break;
+	}
+	return i;
+}
+
+void strv_env_merge(char ***env, char *const *add, bool replace)
+{
+	size_t n = strv_len(*env), m = strv_len(add), n_slots = 16;
+	while (n_slots < 2 * (n + m))
+		n_slots *= 2;
+	_cleanup_free_ size_t *slots = xcalloc(n_slots, sizeof(size_t));
+	char **v = xrealloc(*env, (n + m + 1) * sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		size_t s = env_slot(v, slots, n_slots - 1, v[i], env_key_len(v[i]));
+		if (!slots[s])
+			slots[s] = i + 1;
+	}
+	for (size_t i = 0; i < m; i++) {
+		size_t klen = env_key_len(add[i]);
+		char *e = add[i][klen] ? xstrdup(add[i]) : xasprintf("%s=", add[i]);
+		size_t s = env_slot(v, slots, n_slots - 1, add[i], klen);
+		if (slots[s] && replace) {
+			free(v[slots[s] - 1]);
+			v[slots[s] - 1] = e;
+		} else if (slots[s]) {
+			free(e);
+		} else {
+			v[n] = e;
+			slots[s] = ++n;
+		}
+	}
+	v[n] = NULL;
+	*env = v;
+}
+
+static void env_index_insert(struct env_index *x, size_t entry)
+{
+	const char *e = x->v[entry];
+	size_t s = env_slot(x->v, x->slots, x->n_slots - 1, e, env_key_len(e));
+	if (!x->slots[s])
+		x->slots[s] = entry + 1;
+}
+
+static void env_index_rebuild(struct env_index *x, char ***env)
+{
+	size_t n = strv_len(*env);
+	x->cap = n < 8 ? 8 : n;
+	*env = xrealloc(*env, (x->cap + 1) * sizeof(char *));
+	(*env)[n] = NULL;
+	x->v = *env;
+	x->n = n;
+	x->n_slots = 16;
+	while (x->n_slots < 2 * x->cap)
+		x->n_slots *= 2;
+	free(x->slots);
+	x->slots = xcalloc(x->n_slots, sizeof(size_t));
+	for (size_t i = 0; i < n; i++)
+		env_index_insert(x, i);
+}
+
+void env_index_set(struct env_index *x, char ***env, const char *key, const char *value)
+{
+	/* Cheap staleness checks: the same array, NULL-terminated at the known length. */
+	if (!*env || x->v != *env || (*env)[x->n] || (x->n && !(*env)[x->n - 1]))
+		env_index_rebuild(x, env);
+	size_t klen = strlen(key);
+	char *entry = xasprintf("%s=%s", key, value);
+	size_t s = env_slot(x->v, x->slots, x->n_slots - 1, key, klen);
+	if (x->slots[s]) {
+		free(x->v[x->slots[s] - 1]);
+		x->v[x->slots[s] - 1] = entry;
+		return;
+	}
+	if (x->n == x->cap) {
+		x->cap *= 2;
+		*env = xrealloc(*env, (x->cap + 1) * sizeof(char *));
+		x->v = *env;
+	}
+	x->v[x->n] = entry;
+	x->v[++x->n] = NULL;
+	if (2 * x->n > x->n_slots) {
+		size_t n = x->n;
+		x->cap = n; /* a rebuild keeps the list, grows the index */
+		env_index_rebuild(x, env);
+	} else {
+		x->slots[s] = x->n;
+	}
+}
+
+void env_index_done(struct env_index *x)
+{
+	free(x->slots);
+	*x = (struct env_index){0};
+}

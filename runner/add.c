@@ -305,8 +305,9 @@ int add_sources(struct stage_run *sr, const struct build_instr *in, int src_root
 			r = copy_paths(src_root, (char *[]){(char *)s, NULL}, dst_root, dest, o, NULL,
 				       err);
 		} else {
+			/* O_NONBLOCK: a FIFO source must not block the open (COPY makes it anew). */
 			_cleanup_close_ int fd =
-				inroot_open(src_root, s, O_RDONLY | O_NOCTTY, INROOT_AUTO);
+				inroot_open(src_root, s, O_RDONLY | O_NOCTTY | O_NONBLOCK, INROOT_AUTO);
 			struct stat st;
 			if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && is_archive(fd) &&
 			    lseek(fd, 0, SEEK_SET) == 0)

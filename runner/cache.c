@@ -249,39 +249,50 @@ static int hash_meta(struct src_walk *w, int dirfd, const char *name, const stru
 		w->seen = xrealloc(w->seen, (w->n_seen + 1) * sizeof(*w->seen));
 		w->seen[w->n_seen++] = (struct seen_inode){st->st_dev, st->st_ino, xstrdup(rel)};
 	}
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO swapped in since the fstatat must not block the build. */
+	_cleanup_close_ int fd =
+		openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return molt_error_set(err, errno, "open '%s'", rel);
 	return hash_content(h, fd, rel, err);
 }
 
-static int walk_children(struct src_walk *w, int dirfd, const char *rel, unsigned depth,
+static int walk_children(struct src_walk *w, int *dirfd, const char *rel, unsigned depth,
 			 struct molt_error **err);
 
-static int walk_entry(struct src_walk *w, int dirfd, const char *name, const char *rel,
+/* Deep down, *dirfd is parked while a subdirectory is walked (lib: dir_park). */
+static int walk_entry(struct src_walk *w, int *dirfd, const char *name, const char *rel,
 		      unsigned depth, struct molt_error **err)
 {
 	struct stat st;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(*dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return molt_error_set(err, errno, "stat '%s'", rel);
 	if (walk_excluded(w, rel, S_ISDIR(st.st_mode)))
 		return 0;
-	int r = hash_meta(w, dirfd, name, &st, rel, err);
+	int r = hash_meta(w, *dirfd, name, &st, rel, err);
 	if (r < 0 || !S_ISDIR(st.st_mode))
 		return r;
 	if (depth > HASH_MAX_DEPTH)
 		return molt_error_setx(err, ELOOP, "hash '%s': directory tree too deep", rel);
-	_cleanup_close_ int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int sub =
+		openat(*dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sub < 0)
 		return molt_error_set(err, errno, "open directory '%s'", rel);
-	return walk_children(w, sub, rel, depth + 1, err);
+	struct dir_park park;
+	if ((r = dir_park(dirfd, depth, &park)) < 0)
+		return molt_error_set(err, -r, "stat the parent of '%s'", rel);
+	if ((r = walk_children(w, &sub, rel, depth + 1, err)) < 0)
+		return r;
+	if ((r = dir_unpark(dirfd, sub, &park)) < 0)
+		return molt_error_set(err, -r, "reopen the parent of '%s'", rel);
+	return 0;
 }
 
-static int walk_children(struct src_walk *w, int dirfd, const char *rel, unsigned depth,
+static int walk_children(struct src_walk *w, int *dirfd, const char *rel, unsigned depth,
 			 struct molt_error **err)
 {
 	_cleanup_strv_ char **names = NULL;
-	int r = dir_list_sorted(dirfd, &names);
+	int r = dir_list_sorted(*dirfd, &names);
 	if (r < 0)
 		return molt_error_set(err, -r, "read directory '%s'", *rel ? rel : ".");
 	for (size_t i = 0; names[i] && r == 0; i++) {
@@ -329,7 +340,10 @@ static int walk_source(struct src_walk *w, const char *src, struct molt_error **
 {
 	_cleanup_strv_ char **comps = copy_path_split(src);
 	cache_hash_str(w->h, "source", src);
-	_cleanup_close_ int fd = inroot_open(w->src_root, src, O_RDONLY | O_NOCTTY, INROOT_AUTO);
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer forever; its
+	 * content is never hashed (only regular files' is). */
+	_cleanup_close_ int fd =
+		inroot_open(w->src_root, src, O_RDONLY | O_NOCTTY | O_NONBLOCK, INROOT_AUTO);
 	if (fd == -EISDIR || fd == -ENXIO || fd == -EACCES)
 		fd = inroot_open(w->src_root, src, O_PATH, INROOT_AUTO);
 	if (fd < 0) {
@@ -352,7 +366,7 @@ static int walk_source(struct src_walk *w, const char *src, struct molt_error **
 			inroot_open(w->src_root, src, O_RDONLY | O_DIRECTORY, INROOT_AUTO);
 		if (dfd < 0)
 			return molt_error_set(err, -dfd, "open '%s'", src);
-		return walk_children(w, dfd, rel, 1, err);
+		return walk_children(w, &dfd, rel, 1, err);
 	}
 	if (w->exclude && sn && w->exclude(w->exclude_ud, comps[sn - 1], false)) {
 		cache_hash_str(w->h, "excluded", src);

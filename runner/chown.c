@@ -7,21 +7,31 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "stage.h"
+
+/* lookup_name(): the file is there but no regular file (a FIFO, a device). */
+#define EFTYPE_NOT_REGULAR EMEDIUMTYPE
 
 /* Field 3 (the id) of the line whose field 1 is name, in a passwd or group file. */
 static int lookup_name(int rootfd, const char *file, const char *name, int64_t *ret_id,
 		       int64_t *ret_gid)
 {
-	int fd = inroot_open(rootfd, file, O_RDONLY, INROOT_AUTO);
+	/* O_PATH: opening a FIFO planted as /etc/passwd for reading would block the build. */
+	_cleanup_close_ int fd = inroot_open(rootfd, file, O_PATH, INROOT_AUTO);
 	if (fd < 0)
 		return fd;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EFTYPE_NOT_REGULAR;
 	_cleanup_free_ char *text = NULL;
 	char path[64];
 	/* Re-opening the resolved fd through /proc reads exactly the file found in-root. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	int r = read_file(path, 16 << 20, &text, NULL, NULL);
-	close(fd);
 	if (r < 0)
 		return r;
 	char *save = NULL;
@@ -54,6 +64,9 @@ static int resolve_part(int rootfd, const char *file, const char *what, const ch
 	if (r == -ENOENT)
 		return molt_error_setx(err, ENOENT, "--chown=%s: no %s '%s' in the image's %s", spec,
 				       strcmp(file, "/etc/passwd") ? "group" : "user", what, file);
+	if (r == -EFTYPE_NOT_REGULAR)
+		return molt_error_setx(err, EINVAL, "--chown=%s: the image's %s is not a regular file",
+				       spec, file);
 	if (r < 0)
 		return molt_error_set(err, -r, "--chown=%s: read %s of the image", spec, file);
 	return 0;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <string.h>
 
+#include "../layers/layers.h"
 #include "cli.h"
 #include "runner.h"
 
@@ -27,7 +28,9 @@ static const struct molt_command commands[] = {
 	 "      --progress MODE      auto, plain, tty or quiet\n"
 	 "      --iidfile FILE       write the image ID to FILE\n"
 	 "      --jobs N             run up to N independent stages at once\n"
-	 "      --print-plan         print the resolved build plan as JSON and exit\n"},
+	 "      --print-plan         print the resolved build plan as JSON and exit\n"
+	 "      --max-unpack SIZE    cap on what unpacking one layer or tar may write (k, m, g,\n"
+	 "                           t; also MOLT_MAX_UNPACK; default none, see README)\n"},
 	{"run", cmd_run,
 	 "molt run [OPTIONS] (IMAGE | --rootfs DIR) [CMD [ARG...]]",
 	 "run a command in a sandbox over an image or a directory",
@@ -40,7 +43,9 @@ static const struct molt_command commands[] = {
 	 "  -m, --memory SIZE        memory each process may allocate (b, k, m, g; default\n"
 	 "                           no limit; per process, see README)\n"
 	 "      --pids-limit N       processes and threads of the step in all (default\n"
-	 "                           1024; a step over it is ended)\n"},
+	 "                           1024; a step over it is ended)\n"
+	 "      --max-unpack SIZE    cap on what unpacking one layer or tar may write (k, m, g,\n"
+	 "                           t; also MOLT_MAX_UNPACK; default none, see README)\n"},
 	{"images", cmd_images, "molt images [--json]", "list the images in the store",
 	 "      --json               print JSON instead of a table\n"},
 	{"inspect", cmd_inspect, "molt inspect IMAGE", "print an image's config and manifest", ""},
@@ -50,7 +55,9 @@ static const struct molt_command commands[] = {
 	 "      --all                empty the store completely\n"},
 	{"load", cmd_load, "molt load -i FILE|DIR",
 	 "load a docker save tar, an OCI archive or an OCI layout",
-	 "  -i, --input FILE|DIR     what to load\n"},
+	 "  -i, --input FILE|DIR     what to load\n"
+	 "      --max-unpack SIZE    cap on what unpacking one layer or tar may write (k, m, g,\n"
+	 "                           t; also MOLT_MAX_UNPACK; default none, see README)\n"},
 	{"save", cmd_save, "molt save -o FILE [--format docker|oci] IMAGE",
 	 "write an image as a docker load tar or an OCI archive",
 	 "  -o, --output FILE        where to write\n"
@@ -146,6 +153,17 @@ static const struct molt_command *find_command(const char *name)
 	return NULL;
 }
 
+int cli_set_max_unpack(const char *cmd, const char *v, struct molt_error **err)
+{
+	uint64_t bytes;
+	if (unpack_size_parse(v, &bytes) < 0 || bytes == 0)
+		return cli_usage_error(err, cmd, "--max-unpack must be a size (k, m, g or t), not '%s'",
+				       v);
+	/* The environment reaches every process of the command (workers, the namespace). */
+	setenv(UNPACK_MAX_ENV, v, 1);
+	return 0;
+}
+
 static int dispatch(int argc, char **argv, struct molt_error **err)
 {
 	struct molt_global g = {.argv0 = argv[0]};
@@ -178,6 +196,11 @@ static int dispatch(int argc, char **argv, struct molt_error **err)
 	}
 	if (g.root && !*g.root)
 		return molt_error_usage(err, "--root needs a directory");
+	const char *max_unpack = getenv(UNPACK_MAX_ENV);
+	uint64_t bytes;
+	if (max_unpack && *max_unpack && unpack_size_parse(max_unpack, &bytes) < 0)
+		return molt_error_usage(err, UNPACK_MAX_ENV "='%s' is not a size (k, m, g or t)",
+					max_unpack);
 	if (!strcmp(argv[i], "help")) {
 		if (i + 1 >= argc) {
 			print_main_help(stdout);

@@ -33,6 +33,8 @@ void cli_print_help(const struct molt_command *c);
 /* A usage error naming the command: "build: <message>; see 'molt build --help'". */
 int cli_usage_error(struct molt_error **err, const char *cmd, const char *fmt, ...)
 	MOLT_PRINTF(3, 4);
+/* --max-unpack SIZE of load, build and run: checked, then exported as MOLT_MAX_UNPACK. */
+int cli_set_max_unpack(const char *cmd, const char *v, struct molt_error **err);
 /* The resolved store root (never NULL). */
 const char *cli_store_root(struct molt_global *g);
 

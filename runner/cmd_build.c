@@ -140,6 +140,8 @@ static int set_value(struct build_options *o, const char *opt, const char *v,
 		o->progress = v;
 	} else if (!strcmp(opt, "--iidfile")) {
 		o->iidfile = v;
+	} else if (!strcmp(opt, "--max-unpack")) {
+		return cli_set_max_unpack("build", v, err);
 	} else if (!strcmp(opt, "-m") || !strcmp(opt, "--memory")) {
 		if (sandbox_parse_size(v, &o->memory) < 0 || o->memory < SANDBOX_MEMORY_MIN)
 			return cli_usage_error(err, "build", "--memory must be a size of at least 6m "
@@ -159,7 +161,7 @@ static bool takes_value(const char *opt)
 	static const char *const with_value[] = {"-f",      "--file",    "-t",        "--tag",
 						 "--target", "--build-arg", "-o",      "--output",
 						 "--network", "--progress", "--iidfile", "--jobs",
-						 "-m", "--memory", NULL};
+						 "-m", "--memory", "--max-unpack", NULL};
 	return one_of(opt, with_value);
 }
 
@@ -214,39 +216,53 @@ static int parse_options(int argc, char **argv, struct build_options *o, struct 
 	return 0;
 }
 
+static int read_stream(int fd, const char *what, char **ret, size_t *ret_len,
+		       struct molt_error **err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read_full(fd, buf, sizeof(buf));
+		if (n < 0) {
+			strbuf_done(&sb);
+			return molt_error_set(err, (int)-n, "reading the Dockerfile from '%s'", what);
+		}
+		if (n == 0)
+			break;
+		strbuf_add(&sb, buf, (size_t)n);
+		if (sb.len > DOCKERFILE_MAX) {
+			strbuf_done(&sb);
+			return molt_error_setx(err, EFBIG, "the Dockerfile '%s' is larger than 16 MiB",
+					       what);
+		}
+	}
+	*ret_len = sb.len;
+	*ret = strbuf_detach(&sb);
+	return 0;
+}
+
 static int read_dockerfile(const struct build_options *o, char **ret, size_t *ret_len,
 			   struct molt_error **err)
 {
-	if (o->file && !strcmp(o->file, "-")) {
-		struct strbuf sb = STRBUF_INIT;
-		char buf[65536];
-		for (;;) {
-			ssize_t n = read_full(STDIN_FILENO, buf, sizeof(buf));
-			if (n < 0) {
-				strbuf_done(&sb);
-				return molt_error_set(err, (int)-n, "reading the Dockerfile from stdin");
-			}
-			if (n == 0)
-				break;
-			strbuf_add(&sb, buf, (size_t)n);
-			if (sb.len > DOCKERFILE_MAX) {
-				strbuf_done(&sb);
-				return molt_error_setx(err, EFBIG, "the Dockerfile on stdin is larger than 16 MiB");
-			}
-		}
-		*ret_len = sb.len;
-		*ret = strbuf_detach(&sb);
-		return 0;
+	if (o->file && !strcmp(o->file, "-"))
+		return read_stream(STDIN_FILENO, "stdin", ret, ret_len, err);
+	if (o->file) {
+		/* The user's own choice, so a pipe (`-f <(…)`) is read as it comes. */
+		_cleanup_close_ int fd = open(o->file, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0)
+			return molt_error_set(err, errno, "reading the Dockerfile: open '%s'", o->file);
+		return read_stream(fd, o->file, ret, ret_len, err);
 	}
 	int r;
 	if (o->file) {
-		/* Named by the user: read where it is, as docker build -f does. */
+		/* Named by the user: read where it is, as docker build -f does (read_file
+		 * refuses a FIFO). */
 		r = read_file(o->file, DOCKERFILE_MAX, ret, ret_len, err);
 	} else {
 		/* The context's own Dockerfile is read inside the context, as BuildKit
 		 * does: a hostile context's Dockerfile symlink to a host file resolves
 		 * inside the context, and the host file is never read (nor echoed in a
-		 * syntax error). */
+		 * syntax error); a FIFO or device there is refused without blocking. */
 		_cleanup_close_ int ctx = open(o->context, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		r = ctx < 0 ? molt_error_set(err, errno, "open build context '%s'", o->context)
 			    : inroot_read_file(ctx, "Dockerfile", DOCKERFILE_MAX, ret, ret_len, err);

@@ -14,6 +14,13 @@ int cmd_load(int argc, char **argv, struct molt_global *g, struct molt_error **e
 			input = argv[++i];
 		else if (str_startswith(argv[i], "--input="))
 			input = argv[i] + strlen("--input=");
+		else if (!strcmp(argv[i], "--max-unpack") && i + 1 < argc) {
+			if (cli_set_max_unpack(argv[0], argv[++i], err) < 0)
+				return -EINVAL;
+		} else if (str_startswith(argv[i], "--max-unpack=")) {
+			if (cli_set_max_unpack(argv[0], argv[i] + strlen("--max-unpack="), err) < 0)
+				return -EINVAL;
+		}
 		else
 			return cli_usage_error(err, argv[0], "unexpected argument '%s'", argv[i]);
 	}

@@ -158,7 +158,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o, int *ret_cmd,
 		static const char *const opts[][2] = {{"--network", NULL}, {"--env", "-e"},
 						      {"--user", "-u"},	   {"--workdir", "-w"},
 						      {"--volume", "-v"},  {"--rootfs", NULL},
-						      {"--memory", "-m"},  {"--pids-limit", NULL}};
+						      {"--memory", "-m"},  {"--pids-limit", NULL},
+						      {"--max-unpack", NULL}};
 		size_t k;
 		const char *v = NULL;
 		bool matched = false;
@@ -201,8 +202,12 @@ static int parse_args(int argc, char **argv, struct run_opts *o, int *ret_cmd,
 			if (parse_memory(v, &o->c.rlimits.data, err) < 0)
 				return -EINVAL;
 			break;
-		default:
+		case 7:
 			if (parse_pids(v, &o->c.rlimits.nproc, err) < 0)
+				return -EINVAL;
+			break;
+		default:
+			if (cli_set_max_unpack("run", v, err) < 0)
 				return -EINVAL;
 			break;
 		}

@@ -165,7 +165,54 @@ static int clear_target(int dst_dirfd, const char *name, bool want_dir, bool *re
 	return unlinkat(dst_dirfd, name, 0) < 0 ? -errno : 0;
 }
 
+static int copy_file_data_dense(int in, int out, uint64_t *bytes);
+
+/*
+ * Copies the data ranges of in and leaves its holes holes (SEEK_DATA/SEEK_HOLE): a
+ * base image file claiming 20 GiB of sparse data must not become 20 GiB of zeros on
+ * disk when COPY --from takes it. Falls back to a plain copy where the filesystem
+ * does not say where its holes are.
+ */
 static int copy_file_data(int in, int out, uint64_t *bytes)
+{
+	struct stat st;
+	if (fstat(in, &st) < 0)
+		return -errno;
+	/* Dense files (blocks for every byte) take the plain path: no lseek dance. */
+	if ((uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size)
+		return copy_file_data_dense(in, out, bytes);
+	off_t pos = 0;
+	while (pos < st.st_size) {
+		off_t data = lseek(in, pos, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break; /* only a hole is left */
+		if (data < 0)
+			return lseek(in, 0, SEEK_SET) < 0 ? -errno
+							 : copy_file_data_dense(in, out, bytes);
+		off_t hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		if (lseek(in, data, SEEK_SET) < 0 || lseek(out, data, SEEK_SET) < 0)
+			return -errno;
+		char buf[65536];
+		for (off_t left = hole - data; left > 0;) {
+			ssize_t n = read(in, buf, left < (off_t)sizeof(buf) ? (size_t)left : sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return n < 0 ? -errno : -EIO;
+			int r = write_all(out, buf, (size_t)n);
+			if (r < 0)
+				return r;
+			*bytes += (uint64_t)n;
+			left -= n;
+		}
+		pos = hole;
+	}
+	return ftruncate(out, st.st_size) < 0 ? -errno : 0;
+}
+
+static int copy_file_data_dense(int in, int out, uint64_t *bytes)
 {
 	for (;;) {
 		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
@@ -300,14 +347,34 @@ static int copy_special(struct copy_state *s, int src_dirfd, const char *src_nam
 	return 0;
 }
 
-static int copy_dir_children(struct copy_state *s, int src_dirfd, int dst_dirfd,
+static int copy_dir_children(struct copy_state *s, int *src_dirfd, int *dst_dirfd,
 			     const char *relpath, const char *dst_path, unsigned depth,
 			     struct molt_error **err);
 
-static int copy_entry(struct copy_state *s, int src_dirfd, const char *src_name, int dst_dirfd,
-		      const char *name, const char *relpath, const char *dst_path, unsigned depth,
+/* A subdirectory's children, with both parents parked deep down (lib: dir_park). */
+static int copy_below(struct copy_state *s, int *src_dirfd, int *dst_dirfd, int *sfd, int *dfd,
+		      const char *relpath, const char *dst_path, unsigned depth,
 		      struct molt_error **err)
 {
+	struct dir_park ps, pd = {0};
+	int r = dir_park(src_dirfd, depth, &ps);
+	if (r == 0)
+		r = dir_park(dst_dirfd, depth, &pd);
+	if (r < 0)
+		return molt_error_set(err, -r, "stat the parent of '%s'", relpath);
+	r = copy_dir_children(s, sfd, dfd, relpath, dst_path, depth + 1, err);
+	if (r < 0)
+		return r;
+	if ((r = dir_unpark(src_dirfd, *sfd, &ps)) < 0 || (r = dir_unpark(dst_dirfd, *dfd, &pd)) < 0)
+		return molt_error_set(err, -r, "reopen the parent of '%s'", relpath);
+	return 0;
+}
+
+static int copy_entry(struct copy_state *s, int *src_dirfdp, const char *src_name,
+		      int *dst_dirfdp, const char *name, const char *relpath, const char *dst_path,
+		      unsigned depth, struct molt_error **err)
+{
+	int src_dirfd = *src_dirfdp, dst_dirfd = *dst_dirfdp;
 	struct stat st;
 	if (fstatat(src_dirfd, src_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return molt_error_set(err, errno, "stat '%s'", relpath);
@@ -330,7 +397,8 @@ static int copy_entry(struct copy_state *s, int src_dirfd, const char *src_name,
 			openat(dst_dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sfd < 0 || dfd < 0)
 			return molt_error_set(err, errno, "open directory '%s'", relpath);
-		r = copy_dir_children(s, sfd, dfd, relpath, dst_path, depth + 1, err);
+		r = copy_below(s, src_dirfdp, dst_dirfdp, &sfd, &dfd, relpath, dst_path, depth,
+			       err);
 		if (r < 0)
 			return r;
 		uid_t uid;
@@ -344,8 +412,9 @@ static int copy_entry(struct copy_state *s, int src_dirfd, const char *src_name,
 		return 0;
 	}
 	if (S_ISREG(st.st_mode)) {
-		_cleanup_close_ int in =
-			openat(src_dirfd, src_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+		/* O_NONBLOCK: a FIFO swapped in since the fstatat must not block the build. */
+		_cleanup_close_ int in = openat(src_dirfd, src_name,
+						O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 		if (in < 0)
 			return molt_error_set(err, errno, "open '%s'", relpath);
 		r = copy_regular(s, in, &st, dst_dirfd, name, dst_path);
@@ -360,12 +429,12 @@ static int copy_entry(struct copy_state *s, int src_dirfd, const char *src_name,
 	return 0;
 }
 
-static int copy_dir_children(struct copy_state *s, int src_dirfd, int dst_dirfd,
+static int copy_dir_children(struct copy_state *s, int *src_dirfd, int *dst_dirfd,
 			     const char *relpath, const char *dst_path, unsigned depth,
 			     struct molt_error **err)
 {
 	_cleanup_strv_ char **names = NULL;
-	int r = dir_list_sorted(src_dirfd, &names);
+	int r = dir_list_sorted(*src_dirfd, &names);
 	if (r < 0)
 		return molt_error_set(err, -r, "read directory '%s'", relpath);
 	for (size_t i = 0; names[i]; i++) {
@@ -447,6 +516,30 @@ static int expand_source(struct copy_state *s, const char *src, char ***ret,
 	return 0;
 }
 
+/*
+ * A source that is no directory: a regular file is read through its O_PATH fd, a FIFO
+ * or device is made anew (BuildKit copies a FIFO as a FIFO), never opened for reading,
+ * which would wait for a writer forever.
+ */
+static int copy_top_file(struct copy_state *s, int pathfd, const struct stat *st, int dfd,
+			 const char *name, const char *dst_path, const char *src)
+{
+	if (S_ISFIFO(st->st_mode) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+		return copy_special(s, -1, NULL, st, dfd, name, src);
+	if (!S_ISREG(st->st_mode))
+		return -EINVAL;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", pathfd);
+	/* O_NONBLOCK: should the file be swapped for a FIFO since the fstat, no wait. */
+	_cleanup_close_ int in = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	struct stat now;
+	if (in < 0 || fstat(in, &now) < 0)
+		return -errno;
+	if (!S_ISREG(now.st_mode) || now.st_ino != st->st_ino || now.st_dev != st->st_dev)
+		return -EINVAL;
+	return copy_regular(s, in, st, dfd, name, dst_path);
+}
+
 static int copy_one_source(struct copy_state *s, const char *src, const char *dest,
 			   bool dest_is_dir, struct molt_error **err)
 {
@@ -477,7 +570,7 @@ static int copy_one_source(struct copy_state *s, const char *src, const char *de
 			inroot_open(s->dst_root, target, O_RDONLY | O_DIRECTORY, INROOT_AUTO);
 		if (sfd < 0 || dfd < 0)
 			return molt_error_set(err, -(sfd < 0 ? sfd : dfd), "open '%s'", src);
-		return copy_dir_children(s, sfd, dfd, rel, target, 1, err);
+		return copy_dir_children(s, &sfd, &dfd, rel, target, 1, err);
 	}
 	/* A file: into dest/ when dest is a directory, else as dest itself. */
 	if (s->o->exclude && sn && s->o->exclude(s->o->exclude_userdata, sc[sn - 1], false))
@@ -499,11 +592,10 @@ static int copy_one_source(struct copy_state *s, const char *src, const char *de
 	if (d < 0)
 		return molt_error_set(err, -d, "create destination directory '/%s'", dir);
 	_cleanup_close_ int dfd = openat(d, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_close_ int in = inroot_open(s->src_root, src, O_RDONLY | O_NOCTTY, INROOT_AUTO);
-	if (dfd < 0 || in < 0)
-		return molt_error_set(err, dfd < 0 ? errno : -in, "open '%s'", src);
+	if (dfd < 0)
+		return molt_error_set(err, errno, "open '/%s'", dir);
 	_cleanup_free_ char *dst_path = xasprintf("/%s%s%s", dir, *dir ? "/" : "", name);
-	int r = S_ISREG(st.st_mode) ? copy_regular(s, in, &st, dfd, name, dst_path) : -EINVAL;
+	int r = copy_top_file(s, fd, &st, dfd, name, dst_path, src);
 	if (r == -EINVAL)
 		return molt_error_setx(err, EINVAL, "source '%s' is not a regular file or directory",
 				       src);

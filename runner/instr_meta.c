@@ -115,8 +115,9 @@ int instr_metadata(struct stage_run *sr, const struct build_instr *in, struct mo
 	case DF_ENV:
 	case DF_LABEL: {
 		for (size_t i = 0; i < in->n_pairs; i++)
-			image_kv_set(in->kind == DF_ENV ? &c->env : &c->labels, in->pairs[i].key,
-				     in->pairs[i].value ? in->pairs[i].value : "");
+			env_index_set(in->kind == DF_ENV ? &sr->env_idx : &sr->label_idx,
+				      in->kind == DF_ENV ? &c->env : &c->labels, in->pairs[i].key,
+				      in->pairs[i].value ? in->pairs[i].value : "");
 		_cleanup_free_ char *t = pairs_text(in);
 		hist = xasprintf("%s %s", df_kind_name(in->kind), t);
 		break;

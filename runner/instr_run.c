@@ -86,15 +86,7 @@ static int run_argv(const struct stage_run *sr, const struct build_instr *in, in
 static char **run_env(const struct stage_run *sr, const struct build_instr *in)
 {
 	char **env = strv_copy(sr->config.env);
-	for (size_t i = 0; in->args && in->args[i]; i++) {
-		const char *eq = strchr(in->args[i], '=');
-		size_t klen = eq ? (size_t)(eq - in->args[i]) : strlen(in->args[i]);
-		bool set = false;
-		for (size_t k = 0; env[k] && !set; k++)
-			set = !strncmp(env[k], in->args[i], klen) && env[k][klen] == '=';
-		if (!set)
-			strv_push(&env, in->args[i]);
-	}
+	strv_env_merge(&env, in->args, false);
 	bool has_path = false;
 	for (size_t k = 0; env[k]; k++)
 		has_path |= str_startswith(env[k], "PATH=");
@@ -110,7 +102,7 @@ static MOLT_NORETURN void tee_main(int in, const struct progress_out *po, unsign
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	char *lines[TAIL_LINES] = {0};
 	unsigned head = 0;
-	struct strbuf cur = STRBUF_INIT;
+	struct progress_line cur = {STRBUF_INIT, 0};
 	char buf[8192];
 	for (;;) {
 		ssize_t n = read(in, buf, sizeof(buf));
@@ -119,14 +111,15 @@ static MOLT_NORETURN void tee_main(int in, const struct progress_out *po, unsign
 		if (n <= 0)
 			break;
 		progress_output(po, id, buf, (size_t)n);
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] != '\n') {
-				strbuf_addc(&cur, buf[i]);
-				continue;
-			}
+		for (const char *d = buf, *end = buf + n; d < end;) {
+			const char *nl = memchr(d, '\n', (size_t)(end - d));
+			progress_line_add(&cur, d, (size_t)((nl ? nl : end) - d));
+			if (!nl)
+				break;
 			free(lines[head]);
-			lines[head] = strbuf_detach(&cur);
+			lines[head] = progress_line_take(&cur);
 			head = (head + 1) % TAIL_LINES;
+			d = nl + 1;
 		}
 	}
 	struct strbuf out = STRBUF_INIT;
@@ -135,8 +128,10 @@ static MOLT_NORETURN void tee_main(int in, const struct progress_out *po, unsign
 		if (l)
 			strbuf_addf(&out, "%s\n", l);
 	}
-	if (cur.len)
-		strbuf_addf(&out, "%s\n", cur.buf);
+	if (cur.buf.len || cur.cut) {
+		_cleanup_free_ char *l = progress_line_take(&cur);
+		strbuf_addf(&out, "%s\n", l);
+	}
 	struct molt_error *err = NULL;
 	(void)write_file_atomic(tail_path, strbuf_str(&out), out.len, 0600, &err);
 	_exit(0);

@@ -50,6 +50,8 @@ static char *caret_line(const char *line, int col)
 	return strbuf_detach(&sb);
 }
 
+#define ERROR_LINE_MAX 512u
+
 static int df_verror(const struct dockerfile *df, struct molt_error **err, int line, int col,
 		     const char *fmt, va_list ap) MOLT_PRINTF(5, 0);
 static int df_verror(const struct dockerfile *df, struct molt_error **err, int line, int col,
@@ -62,7 +64,15 @@ static int df_verror(const struct dockerfile *df, struct molt_error **err, int l
 	int r = molt_error_usage(err, "%s:%d: %s", name, line, msg);
 	if (!err || !*err || (*err)->detail)
 		return r;
-	const char *src = df->lines[line - 1];
+	/* The line is echoed under the message, but not a megabyte of it. */
+	const char *line_text = df->lines[line - 1];
+	size_t n = strlen(line_text);
+	_cleanup_free_ char *src =
+		n > ERROR_LINE_MAX ? xasprintf("%.*s… (%zu more bytes)", (int)ERROR_LINE_MAX,
+					       line_text, n - ERROR_LINE_MAX)
+				   : xstrdup(line_text);
+	if (col > (int)ERROR_LINE_MAX)
+		col = 0;
 	_cleanup_free_ char *detail = NULL;
 	if (col > 0) {
 		_cleanup_free_ char *caret = caret_line(src, col);

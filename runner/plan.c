@@ -8,64 +8,7 @@
 
 #include "expand.h"
 #include "plan.h"
-
-/* ---------------------------------------------------------------- variable tables */
-
-struct vars {
-	char **keys;
-	char **vals; /* an entry may be NULL: declared without a value */
-	size_t n;
-};
-
-static ssize_t vars_find(const struct vars *v, const char *k)
-{
-	for (size_t i = 0; i < v->n; i++)
-		if (!strcmp(v->keys[i], k))
-			return (ssize_t)i;
-	return -1;
-}
-
-static void vars_set(struct vars *v, const char *k, const char *val)
-{
-	ssize_t i = vars_find(v, k);
-	if (i >= 0) {
-		free(v->vals[i]);
-		v->vals[i] = val ? xstrdup(val) : NULL;
-		return;
-	}
-	v->keys = xrealloc(v->keys, (v->n + 1) * sizeof(char *));
-	v->vals = xrealloc(v->vals, (v->n + 1) * sizeof(char *));
-	v->keys[v->n] = xstrdup(k);
-	v->vals[v->n] = val ? xstrdup(val) : NULL;
-	v->n++;
-}
-
-static void vars_done(struct vars *v)
-{
-	for (size_t i = 0; i < v->n; i++) {
-		free(v->keys[i]);
-		free(v->vals[i]);
-	}
-	free(v->keys);
-	free(v->vals);
-	memset(v, 0, sizeof(*v));
-}
-
-static void vars_copy(struct vars *dst, const struct vars *src)
-{
-	for (size_t i = 0; i < src->n; i++)
-		vars_set(dst, src->keys[i], src->vals[i]);
-}
-
-/* "K=V" for every entry with a value. */
-static char **vars_strv(const struct vars *v)
-{
-	char **s = xcalloc(1, sizeof(char *));
-	for (size_t i = 0; i < v->n; i++)
-		if (v->vals[i])
-			strv_push_take(&s, xasprintf("%s=%s", v->keys[i], v->vals[i]));
-	return s;
-}
+#include "vars.h"
 
 /* ---------------------------------------------------------------- planner state */
 
@@ -74,6 +17,10 @@ struct stage_state {
 	char **shell;
 	char *workdir;
 	char *user;
+	size_t label_bytes; /* what the stage's LABELs set, for PLAN_MAX_LABELS */
+	/* The last snapshots handed to a RUN, reused while the tables are unchanged. */
+	char **env_snap, **args_snap;
+	uint64_t env_gen, args_gen;
 };
 
 struct planner {
@@ -328,11 +275,21 @@ static int plan_pairs(struct planner *p, struct stage_state *st, struct build_in
 		if (!*k)
 			return instr_error(p, "a name is empty after expansion in '%s'",
 					   in->kvs[i].key);
+		if (in->kind == DF_LABEL) {
+			st->label_bytes += strlen(k) + 1 + strlen(v);
+			if (st->label_bytes > PLAN_MAX_LABELS)
+				return instr_error(p, "the stage's labels exceed %u MiB",
+						   PLAN_MAX_LABELS >> 20);
+		}
 		pairs_push(bi, k, v);
 	}
-	if (in->kind == DF_ENV)
+	if (in->kind == DF_ENV) {
 		for (size_t i = 0; i < bi->n_pairs; i++)
 			vars_set(&st->env, bi->pairs[i].key, bi->pairs[i].value);
+		if (st->env.bytes > PLAN_MAX_ENV)
+			return instr_error(p, "the stage's environment exceeds %u MiB",
+					   PLAN_MAX_ENV >> 20);
+	}
 	return 0;
 }
 
@@ -357,6 +314,8 @@ static int plan_arg(struct planner *p, struct stage_state *st, struct build_inst
 	}
 	for (size_t i = 0; i < bi->n_pairs; i++)
 		vars_set(&st->args, bi->pairs[i].key, bi->pairs[i].value);
+	if (st->args.bytes > PLAN_MAX_ENV)
+		return instr_error(p, "the stage's build args exceed %u MiB", PLAN_MAX_ENV >> 20);
 	return 0;
 }
 
@@ -569,6 +528,29 @@ static int plan_command(struct planner *p, struct stage_state *st, struct build_
 	}
 }
 
+/*
+ * A RUN's view of ENV and the ARGs in scope. Only RUN needs them, and RUNs in a row
+ * with no ENV or ARG between them share one copy (owned by the stage), so a long
+ * Dockerfile with a large environment costs memory per change, not per instruction.
+ */
+static char **snapshot(struct build_stage *bs, const struct vars *v, char **last,
+		       uint64_t *last_gen)
+{
+	if (last && *last_gen == v->gen)
+		return last;
+	bs->snapshots = xrealloc(bs->snapshots, (bs->n_snapshots + 1) * sizeof(char **));
+	bs->snapshots[bs->n_snapshots++] = vars_strv(v);
+	*last_gen = v->gen;
+	return bs->snapshots[bs->n_snapshots - 1];
+}
+
+static void run_snapshots(struct planner *p, struct stage_state *st, struct build_instr *bi)
+{
+	struct build_stage *bs = &p->stages[p->stage];
+	st->env_snap = bi->env = snapshot(bs, &st->env, st->env_snap, &st->env_gen);
+	st->args_snap = bi->args = snapshot(bs, &st->args, st->args_snap, &st->args_gen);
+}
+
 static int plan_instr(struct planner *p, struct stage_state *st, struct build_instr *bi)
 {
 	const struct df_instr *in = p->in;
@@ -576,8 +558,8 @@ static int plan_instr(struct planner *p, struct stage_state *st, struct build_in
 	bi->line = in->line;
 	bi->original = xstrdup(in->original);
 	bi->from_stage = -1;
-	bi->env = vars_strv(&st->env);
-	bi->args = vars_strv(&st->args);
+	if (in->kind == DF_RUN)
+		run_snapshots(p, st, bi);
 	bi->shell = strv_copy(st->shell);
 	bi->workdir = xstrdup(st->workdir);
 	bi->user = xstrdup(st->user);
@@ -650,8 +632,6 @@ static void build_instr_done(struct build_instr *bi)
 		free(bi->heredocs[i].content);
 	}
 	free(bi->heredocs);
-	strv_free(bi->env);
-	strv_free(bi->args);
 	strv_free(bi->shell);
 	free(bi->workdir);
 	free(bi->user);
@@ -666,6 +646,9 @@ static void build_stage_done(struct build_stage *s)
 	for (size_t i = 0; i < s->n_instrs; i++)
 		build_instr_done(&s->instrs[i]);
 	free(s->instrs);
+	for (size_t i = 0; i < s->n_snapshots; i++)
+		strv_free(s->snapshots[i]);
+	free(s->snapshots);
 	strv_free(s->env);
 	strv_free(s->shell);
 	free(s->workdir);
@@ -817,7 +800,7 @@ static int plan_from(struct planner *p, size_t s)
 	return 0;
 }
 
-static void state_init(struct planner *p, size_t s)
+static int state_init(struct planner *p, size_t s)
 {
 	struct stage_state *st = &p->states[s];
 	const struct build_stage *bs = &p->stages[s];
@@ -828,7 +811,7 @@ static void state_init(struct planner *p, size_t s)
 		st->shell = strv_copy(base->shell);
 		st->workdir = xstrdup(base->workdir);
 		st->user = xstrdup(base->user);
-		return;
+		return 0;
 	}
 	struct plan_base img = {0};
 	/* Expansion in a scratch stage sees the PATH its image config gets (stage.c). */
@@ -855,6 +838,10 @@ static void state_init(struct planner *p, size_t s)
 	st->workdir = path_clean_abs(img.workdir && *img.workdir ? img.workdir : "/");
 	st->user = xstrdup(img.user ? img.user : "");
 	plan_base_done(&img);
+	if (st->env.bytes > PLAN_MAX_ENV)
+		return instr_error(p, "the base image's environment exceeds %u MiB",
+				   PLAN_MAX_ENV >> 20);
+	return 0;
 }
 
 void plan_base_done(struct plan_base *b)
@@ -871,7 +858,9 @@ static int plan_stage(struct planner *p, size_t s)
 	int r = plan_from(p, s);
 	if (r < 0)
 		return r;
-	state_init(p, s);
+	r = state_init(p, s);
+	if (r < 0)
+		return r;
 	struct build_stage *bs = &p->stages[s];
 	struct stage_state *st = &p->states[s];
 	size_t end = s + 1 < p->n_stages ? p->first[s + 1] : p->df->n_instrs;

@@ -124,8 +124,8 @@ struct build_instr {
 	 * with a value; RUN sees them as environment variables unless ENV has the
 	 * name), shell = SHELL (default ["/bin/sh", "-c"]), workdir, user.
 	 */
-	char **env;
-	char **args;
+	char **env;  /* RUN only (NULL for the others), borrowed from build_stage.snapshots */
+	char **args; /* likewise */
 	char **shell;
 	char *workdir;
 	char *user;
@@ -136,6 +136,15 @@ enum build_base { BASE_IMAGE, BASE_SCRATCH, BASE_STAGE };
 /* The PATH of BuildKit's empty image (FROM scratch) and of a RUN without one. */
 #define PLAN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+/*
+ * Bounds on what a hostile Dockerfile or base image can make the planner hold (one
+ * expanded word is at most 1 MiB, runner/expand.c): a stage's environment (the base
+ * image's Env and its ENVs, as "K=V" text), its build args in scope, and what its
+ * LABELs set, each at most 4 MiB. A RUN could not start with more environment than
+ * that anyway (execve(2) takes about 2 MiB with the usual 8 MiB stack limit).
+ */
+#define PLAN_MAX_ENV (4u << 20)
+#define PLAN_MAX_LABELS (4u << 20)
 
 struct build_stage {
 	int index;      /* position among the FROMs, 0-based */
@@ -150,6 +159,8 @@ struct build_stage {
 	int group;       /* 0 without deps, else 1 + max over deps */
 	struct build_instr *instrs;
 	size_t n_instrs;
+	char ***snapshots; /* the env and args lists its RUNs share */
+	size_t n_snapshots;
 	/* The stage's state after its last instruction (a later `FROM this` starts here). */
 	char **env;
 	char **shell;

@@ -21,7 +21,8 @@ struct step {
 	double seconds;
 	char *lines[TAIL_LINES]; /* ring buffer of the last lines */
 	unsigned head, count;
-	struct strbuf partial;
+	struct progress_line partial;
+	bool streaming; /* plain: the partial line is past the cap and being streamed */
 };
 
 struct progress {
@@ -31,6 +32,7 @@ struct progress {
 	size_t n_steps;
 	unsigned next_seq;
 	unsigned live_lines; /* tty: lines of the live region currently on screen */
+	unsigned open_seq;   /* plain: the step (seq) whose streamed long line has no '\n' yet */
 	struct strbuf inbuf; /* partial frames read by progress_drain() */
 };
 
@@ -68,7 +70,7 @@ void progress_free(struct progress *p)
 		free(p->steps[i].title);
 		for (unsigned k = 0; k < TAIL_LINES; k++)
 			free(p->steps[i].lines[k]);
-		strbuf_done(&p->steps[i].partial);
+		progress_line_done(&p->steps[i].partial);
 	}
 	free(p->steps);
 	strbuf_done(&p->inbuf);
@@ -166,17 +168,85 @@ static void tty_draw_live(struct progress *p)
 	p->live_lines = lines;
 }
 
-static void add_line(struct progress *p, struct step *s, const char *line)
+size_t progress_line_add(struct progress_line *l, const char *data, size_t n)
 {
+	size_t i = 0;
+	for (; i < n && l->buf.len < PROGRESS_LINE_MAX; i++)
+		if (data[i] != '\r')
+			strbuf_addc(&l->buf, data[i]);
+	l->cut += n - i;
+	return i;
+}
+
+char *progress_line_take(struct progress_line *l)
+{
+	if (l->cut)
+		strbuf_addf(&l->buf, "… (%zu bytes cut)", l->cut);
+	l->cut = 0;
+	return strbuf_detach(&l->buf);
+}
+
+void progress_line_done(struct progress_line *l)
+{
+	strbuf_done(&l->buf);
+	l->cut = 0;
+}
+
+/* plain: another step's text is due while a streamed long line is unfinished. */
+static void close_open_line(struct progress *p)
+{
+	if (!p->open_seq)
+		return;
+	emit(p, "\n", 1);
+	p->open_seq = 0;
+}
+
+/* The step's partial line is complete: keep it (capped) and print it in plain mode. */
+static void add_line(struct progress *p, struct step *s)
+{
+	bool streamed = s->streaming;
 	free(s->lines[s->head]);
-	s->lines[s->head] = xstrdup(line);
+	s->lines[s->head] = progress_line_take(&s->partial);
+	s->streaming = false;
+	if (p->mode == PROGRESS_PLAIN) {
+		if (streamed && p->open_seq == s->seq) {
+			emit(p, "\n", 1);
+			p->open_seq = 0;
+		} else if (!streamed) {
+			close_open_line(p);
+			_cleanup_free_ char *safe = term_escape(s->lines[s->head]);
+			emitf(p, "#%u %s\n", s->seq, safe);
+		}
+	}
 	s->head = (s->head + 1) % TAIL_LINES;
 	if (s->count < TAIL_LINES)
 		s->count++;
-	if (p->mode == PROGRESS_PLAIN) {
-		_cleanup_free_ char *safe = term_escape(line);
-		emitf(p, "#%u %s\n", s->seq, safe);
+}
+
+/* Writes untrusted step text to the terminal with its control bytes escaped. */
+static void emit_escaped(struct progress *p, const char *data, size_t n)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	term_escape_to(&sb, data, n);
+	emit(p, strbuf_str(&sb), sb.len);
+}
+
+/* plain: bytes past the cap are not kept but still printed, as they come. */
+static void stream_cut(struct progress *p, struct step *s, const char *data, size_t n)
+{
+	if (p->mode != PROGRESS_PLAIN || !n)
+		return;
+	if (p->open_seq != s->seq) {
+		close_open_line(p);
+		/* The first time: the kept part; after an interruption: a fresh prefix. */
+		emitf(p, "#%u ", s->seq);
+		if (!s->streaming)
+			emit_escaped(p, s->partial.buf.buf ? s->partial.buf.buf : "",
+				     s->partial.buf.len);
+		p->open_seq = s->seq;
 	}
+	s->streaming = true;
+	emit_escaped(p, data, n);
 }
 
 static void render_start(struct progress *p, unsigned id, const char *title)
@@ -186,10 +256,10 @@ static void render_start(struct progress *p, unsigned id, const char *title)
 	*s = (struct step){.id = id, .seq = ++p->next_seq, .title = xstrdup(title)};
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
 	if (p->mode == PROGRESS_PLAIN) {
+		close_open_line(p);
 		_cleanup_free_ char *safe = term_escape(title);
 		emitf(p, "#%u %s\n", s->seq, safe);
-	}
-	else if (p->mode == PROGRESS_TTY)
+	} else if (p->mode == PROGRESS_TTY)
 		progress_tick(p);
 }
 
@@ -198,13 +268,17 @@ static void render_output(struct progress *p, unsigned id, const char *data, siz
 	struct step *s = find_step(p, id);
 	if (!s)
 		return;
-	for (size_t i = 0; i < len; i++) {
-		if (data[i] == '\n') {
-			add_line(p, s, strbuf_str(&s->partial));
-			strbuf_reset(&s->partial);
-		} else if (data[i] != '\r') {
-			strbuf_addc(&s->partial, data[i]);
+	while (len) {
+		const char *nl = memchr(data, '\n', len);
+		size_t n = nl ? (size_t)(nl - data) : len;
+		size_t kept = progress_line_add(&s->partial, data, n);
+		stream_cut(p, s, data + kept, n - kept);
+		if (nl) {
+			add_line(p, s);
+			n++;
 		}
+		data += n;
+		len -= n;
 	}
 }
 
@@ -213,10 +287,10 @@ static void render_end(struct progress *p, unsigned id, bool cached, const char 
 	struct step *s = find_step(p, id);
 	if (!s)
 		return;
-	if (s->partial.len) {
-		add_line(p, s, strbuf_str(&s->partial));
-		strbuf_reset(&s->partial);
-	}
+	if (s->partial.buf.len || s->partial.cut)
+		add_line(p, s);
+	if (p->mode == PROGRESS_PLAIN)
+		close_open_line(p);
 	s->seconds = since(&s->started);
 	s->state = failure ? STEP_FAILED : (cached ? STEP_CACHED : STEP_DONE);
 	if (p->mode == PROGRESS_PLAIN) {
@@ -243,6 +317,7 @@ static void render_note(struct progress *p, const char *text)
 		return;
 	if (p->mode == PROGRESS_TTY)
 		tty_clear_live(p);
+	close_open_line(p);
 	_cleanup_free_ char *safe = term_escape(text);
 	emitf(p, "%s\n", safe);
 	if (p->mode == PROGRESS_TTY)
@@ -378,7 +453,11 @@ char *progress_tail(struct progress *p, unsigned id, unsigned lines)
 		unsigned idx = (s->head + TAIL_LINES - s->count + k) % TAIL_LINES;
 		strbuf_addf(&sb, "%s\n", s->lines[idx]);
 	}
-	if (s->partial.len)
-		strbuf_addf(&sb, "%s\n", strbuf_str(&s->partial));
+	if (s->partial.buf.len || s->partial.cut) {
+		struct progress_line copy = {STRBUF_INIT, s->partial.cut};
+		strbuf_add(&copy.buf, s->partial.buf.buf, s->partial.buf.len);
+		_cleanup_free_ char *l = progress_line_take(&copy);
+		strbuf_addf(&sb, "%s\n", l);
+	}
 	return strbuf_detach(&sb);
 }

@@ -59,4 +59,23 @@ void progress_tick(struct progress *p);
 /* The last `lines` lines of a step's output, for the error message of a failing RUN. */
 char *progress_tail(struct progress *p, unsigned id, unsigned lines);
 
+/*
+ * One line of a step's output as molt keeps it (tty view, failure tails): its first
+ * PROGRESS_LINE_MAX bytes, the rest counted and dropped, so a step printing hundreds of
+ * MiB without a newline cannot grow molt. Plain progress still streams the whole line.
+ */
+#define PROGRESS_LINE_MAX 4096u
+
+struct progress_line {
+	struct strbuf buf;
+	size_t cut; /* bytes dropped past PROGRESS_LINE_MAX */
+};
+
+/* Appends data (no newline in it; '\r' is dropped). Returns how many of its bytes went
+ * into the kept part; the rest, data[ret..n), were counted as cut. */
+size_t progress_line_add(struct progress_line *l, const char *data, size_t n);
+/* The line so far, with "… (N bytes cut)" when it was capped; l is reset. */
+char *progress_line_take(struct progress_line *l);
+void progress_line_done(struct progress_line *l);
+
 #endif

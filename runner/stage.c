@@ -284,6 +284,8 @@ int stage_worker(void *userdata, unsigned index, char *const *results,
 	for (size_t i = 0; i < sr.n_layers; i++)
 		image_descriptor_done(&sr.layers[i]);
 	free(sr.layers);
+	env_index_done(&sr.env_idx);
+	env_index_done(&sr.label_idx);
 	image_config_done(&sr.config);
 	cache_stage_free(&sr);
 	return r;

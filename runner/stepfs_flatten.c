@@ -156,12 +156,16 @@ static int copy_special(int ddir, const char *name, const struct stat *st, const
 	return 0;
 }
 
-static int apply_dir(struct flatten *f, int sdir, int ddir, const char *rel,
+static int apply_dir(struct flatten *f, int *sdir, int *ddir, const char *rel, unsigned depth,
 		     struct molt_error **err);
 
-static int apply_subdir(struct flatten *f, int sdir, int ddir, const char *name,
-			const struct stat *st, const char *path, struct molt_error **err)
+/* A directory of a layer onto the tree; deep down both parents are parked meanwhile
+ * (lib: dir_park), so a tree thousands deep keeps a bounded number of fds open. */
+static int apply_subdir(struct flatten *f, int *sdirp, int *ddirp, const char *name,
+			const struct stat *st, const char *path, unsigned depth,
+			struct molt_error **err)
 {
+	int sdir = *sdirp, ddir = *ddirp;
 	_cleanup_close_ int s = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (s < 0)
 		return molt_error_set(err, errno, "open '%s'", path);
@@ -181,9 +185,18 @@ static int apply_subdir(struct flatten *f, int sdir, int ddir, const char *name,
 	_cleanup_close_ int d = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (d < 0)
 		return molt_error_set(err, errno, "open '%s'", path);
-	int r = apply_dir(f, s, d, path, err);
+	struct dir_park ps, pd = {0};
+	int r = dir_park(sdirp, depth, &ps);
+	if (r == 0)
+		r = dir_park(ddirp, depth, &pd);
+	if (r < 0)
+		return molt_error_set(err, -r, "stat the parent of '%s'", path);
+	if ((r = apply_dir(f, &s, &d, path, depth + 1, err)) < 0)
+		return r;
+	if ((r = dir_unpark(sdirp, s, &ps)) < 0 || (r = dir_unpark(ddirp, d, &pd)) < 0)
+		return molt_error_set(err, -r, "reopen the parent of '%s'", path);
 	/* after the children: adding them moved the directory's mtime */
-	return r < 0 ? r : copy_meta(s, d, st, path, err);
+	return copy_meta(s, d, st, path, err);
 }
 
 static bool is_whiteout(int sdir, const char *name, const struct stat *st)
@@ -196,9 +209,10 @@ static bool is_whiteout(int sdir, const char *name, const struct stat *st)
 	return fd >= 0 && fgetxattr(fd, XATTR_WHITEOUT, NULL, 0) >= 0;
 }
 
-static int apply_entry(struct flatten *f, int sdir, int ddir, const char *name,
-		       const char *path, struct molt_error **err)
+static int apply_entry(struct flatten *f, int *sdirp, int *ddirp, const char *name,
+		       const char *path, unsigned depth, struct molt_error **err)
 {
+	int sdir = *sdirp, ddir = *ddirp;
 	struct stat st, dst;
 	if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return molt_error_set(err, errno, "stat '%s'", path);
@@ -212,7 +226,7 @@ static int apply_entry(struct flatten *f, int sdir, int ddir, const char *name,
 	if (whiteout)
 		return 0;
 	if (S_ISDIR(st.st_mode))
-		return apply_subdir(f, sdir, ddir, name, &st, path, err);
+		return apply_subdir(f, sdirp, ddirp, name, &st, path, depth, err);
 	if (S_ISLNK(st.st_mode))
 		return copy_symlink(sdir, ddir, name, &st, path, err);
 	if (!S_ISREG(st.st_mode))
@@ -228,29 +242,21 @@ static int apply_entry(struct flatten *f, int sdir, int ddir, const char *name,
 	return r;
 }
 
-static int apply_dir(struct flatten *f, int sdir, int ddir, const char *rel,
+static int apply_dir(struct flatten *f, int *sdir, int *ddir, const char *rel, unsigned depth,
 		     struct molt_error **err)
 {
-	int dup = fcntl(sdir, F_DUPFD_CLOEXEC, 3);
-	DIR *d = dup < 0 ? NULL : fdopendir(dup);
-	if (!d) {
-		int e = errno;
-		if (dup >= 0)
-			close(dup);
-		return molt_error_set(err, e, "read the directory '%s'", *rel ? rel : "/");
+	if (depth > 4096)
+		return molt_error_setx(err, ELOOP, "flatten '%s': directory tree too deep", rel);
+	/* Listed first: a parked directory keeps no readdir stream. */
+	_cleanup_strv_ char **names = NULL;
+	int r = dir_list_sorted(*sdir, &names);
+	if (r < 0)
+		return molt_error_set(err, -r, "read the directory '%s'", *rel ? rel : "/");
+	for (size_t i = 0; r == 0 && names[i]; i++) {
+		_cleanup_free_ char *path = *rel ? xasprintf("%s/%s", rel, names[i])
+						 : xstrdup(names[i]);
+		r = apply_entry(f, sdir, ddir, names[i], path, depth, err);
 	}
-	int r = 0;
-	struct dirent *de;
-	while (r == 0 && (errno = 0, de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		_cleanup_free_ char *path = *rel ? xasprintf("%s/%s", rel, de->d_name)
-						 : xstrdup(de->d_name);
-		r = apply_entry(f, sdir, ddir, de->d_name, path, err);
-	}
-	if (r == 0 && errno)
-		r = molt_error_set(err, errno, "read the directory '%s'", *rel ? rel : "/");
-	closedir(d);
 	return r;
 }
 
@@ -268,8 +274,9 @@ int stepfs_flatten(char *const *lowers, int dstfd, struct molt_error **err)
 		struct stat st;
 		if (fstat(src, &st) < 0)
 			r = molt_error_set(err, errno, "stat '%s'", lowers[i]);
+		int top = dstfd; /* depth 0: never parked */
 		if (r == 0)
-			r = apply_dir(&f, src, dstfd, "", err);
+			r = apply_dir(&f, &src, &top, "", 0, err);
 		/* the root's own metadata comes from the top-most layer that has it */
 		if (r == 0)
 			r = copy_meta(src, dstfd, &st, "/", err);

@@ -10,21 +10,6 @@
 /* Docker's default PATH (moby oci/defaults, BuildKit's too). */
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-/* Sets K=V in *env, replacing an existing K. */
-static void env_set(char ***env, const char *kv)
-{
-	const char *eq = strchr(kv, '=');
-	size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
-	for (char **p = *env; p && *p; p++) {
-		if (!strncmp(*p, kv, klen) && (*p)[klen] == '=') {
-			free(*p);
-			*p = eq ? xstrdup(kv) : xasprintf("%s=", kv);
-			return;
-		}
-	}
-	strv_push_take(env, eq ? xstrdup(kv) : xasprintf("%s=", kv));
-}
-
 char **sandbox_env_build(char *const *extra, const char *hostname, const char *home, bool tty)
 {
 	char **env = NULL;
@@ -33,8 +18,11 @@ char **sandbox_env_build(char *const *extra, const char *hostname, const char *h
 	strv_push_take(&env, xasprintf("HOME=%s", home && *home ? home : "/"));
 	if (tty)
 		strv_push(&env, "TERM=xterm");
-	for (char *const *p = extra; p && *p; p++)
-		if (**p && **p != '=')
-			env_set(&env, *p);
+	size_t n = strv_len(extra), k = 0;
+	_cleanup_free_ char **named = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		if (extra[i][0] && extra[i][0] != '=')
+			named[k++] = extra[i];
+	strv_env_merge(&env, named, true);
 	return env;
 }

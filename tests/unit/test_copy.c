@@ -186,6 +186,36 @@ static void test_escapes(void)
 	molt_error_free(err);
 }
 
+/* A 1 GiB file with 4 KiB of data in the middle: its holes stay holes in the copy. */
+static void test_sparse(void)
+{
+	int fd = openat(ctx, "sparse", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	char data[4096];
+	memset(data, 'x', sizeof(data));
+	bool made = fd >= 0 && ftruncate(fd, 1LL << 30) == 0 &&
+		    pwrite(fd, data, sizeof(data), 512LL << 20) == (ssize_t)sizeof(data);
+	if (fd >= 0)
+		close(fd);
+	struct molt_error *err = NULL;
+	struct stat st;
+	bool ok = made && do_copy("/sparse", NULL, &err, "sparse", NULL) == 0 &&
+		  fstatat(dst, "sparse", &st, 0) == 0;
+	tap_ok(ok && st.st_size == 1LL << 30 && st.st_blocks * 512 < (1LL << 20),
+	       "COPY of a sparse file keeps its holes (%lld bytes on disk for 1 GiB)",
+	       ok ? (long long)st.st_blocks * 512 : -1LL);
+	fd = openat(dst, "sparse", O_RDONLY | O_CLOEXEC);
+	char back[4096] = "", zero = 1;
+	bool same = fd >= 0 && pread(fd, back, sizeof(back), 512LL << 20) == (ssize_t)sizeof(back) &&
+		    pread(fd, &zero, 1, 1000) == 1;
+	if (fd >= 0)
+		close(fd);
+	tap_ok(same && !memcmp(back, data, sizeof(data)) && zero == 0,
+	       "... with its data where it was and zeros in the holes");
+	molt_error_free(err);
+	unlinkat(ctx, "sparse", 0);
+	unlinkat(dst, "sparse", 0);
+}
+
 int main(void)
 {
 	pid_t pid = fork();
@@ -210,6 +240,7 @@ int main(void)
 	test_files();
 	test_dirs();
 	test_escapes();
+	test_sparse();
 	rm_rf(base, &err);
 	return tap_done();
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for lib/: errors, strings, files. */
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "../../lib/base.h"
@@ -76,10 +77,66 @@ static void test_files(void)
 	molt_error_free(err);
 }
 
+/* A tree 3,000 deep removed with 64 descriptors; parking refuses a moved directory. */
+static void test_deep(void)
+{
+	char dir[] = "/tmp/molt-deep-XXXXXX";
+	if (!mkdtemp(dir)) {
+		tap_ok(0, "mkdtemp");
+		return;
+	}
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (int i = 0; i < 3000 && fd >= 0; i++) {
+		int next = mkdirat(fd, "d", 0755) == 0
+				   ? openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+				   : -1;
+		close(fd);
+		fd = next;
+	}
+	if (fd >= 0)
+		close(fd);
+	struct rlimit old, low = {64, 64};
+	getrlimit(RLIMIT_NOFILE, &old);
+	low.rlim_max = old.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &low);
+	struct molt_error *err = NULL;
+	int r = rm_rf(dir, &err);
+	setrlimit(RLIMIT_NOFILE, &old);
+	tap_ok(fd >= 0 && r == 0 && access(dir, F_OK) < 0,
+	       "rm_rf removes a 3,000-deep tree with 64 descriptors%s%s", err ? ": " : "",
+	       err ? err->msg : "");
+	molt_error_free(err);
+
+	char top[] = "/tmp/molt-park-XXXXXX";
+	if (!mkdtemp(top))
+		return;
+	int t = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	mkdirat(t, "a", 0755);
+	mkdirat(t, "c", 0755);
+	int a = openat(t, "a", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	mkdirat(a, "b", 0755);
+	int b = openat(a, "b", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dir_park p;
+	bool parked = dir_park(&a, DIR_KEEP_FDS, &p) == 0 && a == -1;
+	bool back = dir_unpark(&a, b, &p) == 0 && a >= 0;
+	tap_ok(parked && back, "dir_park closes a deep directory, dir_unpark reopens it by '..'");
+	bool parked2 = dir_park(&a, DIR_KEEP_FDS, &p) == 0;
+	renameat(t, "a/b", t, "c/b");
+	tap_ok(parked2 && dir_unpark(&a, b, &p) == -ESTALE && a == -1,
+	       "dir_unpark refuses to come back into another directory (-ESTALE)");
+	int shallow = b;
+	tap_ok(dir_park(&shallow, DIR_KEEP_FDS - 1, &p) == 0 && shallow == b && !p.parked,
+	       "above DIR_KEEP_FDS nothing is parked");
+	close(b);
+	close(t);
+	rm_rf(top, NULL);
+}
+
 int main(void)
 {
 	test_errors();
 	test_strings();
 	test_files();
+	test_deep();
 	return tap_done();
 }

@@ -2,6 +2,7 @@
 /* runner/progress.c: plain output, the worker frame transport, failure tails. */
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "../../runner/progress.h"
 #include "tap.h"
@@ -57,9 +58,10 @@ static void frames(struct progress *p)
 		return;
 	struct progress_out w = {.direct = NULL, .fd = fds[1]};
 	progress_start(&w, 1, "[a 1/1] RUN x");
-	char big[10000];
+	char big[10000]; /* ten lines of 1,000 bytes: more than one frame, under the line cap */
 	memset(big, 'x', sizeof(big));
-	big[sizeof(big) - 1] = '\n';
+	for (size_t i = 999; i < sizeof(big); i += 1000)
+		big[i] = '\n';
 	progress_output(&w, 1, big, sizeof(big));
 	progress_note(&w, "a note");
 	progress_end(&w, 1, false, "exit status 3");
@@ -68,7 +70,7 @@ static void frames(struct progress *p)
 	while ((r = progress_drain(p, fds[0])) == 0)
 		;
 	close(fds[0]);
-	_cleanup_free_ char *tail = progress_tail(p, 1, 5);
+	_cleanup_free_ char *tail = progress_tail(p, 1, 10);
 	tap_ok(strlen(tail) == sizeof(big), "frames: output larger than one frame arrives whole");
 }
 
@@ -184,10 +186,97 @@ static void test_hostile_output(void)
 	       "tty: OSC 52 and a C1 byte are shown escaped in the live view");
 }
 
+/* Like capture(), into a file: the long-line cases write more than a pipe holds. */
+static char *capture_file(enum progress_mode mode, void (*fn)(struct progress *p))
+{
+	int fd = memfd_create("progress", MFD_CLOEXEC);
+	if (fd < 0)
+		return xstrdup("");
+	struct progress *p = progress_new(mode, fd);
+	fn(p);
+	progress_free(p);
+	struct strbuf sb = STRBUF_INIT;
+	char buf[65536];
+	ssize_t n;
+	lseek(fd, 0, SEEK_SET);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		strbuf_add(&sb, buf, (size_t)n);
+	close(fd);
+	return strbuf_detach(&sb);
+}
+
+static char *repeat(char c, size_t n)
+{
+	char *s = xmalloc(n + 1);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+static char *long_tail;
+
+/* 100,000 bytes without a newline, in pieces, then a short line. */
+static void long_line(struct progress *p)
+{
+	struct progress_out o = {.direct = p, .fd = -1};
+	_cleanup_free_ char *b = repeat('b', 7000);
+	progress_start(&o, 1, "[s 1/1] RUN spew");
+	size_t left = 100000;
+	while (left) {
+		size_t n = left < 7000 ? left : 7000;
+		progress_output(&o, 1, b, n);
+		left -= n;
+	}
+	progress_output(&o, 1, "\nnext\n", 6);
+	progress_end(&o, 1, false, "exit status 1");
+	long_tail = progress_tail(p, 1, 5);
+}
+
+/* A long line of step 1 is cut short by step 2 starting, then finished. */
+static void interleaved(struct progress *p)
+{
+	struct progress_out o = {.direct = p, .fd = -1};
+	_cleanup_free_ char *b = repeat('b', 5000);
+	progress_start(&o, 1, "[a 1/1] RUN spew");
+	progress_output(&o, 1, b, 5000);
+	progress_start(&o, 2, "[b 1/1] RUN x");
+	progress_output(&o, 1, "bb\n", 3);
+	progress_end(&o, 1, false, NULL);
+	progress_end(&o, 2, false, NULL);
+}
+
+static void test_long_lines(void)
+{
+	_cleanup_free_ char *out = capture_file(PROGRESS_PLAIN, long_line);
+	_cleanup_free_ char *b100k = repeat('b', 100000), *b4k = repeat('b', PROGRESS_LINE_MAX);
+	_cleanup_free_ char *want = xasprintf("#1 %s\n#1 next\n", b100k);
+	tap_ok(strstr(out, want) != NULL, "long line: plain progress prints all of it, once");
+	_cleanup_free_ char *want_tail = xasprintf("%s… (95904 bytes cut)\nnext\n", b4k);
+	tap_str_eq(long_tail ? long_tail : "", want_tail,
+		   "long line: the failure tail keeps 4 KiB of it and says how much was cut");
+	free(long_tail);
+	_cleanup_free_ char *il = capture_file(PROGRESS_PLAIN, interleaved);
+	_cleanup_free_ char *b5k = repeat('b', 5000);
+	_cleanup_free_ char *want_il = xasprintf("#1 %s\n#2 [b 1/1] RUN x\n#1 bb\n#1 DONE", b5k);
+	tap_ok(strstr(il, want_il) != NULL,
+	       "long line: another step's line ends a streamed line, which then goes on");
+
+	struct progress_line l = {STRBUF_INIT, 0};
+	_cleanup_free_ char *d = repeat('c', PROGRESS_LINE_MAX + 10);
+	d[1] = '\r';
+	tap_ok(progress_line_add(&l, d, PROGRESS_LINE_MAX + 10) == PROGRESS_LINE_MAX + 1 &&
+		       l.buf.len == PROGRESS_LINE_MAX && l.cut == 9,
+	       "progress_line: keeps PROGRESS_LINE_MAX bytes ('\\r' dropped), counts the rest");
+	_cleanup_free_ char *t = progress_line_take(&l);
+	tap_ok(str_endswith(t, "c… (9 bytes cut)") && l.buf.len == 0 && l.cut == 0,
+	       "progress_line: take appends the cut marker and resets");
+}
+
 int main(void)
 {
 	test_term_escape();
 	test_hostile_output();
+	test_long_lines();
 	test_plain();
 	test_frames();
 	test_misc();

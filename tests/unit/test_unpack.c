@@ -629,8 +629,47 @@ static void test_overlay_whiteouts(bool xattr_form)
 	fx_free(&f);
 }
 
+/* layers/write_budget.c: sizes, the --max-unpack cap and the free-space reserve. */
+static void test_write_budget(void)
+{
+	uint64_t v = 0;
+	tap_ok(unpack_size_parse("50M", &v) == 0 && v == 50ULL << 20 &&
+		       unpack_size_parse("1.5GiB", &v) == 0 && v == 3ULL << 29 &&
+		       unpack_size_parse("123", &v) == 0 && v == 123 &&
+		       unpack_size_parse("2t", &v) == 0 && v == 2ULL << 40,
+	       "unpack sizes: plain bytes, k/m/g/t, with an optional B or iB");
+	tap_ok(unpack_size_parse("10x", &v) < 0 && unpack_size_parse("", &v) < 0 &&
+		       unpack_size_parse("-1m", &v) < 0 && unpack_size_parse("m", &v) < 0,
+	       "unpack sizes: anything else is refused");
+	setenv(UNPACK_MAX_ENV, "100", 1);
+	struct write_budget b;
+	write_budget_init(&b, "layer x");
+	struct molt_error *err = NULL;
+	int r1 = write_budget_claim(&b, 60, &err), r2 = write_budget_claim(&b, 50, &err);
+	tap_ok(r1 == 0 && r2 == -EFBIG && err && strstr(err->msg, "limit of 100 bytes"),
+	       "write budget: claims past MOLT_MAX_UNPACK fail, naming the limit");
+	molt_error_free(err);
+	err = NULL;
+	unsetenv(UNPACK_MAX_ENV);
+	setenv(UNPACK_RESERVE_ENV, "0", 1); /* whatever this machine has free */
+	write_budget_init(&b, "layer x");
+	int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	tap_ok(b.max == 0 && write_budget_claim(&b, 1ULL << 50, &err) == 0 &&
+		       write_budget_write(&b, fd, 4096, &err) == 0,
+	       "write budget: no cap by default; a write above the reserve passes");
+	setenv(UNPACK_RESERVE_ENV, "1000000t", 1);
+	write_budget_init(&b, "layer x");
+	tap_ok(write_budget_write(&b, fd, 4096, &err) == -ENOSPC && err &&
+		       strstr(err->msg, "kept in reserve"),
+	       "write budget: a write that would eat into the reserve fails at once");
+	unsetenv(UNPACK_RESERVE_ENV);
+	molt_error_free(err);
+	close(fd);
+}
+
 int main(void)
 {
+	test_write_budget();
 	if (!lt_enter_namespace()) {
 		tap_skip("unpack tests need a user namespace (sandbox_enter_build_namespace failed)");
 		return tap_done();
