@@ -33,6 +33,9 @@ uint64_t digester_size(const struct digester *d);
 void digester_free(struct digester *d);
 /* NULL when libcrypto loaded (lazy_crypto.c), else why it could not be loaded. */
 const char *lazy_crypto_failure(void);
+/* NULL when libcurl loaded (lazy_curl.c, which defines the curl_* functions molt calls),
+ * else why it could not be loaded. */
+const char *lazy_curl_failure(void);
 void digest_buffer(const void *buf, size_t n, char ret[DIGEST_STR_LEN]);
 /* Hashes fd from its current offset to EOF. */
 int digest_fd(int fd, char ret[DIGEST_STR_LEN], uint64_t *ret_size, struct molt_error **err);

@@ -219,7 +219,7 @@ int dir_list_sorted(int dirfd, char ***ret);
 
 /* ---------------------------------------------------------------- lazylib.c
  * Shared libraries opened on first use instead of linked (layers/lazy_archive.c,
- * layers/lazy_crypto.c, runner/add.c): molt does not pay their start-up cost unless
+ * layers/lazy_crypto.c, layers/lazy_curl.c): molt does not pay their start-up cost unless
  * it calls them. Their first call must happen on the host's filesystem, never in a
  * sandbox after pivot_root: dlopen would then load code from the image's /lib.
  */
