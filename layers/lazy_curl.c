@@ -22,6 +22,7 @@
 #define CURL_FUNCS(F)                                                                              \
 	F(CURL *, curl_easy_init, (void), (), NULL)                                                \
 	F(CURLcode, curl_easy_perform, (CURL * c), (c), CURLE_FAILED_INIT)                         \
+	F(void, curl_easy_reset, (CURL * c), (c), (void)0)                                         \
 	F(const char *, curl_easy_strerror, (CURLcode e), (e), "libcurl is not loaded")            \
 	F(struct curl_slist *, curl_slist_append, (struct curl_slist * l, const char *s), (l, s),  \
 	  NULL)
