@@ -186,6 +186,14 @@ bool str_eq_nocase(const char *a, const char *b);
 /* Parses a base-10 integer within [min, max]; returns -EINVAL / -ERANGE. */
 int str_to_int64(const char *s, int64_t min, int64_t max, int64_t *ret);
 
+/* ---------------------------------------------------------------- base64.c */
+
+/* Standard base64 with padding (RFC 4648 §4); never fails. */
+char *base64_encode(const void *data, size_t len);
+/* Decodes standard base64 (padding optional, nothing else allowed) into a NUL-terminated
+ * buffer; -EINVAL on anything else, *ret untouched. */
+int base64_decode(const char *s, size_t len, char **ret, size_t *ret_len);
+
 /* ---------------------------------------------------------------- files */
 
 /* Reads a whole file (at most max_size bytes, else -EFBIG). Host paths only. */
