@@ -342,7 +342,7 @@ static char *basic_header(const struct registry_cred *c)
 	if (!c->username || !c->secret || c->identity_token)
 		return NULL;
 	_cleanup_free_ char *up = xasprintf("%s:%s", c->username, c->secret);
-	_cleanup_free_ char *b = reg_base64(up, strlen(up));
+	_cleanup_free_ char *b = base64_encode(up, strlen(up));
 	explicit_bzero(up, strlen(up));
 	char *h = xasprintf("Authorization: Basic %s", b);
 	explicit_bzero(b, strlen(b));

@@ -125,8 +125,6 @@ void reg_challenge_done(struct reg_challenge *c);
 int reg_retry_after(const char *value, int64_t now, int max);
 /* "scheme://host[:port]" of an absolute http(s) URL, NULL otherwise. */
 char *reg_url_origin(const char *url);
-/* Base64 (RFC 4648, padded) of n bytes. */
-char *reg_base64(const void *buf, size_t n);
 /* True when a token may go into a header: printable ASCII only, 1..8192 bytes. */
 bool reg_token_ok(const char *t);
 /* True for localhost and 127.0.0.0/8 and [::1], with or without a port. */

@@ -146,27 +146,6 @@ char *reg_url_origin(const char *url)
 	return TAKE_PTR(o);
 }
 
-char *reg_base64(const void *buf, size_t n)
-{
-	static const char tbl[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *b = buf;
-	char *out = xmalloc((n + 2) / 3 * 4 + 1), *o = out;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)b[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)b[i + 1] << 8;
-		if (i + 2 < n)
-			v |= b[i + 2];
-		*o++ = tbl[(v >> 18) & 63];
-		*o++ = tbl[(v >> 12) & 63];
-		*o++ = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-		*o++ = i + 2 < n ? tbl[v & 63] : '=';
-	}
-	*o = '\0';
-	return out;
-}
-
 bool reg_token_ok(const char *t)
 {
 	size_t n = 0;

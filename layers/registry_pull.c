@@ -194,12 +194,15 @@ struct blob_dl {
 	const struct image_descriptor *d;
 	const char *host;
 	int64_t got;
+	bool first; /* the next chunk is a response's first */
 };
 
 static int blob_sink(void *ud, long status, const void *buf, size_t n, struct molt_error **err)
 {
 	struct blob_dl *b = ud;
-	if (status == 200 && b->got > 0) {
+	bool first = b->first;
+	b->first = false;
+	if (first && status == 200 && b->got > 0) {
 		/* The server ignored our Range: start over from byte 0. */
 		blob_writer_abort(b->w);
 		b->w = NULL;
@@ -232,6 +235,7 @@ static int fetch_blob(struct reg_session *s, struct reg_conn *c, struct layer_st
 				    .sink_ud = &b, .range_from = b.got};
 		struct reg_resp resp = {0};
 		struct molt_error *e = NULL;
+		b.first = true;
 		r = reg_do(s, c, &q, &resp, &e);
 		if (r == -EPIPE && attempt + 1 < REG_MAX_ATTEMPTS) {
 			molt_debug("registry: blob %s broke off at %lld bytes: %s; resuming",
