@@ -25,7 +25,13 @@ static const struct molt_command commands[] = {
 	 "      --progress MODE      auto, plain, tty or quiet\n"
 	 "      --iidfile FILE       write the image ID to FILE\n"
 	 "      --jobs N             run up to N independent stages at once\n"
-	 "      --print-plan         print the resolved build plan as JSON and exit\n"},
+	 "      --print-plan         print the resolved build plan as JSON and exit\n"
+	 "      --pull               pull every image the Dockerfile names, even when stored\n"
+	 "                           (images missing from the store are always pulled)\n"
+	 "      --push               push the result to each -t NAME\n"
+	 "  -o type=image,name=REF[,push=true]  name the result REF (and push it)\n"
+	 "      --platform OS/ARCH   the target platform (base images' entry, TARGETARCH)\n"
+	 "      --tls-verify=false   allow plain http and unverified TLS for registries\n"},
 	{"run", cmd_run,
 	 "molt run [OPTIONS] (IMAGE | --rootfs DIR) [CMD [ARG...]]",
 	 "run a command in a sandbox over an image or a directory",
