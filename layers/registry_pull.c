@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "registry_http.h"
 
@@ -288,6 +289,29 @@ static void report(const struct registry_opts *o, const struct image_descriptor 
 	fprintf(stderr, "Copying blob %.19s %s (%.1f MiB)\n", d->digest, what, mib);
 }
 
+/*
+ * 1 when the store has the blob (with the size the manifest says: a manifest that lies
+ * about a blob molt already has is refused too), 0 when it must be fetched.
+ */
+static int stored_size_ok(struct reg_session *s, struct layer_store *store,
+			  const struct image_descriptor *d, struct molt_error **err)
+{
+	if (!layer_store_blob_exists(store, d->digest))
+		return 0;
+	_cleanup_free_ char *path = NULL;
+	struct stat st;
+	if (layer_store_blob_path(store, d->digest, &path, err) < 0)
+		return -EIO;
+	if (stat(path, &st) < 0)
+		return molt_error_set(err, errno, "stat '%s'", path);
+	if (st.st_size != d->size)
+		return molt_error_setx(err, EPROTO, "registry '%s': the manifest says blob %s has "
+						    "%lld bytes, but it has %lld",
+				       reg_session_host(s), d->digest, (long long)d->size,
+				       (long long)st.st_size);
+	return 1;
+}
+
 static void *fetch_worker(void *ud)
 {
 	struct fetch_pool *p = ud;
@@ -300,7 +324,10 @@ static void *fetch_worker(void *ud)
 		pthread_mutex_unlock(&p->lock);
 		if (!d)
 			break;
-		if (layer_store_blob_exists(p->store, d->digest)) {
+		int have = stored_size_ok(p->s, p->store, d, &e);
+		if (have < 0)
+			break;
+		if (have) {
 			report(p->o, d, "already exists");
 			continue;
 		}
@@ -403,9 +430,11 @@ static int get_config(struct reg_session *s, struct layer_store *store, const ch
 		      const struct image_manifest *im, struct image_config *ret,
 		      struct molt_error **err)
 {
-	int r = layer_store_blob_exists(store, im->config.digest)
-			? 0
-			: fetch_blob(s, NULL, store, &im->config, err);
+	int r = stored_size_ok(s, store, &im->config, err);
+	if (r == 0)
+		r = fetch_blob(s, NULL, store, &im->config, err);
+	else if (r == 1)
+		r = 0;
 	_cleanup_free_ char *data = NULL;
 	size_t len = 0;
 	if (r == 0)
