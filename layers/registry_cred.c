@@ -81,10 +81,11 @@ static int load_json(const char *path, json_t **ret, struct molt_error **err)
 	json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
 	explicit_bzero(data, len);
 	free(data);
-	explicit_bzero(&je, sizeof(je));
+	int line = je.line, column = je.column;
+	explicit_bzero(&je, sizeof(je)); /* its text quotes the input */
 	if (!root)
 		return molt_error_setx(err, EINVAL, "credentials file '%s' is not valid JSON "
-				       "(line %d, column %d)", path, je.line, je.column);
+				       "(line %d, column %d)", path, line, column);
 	const char *bad = NULL;
 	if (!json_is_object(root))
 		bad = "is not a JSON object";
