@@ -222,13 +222,14 @@ static int helper_get(const char *helper, const char *host, struct registry_cred
 					       "'docker-credential-%s' get for '%s' printed something "
 					       "that is not credentials JSON", helper, host);
 		}
-		if (*s) {
+		bool found = *s != '\0';
+		if (found) {
 			ret->identity_token = strcmp(u, "<token>") == 0;
 			ret->username = xstrdup(u);
 			ret->secret = xstrdup(s);
 		}
 		json_decref(j);
-		if (*s)
+		if (found)
 			return 1;
 	}
 	return 0;
