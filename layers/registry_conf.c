@@ -117,8 +117,12 @@ static const char *check_key(const char *table, const char *key, const json_t *v
 				json_object_foreach(m, k, mv)
 				{
 					const char *why = check_mirror_key(k, mv);
-					if (why)
-						return why;
+					if (why) {
+						static __thread char buf[160];
+						snprintf(buf, sizeof(buf), "mirror key '%.40s' %s",
+							 k, why);
+						return buf;
+					}
 				}
 			}
 		}

@@ -81,10 +81,11 @@ static int load_json(const char *path, json_t **ret, struct molt_error **err)
 	json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
 	explicit_bzero(data, len);
 	free(data);
-	explicit_bzero(&je, sizeof(je));
+	int line = je.line, column = je.column;
+	explicit_bzero(&je, sizeof(je)); /* its text quotes the input */
 	if (!root)
 		return molt_error_setx(err, EINVAL, "credentials file '%s' is not valid JSON "
-				       "(line %d, column %d)", path, je.line, je.column);
+				       "(line %d, column %d)", path, line, column);
 	const char *bad = NULL;
 	if (!json_is_object(root))
 		bad = "is not a JSON object";
@@ -221,13 +222,14 @@ static int helper_get(const char *helper, const char *host, struct registry_cred
 					       "'docker-credential-%s' get for '%s' printed something "
 					       "that is not credentials JSON", helper, host);
 		}
-		if (*s) {
+		bool found = *s != '\0';
+		if (found) {
 			ret->identity_token = strcmp(u, "<token>") == 0;
 			ret->username = xstrdup(u);
 			ret->secret = xstrdup(s);
 		}
 		json_decref(j);
-		if (*s)
+		if (found)
 			return 1;
 	}
 	return 0;

@@ -32,6 +32,16 @@ MOLT_PRINTF(2, 3) static int fail(struct toml_parser *t, const char *fmt, ...)
 	return molt_error_setx(t->err, EINVAL, "%s:%d: %s", t->path, t->line, msg);
 }
 
+/* A character for a message: quoted when printable, else as a byte value. */
+static const char *show_char(char c, char buf[16])
+{
+	if ((unsigned char)c > ' ' && (unsigned char)c < 0x7f)
+		snprintf(buf, 16, "'%c'", c);
+	else
+		snprintf(buf, 16, "byte 0x%02x", (unsigned char)c);
+	return buf;
+}
+
 static bool at_end(const struct toml_parser *t)
 {
 	return t->p >= t->end;
@@ -80,7 +90,9 @@ static int expect_eol(struct toml_parser *t)
 	skip_comment(t);
 	if (at_end(t) || eat_newline(t))
 		return 0;
-	return fail(t, "unexpected '%c' after the value (one key = value per line)", *t->p);
+	char b[16];
+	return fail(t, "unexpected %s after the value (one key = value per line)",
+		    show_char(*t->p, b));
 }
 
 static bool is_bare(char c)
@@ -191,7 +203,8 @@ static int parse_key_part(struct toml_parser *t, char **ret)
 	if (t->p == s) {
 		if (at_end(t) || *t->p == '\n' || *t->p == '\r')
 			return fail(t, "expected a key");
-		return fail(t, "unexpected '%c' where a key was expected", *t->p);
+		char b[16];
+		return fail(t, "unexpected %s where a key was expected", show_char(*t->p, b));
 	}
 	*ret = xstrndup(s, (size_t)(t->p - s));
 	return 0;
