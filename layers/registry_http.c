@@ -37,6 +37,7 @@ struct reg_session {
 	char **scopes;
 	char *auth_header; /* "Authorization: …" for the endpoint, NULL: anonymous */
 	unsigned auth_gen; /* bumped when auth_header changes */
+	bool realm_untrusted; /* a token was asked for without the credentials */
 	struct reg_conn main;
 };
 
@@ -420,8 +421,11 @@ static int fetch_token(struct reg_session *s, CURL *c, char **ret, struct molt_e
 		return r;
 	_cleanup_free_ char *url = token_url(s);
 	char *auth = NULL, *form = NULL;
+	bool untrusted = false;
 	struct reg_req q = {.method = "GET", .body_fd = -1, .max_body = 1u << 20};
-	if (s->cred.identity_token && s->cred.secret) {
+	if (s->cred.identity_token && s->cred.secret && !reg_realm_trusted(s->host, s->chal.realm)) {
+		untrusted = true;
+	} else if (s->cred.identity_token && s->cred.secret) {
 		/* docker's identity token: an OAuth2 refresh token, POSTed as a form. */
 		_cleanup_free_ char *rt = reg_query_escape(s->cred.secret);
 		_cleanup_free_ char *svc = reg_query_escape(s->chal.service ? s->chal.service : "");
@@ -431,8 +435,13 @@ static int fetch_token(struct reg_session *s, CURL *c, char **ret, struct molt_e
 		q = (struct reg_req){.method = "POST", .body = form, .body_len = strlen(form),
 				     .content_type = "application/x-www-form-urlencoded",
 				     .body_fd = -1, .max_body = 1u << 20};
-	} else {
+	} else if (reg_realm_trusted(s->host, s->chal.realm)) {
 		auth = basic_header(&s->cred);
+	} else if (s->cred.secret) {
+		/* Anonymously, then: a public image still pulls. */
+		molt_debug("registry: '%s': the token realm is on another host, credentials are "
+			   "not sent to it", s->host);
+		untrusted = true;
 	}
 	struct reg_resp resp = {0};
 	struct xfer x;
@@ -454,6 +463,13 @@ static int fetch_token(struct reg_session *s, CURL *c, char **ret, struct molt_e
 									    : "");
 	if (r == 0)
 		r = token_from_json(s, resp.body, resp.body_len, ret, err);
+	if (untrusted)
+		s->realm_untrusted = true;
+	if (r < 0 && untrusted) {
+		_cleanup_free_ char *shown = url_for_msg(s->chal.realm);
+		molt_error_wrap(err, "the token realm '%.200s' is on another host than the "
+				     "registry, so molt did not send it the credentials", shown);
+	}
 	if (resp.body)
 		explicit_bzero(resp.body, resp.body_len);
 	reg_resp_done(&resp);
@@ -677,7 +693,10 @@ int reg_status_error(const struct reg_session *s, const struct reg_resp *r, cons
 	_cleanup_free_ char *msg = sanitize(json_string_value(json_object_get(e0, "message")),
 					    200);
 	json_decref(j);
-	const char *hint = r->status == 401   ? " (authentication required or refused; "
+	const char *hint = r->status == 401 && s->realm_untrusted
+				   ? " (the token realm is on another host than the registry: "
+				     "molt did not send it the credentials)"
+			   : r->status == 401 ? " (authentication required or refused; "
 						"log in with 'molt login')"
 			   : r->status == 403 ? " (access denied)"
 			   : r->status == 404 ? " (not found)"

@@ -129,6 +129,12 @@ char *reg_url_origin(const char *url);
 bool reg_token_ok(const char *t);
 /* True for localhost and 127.0.0.0/8 and [::1], with or without a port. */
 bool reg_host_is_loopback(const char *host);
+/*
+ * True when credentials may go to a token realm: one on the registry's own host (any
+ * port), or on a host of the same parent domain (auth.example.com for
+ * registry.example.com, as Docker Hub splits them); never an IP address or name elsewhere.
+ */
+bool reg_realm_trusted(const char *reg_host, const char *realm_url);
 /* Percent-encodes a query value (RFC 3986 unreserved kept). */
 char *reg_query_escape(const char *s);
 /* Picks the manifest of an index for os/arch[/variant]; -1 when none matches. A missing

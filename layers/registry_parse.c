@@ -208,3 +208,45 @@ int reg_index_pick(const struct image_index *idx, const char *os, const char *ar
 	}
 	return loose;
 }
+
+/* The host of "host[:port]" or of an origin's authority, without the port. */
+static char *host_only(const char *hostport)
+{
+	if (hostport[0] == '[')
+		return xstrndup(hostport, strcspn(hostport, "]") + 1);
+	return xstrndup(hostport, strcspn(hostport, ":/"));
+}
+
+static bool is_ip(const char *h)
+{
+	return h[0] == '[' || strspn(h, "0123456789.") == strlen(h);
+}
+
+/* The last two labels ("example.com" of "auth.example.com"), or NULL for fewer. */
+static const char *parent_domain(const char *h)
+{
+	const char *last = strrchr(h, '.');
+	if (!last || last == h)
+		return NULL;
+	const char *p = last;
+	while (p > h && p[-1] != '.')
+		p--;
+	return p == h && !strchr(h, '.') ? NULL : p;
+}
+
+bool reg_realm_trusted(const char *reg_host, const char *realm_url)
+{
+	_cleanup_free_ char *origin = realm_url ? reg_url_origin(realm_url) : NULL;
+	if (!origin)
+		return false;
+	_cleanup_free_ char *a = host_only(reg_host);
+	_cleanup_free_ char *b = host_only(strstr(origin, "://") + 3);
+	for (char *c = a; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	if (!strcmp(a, b))
+		return true;
+	if (is_ip(a) || is_ip(b))
+		return false;
+	const char *pa = parent_domain(a), *pb = parent_domain(b);
+	return pa && pb && strchr(pa, '.') && !strcmp(pa, pb);
+}

@@ -48,7 +48,8 @@ static int check_location(struct reg_session *s, const struct reg_resp *r, const
 	return 0;
 }
 
-/* POST …/uploads/ (with a mount when from is set): 1 mounted, 0 upload started. */
+/* POST …/uploads/ (with a mount when from is set): 1 mounted, 0 upload started, 2 the
+ * mount was refused for want of rights on the source. */
 static int upload_start(struct reg_session *s, const char *digest, const char *from,
 			char **ret_location, struct molt_error **err)
 {
@@ -67,6 +68,8 @@ static int upload_start(struct reg_session *s, const char *digest, const char *f
 	_cleanup_free_ char *what = xasprintf("start the upload of %s", digest);
 	if (rc == 0 && from && r.status == 201)
 		rc = 1;
+	else if (rc == 0 && from && (r.status == 401 || r.status == 403))
+		rc = 2; /* no read access to the source: upload it instead */
 	else if (rc == 0 && r.status != 202)
 		rc = reg_status_error(s, &r, what, err);
 	else if (rc == 0 && (rc = check_location(s, &r, what, err)) == 0)
@@ -127,6 +130,10 @@ static int push_blob(struct reg_session *s, struct layer_store *store,
 		reg_session_add_scope(s, scope);
 	}
 	rc = upload_start(s, d->digest, from, &location, err);
+	if (rc == 2) {
+		molt_debug("registry: cannot mount %s from %s, uploading it", d->digest, from);
+		rc = upload_start(s, d->digest, NULL, &location, err);
+	}
 	if (rc == 1) {
 		_cleanup_free_ char *what = xasprintf("mounted from %s", from);
 		report(o, d, what);

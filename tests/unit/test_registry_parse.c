@@ -80,6 +80,28 @@ static void urls(void)
 	       "a token with CR/LF (header injection) or nothing is refused");
 }
 
+static void realms(void)
+{
+	tap_ok(reg_realm_trusted("127.0.0.1:5000", "http://127.0.0.1:5001/token"),
+	       "the registry's own host, another port");
+	tap_ok(reg_realm_trusted("registry-1.example.io", "https://auth.example.io/token"),
+	       "a sibling host of the same parent domain");
+	tap_ok(reg_realm_trusted("Reg.Example.com:443", "https://reg.example.com/t"),
+	       "host names compare without case");
+	tap_ok(!reg_realm_trusted("127.0.0.1:5000", "http://localhost:5000/token"),
+	       "another name for the same machine is another host");
+	tap_ok(!reg_realm_trusted("reg.example.com", "https://example.org/token"),
+	       "another domain");
+	tap_ok(!reg_realm_trusted("reg.example.com", "https://evil.com/reg.example.com"),
+	       "the registry's name in the path does not count");
+	tap_ok(!reg_realm_trusted("a.example.com", "https://example.com.evil.net/"),
+	       "a look-alike suffix");
+	tap_ok(!reg_realm_trusted("10.0.0.1", "https://10.0.0.2/"), "IP addresses match exactly");
+	tap_ok(!reg_realm_trusted("localhost:5000", "http://otherhost:1/"), "single labels match "
+	       "exactly");
+	tap_ok(!reg_realm_trusted("reg.example.com", "file:///etc/passwd"), "not http(s)");
+}
+
 static struct image_descriptor entry(const char *os, const char *arch, const char *variant)
 {
 	return (struct image_descriptor){.platform_os = (char *)os, .platform_arch = (char *)arch,
@@ -106,6 +128,7 @@ int main(void)
 	retry_after();
 	urls();
 	index_pick();
+	realms();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }
