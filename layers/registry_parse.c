@@ -27,7 +27,8 @@ static const char *skip_ws(const char *p)
 /* token68 / token characters of RFC 7230 (enough for scheme and parameter names). */
 static bool is_tchar(char c)
 {
-	return isalnum((unsigned char)c) || strchr("!#$%&'*+-.^_`|~/=", c);
+	/* strchr finds the terminator too: NUL must not count as a token character. */
+	return c && (isalnum((unsigned char)c) || strchr("!#$%&'*+-.^_`|~/=", c));
 }
 
 /*

@@ -512,6 +512,10 @@ static int pull_endpoint(struct layer_store *store, const struct pull_target *t,
 		r = check_manifest(t->name, &im, err);
 	if (r == 0)
 		r = get_config(s, store, t->name, &im, &cfg, err);
+	if (r == 0 && o->platform && cfg.architecture && strcmp(cfg.architecture, t->pw.arch))
+		r = molt_error_setx(err, ENOENT, "pull '%s': the image is for %s/%s, not the %s/%s "
+						 "asked for", t->name, cfg.os ? cfg.os : "linux",
+				    cfg.architecture, t->pw.os, t->pw.arch);
 	if (r == 0) {
 		warn_foreign(t->name, &cfg);
 		r = fetch_all(s, store, o, im.layers, im.n_layers, err);

@@ -195,6 +195,9 @@ like "$err" "is for linux/$other_arch: running it .* needs emulation, which molt
 	"a foreign architecture is said to need emulation"
 molt_fails 1 "the image has no linux/s390x entry \(it has: linux/$other_arch, linux/$host_arch\)" \
 	"a platform the index lacks lists what it has" "$MOLT" pull --platform linux/s390x "$REG/multi"
+molt_fails 1 "the image is for linux/$host_arch, not the linux/$other_arch asked for" \
+	"--platform on a single-platform image of another architecture is refused" \
+	"$MOLT" pull --platform "linux/$other_arch" "$REG/multi:host"
 molt_fails 2 "not os/arch" "a malformed --platform" "$MOLT" pull --platform linux "$REG/multi"
 
 # ---- a zstd layer
