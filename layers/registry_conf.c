@@ -21,7 +21,7 @@ struct conf_mirror {
 };
 
 struct conf_registry {
-	char *prefix;   /* what a reference must start with ("*.example.com" for a wildcard) */
+	char *prefix;	/* what a reference must start with ("*.example.com" for a wildcard) */
 	char *location; /* where it goes ("" for a wildcard without one: the host itself) */
 	bool insecure, blocked;
 	struct conf_mirror *mirrors;
@@ -62,8 +62,8 @@ static const char *location_problem(const char *s, bool is_prefix)
 			return "contains a space, control character, quote or backslash";
 	if (s[0] == '/')
 		return "must not start with '/'";
-	if (is_prefix && strchr(s, '*') && !(str_startswith(s, "*.") && !strchr(s + 1, '*') &&
-					     !strchr(s, '/') && s[2]))
+	if (is_prefix && strchr(s, '*') &&
+	    !(str_startswith(s, "*.") && !strchr(s + 1, '*') && !strchr(s, '/') && s[2]))
 		return "a wildcard must be the whole first label of a host ('*.example.com')";
 	if (!is_prefix && strchr(s, '*'))
 		return "must not contain a wildcard";
@@ -98,9 +98,9 @@ static const char *check_key(const char *table, const char *key, const json_t *v
 		return check_mirror_key(key, v);
 	if (strcmp(table, "registry") == 0) {
 		if (strcmp(key, "location") == 0 || strcmp(key, "prefix") == 0)
-			return json_is_string(v) ? location_problem(json_string_value(v),
-								    key[0] == 'p')
-						 : "must be a string";
+			return json_is_string(v)
+				       ? location_problem(json_string_value(v), key[0] == 'p')
+				       : "must be a string";
 		if (strcmp(key, "insecure") == 0 || strcmp(key, "blocked") == 0 ||
 		    strcmp(key, "mirror-by-digest-only") == 0)
 			return json_is_boolean(v) ? NULL : "must be true or false";
@@ -198,17 +198,21 @@ static int registry_from_json(const char *path, size_t idx, const json_t *o,
 	_cleanup_free_ char *loc = trimmed(json_string_value(json_object_get(o, "location")));
 	_cleanup_free_ char *prefix = trimmed(json_string_value(json_object_get(o, "prefix")));
 	if (!*prefix && !*loc)
-		return molt_error_setx(err, EINVAL,
-				       "%s: [[registry]] number %zu has neither location nor prefix",
-				       path, idx + 1);
+		return molt_error_setx(
+			err, EINVAL, "%s: [[registry]] number %zu has neither location nor prefix",
+			path, idx + 1);
 	if (!*prefix)
 		free(prefix), prefix = xstrdup(loc);
 	if (!*loc && !str_startswith(prefix, "*."))
-		return molt_error_setx(err, EINVAL, "%s: registry '%s' has no location (only a "
-				       "'*.example.com' prefix may go without one)", path, prefix);
+		return molt_error_setx(err, EINVAL,
+				       "%s: registry '%s' has no location (only a "
+				       "'*.example.com' prefix may go without one)",
+				       path, prefix);
 	if (json_object_get(o, "pull-from-mirror"))
-		return molt_error_setx(err, EINVAL, "%s: registry '%s': pull-from-mirror belongs "
-				       "in a [[registry.mirror]], not the registry", path, prefix);
+		return molt_error_setx(err, EINVAL,
+				       "%s: registry '%s': pull-from-mirror belongs "
+				       "in a [[registry.mirror]], not the registry",
+				       path, prefix);
 	bool digest_only = get_bool(o, "mirror-by-digest-only");
 	const json_t *mirrors = json_object_get(o, "mirror");
 	size_t i;
@@ -217,12 +221,17 @@ static int registry_from_json(const char *path, size_t idx, const json_t *o,
 	{
 		const char *mloc = json_string_value(json_object_get(m, "location"));
 		if (!mloc || !*mloc)
-			return molt_error_setx(err, EINVAL, "%s: registry '%s': mirror number %zu "
-					       "has no location", path, prefix, i + 1);
+			return molt_error_setx(err, EINVAL,
+					       "%s: registry '%s': mirror number %zu "
+					       "has no location",
+					       path, prefix, i + 1);
 		if (digest_only && json_object_get(m, "pull-from-mirror"))
-			return molt_error_setx(err, EINVAL, "%s: registry '%s': "
-					       "mirror-by-digest-only and a mirror's pull-from-mirror "
-					       "cannot both be set", path, prefix);
+			return molt_error_setx(
+				err, EINVAL,
+				"%s: registry '%s': "
+				"mirror-by-digest-only and a mirror's pull-from-mirror "
+				"cannot both be set",
+				path, prefix);
 	}
 	struct conf_registry r = {
 		.prefix = TAKE_PTR(prefix),
@@ -230,8 +239,7 @@ static int registry_from_json(const char *path, size_t idx, const json_t *o,
 		.insecure = get_bool(o, "insecure"),
 		.blocked = get_bool(o, "blocked"),
 	};
-	json_array_foreach(mirrors, i, m)
-		add_mirror(&r, m, digest_only);
+	json_array_foreach(mirrors, i, m) add_mirror(&r, m, digest_only);
 	*ret = r;
 	return 0;
 }
@@ -277,9 +285,10 @@ static int conf_merge(struct registry_conf *conf, const char *path, struct conf_
 			if (!*a->location || strcmp(a->location, b->location) != 0)
 				continue;
 			if (a->insecure != b->insecure || a->blocked != b->blocked)
-				return molt_error_setx(err, EINVAL, "%s: registry '%s' is defined "
-						       "more than once with conflicting '%s'", path,
-						       a->location,
+				return molt_error_setx(err, EINVAL,
+						       "%s: registry '%s' is defined "
+						       "more than once with conflicting '%s'",
+						       path, a->location,
 						       a->insecure != b->insecure ? "insecure"
 										  : "blocked");
 		}
@@ -312,8 +321,10 @@ static int conf_add_file(struct registry_conf *conf, const char *path, const jso
 	const json_t *v2 = json_object_get(root, "registry");
 	const json_t *v1 = json_object_get(root, "registries");
 	if (v1 && v2)
-		return molt_error_setx(err, EINVAL, "%s: mixes the v1 [registries.*] tables with "
-				       "v2 [[registry]] tables; use one format", path);
+		return molt_error_setx(err, EINVAL,
+				       "%s: mixes the v1 [registries.*] tables with "
+				       "v2 [[registry]] tables; use one format",
+				       path);
 	struct conf_registry *regs = NULL;
 	size_t n = 0, i;
 	int r = 0;
@@ -350,8 +361,10 @@ int registry_conf_load(char *const *paths, struct registry_conf **ret, struct mo
 		if (r == -ENOENT)
 			continue;
 		if (r == -EFBIG)
-			r = molt_error_setx(err, EFBIG, "registries configuration '%s' is larger "
-					    "than %d bytes", paths[i], CONF_MAX_SIZE);
+			r = molt_error_setx(err, EFBIG,
+					    "registries configuration '%s' is larger "
+					    "than %d bytes",
+					    paths[i], CONF_MAX_SIZE);
 		else if (r < 0)
 			r = molt_error_set(err, -r, "read registries configuration '%s'", paths[i]);
 		json_auto_t *root = NULL;
@@ -423,9 +436,8 @@ static int add_endpoint(struct registry_host_conf *hc, const char *location, con
 	return r;
 }
 
-int registry_conf_resolve(const struct registry_conf *conf, const char *host,
-			  const char *repo_path, struct registry_host_conf *ret,
-			  struct molt_error **err)
+int registry_conf_resolve(const struct registry_conf *conf, const char *host, const char *repo_path,
+			  struct registry_host_conf *ret, struct molt_error **err)
 {
 	if (!repo_path)
 		repo_path = "";
@@ -492,8 +504,8 @@ char *registry_home_path(const char *rel)
 	if (!home || home[0] != '/') {
 		struct passwd pw, *res = NULL;
 		char buf[4096];
-		if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) != 0 || !res ||
-		    !pw.pw_dir || pw.pw_dir[0] != '/')
+		if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) != 0 || !res || !pw.pw_dir ||
+		    pw.pw_dir[0] != '/')
 			return NULL;
 		return xasprintf("%s/%s", pw.pw_dir, rel);
 	}
@@ -544,8 +556,10 @@ int registry_conf_lookup(const char *host, const char *repo_path, struct registr
 	 * user's mirrors and insecure registries. */
 	const char *env = getenv("CONTAINERS_REGISTRIES_CONF");
 	if (env && *env && access(env, F_OK) < 0)
-		return molt_error_set(err, errno, "registries configuration '%s' (from "
-				      "CONTAINERS_REGISTRIES_CONF)", env);
+		return molt_error_set(err, errno,
+				      "registries configuration '%s' (from "
+				      "CONTAINERS_REGISTRIES_CONF)",
+				      env);
 	_cleanup_strv_ char **paths = conf_paths();
 	struct registry_conf *conf = NULL;
 	int r = registry_conf_load(paths, &conf, err);
@@ -577,8 +591,10 @@ int registry_certs_dir(const char *host, char **ret, struct molt_error **err)
 			return molt_error_set(err, errno, "certificates directory '%s'", dir);
 		}
 		if (!S_ISDIR(st.st_mode))
-			return molt_error_setx(err, ENOTDIR, "certificates directory '%s' is not "
-					       "a directory", dir);
+			return molt_error_setx(err, ENOTDIR,
+					       "certificates directory '%s' is not "
+					       "a directory",
+					       dir);
 		*ret = TAKE_PTR(dir);
 		return 0;
 	}

@@ -220,9 +220,10 @@ static void test_dropins_and_v1(void)
 	tap_ok(r == 0 && hc.blocked, "v1 format: block list");
 	registry_host_conf_done(&hc);
 
-	const char *dup[] = {"[[registry]]\nprefix = \"p.example\"\nlocation = \"first.example\"\n"
-			     "[[registry]]\nprefix = \"p.example\"\nlocation = \"second.example\"\n",
-			     NULL};
+	const char *dup[] = {
+		"[[registry]]\nprefix = \"p.example\"\nlocation = \"first.example\"\n"
+		"[[registry]]\nprefix = \"p.example\"\nlocation = \"second.example\"\n",
+		NULL};
 	r = resolve(dup, "p.example", "x", &hc, &err);
 	tap_ok(r == 0 && strcmp(hc.endpoints[0].host, "first.example") == 0,
 	       "the same prefix twice in one file: the first wins");
@@ -263,11 +264,16 @@ static void test_malformed(void)
 	} cases[] = {
 		{"[[registry]]\nlocation = \"a\"\ninsecure = \"yes\"\n", 3, "must be true or false",
 		 "a string where a boolean belongs"},
-		{"[[registry]]\nlocation = \"a\n", 2, "unterminated string", "an unterminated string"},
-		{"[registry]\nlocation = \"a\"\n", 1, "double brackets", "[registry] instead of [[registry]]"},
-		{"[[registry]]\nlocation = \"https://a\"\n", 2, "without a scheme", "a scheme in location"},
-		{"[[registry]]\nlocation = a.example\n", 2, "strings need quotes", "an unquoted string"},
-		{"[[registry]]\nlocation = \"a\"\nlocation = \"b\"\n", 3, "duplicate key", "a duplicate key"},
+		{"[[registry]]\nlocation = \"a\n", 2, "unterminated string",
+		 "an unterminated string"},
+		{"[registry]\nlocation = \"a\"\n", 1, "double brackets",
+		 "[registry] instead of [[registry]]"},
+		{"[[registry]]\nlocation = \"https://a\"\n", 2, "without a scheme",
+		 "a scheme in location"},
+		{"[[registry]]\nlocation = a.example\n", 2, "strings need quotes",
+		 "an unquoted string"},
+		{"[[registry]]\nlocation = \"a\"\nlocation = \"b\"\n", 3, "duplicate key",
+		 "a duplicate key"},
 		{"[[registry]]\nlocation \"a\"\n", 2, "expected '='", "a missing '='"},
 		{"x = \"\"\"multi\nline\"\"\"\n", 1, "multi-line strings are not supported",
 		 "a multi-line string"},
@@ -381,9 +387,12 @@ static void test_search_order(void)
 	setenv("HOME", home, 1);
 	unsetenv("CONTAINERS_REGISTRIES_CONF");
 	_cleanup_free_ char *user = xasprintf("%s/.config/containers/registries.conf", home);
-	_cleanup_free_ char *d1 = xasprintf("%s/.config/containers/registries.conf.d/10-a.conf", home);
-	_cleanup_free_ char *d2 = xasprintf("%s/.config/containers/registries.conf.d/20-b.conf", home);
-	_cleanup_free_ char *skip = xasprintf("%s/.config/containers/registries.conf.d/30.conf.bak", home);
+	_cleanup_free_ char *d1 =
+		xasprintf("%s/.config/containers/registries.conf.d/10-a.conf", home);
+	_cleanup_free_ char *d2 =
+		xasprintf("%s/.config/containers/registries.conf.d/20-b.conf", home);
+	_cleanup_free_ char *skip =
+		xasprintf("%s/.config/containers/registries.conf.d/30.conf.bak", home);
 	put(user, "[[registry]]\nlocation = \"u.example\"\ninsecure = true\n");
 	put(d1, "[[registry]]\nlocation = \"d.example\"\ninsecure = true\n");
 	put(d2, "[[registry]]\nlocation = \"d.example\"\nblocked = true\n");
@@ -399,7 +408,8 @@ static void test_search_order(void)
 	       "registries.conf.d: files in name order, later wins, non-.conf ignored");
 	registry_host_conf_done(&hc);
 
-	_cleanup_free_ char *env = conf_file("[[registry]]\nlocation = \"e.example\"\ninsecure = true\n");
+	_cleanup_free_ char *env =
+		conf_file("[[registry]]\nlocation = \"e.example\"\ninsecure = true\n");
 	setenv("CONTAINERS_REGISTRIES_CONF", env, 1);
 	r = registry_conf_lookup("u.example", "x", &hc, &err);
 	tap_ok(r == 0 && !hc.endpoints[0].insecure, "CONTAINERS_REGISTRIES_CONF: only that file");
@@ -428,8 +438,10 @@ static void test_certs_dir(void)
 	_cleanup_free_ char *home = xasprintf("%s/home", base);
 	setenv("HOME", home, 1);
 	_cleanup_free_ char *a = xasprintf("%s/127.0.0.1:5000/ca.crt", env_root);
-	_cleanup_free_ char *b = xasprintf("%s/.config/containers/certs.d/127.0.0.1:5000/ca.crt", home);
-	_cleanup_free_ char *c = xasprintf("%s/.config/containers/certs.d/only.home:1/ca.crt", home);
+	_cleanup_free_ char *b =
+		xasprintf("%s/.config/containers/certs.d/127.0.0.1:5000/ca.crt", home);
+	_cleanup_free_ char *c =
+		xasprintf("%s/.config/containers/certs.d/only.home:1/ca.crt", home);
 	_cleanup_free_ char *f = xasprintf("%s/.config/containers/certs.d/file.host", home);
 	put(a, "x");
 	put(b, "x");
