@@ -159,6 +159,10 @@ like "$sans" 'DNS:localhost' "tls: the certificate names localhost"
 molt_fails 1 'certificate|x509' "tls: without the test CA the certificate is refused" \
 	reg_skopeo inspect "docker://$REG_HOST/busybox:latest"
 round_trip tls
+reg_molt_env
+is "$MOLT_CERTS_DIR $(grep -c 'insecure = false' "$CONTAINERS_REGISTRIES_CONF")" "$REG_CERTS_D 1" \
+	"reg_molt_env: MOLT_CERTS_DIR for TLS, the registry not insecure"
+unset CONTAINERS_REGISTRIES_CONF REGISTRY_AUTH_FILE MOLT_CERTS_DIR
 is "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$REG_CA" "https://localhost:${REG_HOST#*:}/v2/")" 200 \
 	"tls: https://localhost:PORT verifies too"
 reg_stop
@@ -175,6 +179,19 @@ molt_fails 1 'unauthorized|authentication required|invalid username/password' \
 	reg_skopeo copy --quiet --dest-tls-verify=false --dest-creds "$REG_USER:wrong" \
 	"oci:$OCI:latest" "docker://$REG_HOST/busybox:latest"
 round_trip htpasswd
+# What molt's tests get: the same files podman reads, and skopeo accepts them. (Not in
+# a subshell: the TAP counter lives in this one.)
+{
+	reg_molt_env
+	reg_auth_file "$REG_USER" "$REG_PASS"
+	like "$(cat "$CONTAINERS_REGISTRIES_CONF")" "location = \"$REG_HOST\"" \
+		"reg_molt_env: a registries.conf for the registry"
+	like "$(cat "$CONTAINERS_REGISTRIES_CONF")" "insecure = true" "reg_molt_env: plain HTTP is insecure"
+	is "$(stat -c %a "$REGISTRY_AUTH_FILE")" 600 "reg_auth_file: mode 0600"
+	check "reg_auth_file: skopeo logs in with the file it wrote" \
+		skopeo --policy "$REG_DIR/policy.json" inspect --tls-verify=false "docker://$REG_HOST/busybox:latest"
+	unset CONTAINERS_REGISTRIES_CONF REGISTRY_AUTH_FILE MOLT_CERTS_DIR
+}
 reg_stop
 
 # ---------------------------------------------------------------- bearer tokens
