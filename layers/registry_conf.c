@@ -21,7 +21,7 @@ struct conf_mirror {
 };
 
 struct conf_registry {
-	char *prefix;   /* what a reference must start with ("*.example.com" for a wildcard) */
+	char *prefix;	/* what a reference must start with ("*.example.com" for a wildcard) */
 	char *location; /* where it goes ("" for a wildcard without one: the host itself) */
 	bool insecure, blocked;
 	struct conf_mirror *mirrors;
@@ -49,7 +49,8 @@ static bool is_string_array(const json_t *v)
 	return true;
 }
 
-/* location / prefix: host[:port][/path], no scheme, no spaces, no slash at the end. */
+/* location / prefix: host[:port][/path], no scheme, no spaces; trailing slashes are
+ * dropped later, as containers/image does. */
 static const char *location_problem(const char *s, bool is_prefix)
 {
 	if (!*s)
@@ -59,10 +60,10 @@ static const char *location_problem(const char *s, bool is_prefix)
 	for (const char *q = s; *q; q++)
 		if ((unsigned char)*q <= ' ' || *q == '\\' || *q == '"')
 			return "contains a space, control character, quote or backslash";
-	if (s[strlen(s) - 1] == '/' || s[0] == '/')
-		return "must not start or end with '/'";
-	if (is_prefix && strchr(s, '*') && !(str_startswith(s, "*.") && !strchr(s + 1, '*') &&
-					     !strchr(s, '/') && s[2]))
+	if (s[0] == '/')
+		return "must not start with '/'";
+	if (is_prefix && strchr(s, '*') &&
+	    !(str_startswith(s, "*.") && !strchr(s + 1, '*') && !strchr(s, '/') && s[2]))
 		return "a wildcard must be the whole first label of a host ('*.example.com')";
 	if (!is_prefix && strchr(s, '*'))
 		return "must not contain a wildcard";
@@ -97,9 +98,9 @@ static const char *check_key(const char *table, const char *key, const json_t *v
 		return check_mirror_key(key, v);
 	if (strcmp(table, "registry") == 0) {
 		if (strcmp(key, "location") == 0 || strcmp(key, "prefix") == 0)
-			return json_is_string(v) ? location_problem(json_string_value(v),
-								    key[0] == 'p')
-						 : "must be a string";
+			return json_is_string(v)
+				       ? location_problem(json_string_value(v), key[0] == 'p')
+				       : "must be a string";
 		if (strcmp(key, "insecure") == 0 || strcmp(key, "blocked") == 0 ||
 		    strcmp(key, "mirror-by-digest-only") == 0)
 			return json_is_boolean(v) ? NULL : "must be true or false";
@@ -166,6 +167,14 @@ void registry_conf_free(struct registry_conf *conf)
 	free(conf);
 }
 
+static char *trimmed(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	while (n && s[n - 1] == '/')
+		n--;
+	return xstrndup(s ? s : "", n);
+}
+
 static bool get_bool(const json_t *o, const char *key)
 {
 	return json_is_true(json_object_get(o, key));
@@ -176,7 +185,7 @@ static void add_mirror(struct conf_registry *r, const json_t *m, bool digest_onl
 	const char *pull = json_string_value(json_object_get(m, "pull-from-mirror"));
 	r->mirrors = xrealloc(r->mirrors, (r->n_mirrors + 1) * sizeof(*r->mirrors));
 	r->mirrors[r->n_mirrors++] = (struct conf_mirror){
-		.location = xstrdup(json_string_value(json_object_get(m, "location"))),
+		.location = trimmed(json_string_value(json_object_get(m, "location"))),
 		.insecure = get_bool(m, "insecure"),
 		.digest_only = digest_only || (pull && strcmp(pull, "digest-only") == 0),
 		.tag_only = !digest_only && pull && strcmp(pull, "tag-only") == 0,
@@ -186,38 +195,57 @@ static void add_mirror(struct conf_registry *r, const json_t *m, bool digest_onl
 static int registry_from_json(const char *path, size_t idx, const json_t *o,
 			      struct conf_registry *ret, struct molt_error **err)
 {
-	const char *loc = json_string_value(json_object_get(o, "location"));
-	const char *prefix = json_string_value(json_object_get(o, "prefix"));
-	if (!prefix || !*prefix)
-		prefix = loc;
-	if (!prefix || !*prefix)
+	_cleanup_free_ char *loc = trimmed(json_string_value(json_object_get(o, "location")));
+	_cleanup_free_ char *prefix = trimmed(json_string_value(json_object_get(o, "prefix")));
+	if (!*prefix && !*loc)
+		return molt_error_setx(
+			err, EINVAL, "%s: [[registry]] number %zu has neither location nor prefix",
+			path, idx + 1);
+	if (!*prefix)
+		free(prefix), prefix = xstrdup(loc);
+	if (!*loc && !str_startswith(prefix, "*."))
 		return molt_error_setx(err, EINVAL,
-				       "%s: [[registry]] number %zu has neither location nor prefix",
-				       path, idx + 1);
-	struct conf_registry r = {
-		.prefix = xstrdup(prefix),
-		.location = xstrdup(loc ? loc : ""),
-		.insecure = get_bool(o, "insecure"),
-		.blocked = get_bool(o, "blocked"),
-	};
+				       "%s: registry '%s' has no location (only a "
+				       "'*.example.com' prefix may go without one)",
+				       path, prefix);
+	if (json_object_get(o, "pull-from-mirror"))
+		return molt_error_setx(err, EINVAL,
+				       "%s: registry '%s': pull-from-mirror belongs "
+				       "in a [[registry.mirror]], not the registry",
+				       path, prefix);
 	bool digest_only = get_bool(o, "mirror-by-digest-only");
 	const json_t *mirrors = json_object_get(o, "mirror");
 	size_t i;
 	json_t *m;
 	json_array_foreach(mirrors, i, m)
 	{
-		if (!json_is_string(json_object_get(m, "location"))) {
-			conf_registry_done(&r);
-			return molt_error_setx(err, EINVAL, "%s: registry '%s': mirror number %zu "
-					       "has no location", path, prefix, i + 1);
-		}
-		add_mirror(&r, m, digest_only);
+		const char *mloc = json_string_value(json_object_get(m, "location"));
+		if (!mloc || !*mloc)
+			return molt_error_setx(err, EINVAL,
+					       "%s: registry '%s': mirror number %zu "
+					       "has no location",
+					       path, prefix, i + 1);
+		if (digest_only && json_object_get(m, "pull-from-mirror"))
+			return molt_error_setx(
+				err, EINVAL,
+				"%s: registry '%s': "
+				"mirror-by-digest-only and a mirror's pull-from-mirror "
+				"cannot both be set",
+				path, prefix);
 	}
+	struct conf_registry r = {
+		.prefix = TAKE_PTR(prefix),
+		.location = TAKE_PTR(loc),
+		.insecure = get_bool(o, "insecure"),
+		.blocked = get_bool(o, "blocked"),
+	};
+	json_array_foreach(mirrors, i, m) add_mirror(&r, m, digest_only);
 	*ret = r;
 	return 0;
 }
 
-/* The v1 format: [registries.insecure] / [registries.block] registries = ["host", ...]. */
+/* The v1 format: [registries.insecure] / [registries.block] registries = ["host", ...];
+ * a host in both lists is one registry with both flags. */
 static void v1_registries(const json_t *root, struct conf_registry **regs, size_t *n)
 {
 	static const char *const kinds[] = {"insecure", "block"};
@@ -228,29 +256,52 @@ static void v1_registries(const json_t *root, struct conf_registry **regs, size_
 		json_t *h;
 		json_array_foreach(list, i, h)
 		{
-			*regs = xrealloc(*regs, (*n + 1) * sizeof(**regs));
-			(*regs)[(*n)++] = (struct conf_registry){
-				.prefix = xstrdup(json_string_value(h)),
-				.location = xstrdup(json_string_value(h)),
-				.insecure = k == 0,
-				.blocked = k == 1,
-			};
+			_cleanup_free_ char *loc = trimmed(json_string_value(h));
+			size_t j = 0;
+			while (j < *n && strcmp((*regs)[j].location, loc) != 0)
+				j++;
+			if (j == *n) {
+				*regs = xrealloc(*regs, (*n + 1) * sizeof(**regs));
+				(*regs)[(*n)++] = (struct conf_registry){.prefix = xstrdup(loc),
+									 .location = xstrdup(loc)};
+			}
+			if (k == 0)
+				(*regs)[j].insecure = true;
+			else
+				(*regs)[j].blocked = true;
 		}
 	}
 }
 
-/* A registry of a later file replaces the one with the same prefix, as in
- * containers/image; within one file a prefix may appear once. */
+/* Within one file the first entry for a prefix wins and the same location may not be
+ * both secure and insecure (or blocked and not); a later file's entry replaces the one
+ * with the same prefix. All as containers/image does. */
 static int conf_merge(struct registry_conf *conf, const char *path, struct conf_registry *regs,
 		      size_t n, struct molt_error **err)
 {
 	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < i; j++) {
+			const struct conf_registry *a = &regs[i], *b = &regs[j];
+			if (!*a->location || strcmp(a->location, b->location) != 0)
+				continue;
+			if (a->insecure != b->insecure || a->blocked != b->blocked)
+				return molt_error_setx(err, EINVAL,
+						       "%s: registry '%s' is defined "
+						       "more than once with conflicting '%s'",
+						       path, a->location,
+						       a->insecure != b->insecure ? "insecure"
+										  : "blocked");
+		}
+	/* Later duplicates of a prefix go first, while every entry still has its prefix. */
+	for (size_t i = n; i-- > 0;)
 		for (size_t j = 0; j < i; j++)
-			if (strcmp(regs[i].prefix, regs[j].prefix) == 0)
-				return molt_error_setx(err, EINVAL, "%s: registry '%s' is "
-						       "defined more than once", path,
-						       regs[i].prefix);
+			if (strcmp(regs[i].prefix, regs[j].prefix) == 0) {
+				conf_registry_done(&regs[i]);
+				break;
+			}
 	for (size_t i = 0; i < n; i++) {
+		if (!regs[i].prefix)
+			continue;
 		size_t j = 0;
 		while (j < conf->n && strcmp(conf->regs[j].prefix, regs[i].prefix) != 0)
 			j++;
@@ -270,8 +321,10 @@ static int conf_add_file(struct registry_conf *conf, const char *path, const jso
 	const json_t *v2 = json_object_get(root, "registry");
 	const json_t *v1 = json_object_get(root, "registries");
 	if (v1 && v2)
-		return molt_error_setx(err, EINVAL, "%s: mixes the v1 [registries.*] tables with "
-				       "v2 [[registry]] tables; use one format", path);
+		return molt_error_setx(err, EINVAL,
+				       "%s: mixes the v1 [registries.*] tables with "
+				       "v2 [[registry]] tables; use one format",
+				       path);
 	struct conf_registry *regs = NULL;
 	size_t n = 0, i;
 	int r = 0;
@@ -308,8 +361,10 @@ int registry_conf_load(char *const *paths, struct registry_conf **ret, struct mo
 		if (r == -ENOENT)
 			continue;
 		if (r == -EFBIG)
-			r = molt_error_setx(err, EFBIG, "registries configuration '%s' is larger "
-					    "than %d bytes", paths[i], CONF_MAX_SIZE);
+			r = molt_error_setx(err, EFBIG,
+					    "registries configuration '%s' is larger "
+					    "than %d bytes",
+					    paths[i], CONF_MAX_SIZE);
 		else if (r < 0)
 			r = molt_error_set(err, -r, "read registries configuration '%s'", paths[i]);
 		json_auto_t *root = NULL;
@@ -334,8 +389,12 @@ int registry_conf_load(char *const *paths, struct registry_conf **ret, struct mo
 static size_t prefix_match(const char *prefix, const char *ref, size_t host_len)
 {
 	if (str_startswith(prefix, "*.")) {
+		/* The host name without its port: "*.example.com" matches a.example.com:5000
+		 * too, as in containers/image. */
+		size_t name_len = ref[0] == '[' ? 0 : strcspn(ref, ":/");
 		size_t suffix = strlen(prefix) - 1; /* ".example.com" */
-		if (host_len > suffix && strncmp(ref + host_len - suffix, prefix + 1, suffix) == 0)
+		if (name_len > suffix && name_len <= host_len &&
+		    strncmp(ref + name_len - suffix, prefix + 1, suffix) == 0)
 			return suffix;
 		return 0;
 	}
@@ -377,9 +436,8 @@ static int add_endpoint(struct registry_host_conf *hc, const char *location, con
 	return r;
 }
 
-int registry_conf_resolve(const struct registry_conf *conf, const char *host,
-			  const char *repo_path, struct registry_host_conf *ret,
-			  struct molt_error **err)
+int registry_conf_resolve(const struct registry_conf *conf, const char *host, const char *repo_path,
+			  struct registry_host_conf *ret, struct molt_error **err)
 {
 	if (!repo_path)
 		repo_path = "";
@@ -446,8 +504,8 @@ char *registry_home_path(const char *rel)
 	if (!home || home[0] != '/') {
 		struct passwd pw, *res = NULL;
 		char buf[4096];
-		if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) != 0 || !res ||
-		    !pw.pw_dir || pw.pw_dir[0] != '/')
+		if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) != 0 || !res || !pw.pw_dir ||
+		    pw.pw_dir[0] != '/')
 			return NULL;
 		return xasprintf("%s/%s", pw.pw_dir, rel);
 	}
@@ -494,6 +552,14 @@ static char **conf_paths(void)
 int registry_conf_lookup(const char *host, const char *repo_path, struct registry_host_conf *ret,
 			 struct molt_error **err)
 {
+	/* A file named explicitly must exist: a typo would otherwise silently drop the
+	 * user's mirrors and insecure registries. */
+	const char *env = getenv("CONTAINERS_REGISTRIES_CONF");
+	if (env && *env && access(env, F_OK) < 0)
+		return molt_error_set(err, errno,
+				      "registries configuration '%s' (from "
+				      "CONTAINERS_REGISTRIES_CONF)",
+				      env);
 	_cleanup_strv_ char **paths = conf_paths();
 	struct registry_conf *conf = NULL;
 	int r = registry_conf_load(paths, &conf, err);
@@ -525,8 +591,10 @@ int registry_certs_dir(const char *host, char **ret, struct molt_error **err)
 			return molt_error_set(err, errno, "certificates directory '%s'", dir);
 		}
 		if (!S_ISDIR(st.st_mode))
-			return molt_error_setx(err, ENOTDIR, "certificates directory '%s' is not "
-					       "a directory", dir);
+			return molt_error_setx(err, ENOTDIR,
+					       "certificates directory '%s' is not "
+					       "a directory",
+					       dir);
 		*ret = TAKE_PTR(dir);
 		return 0;
 	}

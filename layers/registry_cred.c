@@ -84,8 +84,10 @@ static int load_json(const char *path, json_t **ret, struct molt_error **err)
 	int line = je.line, column = je.column;
 	explicit_bzero(&je, sizeof(je)); /* its text quotes the input */
 	if (!root)
-		return molt_error_setx(err, EINVAL, "credentials file '%s' is not valid JSON "
-				       "(line %d, column %d)", path, line, column);
+		return molt_error_setx(err, EINVAL,
+				       "credentials file '%s' is not valid JSON "
+				       "(line %d, column %d)",
+				       path, line, column);
 	const char *bad = NULL;
 	if (!json_is_object(root))
 		bad = "is not a JSON object";
@@ -158,13 +160,17 @@ static int cred_from_entry(const char *path, const char *host, const json_t *ent
 	if (auth && *auth) {
 		size_t len;
 		if (base64_decode(auth, strlen(auth), &user, &len) < 0)
-			return molt_error_setx(err, EINVAL, "credentials for '%s' in '%s' are not "
-					       "valid base64", host, path);
+			return molt_error_setx(err, EINVAL,
+					       "credentials for '%s' in '%s' are not "
+					       "valid base64",
+					       host, path);
 		char *colon = strchr(user, ':');
 		if (!colon || colon == user || strlen(user) != len) {
 			free_secret(user);
-			return molt_error_setx(err, EINVAL, "credentials for '%s' in '%s' are not "
-					       "'user:password' in base64", host, path);
+			return molt_error_setx(err, EINVAL,
+					       "credentials for '%s' in '%s' are not "
+					       "'user:password' in base64",
+					       host, path);
 		}
 		*colon = '\0';
 		if (!token || !*token)
@@ -211,16 +217,20 @@ static int helper_get(const char *helper, const char *host, struct registry_cred
 		if (not_found)
 			continue;
 		if (status != 0)
-			return molt_error_setx(err, EIO, "credential helper 'docker-credential-%s' "
-					       "get for '%s' failed (exit status %d)", helper,
-					       host, status);
+			return molt_error_setx(err, EIO,
+					       "credential helper 'docker-credential-%s' "
+					       "get for '%s' failed (exit status %d)",
+					       helper, host, status);
 		const char *u = json_string_value(json_object_get(j, "Username"));
 		const char *s = json_string_value(json_object_get(j, "Secret"));
 		if (!u || !s) {
 			json_decref(j);
-			return molt_error_setx(err, EINVAL, "credential helper "
-					       "'docker-credential-%s' get for '%s' printed something "
-					       "that is not credentials JSON", helper, host);
+			return molt_error_setx(
+				err, EINVAL,
+				"credential helper "
+				"'docker-credential-%s' get for '%s' printed something "
+				"that is not credentials JSON",
+				helper, host);
 		}
 		bool found = *s != '\0';
 		if (found) {
@@ -350,8 +360,8 @@ static int store_in_file(const char *path, const char *host, const char *usernam
 static int helper_store(const char *helper, const char *host, const char *username,
 			const char *secret, struct molt_error **err)
 {
-	json_auto_t *j = json_pack("{s:s, s:s, s:s}", "ServerURL", helper_urls(host, 0),
-				   "Username", username, "Secret", secret);
+	json_auto_t *j = json_pack("{s:s, s:s, s:s}", "ServerURL", helper_urls(host, 0), "Username",
+				   username, "Secret", secret);
 	char *input = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	if (!input)
 		return molt_error_setx(err, EINVAL, "credentials for '%s' are not valid UTF-8",
@@ -364,8 +374,10 @@ static int helper_store(const char *helper, const char *host, const char *userna
 	if (r < 0)
 		return molt_error_wrap(err, "store credentials for '%s'", host);
 	if (status != 0)
-		return molt_error_setx(err, EIO, "credential helper 'docker-credential-%s' store "
-				       "for '%s' failed (exit status %d)", helper, host, status);
+		return molt_error_setx(err, EIO,
+				       "credential helper 'docker-credential-%s' store "
+				       "for '%s' failed (exit status %d)",
+				       helper, host, status);
 	return 0;
 }
 
@@ -373,8 +385,10 @@ int registry_cred_store(const char *host, const char *username, const char *secr
 			struct molt_error **err)
 {
 	if (!username || !*username || strchr(username, ':'))
-		return molt_error_setx(err, EINVAL, "login to '%s': the user name must be "
-				       "non-empty and must not contain ':'", host);
+		return molt_error_setx(err, EINVAL,
+				       "login to '%s': the user name must be "
+				       "non-empty and must not contain ':'",
+				       host);
 	if (!secret || !*secret)
 		return molt_error_setx(err, EINVAL, "login to '%s': the password is empty", host);
 	if (auth_file_env())
@@ -393,14 +407,15 @@ int registry_cred_store(const char *host, const char *username, const char *secr
 	if (!path)
 		path = registry_home_path(".config/containers/auth.json");
 	if (!path)
-		return molt_error_setx(err, ENOENT, "login to '%s': neither XDG_RUNTIME_DIR nor "
-				       "a home directory to keep credentials in", host);
+		return molt_error_setx(err, ENOENT,
+				       "login to '%s': neither XDG_RUNTIME_DIR nor "
+				       "a home directory to keep credentials in",
+				       host);
 	return store_in_file(path, host, username, secret, err);
 }
 
 /* Removes every "auths" key for HOST from the file; *found set when one was there. */
-static int erase_in_file(const char *path, const char *host, bool *found,
-			 struct molt_error **err)
+static int erase_in_file(const char *path, const char *host, bool *found, struct molt_error **err)
 {
 	json_auto_t *root = NULL;
 	int r = load_json(path, &root, err);
@@ -426,8 +441,7 @@ static int erase_in_file(const char *path, const char *host, bool *found,
 	return save_json(path, root, true, err);
 }
 
-static int helper_erase(const char *helper, const char *host, bool *found,
-			struct molt_error **err)
+static int helper_erase(const char *helper, const char *host, bool *found, struct molt_error **err)
 {
 	const char *url;
 	for (size_t i = 0; (url = helper_urls(host, i)); i++) {
@@ -441,9 +455,10 @@ static int helper_erase(const char *helper, const char *host, bool *found,
 		if (status == 0)
 			*found = true;
 		else if (!not_found)
-			return molt_error_setx(err, EIO, "credential helper 'docker-credential-%s' "
-					       "erase for '%s' failed (exit status %d)", helper,
-					       host, status);
+			return molt_error_setx(err, EIO,
+					       "credential helper 'docker-credential-%s' "
+					       "erase for '%s' failed (exit status %d)",
+					       helper, host, status);
 	}
 	return 0;
 }

@@ -109,8 +109,8 @@ static void kill_helper(pid_t pid)
 }
 
 /* Feeds the input and collects the output until EOF, the deadline or the size bound. */
-static int exchange(int in_fd, int out_fd, const char *input, int64_t deadline,
-		    struct strbuf *out, const char *prog, struct molt_error **err)
+static int exchange(int in_fd, int out_fd, const char *input, int64_t deadline, struct strbuf *out,
+		    const char *prog, struct molt_error **err)
 {
 	size_t in_len = strlen(input), in_off = 0;
 	if (in_len == 0)
@@ -118,8 +118,10 @@ static int exchange(int in_fd, int out_fd, const char *input, int64_t deadline,
 	for (;;) {
 		int64_t left = deadline - now_ms();
 		if (left <= 0)
-			return molt_error_setx(err, ETIMEDOUT, "credential helper '%s' did not "
-					       "finish within %u s", prog, helper_timeout_ms / 1000);
+			return molt_error_setx(err, ETIMEDOUT,
+					       "credential helper '%s' did not "
+					       "finish within %u s",
+					       prog, helper_timeout_ms / 1000);
 		struct pollfd pfd[2] = {{.fd = out_fd, .events = POLLIN},
 					{.fd = in_off < in_len ? in_fd : -1, .events = POLLOUT}};
 		int n = poll(pfd, 2, (int)(left > 1000 ? 1000 : left));
@@ -148,8 +150,10 @@ static int exchange(int in_fd, int out_fd, const char *input, int64_t deadline,
 		if (r == 0)
 			return 0;
 		if (out->len + (size_t)r > helper_max_output)
-			return molt_error_setx(err, EFBIG, "credential helper '%s' printed more "
-					       "than %zu bytes", prog, helper_max_output);
+			return molt_error_setx(err, EFBIG,
+					       "credential helper '%s' printed more "
+					       "than %zu bytes",
+					       prog, helper_max_output);
 		strbuf_add(out, buf, (size_t)r);
 	}
 }
@@ -170,13 +174,15 @@ static int reap(pid_t pid, int64_t deadline, int *status)
 	}
 }
 
-int registry_credhelper_run(const char *name, const char *action, const char *input,
-			    char **ret_out, int *ret_status, struct molt_error **err)
+int registry_credhelper_run(const char *name, const char *action, const char *input, char **ret_out,
+			    int *ret_status, struct molt_error **err)
 {
 	_cleanup_free_ char *prog = xasprintf("docker-credential-%s", name);
 	if (!registry_credhelper_name_ok(name))
-		return molt_error_setx(err, EINVAL, "credential helper name '%s' is not valid "
-				       "(letters, digits, '-', '_' and '.' only)", name);
+		return molt_error_setx(err, EINVAL,
+				       "credential helper name '%s' is not valid "
+				       "(letters, digits, '-', '_' and '.' only)",
+				       name);
 	_cleanup_free_ char *path = find_in_path(prog);
 	if (!path)
 		return molt_error_setx(err, ENOENT, "credential helper '%s' not found in PATH",
@@ -202,11 +208,15 @@ int registry_credhelper_run(const char *name, const char *action, const char *in
 	r = exchange(in_fd, out_fd, input, deadline, &out, prog, err);
 	int status = 0;
 	if (r == 0 && reap(pid, deadline, &status) < 0)
-		r = molt_error_setx(err, ETIMEDOUT, "credential helper '%s' did not finish "
-				    "within %u s", prog, helper_timeout_ms / 1000);
+		r = molt_error_setx(err, ETIMEDOUT,
+				    "credential helper '%s' did not finish "
+				    "within %u s",
+				    prog, helper_timeout_ms / 1000);
 	else if (r == 0 && !WIFEXITED(status))
-		return molt_error_setx(err, EIO, "credential helper '%s' %s was killed by "
-				       "signal %d", prog, action, WTERMSIG(status));
+		return molt_error_setx(err, EIO,
+				       "credential helper '%s' %s was killed by "
+				       "signal %d",
+				       prog, action, WTERMSIG(status));
 	if (r < 0) {
 		kill_helper(pid); /* not reaped yet, so the pid is still ours */
 		return r;

@@ -53,15 +53,18 @@ struct registry_host_conf {
 
 /*
  * Looks up HOST ("host[:port]", docker.io for Docker Hub) in the registries.conf files:
- * $CONTAINERS_REGISTRIES_CONF if set (that file only), else
+ * $CONTAINERS_REGISTRIES_CONF if set (that file only, and it must exist), else
  * ~/.config/containers/registries.conf plus ~/.config/containers/registries.conf.d/NAME.conf
  * if that file exists, else /etc/containers/registries.conf plus *.conf in
  * /etc/containers/registries.conf.d then ~/.config/containers/registries.conf.d (each
  * directory in name order; a later [[registry]] with the same prefix replaces an
- * earlier one). The longest matching `prefix` (default: `location`; "*.example.com"
- * matches subdomains, weaker than an exact host) wins, as containers/image does. A
- * missing file is not an error; a malformed one is (file and line named). The v1 format
- * ([registries.insecure] / [registries.block] registries = [...]) is read too.
+ * earlier one; within a file the first wins). The longest matching `prefix` (default:
+ * `location`; "*.example.com" matches subdomains, weaker than an exact host) wins, as
+ * containers/image does, matching whole path components ("example.com" does not match
+ * "example.com:5000", which containers/image warns not to rely on). A missing file is
+ * not an error; a malformed one is (file and line named), and so are the combinations
+ * containers/image refuses. The v1 format ([registries.insecure] / [registries.block]
+ * registries = [...]) is read too.
  * `MOLT_CERTS_DIR`, when set, is a certs.d root searched before the three others (the
  * tests use it). repo_path ("library/busybox") may be NULL or "".
  */

@@ -18,7 +18,7 @@ struct toml_parser {
 	registry_toml_check_fn check;
 	registry_toml_table_fn table_check;
 	json_t *root;
-	json_t *cur;    /* the table key = value lines go into (borrowed) */
+	json_t *cur;	/* the table key = value lines go into (borrowed) */
 	char *cur_path; /* its dotted path, array indices left out */
 	struct molt_error **err;
 };
@@ -267,10 +267,14 @@ static int parse_scalar_word(struct toml_parser *t, json_t **ret)
 		return fail(t, "expected a value");
 	if (!ok) {
 		if (strchr("+-0123456789in", w[0]))
-			return fail(t, "value '%s': floats, dates and non-decimal numbers are not "
-				       "supported", w);
-		return fail(t, "value '%s' is not a string, boolean, number, array or table "
-			       "(strings need quotes)", w);
+			return fail(t,
+				    "value '%s': floats, dates and non-decimal numbers are not "
+				    "supported",
+				    w);
+		return fail(t,
+			    "value '%s' is not a string, boolean, number, array or table "
+			    "(strings need quotes)",
+			    w);
 	}
 	if (str_to_int64(strbuf_str(&digits), INT64_MIN, INT64_MAX, &v) < 0)
 		return fail(t, "number '%s' is out of range", w);

@@ -21,6 +21,12 @@
 #                                    and the other of amd64/arm64) to docker://REF; sets
 #                                    REG_MA_INDEX, REG_MA_AMD64, REG_MA_ARM64 (digests)
 #   reg_stop                         stops the current registry (and its token server)
+#   reg_molt_env [HOST]              exports, for molt to reach the current registry (or
+#                                    HOST, e.g. a front) as podman would:
+#                                    CONTAINERS_REGISTRIES_CONF (HOST insecure when the
+#                                    registry is plain HTTP), MOLT_CERTS_DIR (--tls) and
+#                                    REGISTRY_AUTH_FILE (empty: anonymous until written)
+#   reg_auth_file USER PASS [HOST]   writes REGISTRY_AUTH_FILE as `podman login` would
 #
 # Every process started here is recorded and killed on EXIT (and only those); each also
 # stops by itself after REG_LIFETIME seconds (default 600), so a killed test leaves
@@ -314,4 +320,23 @@ reg_push_multiarch() {
 	digests=$(_reg_make_multiarch "$dir") || return 1
 	read -r REG_MA_INDEX REG_MA_AMD64 REG_MA_ARM64 <<<"$digests"
 	reg_skopeo copy --quiet --all "${REG_SKOPEO_DEST[@]}" "oci:$dir:latest" "docker://$1"
+}
+
+reg_molt_env() {
+	local host=${1:-$REG_HOST} insecure=false
+	case $REG_URL in http://*) insecure=true ;; esac
+	[ "$host" != "$REG_HOST" ] && insecure=true # a fault front speaks plain HTTP
+	printf '[[registry]]\nlocation = "%s"\ninsecure = %s\n' "$host" "$insecure" \
+		>"$REG_INST/registries.conf"
+	export CONTAINERS_REGISTRIES_CONF=$REG_INST/registries.conf
+	export REGISTRY_AUTH_FILE=$REG_INST/auth.json
+	if [ -n "$REG_CERTS_D" ]; then export MOLT_CERTS_DIR=$REG_CERTS_D; else unset MOLT_CERTS_DIR; fi
+}
+
+reg_auth_file() {
+	local host=${3:-$REG_HOST}
+	mkdir -p "$(dirname "${REGISTRY_AUTH_FILE:?reg_molt_env first}")"
+	printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$host" "$(printf '%s:%s' "$1" "$2" | base64 -w0)" \
+		>"$REGISTRY_AUTH_FILE"
+	chmod 0600 "$REGISTRY_AUTH_FILE"
 }

@@ -185,6 +185,7 @@ static void test_wildcard(void)
 		{"corp.example", false, "a wildcard does not match the domain itself"},
 		{"strict.corp.example", false, "an exact entry beats a wildcard"},
 		{"evilcorp.example", false, "a wildcard matches at a dot only"},
+		{"a.corp.example:5000", true, "a wildcard matches a host with a port"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct registry_host_conf hc = {0};
@@ -219,6 +220,33 @@ static void test_dropins_and_v1(void)
 	tap_ok(r == 0 && hc.blocked, "v1 format: block list");
 	registry_host_conf_done(&hc);
 
+	const char *dup[] = {
+		"[[registry]]\nprefix = \"p.example\"\nlocation = \"first.example\"\n"
+		"[[registry]]\nprefix = \"p.example\"\nlocation = \"second.example\"\n",
+		NULL};
+	r = resolve(dup, "p.example", "x", &hc, &err);
+	tap_ok(r == 0 && strcmp(hc.endpoints[0].host, "first.example") == 0,
+	       "the same prefix twice in one file: the first wins");
+	registry_host_conf_done(&hc);
+
+	const char *slash[] = {"[[registry]]\nprefix = \"s.example/ns/\"\n"
+			       "location = \"s.example/ns/\"\n[[registry.mirror]]\n"
+			       "location = \"m.example/x//\"\n",
+			       NULL};
+	r = resolve(slash, "s.example", "ns/app", &hc, &err);
+	tap_ok(r == 0 && hc.n_endpoints == 2 && strcmp(hc.endpoints[0].repo, "x/app") == 0 &&
+		       strcmp(hc.endpoints[1].repo, "ns/app") == 0,
+	       "trailing slashes in location and prefix are dropped");
+	registry_host_conf_done(&hc);
+
+	const char *both[] = {"[registries.insecure]\nregistries = ['two.example']\n"
+			      "[registries.block]\nregistries = ['two.example']\n",
+			      NULL};
+	r = resolve(both, "two.example", "x", &hc, &err);
+	tap_ok(r == 0 && hc.blocked && hc.endpoints[0].insecure,
+	       "v1 format: a host in both lists gets both flags");
+	registry_host_conf_done(&hc);
+
 	struct registry_conf *conf = NULL;
 	char *missing[] = {(char *)"/nonexistent/registries.conf", NULL};
 	r = registry_conf_load(missing, &conf, &err);
@@ -236,11 +264,16 @@ static void test_malformed(void)
 	} cases[] = {
 		{"[[registry]]\nlocation = \"a\"\ninsecure = \"yes\"\n", 3, "must be true or false",
 		 "a string where a boolean belongs"},
-		{"[[registry]]\nlocation = \"a\n", 2, "unterminated string", "an unterminated string"},
-		{"[registry]\nlocation = \"a\"\n", 1, "double brackets", "[registry] instead of [[registry]]"},
-		{"[[registry]]\nlocation = \"https://a\"\n", 2, "without a scheme", "a scheme in location"},
-		{"[[registry]]\nlocation = a.example\n", 2, "strings need quotes", "an unquoted string"},
-		{"[[registry]]\nlocation = \"a\"\nlocation = \"b\"\n", 3, "duplicate key", "a duplicate key"},
+		{"[[registry]]\nlocation = \"a\n", 2, "unterminated string",
+		 "an unterminated string"},
+		{"[registry]\nlocation = \"a\"\n", 1, "double brackets",
+		 "[registry] instead of [[registry]]"},
+		{"[[registry]]\nlocation = \"https://a\"\n", 2, "without a scheme",
+		 "a scheme in location"},
+		{"[[registry]]\nlocation = a.example\n", 2, "strings need quotes",
+		 "an unquoted string"},
+		{"[[registry]]\nlocation = \"a\"\nlocation = \"b\"\n", 3, "duplicate key",
+		 "a duplicate key"},
 		{"[[registry]]\nlocation \"a\"\n", 2, "expected '='", "a missing '='"},
 		{"x = \"\"\"multi\nline\"\"\"\n", 1, "multi-line strings are not supported",
 		 "a multi-line string"},
@@ -318,8 +351,17 @@ static void test_semantic_errors(void)
 	} cases[] = {
 		{"[[registry]]\ninsecure = true\n", "neither location nor prefix",
 		 "a registry with neither location nor prefix"},
-		{"[[registry]]\nlocation = \"a\"\n[[registry]]\nlocation = \"a\"\n",
-		 "defined more than once", "the same prefix twice in one file"},
+		{"[[registry]]\nlocation = \"a\"\n[[registry]]\nprefix = \"b\"\nlocation = \"a\"\n"
+		 "insecure = true\n",
+		 "defined more than once with conflicting 'insecure'",
+		 "one location both secure and insecure"},
+		{"[[registry]]\nprefix = \"a.example\"\n", "has no location",
+		 "a prefix without a location (not a wildcard)"},
+		{"[[registry]]\nlocation = \"a\"\npull-from-mirror = \"all\"\n", "belongs in a",
+		 "pull-from-mirror on the registry itself"},
+		{"[[registry]]\nlocation = \"a\"\nmirror-by-digest-only = true\n"
+		 "[[registry.mirror]]\nlocation = \"m\"\npull-from-mirror = \"all\"\n",
+		 "cannot both be set", "mirror-by-digest-only with a mirror's pull-from-mirror"},
 		{"[registries.insecure]\nregistries = ['a']\n[[registry]]\nlocation = \"b\"\n",
 		 "use one format", "v1 and v2 mixed"},
 		{"[[registry]]\nlocation = \"a\"\n[[registry.mirror]]\ninsecure = true\n",
@@ -345,9 +387,12 @@ static void test_search_order(void)
 	setenv("HOME", home, 1);
 	unsetenv("CONTAINERS_REGISTRIES_CONF");
 	_cleanup_free_ char *user = xasprintf("%s/.config/containers/registries.conf", home);
-	_cleanup_free_ char *d1 = xasprintf("%s/.config/containers/registries.conf.d/10-a.conf", home);
-	_cleanup_free_ char *d2 = xasprintf("%s/.config/containers/registries.conf.d/20-b.conf", home);
-	_cleanup_free_ char *skip = xasprintf("%s/.config/containers/registries.conf.d/30.conf.bak", home);
+	_cleanup_free_ char *d1 =
+		xasprintf("%s/.config/containers/registries.conf.d/10-a.conf", home);
+	_cleanup_free_ char *d2 =
+		xasprintf("%s/.config/containers/registries.conf.d/20-b.conf", home);
+	_cleanup_free_ char *skip =
+		xasprintf("%s/.config/containers/registries.conf.d/30.conf.bak", home);
 	put(user, "[[registry]]\nlocation = \"u.example\"\ninsecure = true\n");
 	put(d1, "[[registry]]\nlocation = \"d.example\"\ninsecure = true\n");
 	put(d2, "[[registry]]\nlocation = \"d.example\"\nblocked = true\n");
@@ -363,7 +408,8 @@ static void test_search_order(void)
 	       "registries.conf.d: files in name order, later wins, non-.conf ignored");
 	registry_host_conf_done(&hc);
 
-	_cleanup_free_ char *env = conf_file("[[registry]]\nlocation = \"e.example\"\ninsecure = true\n");
+	_cleanup_free_ char *env =
+		conf_file("[[registry]]\nlocation = \"e.example\"\ninsecure = true\n");
 	setenv("CONTAINERS_REGISTRIES_CONF", env, 1);
 	r = registry_conf_lookup("u.example", "x", &hc, &err);
 	tap_ok(r == 0 && !hc.endpoints[0].insecure, "CONTAINERS_REGISTRIES_CONF: only that file");
@@ -371,6 +417,12 @@ static void test_search_order(void)
 	r = registry_conf_lookup("e.example", "x", &hc, &err);
 	tap_ok(r == 0 && hc.endpoints[0].insecure, "CONTAINERS_REGISTRIES_CONF is read");
 	registry_host_conf_done(&hc);
+
+	setenv("CONTAINERS_REGISTRIES_CONF", "/nonexistent/registries.conf", 1);
+	_cleanup_error_ struct molt_error *merr = NULL;
+	r = registry_conf_lookup("e.example", "x", &hc, &merr);
+	tap_ok(r == -ENOENT && merr && strstr(merr->msg, "(from CONTAINERS_REGISTRIES_CONF)"),
+	       "CONTAINERS_REGISTRIES_CONF naming a missing file is an error");
 
 	_cleanup_free_ char *bad = conf_file("[[registry]]\nlocation = 5\n");
 	setenv("CONTAINERS_REGISTRIES_CONF", bad, 1);
@@ -386,8 +438,10 @@ static void test_certs_dir(void)
 	_cleanup_free_ char *home = xasprintf("%s/home", base);
 	setenv("HOME", home, 1);
 	_cleanup_free_ char *a = xasprintf("%s/127.0.0.1:5000/ca.crt", env_root);
-	_cleanup_free_ char *b = xasprintf("%s/.config/containers/certs.d/127.0.0.1:5000/ca.crt", home);
-	_cleanup_free_ char *c = xasprintf("%s/.config/containers/certs.d/only.home:1/ca.crt", home);
+	_cleanup_free_ char *b =
+		xasprintf("%s/.config/containers/certs.d/127.0.0.1:5000/ca.crt", home);
+	_cleanup_free_ char *c =
+		xasprintf("%s/.config/containers/certs.d/only.home:1/ca.crt", home);
 	_cleanup_free_ char *f = xasprintf("%s/.config/containers/certs.d/file.host", home);
 	put(a, "x");
 	put(b, "x");
@@ -416,7 +470,8 @@ static void test_certs_dir(void)
 
 	struct registry_host_conf hc = {0};
 	_cleanup_error_ struct molt_error *err2 = NULL;
-	setenv("CONTAINERS_REGISTRIES_CONF", "/nonexistent", 1);
+	_cleanup_free_ char *empty = conf_file("");
+	setenv("CONTAINERS_REGISTRIES_CONF", empty, 1);
 	r = registry_conf_lookup("127.0.0.1:5000", "busybox", &hc, &err2);
 	tap_ok(r == 0 && hc.certs_dir && strcmp(hc.certs_dir, want) == 0 &&
 		       hc.endpoints[0].certs_dir && strcmp(hc.endpoints[0].certs_dir, want) == 0,

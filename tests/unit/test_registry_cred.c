@@ -56,8 +56,8 @@ static void reset_env(void)
 	unsetenv("REGISTRY_AUTH_FILE");
 	unsetenv("XDG_RUNTIME_DIR");
 	unsetenv("DOCKER_CONFIG");
-	_cleanup_free_ char *cmd = xasprintf("rm -rf '%s/.config' '%s/.docker' '%s/run' '%s'",
-					     home, home, base, log_path);
+	_cleanup_free_ char *cmd = xasprintf("rm -rf '%s/.config' '%s/.docker' '%s/run' '%s'", home,
+					     home, base, log_path);
 	(void)!system(cmd);
 }
 
@@ -176,7 +176,8 @@ static void test_files(void)
 	put(env_file, "{\"auths\":{\"c.example\":{\"auth\":\"ZW52OmVw\"}}}", 0600);
 	setenv("REGISTRY_AUTH_FILE", env_file, 1);
 	r = lookup("c.example", &c, &err);
-	tap_ok(r == 0 && c.username && strcmp(c.username, "env") == 0, "REGISTRY_AUTH_FILE is read");
+	tap_ok(r == 0 && c.username && strcmp(c.username, "env") == 0,
+	       "REGISTRY_AUTH_FILE is read");
 	registry_cred_done(&c);
 	r = lookup("a.example", &c, &err);
 	tap_ok(r == 0 && !c.username, "REGISTRY_AUTH_FILE set: no other file is read");
@@ -230,7 +231,8 @@ static void test_malformed_files(void)
 		struct registry_cred c;
 		_cleanup_error_ struct molt_error *err = NULL;
 		int r = lookup("a.example", &c, &err);
-		tap_ok(r == -EACCES && err && strstr(err->msg, f), "an unreadable file is an error");
+		tap_ok(r == -EACCES && err && strstr(err->msg, f),
+		       "an unreadable file is an error");
 	}
 }
 
@@ -420,7 +422,9 @@ static void test_store_erase(void)
 	put(docker_file, "{\"credHelpers\":{\"h.example:5000\":\"test\"}}", 0600);
 	r = registry_cred_store("h.example:5000", "user", SECRET, &err);
 	_cleanup_free_ char *log = slurp(log_path);
-	tap_ok(r == 0 && strstr(log, "store {\"ServerURL\":\"h.example:5000\",\"Username\":\"user\"") &&
+	tap_ok(r == 0 &&
+		       strstr(log,
+			      "store {\"ServerURL\":\"h.example:5000\",\"Username\":\"user\"") &&
 		       access(user_file, F_OK) != 0,
 	       "store goes to the helper docker's credHelpers names, no file written");
 	r = registry_cred_erase("h.example:5000", &err);
