@@ -104,6 +104,15 @@ int reg_do(struct reg_session *s, struct reg_conn *c, const struct reg_req *q,
 int reg_status_error(const struct reg_session *s, const struct reg_resp *r, const char *what,
 		     struct molt_error **err);
 
+/*
+ * registry_blob.c: streams blob d into the store, verified against its size and digest.
+ * The bytes go to $MOLT_ROOT/registry/partial/<hex> first (flock'ed): a transfer that
+ * breaks resumes with a Range request, in this process or — after a kill — the next
+ * pull; a blob only enters blobs/ whole and verified.
+ */
+int reg_fetch_blob(struct reg_session *s, struct reg_conn *c, struct layer_store *store,
+		   const struct image_descriptor *d, struct molt_error **err);
+
 /* Where a layer blob was pulled from ("host/repo", newest first; never NULL), for
  * cross-repository mounts on push (registry_pull.c keeps the record). */
 char **reg_sources_get(struct layer_store *s, const char *digest);

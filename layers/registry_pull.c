@@ -189,86 +189,6 @@ static int check_manifest(const char *name, const struct image_manifest *im,
 
 /* ------------------------------------------------------------------ blobs */
 
-struct blob_dl {
-	struct layer_store *store;
-	struct blob_writer *w;
-	const struct image_descriptor *d;
-	const char *host;
-	int64_t got;
-	bool first; /* the next chunk is a response's first */
-};
-
-static int blob_sink(void *ud, long status, const void *buf, size_t n, struct molt_error **err)
-{
-	struct blob_dl *b = ud;
-	bool first = b->first;
-	b->first = false;
-	if (first && status == 200 && b->got > 0) {
-		/* The server ignored our Range: start over from byte 0. */
-		blob_writer_abort(b->w);
-		b->w = NULL;
-		b->got = 0;
-		int r = layer_store_blob_writer(b->store, &b->w, err);
-		if (r < 0)
-			return r;
-	}
-	if (b->got + (int64_t)n > b->d->size)
-		return molt_error_setx(err, EFBIG, "registry '%s': blob %s is larger than the %lld "
-						   "bytes its descriptor says", b->host,
-				       b->d->digest, (long long)b->d->size);
-	int r = blob_writer_write(b->w, buf, n, err);
-	if (r == 0)
-		b->got += (int64_t)n;
-	return r;
-}
-
-/* Streams one blob into the store, verified; resumes a dropped transfer with Range. */
-static int fetch_blob(struct reg_session *s, struct reg_conn *c, struct layer_store *store,
-		      const struct image_descriptor *d, struct molt_error **err)
-{
-	struct blob_dl b = {.store = store, .d = d, .host = reg_session_host(s)};
-	int r = layer_store_blob_writer(store, &b.w, err);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char *path = xasprintf("/v2/%s/blobs/%s", reg_session_repo(s), d->digest);
-	for (unsigned attempt = 0;; attempt++) {
-		struct reg_req q = {.method = "GET", .path = path, .body_fd = -1, .sink = blob_sink,
-				    .sink_ud = &b, .range_from = b.got};
-		struct reg_resp resp = {0};
-		struct molt_error *e = NULL;
-		b.first = true;
-		r = reg_do(s, c, &q, &resp, &e);
-		if (r == -EPIPE && attempt + 1 < REG_MAX_ATTEMPTS) {
-			molt_debug("registry: blob %s broke off at %lld bytes: %s; resuming",
-				   d->digest, (long long)b.got, e ? e->msg : "");
-			molt_error_free(e);
-			continue;
-		}
-		if (r < 0) {
-			if (err && !*err)
-				*err = TAKE_PTR(e);
-			molt_error_free(e);
-		} else if (resp.status != 200 && resp.status != 206) {
-			_cleanup_free_ char *what = xasprintf("blob %s", d->digest);
-			r = reg_status_error(s, &resp, what, err);
-		}
-		reg_resp_done(&resp);
-		break;
-	}
-	if (r == 0 && b.got != d->size)
-		r = molt_error_setx(err, EPROTO, "registry '%s': blob %s has %lld bytes, its "
-						 "descriptor says %lld", b.host, d->digest,
-				    (long long)b.got, (long long)d->size);
-	if (r < 0) {
-		blob_writer_abort(b.w);
-		return r;
-	}
-	r = blob_writer_commit(b.w, d->digest, NULL, NULL, err);
-	if (r < 0)
-		return molt_error_wrap(err, "registry '%s': blob %s", b.host, d->digest);
-	return 0;
-}
-
 /* Parallel layer fetch: workers take the next missing blob until none is left. */
 struct fetch_pool {
 	struct reg_session *s;
@@ -331,7 +251,7 @@ static void *fetch_worker(void *ud)
 			report(p->o, d, "already exists");
 			continue;
 		}
-		if (fetch_blob(p->s, c, p->store, d, &e) < 0)
+		if (reg_fetch_blob(p->s, c, p->store, d, &e) < 0)
 			break;
 		report(p->o, d, "done");
 	}
@@ -432,7 +352,7 @@ static int get_config(struct reg_session *s, struct layer_store *store, const ch
 {
 	int r = stored_size_ok(s, store, &im->config, err);
 	if (r == 0)
-		r = fetch_blob(s, NULL, store, &im->config, err);
+		r = reg_fetch_blob(s, NULL, store, &im->config, err);
 	else if (r == 1)
 		r = 0;
 	_cleanup_free_ char *data = NULL;

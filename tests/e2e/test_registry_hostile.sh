@@ -47,7 +47,27 @@ molt_fails 1 "blob (sha256:[0-9a-f]{64}): blob digest mismatch: expected \\1, th
 	m --root "$S" pull "$FRONT_HOST/busybox:latest"
 check "… it is not in the store" test ! -e "$S/blobs/sha256/${layer#sha256:}"
 is "$(cat "$S/index.json")" "$index" "… the index is unchanged"
-is "$(find "$S/tmp" -type f 2>/dev/null | wc -l)" 0 "… no scratch file is left"
+is "$(find "$S/tmp" "$S/registry/partial" -type f 2>/dev/null | wc -l)" 0 "… no scratch or partial file is left"
+
+# ---- a pull killed half way: the next one hashes what it has and asks for the rest
+reg_front && fresh
+blob=$FIXTURES/busybox/oci/blobs/sha256/${layer#sha256:}
+half=$(($(stat -c %s "$blob") / 2))
+m --root "$S" images >/dev/null
+mkdir -p "$S/registry/partial"
+head -c "$half" "$blob" >"$S/registry/partial/${layer#sha256:}"
+out=$(m --root "$S" pull -q "$FRONT_HOST/busybox:latest" 2>&1); rc=$?
+is "$rc" 0 "a pull finds the partial blob a killed pull left"
+like "$(grep "^GET /v2/busybox/blobs/$layer" "$FRONT_LOG")" "range=bytes=$half-" "… and asks only for the rest"
+check "… the blob is whole in the store" cmp "$blob" "$S/blobs/sha256/${layer#sha256:}"
+check "… and the partial file is gone" test ! -e "$S/registry/partial/${layer#sha256:}"
+fresh
+m --root "$S" images >/dev/null
+mkdir -p "$S/registry/partial"
+head -c "$half" /dev/zero >"$S/registry/partial/${layer#sha256:}"
+out=$(m --root "$S" pull -q "$FRONT_HOST/busybox:latest" 2>&1); rc=$?
+is "$rc" 0 "a partial file of wrong bytes costs a second download, not an error"
+check "… and the blob in the store is right" cmp "$blob" "$S/blobs/sha256/${layer#sha256:}"
 
 # ---- manifests: huge, endless, lying
 reg_front huge-manifest && fresh
