@@ -623,7 +623,9 @@ int reg_do(struct reg_session *s, struct reg_conn *conn, const struct reg_req *q
 		_cleanup_free_ char *www = TAKE_PTR(x.www_auth);
 		_cleanup_free_ char *retry_after = TAKE_PTR(x.retry_after);
 		if (rc < 0) {
-			bool again = retryable_curl(cr) && r.sunk == 0 && ++attempt < REG_MAX_ATTEMPTS;
+			/* A stalled server tends to stay stalled: one more try only. */
+			unsigned max = cr == CURLE_OPERATION_TIMEDOUT ? 2 : REG_MAX_ATTEMPTS;
+			bool again = retryable_curl(cr) && r.sunk == 0 && ++attempt < max;
 			if (again) {
 				molt_debug("registry: %s, retrying", e ? e->msg : "");
 				molt_error_free(e);

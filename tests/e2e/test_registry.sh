@@ -110,6 +110,25 @@ molt_fails 2 "unexpected argument" "pull takes one reference" "$MOLT" pull a b
 molt_fails 2 "tls-verify takes true or false" "--tls-verify=maybe is a usage error" \
 	"$MOLT" pull --tls-verify=maybe "$REG/busybox"
 
+# ---- mirrors from registries.conf: tried first, and skipped when down
+REG1=$REG REG1_LOG=$REG_LOG
+start_registry "$WORK/reg2" || not_ok "a second registry starts"
+REG2=$REG REG2_LOG=$REG_LOG REG=$REG1 REG_LOG=$REG1_LOG
+printf '[[registry]]\nlocation = "%s"\n[[registry.mirror]]\nlocation = "%s"\ninsecure = true\n' \
+	"$REG2" "$REG1" >"$WORK/mirror.conf"
+out=$(CONTAINERS_REGISTRIES_CONF=$WORK/mirror.conf "$MOLT" --root "$WORK/sm" pull -q "$REG2/busybox:latest" 2>&1); rc=$?
+is "$rc" 0 "a pull is served by the registries.conf mirror"; [ $rc = 0 ] || diag "$out"
+is "$(grep -c 'GET /v2/busybox/manifests' "$REG2_LOG")" 0 "… the registry itself was not asked"
+is "$("$MOLT" --root "$WORK/sm" inspect "$REG2/busybox:latest" | jq -r '.[0].RepoTags[0]')" "$REG2/busybox:latest" \
+	"… and the image is named as the reference said"
+printf '[[registry]]\nlocation = "%s"\n[[registry.mirror]]\nlocation = "127.0.0.1:1"\n' "$REG1" >"$WORK/mirror2.conf"
+out=$(CONTAINERS_REGISTRIES_CONF=$WORK/mirror2.conf "$MOLT" --root "$WORK/sm" pull -q "$REG1/busybox:latest" 2>&1); rc=$?
+is "$rc" 0 "a mirror that is down is skipped for the registry"
+printf '[[registry]]\nlocation = "%s"\nblocked = true\n' "$REG1" >"$WORK/blocked.conf"
+molt_fails 1 "registry '$REG1' is blocked in registries.conf" "a blocked registry is refused" \
+	env CONTAINERS_REGISTRIES_CONF="$WORK/blocked.conf" "$MOLT" --root "$WORK/sm" pull "$REG1/busybox:latest"
+"$MOLT" --root "$WORK/sm" prune --all >/dev/null 2>&1
+
 # ---- push, and skopeo reads it
 "$MOLT" tag "$REG/busybox:latest" mine/app:1
 before=$(uploads)

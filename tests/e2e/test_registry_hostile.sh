@@ -85,6 +85,35 @@ molt_fails 1 "lists 100000 layers \(at most 1000|manifest.*larger than 4194304 b
 	"a manifest of 100000 layers is refused (by the layer or the size bound)" \
 	m --root "$S" pull "$FRONT_HOST/busybox:latest"
 
+# ---- a registry that stops sending: the stall timeout ends each try
+stall_port=$WORK/stall.port
+timeout 60 python3 - "$stall_port" <<'EOF' &
+import sys, time, os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_GET(self):
+        if self.path == "/v2/":
+            self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
+            self.wfile.write(b"{}"); return
+        self.send_response(200); self.send_header("Content-Length", "100"); self.end_headers()
+        self.wfile.write(b'{"schemaVersion"'); self.wfile.flush(); time.sleep(50)
+s = ThreadingHTTPServer(("127.0.0.1", 0), H); s.daemon_threads = True
+open(sys.argv[1] + ".tmp", "w").write(str(s.server_address[1])); os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+s.serve_forever()
+EOF
+stall_pid=$!
+for _ in $(seq 50); do [ -s "$stall_port" ] && break; sleep 0.1; done
+fresh
+start=$(date +%s)
+molt_fails 1 "registry '127.0.0.1:$(cat "$stall_port")': GET .*manifests/latest: .*(too slow|[Tt]imeout)" \
+	"a registry that stops sending mid-body is given up on" \
+	env MOLT_REGISTRY_STALL_TIMEOUT=1 REGISTRY_AUTH_FILE="$AUTH" "$MOLT" --root "$S" pull "127.0.0.1:$(cat "$stall_port")/x:latest"
+elapsed=$(($(date +%s) - start))
+if [ "$elapsed" -lt 40 ]; then ok "… within the bound of its tries, not the server's 50 s"
+else not_ok "… within the bound of its tries"; diag "took ${elapsed}s"; fi
+kill "$stall_pid" 2>/dev/null; wait "$stall_pid" 2>/dev/null
+
 # ---- redirects
 reg_front redirect-scheme && fresh
 molt_fails 1 "refused a redirect to 'file:///etc/passwd' \(only http and https" \
