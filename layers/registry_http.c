@@ -6,9 +6,7 @@
  * origin (or the token realm); no message, log line or URL ever carries them.
  */
 #include <curl/curl.h>
-#include <dirent.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -18,30 +16,6 @@
 #define MOLT_VERSION "0.0.0-dev"
 #endif
 
-struct reg_conn {
-	CURL *c;
-};
-
-struct reg_session {
-	char *host;    /* endpoint "host[:port]" */
-	char *repo;    /* repository path on the endpoint */
-	char *base;    /* "https://host" or "http://host" */
-	char *origin;  /* reg_url_origin(base) */
-	bool insecure; /* TLS not verified */
-	char *ca_blob; /* system CAs + certs.d *.crt, NULL: curl's default */
-	size_t ca_len;
-	char *client_cert, *client_key;
-	struct registry_cred cred;
-	pthread_mutex_t lock; /* the fields below, shared by the pull's workers */
-	struct reg_challenge chal;
-	char **scopes;
-	char *auth_header; /* "Authorization: …" for the endpoint, NULL: anonymous */
-	unsigned auth_gen; /* bumped when auth_header changes */
-	bool realm_untrusted; /* a token was asked for without the credentials */
-	struct reg_conn main;
-};
-
-/* Seconds without a byte before a transfer is dropped (and retried or resumed). */
 static long stall_seconds(void)
 {
 	const char *e = getenv("MOLT_REGISTRY_STALL_TIMEOUT");
@@ -49,36 +23,6 @@ static long stall_seconds(void)
 	if (e && str_to_int64(e, 1, 3600, &v) == 0)
 		return (long)v;
 	return 30;
-}
-
-struct reg_conn *reg_conn_new(struct molt_error **err)
-{
-	CURL *c = curl_easy_init();
-	if (!c) {
-		molt_error_setx(err, ELIBACC, "%s", lazy_curl_failure() ?: "cannot start libcurl");
-		return NULL;
-	}
-	struct reg_conn *rc = xcalloc(1, sizeof(*rc));
-	rc->c = c;
-	return rc;
-}
-
-void reg_conn_free(struct reg_conn *c)
-{
-	if (!c)
-		return;
-	curl_easy_cleanup(c->c);
-	free(c);
-}
-
-const char *reg_session_host(const struct reg_session *s)
-{
-	return s->host;
-}
-
-const char *reg_session_repo(const struct reg_session *s)
-{
-	return s->repo;
 }
 
 void reg_resp_done(struct reg_resp *r)
@@ -275,7 +219,7 @@ static void set_method(CURL *c, const struct reg_req *q, struct xfer *x)
 }
 
 /* A URL for messages: no query (upload state, tokens) and nothing after it. */
-static char *url_for_msg(const char *url)
+char *reg_url_for_msg(const char *url)
 {
 	return xstrndup(url, strcspn(url, "?#"));
 }
@@ -315,7 +259,7 @@ static int exchange(struct reg_session *s, CURL *c, const char *url, const struc
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
 	ret->body = strbuf_detach(&x->body);
 	ret->body_len = strlen(ret->body);
-	_cleanup_free_ char *where = url_for_msg(url);
+	_cleanup_free_ char *where = reg_url_for_msg(url);
 	molt_debug("registry: %s %s: %ld (%s)", q->method, where, ret->status,
 		   cr == CURLE_OK ? "ok" : curl_easy_strerror(cr));
 	if (cr == CURLE_OK)
@@ -336,195 +280,17 @@ static int exchange(struct reg_session *s, CURL *c, const char *url, const struc
 			       *errbuf ? errbuf : curl_easy_strerror(cr));
 }
 
-/* ------------------------------------------------------------------ auth */
-
-static char *basic_header(const struct registry_cred *c)
+int reg_exchange(struct reg_session *s, CURL *c, const char *url, const struct reg_req *q,
+		 const char *auth, struct reg_resp *ret, char **ret_www, CURLcode *ret_curl,
+		 struct molt_error **err)
 {
-	if (!c->username || !c->secret || c->identity_token)
-		return NULL;
-	_cleanup_free_ char *up = xasprintf("%s:%s", c->username, c->secret);
-	_cleanup_free_ char *b = base64_encode(up, strlen(up));
-	explicit_bzero(up, strlen(up));
-	char *h = xasprintf("Authorization: Basic %s", b);
-	explicit_bzero(b, strlen(b));
-	return h;
-}
-
-static void free_secret(char *s)
-{
-	if (s) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
-
-/* The token request's URL: realm ? service & scope…, each value escaped. */
-static char *token_url(const struct reg_session *s)
-{
-	struct strbuf sb = STRBUF_INIT;
-	strbuf_adds(&sb, s->chal.realm);
-	char sep = strchr(s->chal.realm, '?') ? '&' : '?';
-	if (s->chal.service) {
-		_cleanup_free_ char *v = reg_query_escape(s->chal.service);
-		strbuf_addf(&sb, "%cservice=%s", sep, v);
-		sep = '&';
-	}
-	for (size_t i = 0; s->scopes && s->scopes[i]; i++) {
-		_cleanup_free_ char *v = reg_query_escape(s->scopes[i]);
-		strbuf_addf(&sb, "%cscope=%s", sep, v);
-		sep = '&';
-	}
-	return strbuf_detach(&sb);
-}
-
-/* The realm is where credentials go: only http(s), and never plain http for an https
- * registry (docker would send the password in clear to wherever the challenge says). */
-static int check_realm(const struct reg_session *s, struct molt_error **err)
-{
-	if (!s->chal.realm)
-		return molt_error_setx(err, EPROTO, "registry '%s': the bearer challenge names "
-					      "no token realm", s->host);
-	_cleanup_free_ char *shown = url_for_msg(s->chal.realm);
-	_cleanup_free_ char *origin = reg_url_origin(s->chal.realm);
-	if (!origin || strlen(s->chal.realm) > 2048)
-		return molt_error_setx(err, EPROTO, "registry '%s': the token realm '%.200s' is "
-					      "not an http(s) URL", s->host, shown);
-	if (str_startswith(s->base, "https://") && str_startswith(origin, "http://") &&
-	    !s->insecure)
-		return molt_error_setx(err, EPROTO, "registry '%s': the token realm '%s' is plain "
-					      "http while the registry speaks https (credentials "
-					      "would travel unencrypted)", s->host, shown);
-	return 0;
-}
-
-static int token_from_json(const struct reg_session *s, const char *body, size_t len,
-			   char **ret, struct molt_error **err)
-{
-	json_t *j = json_loadb(body, len, 0, NULL);
-	const char *t = json_string_value(json_object_get(j, "token"));
-	if (!t || !*t)
-		t = json_string_value(json_object_get(j, "access_token"));
-	int r = 0;
-	if (!reg_token_ok(t))
-		r = molt_error_setx(err, EPROTO, "registry '%s': the token server's answer holds no "
-					 "usable token", s->host);
-	else
-		*ret = xasprintf("Authorization: Bearer %s", t);
-	json_decref(j);
-	return r;
-}
-
-static int fetch_token(struct reg_session *s, CURL *c, char **ret, struct molt_error **err)
-{
-	int r = check_realm(s, err);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char *url = token_url(s);
-	char *auth = NULL, *form = NULL;
-	bool untrusted = false;
-	struct reg_req q = {.method = "GET", .body_fd = -1, .max_body = 1u << 20};
-	if (s->cred.identity_token && s->cred.secret && !reg_realm_trusted(s->host, s->chal.realm)) {
-		untrusted = true;
-	} else if (s->cred.identity_token && s->cred.secret) {
-		/* docker's identity token: an OAuth2 refresh token, POSTed as a form. */
-		_cleanup_free_ char *rt = reg_query_escape(s->cred.secret);
-		_cleanup_free_ char *svc = reg_query_escape(s->chal.service ? s->chal.service : "");
-		form = xasprintf("grant_type=refresh_token&client_id=molt&service=%s&"
-				 "refresh_token=%s", svc, rt);
-		explicit_bzero(rt, strlen(rt));
-		q = (struct reg_req){.method = "POST", .body = form, .body_len = strlen(form),
-				     .content_type = "application/x-www-form-urlencoded",
-				     .body_fd = -1, .max_body = 1u << 20};
-	} else if (reg_realm_trusted(s->host, s->chal.realm)) {
-		auth = basic_header(&s->cred);
-	} else if (s->cred.secret) {
-		/* Anonymously, then: a public image still pulls. */
-		molt_debug("registry: '%s': the token realm is on another host, credentials are "
-			   "not sent to it", s->host);
-		untrusted = true;
-	}
-	struct reg_resp resp = {0};
 	struct xfer x;
-	CURLcode cr;
-	r = exchange(s, c, url, &q, auth, &resp, &x, &cr, err);
-	free_secret(auth);
-	free_secret(form);
+	int r = exchange(s, c, url, q, auth, ret, &x, ret_curl, err);
+	if (ret_www)
+		*ret_www = TAKE_PTR(x.www_auth);
 	free(x.www_auth);
 	free(x.retry_after);
-	if (r == 0 && (resp.status == 401 || resp.status == 403))
-		r = molt_error_setx(err, EACCES, "registry '%s': the token server refused the %s "
-					 "(%ld)", s->host,
-				    s->cred.secret ? "credentials" : "anonymous request", resp.status);
-	else if (r == 0 && resp.status != 200)
-		r = molt_error_setx(err, EPROTO, "registry '%s': the token server answered %ld%s",
-				    s->host, resp.status,
-				    resp.status >= 300 && resp.status < 400 ? " (a redirect, not "
-									      "followed)"
-									    : "");
-	if (r == 0)
-		r = token_from_json(s, resp.body, resp.body_len, ret, err);
-	if (untrusted)
-		s->realm_untrusted = true;
-	if (r < 0 && untrusted) {
-		_cleanup_free_ char *shown = url_for_msg(s->chal.realm);
-		molt_error_wrap(err, "the token realm '%.200s' is on another host than the "
-				     "registry, so molt did not send it the credentials", shown);
-	}
-	if (resp.body)
-		explicit_bzero(resp.body, resp.body_len);
-	reg_resp_done(&resp);
 	return r;
-}
-
-/* A 401 answered: new challenge parameters (and scope) from it, then new auth. */
-static int authenticate(struct reg_session *s, CURL *c, unsigned seen_gen, const char *www,
-			struct molt_error **err)
-{
-	pthread_mutex_lock(&s->lock);
-	int r = 0;
-	if (s->auth_gen != seen_gen)
-		goto out; /* another worker refreshed it meanwhile */
-	struct reg_challenge ch = {0};
-	if (www && reg_challenge_parse(www, &ch) == 0) {
-		if (ch.scope && !strv_contains(s->scopes, ch.scope))
-			strv_push(&s->scopes, ch.scope);
-		reg_challenge_done(&s->chal);
-		s->chal = ch;
-	} else {
-		reg_challenge_done(&ch);
-	}
-	char *h = NULL;
-	if (s->chal.kind == REG_AUTH_BEARER)
-		r = fetch_token(s, c, &h, err);
-	else if (s->chal.kind == REG_AUTH_BASIC && !(h = basic_header(&s->cred)))
-		r = molt_error_setx(err, EACCES, "registry '%s': authentication required (log in "
-					 "with 'molt login %s')", s->host, s->host);
-	else if (s->chal.kind == REG_AUTH_NONE)
-		r = molt_error_setx(err, EPROTO, "registry '%s': asks for an authentication scheme "
-					 "molt does not speak", s->host);
-	if (r == 0) {
-		free_secret(s->auth_header);
-		s->auth_header = h;
-		s->auth_gen++;
-	}
-out:
-	pthread_mutex_unlock(&s->lock);
-	return r;
-}
-
-void reg_session_add_scope(struct reg_session *s, const char *scope)
-{
-	pthread_mutex_lock(&s->lock);
-	if (!strv_contains(s->scopes, scope))
-		strv_push(&s->scopes, scope);
-	pthread_mutex_unlock(&s->lock);
-}
-
-int reg_session_authenticate(struct reg_session *s, struct molt_error **err)
-{
-	if (s->chal.kind == REG_AUTH_NONE)
-		return 0;
-	return authenticate(s, s->main.c, s->auth_gen, NULL, err);
 }
 
 /* ------------------------------------------------------------------ requests */
@@ -571,12 +337,12 @@ static int follow(struct reg_session *s, CURL *c, const char *from, const struct
 {
 	char *loc = NULL;
 	curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc);
-	_cleanup_free_ char *shown = url_for_msg(from);
+	_cleanup_free_ char *shown = reg_url_for_msg(from);
 	if (!loc)
 		return molt_error_setx(err, EPROTO, "registry '%s': %s %s: a redirect without a "
 					      "location", s->host, q->method, shown);
 	_cleanup_free_ char *origin = reg_url_origin(loc);
-	_cleanup_free_ char *to = url_for_msg(loc);
+	_cleanup_free_ char *to = reg_url_for_msg(loc);
 	if (!origin)
 		return molt_error_setx(err, EPROTO, "registry '%s': %s %s: refused a redirect to "
 					      "'%.200s' (only http and https are followed)", s->host,
@@ -619,7 +385,7 @@ int reg_do(struct reg_session *s, struct reg_conn *conn, const struct reg_req *q
 		CURLcode cr;
 		struct molt_error *e = NULL;
 		int rc = exchange(s, c, url, &cur, auth, &r, &x, &cr, &e);
-		free_secret(auth);
+		reg_free_secret(auth);
 		_cleanup_free_ char *www = TAKE_PTR(x.www_auth);
 		_cleanup_free_ char *retry_after = TAKE_PTR(x.retry_after);
 		if (rc < 0) {
@@ -644,7 +410,7 @@ int reg_do(struct reg_session *s, struct reg_conn *conn, const struct reg_req *q
 		if (r.status == 401 && !authed && www) {
 			authed = true;
 			reg_resp_done(&r);
-			int ar = authenticate(s, c, gen, www, err);
+			int ar = reg_authenticate(s, c, gen, www, err);
 			if (ar < 0)
 				return ar;
 			continue;
@@ -713,199 +479,3 @@ int reg_status_error(const struct reg_session *s, const struct reg_resp *r, cons
 			       r->status, hint);
 }
 
-/* ------------------------------------------------------------------ the session */
-
-/*
- * certs.d: *.crt files are CAs added to the system's (curl's default bundle), *.cert +
- * *.key a client certificate. curl takes one CA bundle, so both go into one blob.
- */
-static int load_certs(struct reg_session *s, const char *dir, struct molt_error **err)
-{
-	_cleanup_closedir_ DIR *d = opendir(dir);
-	if (!d)
-		return molt_error_set(err, errno, "open the certificate directory '%s'", dir);
-	struct strbuf ca = STRBUF_INIT;
-	char *sys = NULL;
-	curl_easy_getinfo(s->main.c, CURLINFO_CAINFO, &sys);
-	char *data = NULL;
-	size_t len = 0;
-	if (sys && read_file(sys, 64u << 20, &data, &len, NULL) == 0) {
-		strbuf_add(&ca, data, len);
-		strbuf_addc(&ca, '\n');
-		free(data);
-	}
-	_cleanup_strv_ char **names = NULL;
-	int r = dir_list_sorted(dirfd(d), &names);
-	if (r < 0) {
-		strbuf_done(&ca);
-		return molt_error_set(err, -r, "read the certificate directory '%s'", dir);
-	}
-	for (size_t i = 0; r == 0 && names[i]; i++) {
-		_cleanup_free_ char *path = xasprintf("%s/%s", dir, names[i]);
-		if (str_endswith(names[i], ".crt")) {
-			r = read_file(path, 1u << 20, &data, &len, err);
-			if (r == 0) {
-				strbuf_add(&ca, data, len);
-				strbuf_addc(&ca, '\n');
-				free(data);
-			}
-		} else if (str_endswith(names[i], ".cert") && !s->client_cert) {
-			size_t n = strlen(path) - strlen(".cert");
-			_cleanup_free_ char *key = xasprintf("%.*s.key", (int)n, path);
-			if (access(key, R_OK) < 0) {
-				r = molt_error_setx(err, ENOENT, "certificate '%s' has no key '%s'",
-						    path, key);
-			} else {
-				s->client_cert = TAKE_PTR(path);
-				s->client_key = TAKE_PTR(key);
-			}
-		}
-	}
-	s->ca_len = ca.len;
-	s->ca_blob = strbuf_detach(&ca);
-	return r;
-}
-
-/* GET /v2/: is it a registry, does it want auth? *ret_curl for the scheme fallback. */
-static int ping(struct reg_session *s, CURLcode *ret_curl, struct molt_error **err)
-{
-	_cleanup_free_ char *url = xasprintf("%s/v2/", s->base);
-	struct reg_req q = {.method = "GET", .body_fd = -1};
-	struct reg_resp r = {0};
-	struct xfer x;
-	int rc = exchange(s, s->main.c, url, &q, NULL, &r, &x, ret_curl, err);
-	_cleanup_free_ char *www = TAKE_PTR(x.www_auth);
-	free(x.retry_after);
-	if (rc == 0 && r.status == 401) {
-		if (reg_challenge_parse(www, &s->chal) < 0)
-			rc = molt_error_setx(err, EPROTO, "registry '%s': asks for an "
-							  "authentication scheme molt does not "
-							  "speak", s->host);
-	} else if (rc == 0 && r.status != 200) {
-		rc = molt_error_setx(err, EPROTO, "'%s' does not answer as an OCI registry (GET "
-						  "%s gave HTTP status %ld)", s->host, url, r.status);
-	}
-	reg_resp_done(&r);
-	return rc;
-}
-
-/*
- * https first. Plain http only where allowed: --tls-verify=false, an insecure
- * registries.conf entry, or (as docker does) a loopback host — and only when the
- * server does not speak TLS at all: a certificate that fails verification is an
- * error, never a reason to drop encryption.
- */
-static int choose_scheme(struct reg_session *s, const struct registry_endpoint *ep,
-			 struct molt_error **err)
-{
-	s->base = xasprintf("https://%s", ep->host);
-	s->origin = reg_url_origin(s->base);
-	if (!s->origin)
-		return molt_error_setx(err, EINVAL, "registry '%s': not a host name", ep->host);
-	CURLcode cr = CURLE_OK;
-	struct molt_error *e = NULL;
-	int r = ping(s, &cr, &e);
-	bool http_ok = s->insecure || reg_host_is_loopback(ep->host);
-	bool no_tls = cr == CURLE_SSL_CONNECT_ERROR || cr == CURLE_RECV_ERROR ||
-		      cr == CURLE_GOT_NOTHING || (s->insecure && cr != CURLE_OK &&
-						  cr != CURLE_COULDNT_CONNECT &&
-						  cr != CURLE_COULDNT_RESOLVE_HOST);
-	if (r < 0 && http_ok && no_tls) {
-		molt_debug("registry: '%s' does not speak TLS, trying plain http", s->host);
-		molt_error_free(e);
-		e = NULL;
-		free(s->base);
-		free(s->origin);
-		s->base = xasprintf("http://%s", ep->host);
-		s->origin = reg_url_origin(s->base);
-		r = ping(s, &cr, &e);
-	} else if (r < 0 && cr == CURLE_SSL_CONNECT_ERROR && !http_ok) {
-		molt_error_free(e);
-		e = NULL;
-		r = molt_error_setx(&e, EPROTO, "registry '%s': the TLS handshake failed (a plain "
-						"http registry needs --tls-verify=false or "
-						"insecure = true in registries.conf)", s->host);
-	}
-	if (r < 0 && err && !*err)
-		*err = TAKE_PTR(e);
-	molt_error_free(e);
-	return r;
-}
-
-static int session_new(const struct registry_endpoint *ep, const char *repo,
-		       const char *certs_dir, const struct registry_opts *o,
-		       struct reg_session **ret, struct molt_error **err)
-{
-	_cleanup_(reg_session_freep) struct reg_session *s = xcalloc(1, sizeof(*s));
-	pthread_mutex_init(&s->lock, NULL);
-	s->host = xstrdup(ep->host);
-	s->repo = xstrdup(repo ? repo : "");
-	s->insecure = !o->tls_verify || ep->insecure;
-	s->main.c = curl_easy_init();
-	if (!s->main.c)
-		return molt_error_setx(err, ELIBACC, "registry '%s': %s", ep->host,
-				       lazy_curl_failure() ?: "cannot start libcurl");
-	int r = certs_dir ? load_certs(s, certs_dir, err) : 0;
-	if (r < 0)
-		return r;
-	*ret = TAKE_PTR(s);
-	return 0;
-}
-
-int reg_session_open(const struct registry_endpoint *ep, const char *repo, const char *cred_host,
-		     const char *certs_dir, bool push, const struct registry_opts *o,
-		     struct reg_session **ret, struct molt_error **err)
-{
-	_cleanup_(reg_session_freep) struct reg_session *s = NULL;
-	int r = session_new(ep, repo, certs_dir, o, &s, err);
-	if (r == 0)
-		r = registry_cred_lookup(cred_host, &s->cred, err);
-	if (r < 0)
-		return r;
-	strv_push_take(&s->scopes, xasprintf("repository:%s:%s", repo, push ? "pull,push" : "pull"));
-	r = choose_scheme(s, ep, err);
-	if (r < 0)
-		return r;
-	*ret = TAKE_PTR(s);
-	return 0;
-}
-
-int reg_session_open_with(const struct registry_endpoint *ep, const char *cred_host,
-			  const char *certs_dir, const struct registry_cred *cred,
-			  const struct registry_opts *o, struct reg_session **ret,
-			  struct molt_error **err)
-{
-	(void)cred_host;
-	_cleanup_(reg_session_freep) struct reg_session *s = NULL;
-	int r = session_new(ep, NULL, certs_dir, o, &s, err);
-	if (r < 0)
-		return r;
-	s->cred.username = cred->username ? xstrdup(cred->username) : NULL;
-	s->cred.secret = cred->secret ? xstrdup(cred->secret) : NULL;
-	s->cred.identity_token = cred->identity_token;
-	r = choose_scheme(s, ep, err);
-	if (r < 0)
-		return r;
-	*ret = TAKE_PTR(s);
-	return 0;
-}
-
-void reg_session_free(struct reg_session *s)
-{
-	if (!s)
-		return;
-	curl_easy_cleanup(s->main.c);
-	free(s->host);
-	free(s->repo);
-	free(s->base);
-	free(s->origin);
-	free(s->ca_blob);
-	free(s->client_cert);
-	free(s->client_key);
-	registry_cred_done(&s->cred);
-	reg_challenge_done(&s->chal);
-	strv_free(s->scopes);
-	free_secret(s->auth_header);
-	pthread_mutex_destroy(&s->lock);
-	free(s);
-}

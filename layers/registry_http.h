@@ -151,4 +151,50 @@ char *reg_query_escape(const char *s);
 int reg_index_pick(const struct image_index *idx, const char *os, const char *arch,
 		   const char *variant);
 
+/* ---------------------------------------------------------------- internals
+ * Shared by registry_http.c (transfers), registry_auth.c (credentials and tokens) and
+ * registry_session.c (opening a session); the rest of layers/ uses the API above. */
+#include <curl/curl.h>
+#include <pthread.h>
+
+struct reg_conn {
+	CURL *c;
+};
+
+struct reg_session {
+	char *host;    /* endpoint "host[:port]" */
+	char *repo;    /* repository path on the endpoint */
+	char *base;    /* "https://host" or "http://host" */
+	char *origin;  /* reg_url_origin(base) */
+	bool insecure; /* TLS not verified */
+	char *ca_blob; /* system CAs + certs.d *.crt, NULL: curl's default */
+	size_t ca_len;
+	char *client_cert, *client_key;
+	struct registry_cred cred;
+	pthread_mutex_t lock; /* the fields below, shared by the pull's workers */
+	struct reg_challenge chal;
+	char **scopes;
+	char *auth_header; /* "Authorization: …" for the endpoint, NULL: anonymous */
+	unsigned auth_gen; /* bumped when auth_header changes */
+	bool realm_untrusted; /* a token was asked for without the credentials */
+	struct reg_conn main;
+};
+
+/* Seconds without a byte before a transfer is dropped (and retried or resumed). */
+
+/* One HTTP exchange, no retries, redirects or auth handling: ret gets the status, the
+ * headers and a bounded body; *ret_www (may be NULL) the WWW-Authenticate value. A
+ * negative errno for a transport failure, *ret_curl saying which. */
+int reg_exchange(struct reg_session *s, CURL *c, const char *url, const struct reg_req *q,
+		 const char *auth, struct reg_resp *ret, char **ret_www, CURLcode *ret_curl,
+		 struct molt_error **err);
+/* A URL for messages: without its query (upload state, tokens). */
+char *reg_url_for_msg(const char *url);
+/* Frees a string after zeroing it. */
+void reg_free_secret(char *s);
+/* After a 401 with challenge www: fresh credentials or token for the session (unless
+ * another thread renewed them since seen_gen). */
+int reg_authenticate(struct reg_session *s, CURL *c, unsigned seen_gen, const char *www,
+		     struct molt_error **err);
+
 #endif
