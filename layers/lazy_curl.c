@@ -38,9 +38,9 @@ enum {
 };
 #undef INDEX
 #define NAME(ret, name, params, args, fail) #name,
-static const char *const names[N_FUNCS] = {CURL_FUNCS(NAME) "curl_easy_setopt",
-					   "curl_easy_getinfo", "curl_easy_cleanup",
-					   "curl_slist_free_all", "curl_global_init"};
+static const char *const names[N_FUNCS] = {CURL_FUNCS(NAME) "curl_easy_setopt", "curl_easy_getinfo",
+					   "curl_easy_cleanup", "curl_slist_free_all",
+					   "curl_global_init"};
 #undef NAME
 static void *fns[N_FUNCS];
 #define REAL(name) ((__typeof__(&(name)))fns[IDX_##name])

@@ -54,23 +54,29 @@ static char *token_url(const struct reg_session *s)
 static int check_realm(const struct reg_session *s, struct molt_error **err)
 {
 	if (!s->chal.realm)
-		return molt_error_setx(err, EPROTO, "registry '%s': the bearer challenge names "
-					      "no token realm", s->host);
+		return molt_error_setx(err, EPROTO,
+				       "registry '%s': the bearer challenge names "
+				       "no token realm",
+				       s->host);
 	_cleanup_free_ char *shown = reg_url_for_msg(s->chal.realm);
 	_cleanup_free_ char *origin = reg_url_origin(s->chal.realm);
 	if (!origin || strlen(s->chal.realm) > 2048)
-		return molt_error_setx(err, EPROTO, "registry '%s': the token realm '%.200s' is "
-					      "not an http(s) URL", s->host, shown);
+		return molt_error_setx(err, EPROTO,
+				       "registry '%s': the token realm '%.200s' is "
+				       "not an http(s) URL",
+				       s->host, shown);
 	if (str_startswith(s->base, "https://") && str_startswith(origin, "http://") &&
 	    !s->insecure)
-		return molt_error_setx(err, EPROTO, "registry '%s': the token realm '%s' is plain "
-					      "http while the registry speaks https (credentials "
-					      "would travel unencrypted)", s->host, shown);
+		return molt_error_setx(err, EPROTO,
+				       "registry '%s': the token realm '%s' is plain "
+				       "http while the registry speaks https (credentials "
+				       "would travel unencrypted)",
+				       s->host, shown);
 	return 0;
 }
 
-static int token_from_json(const struct reg_session *s, const char *body, size_t len,
-			   char **ret, struct molt_error **err)
+static int token_from_json(const struct reg_session *s, const char *body, size_t len, char **ret,
+			   struct molt_error **err)
 {
 	json_t *j = json_loadb(body, len, 0, NULL);
 	const char *t = json_string_value(json_object_get(j, "token"));
@@ -78,8 +84,10 @@ static int token_from_json(const struct reg_session *s, const char *body, size_t
 		t = json_string_value(json_object_get(j, "access_token"));
 	int r = 0;
 	if (!reg_token_ok(t))
-		r = molt_error_setx(err, EPROTO, "registry '%s': the token server's answer holds no "
-					 "usable token", s->host);
+		r = molt_error_setx(err, EPROTO,
+				    "registry '%s': the token server's answer holds no "
+				    "usable token",
+				    s->host);
 	else
 		*ret = xasprintf("Authorization: Bearer %s", t);
 	json_decref(j);
@@ -95,24 +103,30 @@ static int fetch_token(struct reg_session *s, CURL *c, char **ret, struct molt_e
 	char *auth = NULL, *form = NULL;
 	bool untrusted = false;
 	struct reg_req q = {.method = "GET", .body_fd = -1, .max_body = 1u << 20};
-	if (s->cred.identity_token && s->cred.secret && !reg_realm_trusted(s->host, s->chal.realm)) {
+	if (s->cred.identity_token && s->cred.secret &&
+	    !reg_realm_trusted(s->host, s->chal.realm)) {
 		untrusted = true;
 	} else if (s->cred.identity_token && s->cred.secret) {
 		/* docker's identity token: an OAuth2 refresh token, POSTed as a form. */
 		_cleanup_free_ char *rt = reg_query_escape(s->cred.secret);
 		_cleanup_free_ char *svc = reg_query_escape(s->chal.service ? s->chal.service : "");
 		form = xasprintf("grant_type=refresh_token&client_id=molt&service=%s&"
-				 "refresh_token=%s", svc, rt);
+				 "refresh_token=%s",
+				 svc, rt);
 		explicit_bzero(rt, strlen(rt));
-		q = (struct reg_req){.method = "POST", .body = form, .body_len = strlen(form),
+		q = (struct reg_req){.method = "POST",
+				     .body = form,
+				     .body_len = strlen(form),
 				     .content_type = "application/x-www-form-urlencoded",
-				     .body_fd = -1, .max_body = 1u << 20};
+				     .body_fd = -1,
+				     .max_body = 1u << 20};
 	} else if (reg_realm_trusted(s->host, s->chal.realm)) {
 		auth = basic_header(&s->cred);
 	} else if (s->cred.secret) {
 		/* Anonymously, then: a public image still pulls. */
 		molt_debug("registry: '%s': the token realm is on another host, credentials are "
-			   "not sent to it", s->host);
+			   "not sent to it",
+			   s->host);
 		untrusted = true;
 	}
 	struct reg_resp resp = {0};
@@ -121,9 +135,11 @@ static int fetch_token(struct reg_session *s, CURL *c, char **ret, struct molt_e
 	reg_free_secret(auth);
 	reg_free_secret(form);
 	if (r == 0 && (resp.status == 401 || resp.status == 403))
-		r = molt_error_setx(err, EACCES, "registry '%s': the token server refused the %s "
-					 "(%ld)", s->host,
-				    s->cred.secret ? "credentials" : "anonymous request", resp.status);
+		r = molt_error_setx(err, EACCES,
+				    "registry '%s': the token server refused the %s "
+				    "(%ld)",
+				    s->host, s->cred.secret ? "credentials" : "anonymous request",
+				    resp.status);
 	else if (r == 0 && resp.status != 200)
 		r = molt_error_setx(err, EPROTO, "registry '%s': the token server answered %ld%s",
 				    s->host, resp.status,
@@ -136,8 +152,10 @@ static int fetch_token(struct reg_session *s, CURL *c, char **ret, struct molt_e
 		s->realm_untrusted = true;
 	if (r < 0 && untrusted) {
 		_cleanup_free_ char *shown = reg_url_for_msg(s->chal.realm);
-		molt_error_wrap(err, "the token realm '%.200s' is on another host than the "
-				     "registry, so molt did not send it the credentials", shown);
+		molt_error_wrap(err,
+				"the token realm '%.200s' is on another host than the "
+				"registry, so molt did not send it the credentials",
+				shown);
 	}
 	if (resp.body)
 		explicit_bzero(resp.body, resp.body_len);
@@ -166,11 +184,15 @@ int reg_authenticate(struct reg_session *s, CURL *c, unsigned seen_gen, const ch
 	if (s->chal.kind == REG_AUTH_BEARER)
 		r = fetch_token(s, c, &h, err);
 	else if (s->chal.kind == REG_AUTH_BASIC && !(h = basic_header(&s->cred)))
-		r = molt_error_setx(err, EACCES, "registry '%s': authentication required (log in "
-					 "with 'molt login %s')", s->host, s->host);
+		r = molt_error_setx(err, EACCES,
+				    "registry '%s': authentication required (log in "
+				    "with 'molt login %s')",
+				    s->host, s->host);
 	else if (s->chal.kind == REG_AUTH_NONE)
-		r = molt_error_setx(err, EPROTO, "registry '%s': asks for an authentication scheme "
-					 "molt does not speak", s->host);
+		r = molt_error_setx(err, EPROTO,
+				    "registry '%s': asks for an authentication scheme "
+				    "molt does not speak",
+				    s->host);
 	if (r == 0) {
 		reg_free_secret(s->auth_header);
 		s->auth_header = h;
@@ -195,4 +217,3 @@ int reg_session_authenticate(struct reg_session *s, struct molt_error **err)
 		return 0;
 	return reg_authenticate(s, s->main.c, s->auth_gen, NULL, err);
 }
-

@@ -42,9 +42,10 @@ static int blob_sink(void *ud, long status, const void *buf, size_t n, struct mo
 	if (first && status == 200 && b->got > 0 && restart(b, err) < 0)
 		return -EIO;
 	if (b->got + (int64_t)n > b->d->size)
-		return molt_error_setx(err, EFBIG, "registry '%s': blob %s is larger than the %lld "
-						   "bytes its descriptor says", b->host,
-				       b->d->digest, (long long)b->d->size);
+		return molt_error_setx(err, EFBIG,
+				       "registry '%s': blob %s is larger than the %lld "
+				       "bytes its descriptor says",
+				       b->host, b->d->digest, (long long)b->d->size);
 	if (write_all(b->fd, buf, n) < 0)
 		return molt_error_set(err, errno, "write the blob %s", b->d->digest);
 	digester_update(b->dg, buf, n);
@@ -100,13 +101,16 @@ static int partial_open(struct layer_store *store, struct blob_dl *b, char **ret
 static int transfer(struct reg_session *s, struct reg_conn *c, struct blob_dl *b,
 		    struct molt_error **err)
 {
-	_cleanup_free_ char *path = xasprintf("/v2/%s/blobs/%s", reg_session_repo(s),
-					      b->d->digest);
+	_cleanup_free_ char *path = xasprintf("/v2/%s/blobs/%s", reg_session_repo(s), b->d->digest);
 	for (unsigned attempt = 0;; attempt++) {
 		if (b->got == b->d->size && b->got > 0)
 			return 0; /* a partial file that is complete already */
-		struct reg_req q = {.method = "GET", .path = path, .body_fd = -1, .sink = blob_sink,
-				    .sink_ud = b, .range_from = b->got};
+		struct reg_req q = {.method = "GET",
+				    .path = path,
+				    .body_fd = -1,
+				    .sink = blob_sink,
+				    .sink_ud = b,
+				    .range_from = b->got};
 		struct reg_resp resp = {0};
 		struct molt_error *e = NULL;
 		b->first = true;
@@ -140,16 +144,19 @@ static int transfer(struct reg_session *s, struct reg_conn *c, struct blob_dl *b
 static int verify(struct blob_dl *b, struct molt_error **err)
 {
 	if (b->got != b->d->size)
-		return molt_error_setx(err, EPROTO, "registry '%s': blob %s has %lld bytes, its "
-						    "descriptor says %lld", b->host, b->d->digest,
-				       (long long)b->got, (long long)b->d->size);
+		return molt_error_setx(err, EPROTO,
+				       "registry '%s': blob %s has %lld bytes, its "
+				       "descriptor says %lld",
+				       b->host, b->d->digest, (long long)b->got,
+				       (long long)b->d->size);
 	char got[DIGEST_STR_LEN];
 	digester_final(b->dg, got);
 	digester_free(b->dg);
 	b->dg = NULL;
 	if (strcmp(got, b->d->digest))
-		return molt_error_setx(err, EBADMSG, "registry '%s': blob %s: blob digest "
-						     "mismatch: expected %s, the content is %s",
+		return molt_error_setx(err, EBADMSG,
+				       "registry '%s': blob %s: blob digest "
+				       "mismatch: expected %s, the content is %s",
 				       b->host, b->d->digest, b->d->digest, got);
 	if (fsync(b->fd) < 0)
 		return molt_error_set(err, errno, "sync the blob %s", b->d->digest);

@@ -166,7 +166,8 @@ static void set_tls(const struct reg_session *s, CURL *c)
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 	if (s->ca_blob) {
-		struct curl_blob b = {.data = s->ca_blob, .len = s->ca_len, .flags = CURL_BLOB_NOCOPY};
+		struct curl_blob b = {
+			.data = s->ca_blob, .len = s->ca_len, .flags = CURL_BLOB_NOCOPY};
 		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &b);
 	}
 	if (s->client_cert && s->client_key) {
@@ -205,8 +206,9 @@ static void set_method(CURL *c, const struct reg_req *q, struct xfer *x)
 		curl_easy_setopt(c, CURLOPT_READDATA, x);
 		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
 		curl_easy_setopt(c, CURLOPT_SEEKDATA, x);
-		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
-				 (curl_off_t)(q->body_fd >= 0 ? q->body_size : (int64_t)q->body_len));
+		curl_easy_setopt(
+			c, CURLOPT_INFILESIZE_LARGE,
+			(curl_off_t)(q->body_fd >= 0 ? q->body_size : (int64_t)q->body_len));
 		if (strcmp(q->method, "PUT"))
 			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
 	} else if (!strcmp(q->method, "POST")) {
@@ -234,7 +236,9 @@ static int exchange(struct reg_session *s, CURL *c, const char *url, const struc
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	curl_easy_reset(c);
-	*x = (struct xfer){.q = q, .resp = ret, .c = c,
+	*x = (struct xfer){.q = q,
+			   .resp = ret,
+			   .c = c,
 			   .max_body = q->max_body ? q->max_body : REG_ERROR_BODY_MAX};
 	ret->content_length = -1;
 	set_common(s, c, x, errbuf);
@@ -242,12 +246,11 @@ static int exchange(struct reg_session *s, CURL *c, const char *url, const struc
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	struct curl_slist *h = curl_slist_append(NULL, "Expect:");
 	_cleanup_free_ char *accept = q->accept ? xasprintf("Accept: %s", q->accept) : NULL;
-	_cleanup_free_ char *ctype = q->content_type ? xasprintf("Content-Type: %s",
-								 q->content_type)
-						     : NULL;
-	_cleanup_free_ char *range = q->range_from > 0 ? xasprintf("Range: bytes=%lld-",
-								   (long long)q->range_from)
-						       : NULL;
+	_cleanup_free_ char *ctype =
+		q->content_type ? xasprintf("Content-Type: %s", q->content_type) : NULL;
+	_cleanup_free_ char *range =
+		q->range_from > 0 ? xasprintf("Range: bytes=%lld-", (long long)q->range_from)
+				  : NULL;
 	const char *extra[] = {accept, ctype, range, auth};
 	for (size_t i = 0; i < ARRAY_SIZE(extra); i++)
 		if (extra[i])
@@ -272,10 +275,13 @@ static int exchange(struct reg_session *s, CURL *c, const char *url, const struc
 		return r;
 	}
 	if (x->too_big)
-		return molt_error_setx(err, EFBIG, "registry '%s': %s %s: the response is larger "
-					      "than %zu bytes", s->host, q->method, where,
-				       ret->status >= 200 && ret->status < 300 ? x->max_body
-										: (size_t)REG_ERROR_BODY_MAX);
+		return molt_error_setx(err, EFBIG,
+				       "registry '%s': %s %s: the response is larger "
+				       "than %zu bytes",
+				       s->host, q->method, where,
+				       ret->status >= 200 && ret->status < 300
+					       ? x->max_body
+					       : (size_t)REG_ERROR_BODY_MAX);
 	return molt_error_setx(err, EIO, "registry '%s': %s %s: %s", s->host, q->method, where,
 			       *errbuf ? errbuf : curl_easy_strerror(cr));
 }
@@ -339,18 +345,22 @@ static int follow(struct reg_session *s, CURL *c, const char *from, const struct
 	curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc);
 	_cleanup_free_ char *shown = reg_url_for_msg(from);
 	if (!loc)
-		return molt_error_setx(err, EPROTO, "registry '%s': %s %s: a redirect without a "
-					      "location", s->host, q->method, shown);
+		return molt_error_setx(err, EPROTO,
+				       "registry '%s': %s %s: a redirect without a "
+				       "location",
+				       s->host, q->method, shown);
 	_cleanup_free_ char *origin = reg_url_origin(loc);
 	_cleanup_free_ char *to = reg_url_for_msg(loc);
 	if (!origin)
-		return molt_error_setx(err, EPROTO, "registry '%s': %s %s: refused a redirect to "
-					      "'%.200s' (only http and https are followed)", s->host,
-				       q->method, shown, to);
+		return molt_error_setx(err, EPROTO,
+				       "registry '%s': %s %s: refused a redirect to "
+				       "'%.200s' (only http and https are followed)",
+				       s->host, q->method, shown, to);
 	if (str_startswith(from, "https://") && str_startswith(origin, "http://") && !s->insecure)
-		return molt_error_setx(err, EPROTO, "registry '%s': %s %s: refused a redirect from "
-					      "https to plain http ('%.200s')", s->host, q->method,
-				       shown, to);
+		return molt_error_setx(err, EPROTO,
+				       "registry '%s': %s %s: refused a redirect from "
+				       "https to plain http ('%.200s')",
+				       s->host, q->method, shown, to);
 	free(*url);
 	*url = xstrdup(loc);
 	return 0;
@@ -363,7 +373,7 @@ static char *auth_for(struct reg_session *s, const char *url, unsigned *ret_gen)
 	pthread_mutex_lock(&s->lock);
 	*ret_gen = s->auth_gen;
 	char *h = origin && !strcmp(origin, s->origin) && s->auth_header ? xstrdup(s->auth_header)
-									: NULL;
+									 : NULL;
 	pthread_mutex_unlock(&s->lock);
 	return h;
 }
@@ -372,8 +382,8 @@ int reg_do(struct reg_session *s, struct reg_conn *conn, const struct reg_req *q
 	   struct reg_resp *ret, struct molt_error **err)
 {
 	CURL *c = conn ? conn->c : s->main.c;
-	_cleanup_free_ char *url = q->path[0] == '/' ? xasprintf("%s%s", s->base, q->path)
-						     : xstrdup(q->path);
+	_cleanup_free_ char *url =
+		q->path[0] == '/' ? xasprintf("%s%s", s->base, q->path) : xstrdup(q->path);
 	struct reg_req cur = *q;
 	bool authed = false;
 	unsigned redirects = 0, attempt = 0;
@@ -418,16 +428,20 @@ int reg_do(struct reg_session *s, struct reg_conn *conn, const struct reg_req *q
 		if (is_redirect(r.status)) {
 			reg_resp_done(&r);
 			if (++redirects > REG_MAX_REDIRECTS)
-				return molt_error_setx(err, ELOOP, "registry '%s': %s: more than %d "
-								   "redirects", s->host, q->method,
-						       REG_MAX_REDIRECTS);
+				return molt_error_setx(err, ELOOP,
+						       "registry '%s': %s: more than %d "
+						       "redirects",
+						       s->host, q->method, REG_MAX_REDIRECTS);
 			int fr = follow(s, c, url, &cur, &url, err);
 			if (fr < 0)
 				return fr;
 			if (r.status == 303)
-				cur = (struct reg_req){.method = "GET", .body_fd = -1,
-						       .max_body = q->max_body, .sink = q->sink,
-						       .sink_ud = q->sink_ud, .accept = q->accept,
+				cur = (struct reg_req){.method = "GET",
+						       .body_fd = -1,
+						       .max_body = q->max_body,
+						       .sink = q->sink,
+						       .sink_ud = q->sink_ud,
+						       .accept = q->accept,
 						       .range_from = q->range_from};
 			continue;
 		}
@@ -458,8 +472,7 @@ int reg_status_error(const struct reg_session *s, const struct reg_resp *r, cons
 	json_t *j = r->body ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
 	json_t *e0 = json_array_get(json_object_get(j, "errors"), 0);
 	_cleanup_free_ char *code = sanitize(json_string_value(json_object_get(e0, "code")), 64);
-	_cleanup_free_ char *msg = sanitize(json_string_value(json_object_get(e0, "message")),
-					    200);
+	_cleanup_free_ char *msg = sanitize(json_string_value(json_object_get(e0, "message")), 200);
 	json_decref(j);
 	const char *hint = r->status == 401 && s->realm_untrusted
 				   ? " (the token realm is on another host than the registry: "
@@ -470,12 +483,11 @@ int reg_status_error(const struct reg_session *s, const struct reg_resp *r, cons
 			   : r->status == 404 ? " (not found)"
 					      : "";
 	int errnum = r->status == 401 || r->status == 403 ? EACCES
-		     : r->status == 404			 ? ENOENT
-							 : EPROTO;
+		     : r->status == 404			  ? ENOENT
+							  : EPROTO;
 	if (*code || *msg)
 		return molt_error_setx(err, errnum, "registry '%s': %s: %ld %s%s%s%s", s->host,
 				       what, r->status, code, *code && *msg ? ": " : "", msg, hint);
 	return molt_error_setx(err, errnum, "registry '%s': %s: HTTP status %ld%s", s->host, what,
 			       r->status, hint);
 }
-

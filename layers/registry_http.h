@@ -14,13 +14,13 @@
 #include "registry_int.h"
 
 /* Bounds on what a registry sends (a hostile one is input like a hostile tar). */
-#define REG_MANIFEST_MAX (4u << 20)   /* containerd's limit for a manifest or index */
-#define REG_CONFIG_MAX (16u << 20)    /* an image config blob */
+#define REG_MANIFEST_MAX (4u << 20)    /* containerd's limit for a manifest or index */
+#define REG_CONFIG_MAX (16u << 20)     /* an image config blob */
 #define REG_ERROR_BODY_MAX (64u << 10) /* an error or token response */
-#define REG_MAX_LAYERS 1000u           /* more is a lie or a bomb; docker caps at 128 */
+#define REG_MAX_LAYERS 1000u	       /* more is a lie or a bomb; docker caps at 128 */
 #define REG_MAX_REDIRECTS 5
-#define REG_MAX_ATTEMPTS 5             /* one try and four retries on 429/5xx/resets */
-#define REG_RETRY_AFTER_MAX 30         /* seconds honoured of a Retry-After */
+#define REG_MAX_ATTEMPTS 5     /* one try and four retries on 429/5xx/resets */
+#define REG_RETRY_AFTER_MAX 30 /* seconds honoured of a Retry-After */
 
 struct reg_session;
 struct reg_conn; /* one connection cache (a curl handle): one per thread */
@@ -81,7 +81,7 @@ struct reg_resp {
 	size_t body_len;
 	char *content_type, *docker_digest, *location, *content_range;
 	int64_t content_length; /* -1 when not sent */
-	uint64_t sunk;          /* bytes given to the sink */
+	uint64_t sunk;		/* bytes given to the sink */
 };
 void reg_resp_done(struct reg_resp *r);
 
@@ -94,8 +94,8 @@ void reg_resp_done(struct reg_resp *r);
  * range_from. Returns 0 with any final status in ret; c may be NULL (the session's
  * own connection, single-threaded callers only).
  */
-int reg_do(struct reg_session *s, struct reg_conn *c, const struct reg_req *q,
-	   struct reg_resp *ret, struct molt_error **err);
+int reg_do(struct reg_session *s, struct reg_conn *c, const struct reg_req *q, struct reg_resp *ret,
+	   struct molt_error **err);
 /*
  * The error for an unexpected status: "registry 'HOST': WHAT: 404 Not Found (MANIFEST_
  * UNKNOWN: manifest unknown)", with the registry's own error code and message when its
@@ -116,8 +116,7 @@ int reg_fetch_blob(struct reg_session *s, struct reg_conn *c, struct layer_store
 /* Where a layer blob was pulled from ("host/repo", newest first; never NULL), for
  * cross-repository mounts on push (registry_pull.c keeps the record). */
 char **reg_sources_get(struct layer_store *s, const char *digest);
-void reg_sources_add(struct layer_store *s, const char *digest, const char *host,
-		     const char *repo);
+void reg_sources_add(struct layer_store *s, const char *digest, const char *host, const char *repo);
 
 /* ---------------------------------------------------------------- registry_parse.c */
 
@@ -174,8 +173,8 @@ struct reg_session {
 	pthread_mutex_t lock; /* the fields below, shared by the pull's workers */
 	struct reg_challenge chal;
 	char **scopes;
-	char *auth_header; /* "Authorization: …" for the endpoint, NULL: anonymous */
-	unsigned auth_gen; /* bumped when auth_header changes */
+	char *auth_header;    /* "Authorization: …" for the endpoint, NULL: anonymous */
+	unsigned auth_gen;    /* bumped when auth_header changes */
 	bool realm_untrusted; /* a token was asked for without the credentials */
 	struct reg_conn main;
 };

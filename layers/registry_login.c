@@ -14,8 +14,10 @@ int registry_login_check(const char *host, const char *username, const char *sec
 		return r;
 	if (hc.n_endpoints == 0 || hc.blocked) {
 		registry_host_conf_done(&hc);
-		return molt_error_setx(err, EACCES, "login '%s': the registry is blocked in "
-						    "registries.conf", host);
+		return molt_error_setx(err, EACCES,
+				       "login '%s': the registry is blocked in "
+				       "registries.conf",
+				       host);
 	}
 	/* The registry itself (the last endpoint), never a mirror: that is where the
 	 * credentials will be used. */
@@ -27,12 +29,14 @@ int registry_login_check(const char *host, const char *username, const char *sec
 		r = reg_session_authenticate(s, err);
 	struct reg_resp resp = {0};
 	if (r == 0)
-		r = reg_do(s, NULL, &(struct reg_req){.method = "GET", .path = "/v2/",
-						       .body_fd = -1},
-			   &resp, err);
+		r = reg_do(s, NULL,
+			   &(struct reg_req){.method = "GET", .path = "/v2/", .body_fd = -1}, &resp,
+			   err);
 	if (r == 0 && resp.status == 401)
-		r = molt_error_setx(err, EACCES, "registry '%s': the user name or password was "
-						 "refused", host);
+		r = molt_error_setx(err, EACCES,
+				    "registry '%s': the user name or password was "
+				    "refused",
+				    host);
 	else if (r == 0 && resp.status != 200)
 		r = reg_status_error(s, &resp, "GET /v2/", err);
 	reg_resp_done(&resp);

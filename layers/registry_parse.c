@@ -82,9 +82,9 @@ static const char *one_challenge(const char *p, struct reg_challenge *c)
 		p = param_value(skip_ws(q + 1), &v);
 		if (!p)
 			return k + strlen(k);
-		char **slot = kn == 5 && !strncasecmp(k, "realm", 5)     ? &c->realm
+		char **slot = kn == 5 && !strncasecmp(k, "realm", 5)	 ? &c->realm
 			      : kn == 7 && !strncasecmp(k, "service", 7) ? &c->service
-			      : kn == 5 && !strncasecmp(k, "scope", 5)   ? &c->scope
+			      : kn == 5 && !strncasecmp(k, "scope", 5)	 ? &c->scope
 									 : NULL;
 		if (slot && !*slot)
 			*slot = v;
@@ -133,7 +133,7 @@ int reg_retry_after(const char *value, int64_t now, int max)
 
 char *reg_url_origin(const char *url)
 {
-	const char *p = str_startswith(url, "https://") ? url + 8
+	const char *p = str_startswith(url, "https://")	 ? url + 8
 			: str_startswith(url, "http://") ? url + 7
 							 : NULL;
 	if (!p)

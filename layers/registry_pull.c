@@ -53,10 +53,13 @@ static char *body_media_type(const char *data, size_t len, const char *content_t
 static int get_manifest(struct reg_session *s, const char *reference, const char *want,
 			const char *name, struct manifest_body *ret, struct molt_error **err)
 {
-	_cleanup_free_ char *path = xasprintf("/v2/%s/manifests/%s", reg_session_repo(s),
-					      reference);
-	struct reg_req q = {.method = "GET", .path = path, .accept = ACCEPT_MANIFESTS,
-			    .body_fd = -1, .max_body = REG_MANIFEST_MAX};
+	_cleanup_free_ char *path =
+		xasprintf("/v2/%s/manifests/%s", reg_session_repo(s), reference);
+	struct reg_req q = {.method = "GET",
+			    .path = path,
+			    .accept = ACCEPT_MANIFESTS,
+			    .body_fd = -1,
+			    .max_body = REG_MANIFEST_MAX};
 	struct reg_resp r = {0};
 	int rc = reg_do(s, NULL, &q, &r, err);
 	if (rc < 0)
@@ -70,14 +73,16 @@ static int get_manifest(struct reg_session *s, const char *reference, const char
 	struct manifest_body m = {.data = TAKE_PTR(r.body), .len = r.body_len};
 	digest_buffer(m.data, m.len, m.digest);
 	if (want && strcmp(want, m.digest))
-		rc = molt_error_setx(err, EINVAL, "registry '%s': manifest '%s' has digest %s, not "
-						  "%s", reg_session_host(s), reference, m.digest,
-				     want);
+		rc = molt_error_setx(err, EINVAL,
+				     "registry '%s': manifest '%s' has digest %s, not "
+				     "%s",
+				     reg_session_host(s), reference, m.digest, want);
 	else if (!want && r.docker_digest && digest_is_valid(r.docker_digest) &&
 		 strcmp(r.docker_digest, m.digest))
-		rc = molt_error_setx(err, EINVAL, "registry '%s': manifest '%s' has digest %s, but "
-						  "the registry says %s", reg_session_host(s),
-				     reference, m.digest, r.docker_digest);
+		rc = molt_error_setx(err, EINVAL,
+				     "registry '%s': manifest '%s' has digest %s, but "
+				     "the registry says %s",
+				     reg_session_host(s), reference, m.digest, r.docker_digest);
 	if (rc == 0) {
 		m.media_type = body_media_type(m.data, m.len, r.content_type);
 		*ret = m;
@@ -132,9 +137,11 @@ static int resolve_index(struct reg_session *s, const char *name, const struct p
 	if (i < 0) {
 		struct strbuf sb = STRBUF_INIT;
 		list_platforms(&idx, &sb);
-		r = molt_error_setx(err, ENOENT, "pull '%s': the image has no %s/%s%s%s entry (it "
-						 "has: %s)", name, pw->os, pw->arch,
-				    *pw->variant ? "/" : "", pw->variant, sb.len ? sb.buf : "none");
+		r = molt_error_setx(err, ENOENT,
+				    "pull '%s': the image has no %s/%s%s%s entry (it "
+				    "has: %s)",
+				    name, pw->os, pw->arch, *pw->variant ? "/" : "", pw->variant,
+				    sb.len ? sb.buf : "none");
 		strbuf_done(&sb);
 	} else {
 		struct manifest_body sub = {0};
@@ -167,22 +174,27 @@ static int check_manifest(const char *name, const struct image_manifest *im,
 			  struct molt_error **err)
 {
 	if (im->n_layers > REG_MAX_LAYERS)
-		return molt_error_setx(err, E2BIG, "pull '%s': the manifest lists %zu layers (at "
-						   "most %u are accepted)", name, im->n_layers,
-				       REG_MAX_LAYERS);
+		return molt_error_setx(err, E2BIG,
+				       "pull '%s': the manifest lists %zu layers (at "
+				       "most %u are accepted)",
+				       name, im->n_layers, REG_MAX_LAYERS);
 	if (im->config.size <= 0 || im->config.size > (int64_t)REG_CONFIG_MAX)
-		return molt_error_setx(err, EFBIG, "pull '%s': the image config's size %lld is "
-						   "out of bounds (1 to %u bytes)", name,
-				       (long long)im->config.size, REG_CONFIG_MAX);
+		return molt_error_setx(err, EFBIG,
+				       "pull '%s': the image config's size %lld is "
+				       "out of bounds (1 to %u bytes)",
+				       name, (long long)im->config.size, REG_CONFIG_MAX);
 	for (size_t i = 0; i < im->n_layers; i++) {
 		const struct image_descriptor *l = &im->layers[i];
 		if (!l->media_type || !layer_type_ok(l->media_type))
-			return molt_error_setx(err, ENOTSUP, "pull '%s': layer %s has media type "
-							     "'%.100s', which molt cannot unpack",
+			return molt_error_setx(err, ENOTSUP,
+					       "pull '%s': layer %s has media type "
+					       "'%.100s', which molt cannot unpack",
 					       name, l->digest, l->media_type ? l->media_type : "");
 		if (l->size < 0)
-			return molt_error_setx(err, EINVAL, "pull '%s': layer %s has a negative "
-							    "size", name, l->digest);
+			return molt_error_setx(err, EINVAL,
+					       "pull '%s': layer %s has a negative "
+					       "size",
+					       name, l->digest);
 	}
 	return 0;
 }
@@ -225,8 +237,9 @@ static int stored_size_ok(struct reg_session *s, struct layer_store *store,
 	if (stat(path, &st) < 0)
 		return molt_error_set(err, errno, "stat '%s'", path);
 	if (st.st_size != d->size)
-		return molt_error_setx(err, EPROTO, "registry '%s': the manifest says blob %s has "
-						    "%lld bytes, but it has %lld",
+		return molt_error_setx(err, EPROTO,
+				       "registry '%s': the manifest says blob %s has "
+				       "%lld bytes, but it has %lld",
 				       reg_session_host(s), d->digest, (long long)d->size,
 				       (long long)st.st_size);
 	return 1;
@@ -267,8 +280,8 @@ static void *fetch_worker(void *ud)
 }
 
 static int fetch_all(struct reg_session *s, struct layer_store *store,
-		     const struct registry_opts *o, const struct image_descriptor *blobs,
-		     size_t n, struct molt_error **err)
+		     const struct registry_opts *o, const struct image_descriptor *blobs, size_t n,
+		     struct molt_error **err)
 {
 	struct fetch_pool p = {.s = s, .store = store, .o = o, .blobs = blobs, .n = n};
 	pthread_mutex_init(&p.lock, NULL);
@@ -317,14 +330,14 @@ char **reg_sources_get(struct layer_store *s, const char *digest)
 	char **v = xcalloc(1, sizeof(char *));
 	if (read_file(path, 64u << 10, &data, &len, NULL) < 0)
 		return v;
-	for (char *save = NULL, *l = strtok_r(data, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+	for (char *save = NULL, *l = strtok_r(data, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save))
 		if (*l && strv_len(v) < 32)
 			strv_push(&v, l);
 	return v;
 }
 
-void reg_sources_add(struct layer_store *s, const char *digest, const char *host,
-		     const char *repo)
+void reg_sources_add(struct layer_store *s, const char *digest, const char *host, const char *repo)
 {
 	_cleanup_free_ char *src = xasprintf("%s/%s", host, repo);
 	_cleanup_strv_ char **v = reg_sources_get(s, digest);
@@ -365,9 +378,10 @@ static int get_config(struct reg_session *s, struct layer_store *store, const ch
 	if (r < 0)
 		return molt_error_wrap(err, "pull '%s': image config", name);
 	if (strv_len(ret->diff_ids) != im->n_layers) {
-		r = molt_error_setx(err, EINVAL, "pull '%s': the manifest has %zu layers but the "
-						 "config %zu diff IDs", name, im->n_layers,
-				    strv_len(ret->diff_ids));
+		r = molt_error_setx(err, EINVAL,
+				    "pull '%s': the manifest has %zu layers but the "
+				    "config %zu diff IDs",
+				    name, im->n_layers, strv_len(ret->diff_ids));
 		image_config_done(ret);
 	}
 	return r;
@@ -402,8 +416,8 @@ static int store_image(struct layer_store *store, const struct pull_target *t,
 		tagged = image_ref_string(&tr);
 	}
 	if (r == 0)
-		r = layer_store_index_add(store, m->digest, tagged ? (char *[]){tagged, NULL} : NULL,
-					  err);
+		r = layer_store_index_add(store, m->digest,
+					  tagged ? (char *[]){tagged, NULL} : NULL, err);
 	if (r == 0 && tagged)
 		r = layer_store_tag_set(store, tagged, m->digest, err);
 	if (r == 0 && ret)
@@ -433,9 +447,11 @@ static int pull_endpoint(struct layer_store *store, const struct pull_target *t,
 	if (r == 0)
 		r = get_config(s, store, t->name, &im, &cfg, err);
 	if (r == 0 && o->platform && cfg.architecture && strcmp(cfg.architecture, t->pw.arch))
-		r = molt_error_setx(err, ENOENT, "pull '%s': the image is for %s/%s, not the %s/%s "
-						 "asked for", t->name, cfg.os ? cfg.os : "linux",
-				    cfg.architecture, t->pw.os, t->pw.arch);
+		r = molt_error_setx(err, ENOENT,
+				    "pull '%s': the image is for %s/%s, not the %s/%s "
+				    "asked for",
+				    t->name, cfg.os ? cfg.os : "linux", cfg.architecture, t->pw.os,
+				    t->pw.arch);
 	if (r == 0) {
 		warn_foreign(t->name, &cfg);
 		r = fetch_all(s, store, o, im.layers, im.n_layers, err);
@@ -474,8 +490,10 @@ int registry_pull(struct layer_store *store, const char *refstr, const struct re
 	if (r == 0)
 		r = registry_conf_lookup(ref.domain, ref.path, &hc, err);
 	if (r == 0 && hc.blocked)
-		r = molt_error_setx(err, EACCES, "pull '%s': registry '%s' is blocked in "
-						 "registries.conf", name, ref.domain);
+		r = molt_error_setx(err, EACCES,
+				    "pull '%s': registry '%s' is blocked in "
+				    "registries.conf",
+				    name, ref.domain);
 	struct molt_error *last = NULL;
 	bool done = false;
 	for (size_t i = 0; r == 0 && !done && i < hc.n_endpoints; i++) {

@@ -43,8 +43,10 @@ static int check_location(struct reg_session *s, const struct reg_resp *r, const
 		return 0;
 	_cleanup_free_ char *origin = reg_url_origin(r->location);
 	if (!origin)
-		return molt_error_setx(err, EPROTO, "registry '%s': %s: the upload location is "
-						    "not an http(s) URL", reg_session_host(s), what);
+		return molt_error_setx(err, EPROTO,
+				       "registry '%s': %s: the upload location is "
+				       "not an http(s) URL",
+				       reg_session_host(s), what);
 	return 0;
 }
 
@@ -87,9 +89,12 @@ static int upload_put(struct reg_session *s, struct layer_store *store, const ch
 	if (rc < 0)
 		return rc;
 	_cleanup_free_ char *dig = reg_query_escape(d->digest);
-	_cleanup_free_ char *url = xasprintf("%s%cdigest=%s", location,
-					     strchr(location, '?') ? '&' : '?', dig);
-	struct reg_req q = {.method = "PUT", .path = url, .body_fd = fd, .body_size = size,
+	_cleanup_free_ char *url =
+		xasprintf("%s%cdigest=%s", location, strchr(location, '?') ? '&' : '?', dig);
+	struct reg_req q = {.method = "PUT",
+			    .path = url,
+			    .body_fd = fd,
+			    .body_size = size,
 			    .content_type = "application/octet-stream"};
 	struct reg_resp r = {0};
 	rc = reg_do(s, NULL, &q, &r, err);
@@ -146,22 +151,26 @@ static int push_blob(struct reg_session *s, struct layer_store *store,
 	return rc;
 }
 
-static int put_manifest(struct reg_session *s, const char *reference, const char *data,
-			size_t len, const char *media_type, const char *digest,
-			struct molt_error **err)
+static int put_manifest(struct reg_session *s, const char *reference, const char *data, size_t len,
+			const char *media_type, const char *digest, struct molt_error **err)
 {
-	_cleanup_free_ char *path = xasprintf("/v2/%s/manifests/%s", reg_session_repo(s),
-					      reference);
-	struct reg_req q = {.method = "PUT", .path = path, .body = data, .body_len = len,
-			    .body_fd = -1, .content_type = media_type};
+	_cleanup_free_ char *path =
+		xasprintf("/v2/%s/manifests/%s", reg_session_repo(s), reference);
+	struct reg_req q = {.method = "PUT",
+			    .path = path,
+			    .body = data,
+			    .body_len = len,
+			    .body_fd = -1,
+			    .content_type = media_type};
 	struct reg_resp r = {0};
 	int rc = reg_do(s, NULL, &q, &r, err);
 	if (rc == 0 && r.status != 201 && r.status != 200)
 		rc = reg_status_error(s, &r, "put the manifest", err);
 	else if (rc == 0 && r.docker_digest && strcmp(r.docker_digest, digest))
-		rc = molt_error_setx(err, EPROTO, "registry '%s': stored the manifest as %.80s, "
-						  "not %s", reg_session_host(s), r.docker_digest,
-				     digest);
+		rc = molt_error_setx(err, EPROTO,
+				     "registry '%s': stored the manifest as %.80s, "
+				     "not %s",
+				     reg_session_host(s), r.docker_digest, digest);
 	reg_resp_done(&r);
 	return rc;
 }
@@ -177,10 +186,10 @@ static char *manifest_media_type(const struct image *img, const char *data, size
 	return out;
 }
 
-static int push_to(struct layer_store *store, const struct image *img,
-		   const struct image_ref *ref, const char *name,
-		   const struct registry_endpoint *ep, const struct registry_opts *o,
-		   char ret_digest[DIGEST_STR_LEN], struct molt_error **err)
+static int push_to(struct layer_store *store, const struct image *img, const struct image_ref *ref,
+		   const char *name, const struct registry_endpoint *ep,
+		   const struct registry_opts *o, char ret_digest[DIGEST_STR_LEN],
+		   struct molt_error **err)
 {
 	_cleanup_(reg_session_freep) struct reg_session *s = NULL;
 	int r = reg_session_open(ep, ep->repo, ref->domain, ep->certs_dir, true, o, &s, err);
@@ -214,14 +223,18 @@ int registry_push(struct layer_store *store, const struct image *img, const char
 		return r;
 	_cleanup_free_ char *name = image_ref_string(&ref);
 	if (ref.digest && strcmp(ref.digest, img->manifest_digest))
-		r = molt_error_setx(err, EINVAL, "push '%s': the image's manifest is %s, not the "
-						 "digest named", name, img->manifest_digest);
+		r = molt_error_setx(err, EINVAL,
+				    "push '%s': the image's manifest is %s, not the "
+				    "digest named",
+				    name, img->manifest_digest);
 	struct registry_host_conf hc = {0};
 	if (r == 0)
 		r = registry_conf_lookup(ref.domain, ref.path, &hc, err);
 	if (r == 0 && (hc.blocked || hc.n_endpoints == 0))
-		r = molt_error_setx(err, EACCES, "push '%s': registry '%s' is blocked in "
-						 "registries.conf", name, ref.domain);
+		r = molt_error_setx(err, EACCES,
+				    "push '%s': registry '%s' is blocked in "
+				    "registries.conf",
+				    name, ref.domain);
 	/* Never to a mirror: they serve pulls. The registry itself is the last endpoint. */
 	if (r == 0)
 		r = push_to(store, img, &ref, name, &hc.endpoints[hc.n_endpoints - 1], o,

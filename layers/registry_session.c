@@ -39,7 +39,6 @@ const char *reg_session_repo(const struct reg_session *s)
 	return s->repo;
 }
 
-
 /*
  * certs.d: *.crt files are CAs added to the system's (curl's default bundle), *.cert +
  * *.key a client certificate. curl takes one CA bundle, so both go into one blob.
@@ -101,12 +100,16 @@ static int ping(struct reg_session *s, CURLcode *ret_curl, struct molt_error **e
 	int rc = reg_exchange(s, s->main.c, url, &q, NULL, &r, &www, ret_curl, err);
 	if (rc == 0 && r.status == 401) {
 		if (reg_challenge_parse(www, &s->chal) < 0)
-			rc = molt_error_setx(err, EPROTO, "registry '%s': asks for an "
-							  "authentication scheme molt does not "
-							  "speak", s->host);
+			rc = molt_error_setx(err, EPROTO,
+					     "registry '%s': asks for an "
+					     "authentication scheme molt does not "
+					     "speak",
+					     s->host);
 	} else if (rc == 0 && r.status != 200) {
-		rc = molt_error_setx(err, EPROTO, "'%s' does not answer as an OCI registry (GET "
-						  "%s gave HTTP status %ld)", s->host, url, r.status);
+		rc = molt_error_setx(err, EPROTO,
+				     "'%s' does not answer as an OCI registry (GET "
+				     "%s gave HTTP status %ld)",
+				     s->host, url, r.status);
 	}
 	reg_resp_done(&r);
 	return rc;
@@ -130,9 +133,9 @@ static int choose_scheme(struct reg_session *s, const struct registry_endpoint *
 	int r = ping(s, &cr, &e);
 	bool http_ok = s->insecure || reg_host_is_loopback(ep->host);
 	bool no_tls = cr == CURLE_SSL_CONNECT_ERROR || cr == CURLE_RECV_ERROR ||
-		      cr == CURLE_GOT_NOTHING || (s->insecure && cr != CURLE_OK &&
-						  cr != CURLE_COULDNT_CONNECT &&
-						  cr != CURLE_COULDNT_RESOLVE_HOST);
+		      cr == CURLE_GOT_NOTHING ||
+		      (s->insecure && cr != CURLE_OK && cr != CURLE_COULDNT_CONNECT &&
+		       cr != CURLE_COULDNT_RESOLVE_HOST);
 	if (r < 0 && http_ok && no_tls) {
 		molt_debug("registry: '%s' does not speak TLS, trying plain http", s->host);
 		molt_error_free(e);
@@ -145,9 +148,11 @@ static int choose_scheme(struct reg_session *s, const struct registry_endpoint *
 	} else if (r < 0 && cr == CURLE_SSL_CONNECT_ERROR && !http_ok) {
 		molt_error_free(e);
 		e = NULL;
-		r = molt_error_setx(&e, EPROTO, "registry '%s': the TLS handshake failed (a plain "
-						"http registry needs --tls-verify=false or "
-						"insecure = true in registries.conf)", s->host);
+		r = molt_error_setx(&e, EPROTO,
+				    "registry '%s': the TLS handshake failed (a plain "
+				    "http registry needs --tls-verify=false or "
+				    "insecure = true in registries.conf)",
+				    s->host);
 	}
 	if (r < 0 && err && !*err)
 		*err = TAKE_PTR(e);
@@ -155,9 +160,9 @@ static int choose_scheme(struct reg_session *s, const struct registry_endpoint *
 	return r;
 }
 
-static int session_new(const struct registry_endpoint *ep, const char *repo,
-		       const char *certs_dir, const struct registry_opts *o,
-		       struct reg_session **ret, struct molt_error **err)
+static int session_new(const struct registry_endpoint *ep, const char *repo, const char *certs_dir,
+		       const struct registry_opts *o, struct reg_session **ret,
+		       struct molt_error **err)
 {
 	_cleanup_(reg_session_freep) struct reg_session *s = xcalloc(1, sizeof(*s));
 	pthread_mutex_init(&s->lock, NULL);
@@ -185,7 +190,8 @@ int reg_session_open(const struct registry_endpoint *ep, const char *repo, const
 		r = registry_cred_lookup(cred_host, &s->cred, err);
 	if (r < 0)
 		return r;
-	strv_push_take(&s->scopes, xasprintf("repository:%s:%s", repo, push ? "pull,push" : "pull"));
+	strv_push_take(&s->scopes,
+		       xasprintf("repository:%s:%s", repo, push ? "pull,push" : "pull"));
 	r = choose_scheme(s, ep, err);
 	if (r < 0)
 		return r;
@@ -232,4 +238,3 @@ void reg_session_free(struct reg_session *s)
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
-

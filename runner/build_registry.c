@@ -66,8 +66,8 @@ int build_pull_bases(struct build_ctx *b, struct molt_error **err)
 			continue; /* the stage reports it as a missing image */
 		}
 		image_ref_done(&ref);
-		struct registry_opts ro = o->registry ? *o->registry
-						      : (struct registry_opts){.tls_verify = true};
+		struct registry_opts ro =
+			o->registry ? *o->registry : (struct registry_opts){.tls_verify = true};
 		const char *plat = stage_platform(b->plan, images[i]);
 		if (plat)
 			ro.platform = plat;
@@ -85,8 +85,8 @@ int build_pull_bases(struct build_ctx *b, struct molt_error **err)
 int build_push(struct build_ctx *b, const struct image *img, struct molt_error **err)
 {
 	const struct build_request *o = b->o;
-	struct registry_opts ro = o->registry ? *o->registry
-					      : (struct registry_opts){.tls_verify = true};
+	struct registry_opts ro =
+		o->registry ? *o->registry : (struct registry_opts){.tls_verify = true};
 	ro.platform = NULL;
 	if (o->progress == PROGRESS_QUIET)
 		ro.quiet = true;

@@ -49,8 +49,10 @@ static int ask(const char *prompt, bool secret, char **ret, struct molt_error **
 {
 	_cleanup_close_ int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
-		return molt_error_setx(err, ENXIO, "no terminal to ask for the %s (use -u USER and "
-						   "--password-stdin)", secret ? "password" : "user name");
+		return molt_error_setx(err, ENXIO,
+				       "no terminal to ask for the %s (use -u USER and "
+				       "--password-stdin)",
+				       secret ? "password" : "user name");
 	struct termios old, quiet;
 	bool restore = secret && tcgetattr(fd, &old) == 0;
 	if (restore) {
@@ -86,9 +88,10 @@ int cmd_login(int argc, char **argv, struct molt_global *g, struct molt_error **
 		else if (!strcmp(argv[i], "--password-stdin"))
 			from_stdin = true;
 		else if (!strcmp(argv[i], "-p") || str_startswith(argv[i], "--password"))
-			return cli_usage_error(err, argv[0], "a password on the command line is "
-							     "visible to every user: use "
-							     "--password-stdin");
+			return cli_usage_error(err, argv[0],
+					       "a password on the command line is "
+					       "visible to every user: use "
+					       "--password-stdin");
 		else if (argv[i][0] == '-' || reg)
 			return cli_usage_error(err, argv[0], "unexpected argument '%s'", argv[i]);
 		else
@@ -106,8 +109,10 @@ int cmd_login(int argc, char **argv, struct molt_global *g, struct molt_error **
 		r = from_stdin ? read_line(STDIN_FILENO, &secret, err)
 			       : ask("Password: ", true, &secret, err);
 	if (r == 0 && (!*user || !*secret))
-		r = molt_error_setx(err, EINVAL, "login '%s': the user name and the password must "
-						 "not be empty", host);
+		r = molt_error_setx(err, EINVAL,
+				    "login '%s': the user name and the password must "
+				    "not be empty",
+				    host);
 	if (r == 0)
 		r = registry_login_check(host, user, secret, &o, err);
 	if (r == 0)

@@ -27,6 +27,9 @@ out=$(MOLT_CERTS_DIR=$REG_CERTS_D m pull -q "$REG_HOST/busybox:latest" 2>&1); rc
 is "$rc" 0 "the CA in certs.d/HOST:PORT/ca.crt makes the pull work"; [ $rc = 0 ] || diag "$out"
 out=$(m pull -q --tls-verify=false "$REG_HOST/busybox:latest" 2>&1); rc=$?
 is "$rc" 0 "--tls-verify=false pulls without the CA"
+printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$REG_HOST" >"$WORK/insecure.conf"
+out=$(CONTAINERS_REGISTRIES_CONF=$WORK/insecure.conf m pull -q "$REG_HOST/busybox:latest" 2>&1); rc=$?
+is "$rc" 0 "insecure = true in registries.conf pulls without the CA"
 m tag "$REG_HOST/busybox:latest" local/tls:1
 out=$(MOLT_CERTS_DIR=$REG_CERTS_D m push -q local/tls:1 "$REG_HOST/pushed/tls:1" 2>&1); rc=$?
 is "$rc" 0 "push over TLS"

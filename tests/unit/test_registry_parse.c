@@ -7,7 +7,8 @@ static void challenges(void)
 {
 	struct reg_challenge c = {0};
 	tap_ok(reg_challenge_parse("Bearer realm=\"https://auth.test/token\",service=\"reg\","
-				   "scope=\"repository:a/b:pull\"", &c) == 0 &&
+				   "scope=\"repository:a/b:pull\"",
+				   &c) == 0 &&
 		       c.kind == REG_AUTH_BEARER,
 	       "a bearer challenge parses");
 	tap_str_eq(c.realm, "https://auth.test/token", "realm");
@@ -22,14 +23,16 @@ static void challenges(void)
 	reg_challenge_done(&c);
 
 	tap_ok(reg_challenge_parse("Basic realm=\"x\", Bearer realm=\"https://t/\" , "
-				   "service=s", &c) == 0 && c.kind == REG_AUTH_BEARER,
+				   "service=s",
+				   &c) == 0 &&
+		       c.kind == REG_AUTH_BEARER,
 	       "bearer is preferred over basic in one header");
 	tap_str_eq(c.realm, "https://t/", "the bearer's realm is taken");
 	tap_str_eq(c.service, "s", "an unquoted token value");
 	reg_challenge_done(&c);
 
 	tap_ok(reg_challenge_parse("bearer realm=\"a\\\"b\"", &c) == 0, "scheme is "
-	       "case-insensitive");
+									"case-insensitive");
 	tap_str_eq(c.realm, "a\"b", "quoted-pair unescaped");
 	reg_challenge_done(&c);
 
@@ -98,13 +101,14 @@ static void realms(void)
 	       "a look-alike suffix");
 	tap_ok(!reg_realm_trusted("10.0.0.1", "https://10.0.0.2/"), "IP addresses match exactly");
 	tap_ok(!reg_realm_trusted("localhost:5000", "http://otherhost:1/"), "single labels match "
-	       "exactly");
+									    "exactly");
 	tap_ok(!reg_realm_trusted("reg.example.com", "file:///etc/passwd"), "not http(s)");
 }
 
 static struct image_descriptor entry(const char *os, const char *arch, const char *variant)
 {
-	return (struct image_descriptor){.platform_os = (char *)os, .platform_arch = (char *)arch,
+	return (struct image_descriptor){.platform_os = (char *)os,
+					 .platform_arch = (char *)arch,
 					 .platform_variant = (char *)variant};
 }
 
@@ -117,7 +121,7 @@ static void index_pick(void)
 	tap_ok(reg_index_pick(&idx, "linux", "amd64", NULL) == 2, "amd64 is found");
 	tap_ok(reg_index_pick(&idx, "linux", "arm", "v7") == 1, "an exact variant wins");
 	tap_ok(reg_index_pick(&idx, "linux", "arm64", NULL) == 3, "arm64 without a variant "
-	       "matches v8");
+								  "matches v8");
 	tap_ok(reg_index_pick(&idx, "linux", "s390x", NULL) == -1, "a missing platform");
 	tap_ok(reg_index_pick(&idx, "windows", "amd64", NULL) == -1, "another os");
 }
