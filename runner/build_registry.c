@@ -77,7 +77,8 @@ int build_pull_bases(struct build_ctx *b, struct molt_error **err)
 			fprintf(stderr, "pulling %s\n", images[i]);
 		int r = registry_pull(b->store, images[i], &ro, NULL, err);
 		if (r < 0)
-			return molt_error_wrap(err, "base image '%s'", images[i]);
+			return molt_error_wrap(err, "base image '%s' is not in the store and could "
+						    "not be pulled", images[i]);
 	}
 	return 0;
 }

@@ -181,7 +181,7 @@ is "$(grep -c '^pulling ' "$WORK/out")" 0 "a second build pulls nothing"
 is "$(grep -c '^pulling ' "$WORK/out")" 3 "--pull checks every image again"
 is "$(grep -c 'already exists' "$WORK/out")" 3 "… and fetches no blob it has"
 printf 'FROM %s/busybox:gone\n' "$REG" >"$WORK/ctx/Dockerfile"
-molt_fails 1 "base image '$REG/busybox:gone': registry '$REG': manifest 'gone': 404" \
+molt_fails 1 "base image '$REG/busybox:gone' is not in the store and could not be pulled: registry '$REG': manifest 'gone': 404" \
 	"a FROM image the registry lacks is one clear error" "$MOLT" --root "$WORK/s3" build "$WORK/ctx"
 "$MOLT" --root "$WORK/s3" prune --all >/dev/null 2>&1
 
