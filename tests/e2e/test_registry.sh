@@ -217,6 +217,12 @@ molt_fails 1 "the image has no linux/s390x entry \(it has: linux/$other_arch, li
 molt_fails 1 "the image is for linux/$host_arch, not the linux/$other_arch asked for" \
 	"--platform on a single-platform image of another architecture is refused" \
 	"$MOLT" pull --platform "linux/$other_arch" "$REG/multi:host"
+printf 'FROM %s/multi\nARG TARGETARCH\nLABEL arch=$TARGETARCH\n' "$REG" >"$WORK/ctx/Dockerfile"
+"$MOLT" --root "$WORK/s6" build --progress quiet --platform "linux/$other_arch" -t plat "$WORK/ctx" >/dev/null 2>"$WORK/err"; rc=$?
+is "$rc" 0 "build --platform pulls the index's entry for that platform"
+is "$("$MOLT" --root "$WORK/s6" inspect plat | jq -r '.[0].Architecture + " " + .[0].Config.Labels.arch')" \
+	"$other_arch $other_arch" "… the image and TARGETARCH are of that platform"
+"$MOLT" --root "$WORK/s6" prune --all >/dev/null 2>&1
 molt_fails 2 "not os/arch" "a malformed --platform" "$MOLT" pull --platform linux "$REG/multi"
 
 # ---- a zstd layer
