@@ -47,6 +47,12 @@ static int check_location(struct reg_session *s, const struct reg_resp *r, const
 				       "registry '%s': %s: the upload location is "
 				       "not an http(s) URL",
 				       reg_session_host(s), what);
+	if (str_startswith(s->base, "https://") && str_startswith(origin, "http://") &&
+	    !s->insecure)
+		return molt_error_setx(err, EPROTO,
+				       "registry '%s': %s: refused an upload location on plain "
+				       "http for an https registry",
+				       reg_session_host(s), what);
 	return 0;
 }
 
