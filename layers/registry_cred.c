@@ -8,10 +8,13 @@
  * from the file (jansson's parse errors quote the input, so only line and column are
  * passed on), and buffers that held a secret are zeroed before they are freed.
  */
+#include <fcntl.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "registry_int.h"
 
@@ -329,11 +332,50 @@ static int save_json(const char *path, json_t *root, bool keep_mode, struct molt
 	return r;
 }
 
+/*
+ * Two `molt login`s at once (parallel CI jobs) would each read the file, add their host
+ * and rename: one host lost. An exclusive flock on the file's directory (the file itself
+ * is replaced by rename, so it cannot carry the lock) serialises them; waiting is
+ * bounded. -ENOENT without a message when the directory is missing and !create.
+ */
+static int lock_auth_dir(const char *path, bool create, int *ret_fd, struct molt_error **err)
+{
+	_cleanup_free_ char *dir_copy = xstrdup(path);
+	const char *dir = dirname(dir_copy);
+	if (create) {
+		int r = mkdir_p(dir, 0700, err);
+		if (r < 0)
+			return r;
+	}
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && !create)
+		return -ENOENT;
+	if (fd < 0)
+		return molt_error_set(err, errno, "open credentials directory '%s'", dir);
+	for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return molt_error_set(err, errno, "lock credentials directory '%s'", dir);
+		if (i == 1000)
+			return molt_error_setx(err, EWOULDBLOCK,
+					       "credentials directory '%s' stayed "
+					       "locked by another login for 10 s",
+					       dir);
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 static int store_in_file(const char *path, const char *host, const char *username,
 			 const char *secret, struct molt_error **err)
 {
+	_cleanup_close_ int lock = -1;
+	int r = lock_auth_dir(path, true, &lock, err);
+	if (r < 0)
+		return r;
 	json_auto_t *root = NULL;
-	int r = load_json(path, &root, err);
+	r = load_json(path, &root, err);
 	if (r == -ENOENT)
 		root = json_object();
 	else if (r < 0)
@@ -417,8 +459,14 @@ int registry_cred_store(const char *host, const char *username, const char *secr
 /* Removes every "auths" key for HOST from the file; *found set when one was there. */
 static int erase_in_file(const char *path, const char *host, bool *found, struct molt_error **err)
 {
+	_cleanup_close_ int lock = -1;
+	int r = lock_auth_dir(path, false, &lock, err);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
 	json_auto_t *root = NULL;
-	int r = load_json(path, &root, err);
+	r = load_json(path, &root, err);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)

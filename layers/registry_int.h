@@ -39,7 +39,10 @@ struct registry_endpoint {
 
 /* Where one registry host's traffic goes and with which TLS files. */
 struct registry_host_conf {
-	struct registry_endpoint *endpoints; /* mirrors in file order, then the registry */
+	/* Mirrors in file order, then the registry. The client skips a mirror whose
+	 * digest_only / tag_only does not fit the reference, and tries the next endpoint
+	 * when one fails, as containers/image does. */
+	struct registry_endpoint *endpoints;
 	size_t n_endpoints;
 	bool blocked;                        /* registries.conf blocked = true: refuse */
 	/* certs.d of the registry itself (the last endpoint's certs_dir, same string

@@ -53,7 +53,15 @@ base=$deb base_name="debian bookworm"
 if [ ! -f "$deb/oci/index.json" ] && [ "${BENCH_PULL_MKBASE:-1}" = 1 ] && [ "$(id -u)" = 0 ] &&
 	command -v debootstrap >/dev/null; then
 	echo "(making the Debian base in $deb: a few minutes, once)"
-	"$top/scripts/mkbase.sh" debian "$deb" >"$dir/mkbase.log" 2>&1 || tail -n 3 "$dir/mkbase.log"
+	# Under the lock and with the stamp tests/run-tests.sh uses for the same cache, so a
+	# test run at the same time neither races this nor remakes it.
+	(
+		flock 9
+		if [ ! -f "$deb/oci/index.json" ]; then
+			"$top/scripts/mkbase.sh" debian "$deb" &&
+				sha256sum "$top/scripts/mkbase.sh" | cut -d' ' -f1 >"$deb/stamp"
+		fi
+	) 9>/run/molt-debian-base.lock >"$dir/mkbase.log" 2>&1 || tail -n 3 "$dir/mkbase.log"
 fi
 if [ ! -f "$deb/oci/index.json" ]; then
 	base=$dir/busybox base_name="busybox (no Debian base in $deb)"

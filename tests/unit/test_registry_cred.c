@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "../../layers/registry_int.h"
@@ -437,6 +438,32 @@ static void test_store_erase(void)
 	tap_ok(r == -ENOENT && e5, "erase: the helper's 'credentials not found' is -ENOENT");
 }
 
+/* Parallel logins (CI jobs) to different hosts: none is lost. */
+static void test_parallel_store(void)
+{
+	reset_env();
+	enum { N = 16 };
+	pid_t pids[N];
+	for (int i = 0; i < N; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			_cleanup_free_ char *host = xasprintf("p%d.example", i);
+			struct molt_error *err = NULL;
+			_exit(registry_cred_store(host, "user", SECRET, &err) == 0 ? 0 : 1);
+		}
+	}
+	int failed = 0;
+	for (int i = 0; i < N; i++) {
+		int st;
+		waitpid(pids[i], &st, 0);
+		failed += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+	}
+	_cleanup_free_ char *f = xasprintf("%s/.config/containers/auth.json", home);
+	json_auto_t *j = json_load_file(f, 0, NULL);
+	tap_ok(failed == 0 && json_object_size(json_object_get(j, "auths")) == N,
+	       "%d logins at once: all %d hosts are in the file", N, N);
+}
+
 int main(void)
 {
 	if (!mkdtemp(base)) {
@@ -456,6 +483,7 @@ int main(void)
 	test_malformed_files();
 	test_helpers();
 	test_store_erase();
+	test_parallel_store();
 	rm_rf(base, NULL);
 	free(home);
 	free(bin);
