@@ -268,6 +268,15 @@ int layer_store_blob_read(struct layer_store *s, const char *digest, size_t max,
 char *layer_store_unpacked_path(struct layer_store *s, const char *diff_id);
 bool layer_store_unpacked_exists(struct layer_store *s, const char *diff_id);
 /*
+ * Unpacks the layer blob digest into the tree of diff_id (through a directory under
+ * tmp, a layer_store_tmpdir() path, published by rename). The blob's content must be
+ * diff_id: trees are shared by diff ID across images, so a hostile config cannot plant
+ * its own tree under a popular layer's name. verify hashes the blob first (false only
+ * for a blob this process just verified). Safe to call from several threads.
+ */
+int layer_store_unpack(struct layer_store *s, const char *tmp, const char *digest,
+		       const char *diff_id, bool verify, struct molt_error **err);
+/*
  * Publishes a finished unpack (a directory under layer_store_tmpdir()) as the tree of
  * diff_id by rename(2). When another process published it first, ours is removed and
  * 0 is returned: both trees are the same content.

@@ -207,6 +207,8 @@ struct fetch_pool {
 	struct layer_store *store;
 	const struct registry_opts *o;
 	const struct image_descriptor *blobs;
+	char *const *diff_ids; /* blobs[i]'s, to unpack it as soon as it is in */
+	const char *tmp;       /* the store's scratch directory for unpacking */
 	size_t n, next;
 	pthread_mutex_t lock;
 	struct molt_error *err;
@@ -260,13 +262,21 @@ static void *fetch_worker(void *ud)
 		int have = stored_size_ok(p->s, p->store, d, &e);
 		if (have < 0)
 			break;
-		if (have) {
+		if (have)
 			report(p->o, d, "already exists");
-			continue;
-		}
-		if (reg_fetch_blob(p->s, c, p->store, d, &e) < 0)
+		else if (reg_fetch_blob(p->s, c, p->store, d, &e) < 0)
 			break;
-		report(p->o, d, "done");
+		else
+			report(p->o, d, "done");
+		/*
+		 * Unpacked now, while the other workers download: a build or `molt run`
+		 * after the pull finds the tree ready. A blob just fetched was verified on
+		 * the way in; one that was there already is hashed again first.
+		 */
+		const char *diff_id = p->diff_ids[d - p->blobs];
+		if (!layer_store_unpacked_exists(p->store, diff_id) &&
+		    layer_store_unpack(p->store, p->tmp, d->digest, diff_id, have, &e) < 0)
+			break;
 	}
 	reg_conn_free(c);
 	if (e) {
@@ -280,10 +290,16 @@ static void *fetch_worker(void *ud)
 }
 
 static int fetch_all(struct reg_session *s, struct layer_store *store,
-		     const struct registry_opts *o, const struct image_descriptor *blobs, size_t n,
-		     struct molt_error **err)
+		     const struct registry_opts *o, const struct image_manifest *im,
+		     const struct image_config *cfg, struct molt_error **err)
 {
-	struct fetch_pool p = {.s = s, .store = store, .o = o, .blobs = blobs, .n = n};
+	const char *tmp = NULL;
+	int r = layer_store_tmpdir(store, &tmp, err);
+	if (r < 0)
+		return r;
+	size_t n = im->n_layers;
+	struct fetch_pool p = {.s = s, .store = store, .o = o, .blobs = im->layers,
+			       .diff_ids = cfg->diff_ids, .tmp = tmp, .n = n};
 	pthread_mutex_init(&p.lock, NULL);
 	unsigned want = o->parallel ? o->parallel : 3;
 	if (want > 16)
@@ -301,7 +317,7 @@ static int fetch_all(struct reg_session *s, struct layer_store *store,
 		pthread_join(th[i], NULL);
 	pthread_mutex_destroy(&p.lock);
 	if (p.err) {
-		int r = molt_error_ret(p.err);
+		r = molt_error_ret(p.err);
 		if (err && !*err)
 			*err = TAKE_PTR(p.err);
 		molt_error_free(p.err);
@@ -454,7 +470,7 @@ static int pull_endpoint(struct layer_store *store, const struct pull_target *t,
 				    t->pw.arch);
 	if (r == 0) {
 		warn_foreign(t->name, &cfg);
-		r = fetch_all(s, store, o, im.layers, im.n_layers, err);
+		r = fetch_all(s, store, o, &im, &cfg, err);
 		if (r < 0)
 			molt_error_wrap(err, "pull '%s'", t->name);
 	}

@@ -92,6 +92,8 @@ is "$("$MOLT" images --json | jq -r '.[0].Id')" "$(jq -r .config.digest "$BB/oci
 	"the pulled image has the fixture's ID"
 is "$(jq -r --arg n "$REG/busybox:latest" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $n) | .digest' "$MOLT_ROOT/index.json")" \
 	"$fixture_manifest" "the store names the manifest skopeo pushed (same digest)"
+diffid=$(jq -r '.rootfs.diff_ids[0]' "$BB/oci/blobs/sha256/$(jq -r .config.digest "$BB/oci/blobs/sha256/${fixture_manifest#sha256:}" | cut -c8-)")
+check "the pull unpacked the layer while downloading (ready to run)" test -d "$MOLT_ROOT/layers/sha256/${diffid#sha256:}"
 is "$("$MOLT" run "$REG/busybox" echo pulled-ok 2>&1)" "pulled-ok" "the pulled image runs"
 err=$("$MOLT" -q pull "$REG/busybox:latest" 2>&1 >/dev/null)
 is "$err" "" "-q pulls without progress"
@@ -261,6 +263,26 @@ molt_fails 1 "blob ${bd}.*(digest|sha256)" "a corrupted blob is refused with its
 check "… no blob with the bad digest exists" test ! -e "$WORK/s4/blobs/sha256/${bd#sha256:}"
 is "$(cat "$WORK/s4/index.json")" "$index" "… and the index is unchanged"
 is "$(find "$WORK/s4/tmp" -type f 2>/dev/null | wc -l)" 0 "… and no scratch file is left"
+
+# ---- a layer whose tar climbs out of its root: refused by the unpacker, nothing tagged
+python3 - "$WORK/evil.tar" <<'EOF'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
+    data = b"owned\n"
+    i = tarfile.TarInfo("../../evil"); i.size = len(data)
+    t.addfile(i, io.BytesIO(data))
+EOF
+gzip -n -c "$WORK/evil.tar" >"$WORK/evil.tar.gz"
+ed=$(put_blob evil "$WORK/evil.tar.gz")
+jq -c --arg d "$(sha "$WORK/evil.tar")" '.rootfs.diff_ids = [$d]' "$cfg" >"$WORK/cfg-evil.json"
+ec=$(put_blob evil "$WORK/cfg-evil.json")
+jq -c --arg d "$ed" --argjson s "$(size "$WORK/evil.tar.gz")" --arg c "$ec" --argjson cs "$(size "$WORK/cfg-evil.json")" \
+	'.layers[0].digest = $d | .layers[0].size = $s | .config.digest = $c | .config.size = $cs' "$bbm" >"$WORK/m-evil.json"
+put_manifest evil 1 "$WORK/m-evil.json" application/vnd.oci.image.manifest.v1+json
+molt_fails 1 "layer $ed.*\.\." "a layer with '..' entries is refused at pull, naming the layer" \
+	"$MOLT" --root "$WORK/s4" pull "$REG/evil:1"
+molt_fails 1 "not found" "… and the image is not tagged" "$MOLT" --root "$WORK/s4" inspect "$REG/evil:1"
+check "… nothing was written outside the store" test ! -e "$WORK/evil"
 
 # ---- manifests that lie
 jq -c '.layers[0].size = 1000' "$bbm" >"$WORK/m-short.json"
