@@ -284,6 +284,27 @@ molt_fails 1 "layer $ed.*\.\." "a layer with '..' entries is refused at pull, na
 molt_fails 1 "not found" "… and the image is not tagged" "$MOLT" --root "$WORK/s4" inspect "$REG/evil:1"
 check "… nothing was written outside the store" test ! -e "$WORK/evil"
 
+# ---- a config whose diff ID is not its layer's content: refused, no tree published
+jq -c '.rootfs.diff_ids = ["sha256:'"$(printf '0%.0s' $(seq 64))"'"]' "$cfg" >"$WORK/cfg-lie.json"
+lc=$(put_blob lie "$WORK/cfg-lie.json")
+put_blob lie "$BB/oci/blobs/sha256/$(jq -r '.layers[0].digest' "$bbm" | cut -c8-)" >/dev/null
+jq -c --arg c "$lc" --argjson cs "$(size "$WORK/cfg-lie.json")" '.config.digest = $c | .config.size = $cs' \
+	"$bbm" >"$WORK/m-lie.json"
+put_manifest lie 1 "$WORK/m-lie.json" application/vnd.oci.image.manifest.v1+json
+molt_fails 1 "its content is sha256:[0-9a-f]{64}, not the diff ID sha256:0{64} its image config claims" \
+	"a config lying about its layer's diff ID is refused" "$MOLT" --root "$WORK/s7" pull "$REG/lie:1"
+check "… and no tree is published under the claimed diff ID" test ! -e "$WORK/s7/layers/sha256/$(printf '0%.0s' $(seq 64))"
+is "$(ls "$WORK/s7/tmp"/*/ 2>/dev/null | wc -l)" 0 "… nor left in scratch"
+# a stored layer blob corrupted on disk is hashed again before a run unpacks it
+"$MOLT" --root "$WORK/s7" pull -q "$REG/busybox:latest" >/dev/null 2>&1
+rm -rf "$WORK/s7/layers"
+lblob=$WORK/s7/blobs/sha256/$(jq -r '.layers[0].digest' "$bbm" | cut -c8-)
+chmod u+w "$lblob" 2>/dev/null
+printf 'X' | dd of="$lblob" bs=1 seek=100 conv=notrunc status=none
+molt_fails 1 "digest mismatch|corrupt" "a corrupted stored layer is refused before it is unpacked" \
+	"$MOLT" --root "$WORK/s7" run "$REG/busybox:latest" true
+"$MOLT" --root "$WORK/s7" prune --all >/dev/null 2>&1
+
 # ---- manifests that lie
 jq -c '.layers[0].size = 1000' "$bbm" >"$WORK/m-short.json"
 put_manifest busybox short "$WORK/m-short.json" application/vnd.oci.image.manifest.v1+json &&
