@@ -9,7 +9,7 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.0.0-dev)
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libarchive, libcurl and libcrypto are compiled against but not linked: layers/lazy_*.c
-# and runner/add.c dlopen them on first use, by the SONAME of the library found here,
+# dlopen them on first use, by the SONAME of the library found here,
 # so that every molt start does not pay ~25 ms for them and their dependencies.
 LINK_PKGS  := $(filter-out libarchive libcurl libcrypto,$(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(LINK_PKGS) 2>/dev/null || echo -lseccomp -lcap -lmnl -ljansson)
@@ -73,7 +73,7 @@ $(SECCOMP_BPF): $(SECCOMP_GEN)
 
 $(B)/obj/layers/lazy_archive.o: private MOLT_CFLAGS += -DMOLT_LIBARCHIVE_SONAME='"$(call soname,libarchive)"'
 $(B)/obj/layers/lazy_crypto.o: private MOLT_CFLAGS += -DMOLT_LIBCRYPTO_SONAME='"$(call soname,libcrypto)"'
-$(B)/obj/runner/add.o: private MOLT_CFLAGS += -DMOLT_LIBCURL_SONAME='"$(call soname,libcurl)"'
+$(B)/obj/layers/lazy_curl.o: private MOLT_CFLAGS += -DMOLT_LIBCURL_SONAME='"$(call soname,libcurl)"'
 
 $(B)/obj/sandbox/seccomp.o: $(SECCOMP_BPF)
 $(B)/obj/sandbox/seccomp.o: private MOLT_CFLAGS += -DMOLT_SECCOMP_BPF_H='"$(abspath $(SECCOMP_BPF))"'

@@ -33,6 +33,9 @@ uint64_t digester_size(const struct digester *d);
 void digester_free(struct digester *d);
 /* NULL when libcrypto loaded (lazy_crypto.c), else why it could not be loaded. */
 const char *lazy_crypto_failure(void);
+/* NULL when libcurl loaded (lazy_curl.c, which defines the curl_* functions molt calls),
+ * else why it could not be loaded. */
+const char *lazy_curl_failure(void);
 void digest_buffer(const void *buf, size_t n, char ret[DIGEST_STR_LEN]);
 /* Hashes fd from its current offset to EOF. */
 int digest_fd(int fd, char ret[DIGEST_STR_LEN], uint64_t *ret_size, struct molt_error **err);
@@ -264,6 +267,15 @@ int layer_store_blob_read(struct layer_store *s, const char *digest, size_t max,
 /* Unpacked layers. */
 char *layer_store_unpacked_path(struct layer_store *s, const char *diff_id);
 bool layer_store_unpacked_exists(struct layer_store *s, const char *diff_id);
+/*
+ * Unpacks the layer blob digest into the tree of diff_id (through a directory under
+ * tmp, a layer_store_tmpdir() path, published by rename). The blob's content must be
+ * diff_id: trees are shared by diff ID across images, so a hostile config cannot plant
+ * its own tree under a popular layer's name. verify hashes the blob first (false only
+ * for a blob this process just verified). Safe to call from several threads.
+ */
+int layer_store_unpack(struct layer_store *s, const char *tmp, const char *digest,
+		       const char *diff_id, bool verify, struct molt_error **err);
 /*
  * Publishes a finished unpack (a directory under layer_store_tmpdir()) as the tree of
  * diff_id by rename(2). When another process published it first, ours is removed and

@@ -58,6 +58,10 @@
 	  (a, name, block), ARCHIVE_FATAL)                                                         \
 	F(int, archive_read_open_memory, (struct archive * a, const void *buf, size_t size),       \
 	  (a, buf, size), ARCHIVE_FATAL)                                                           \
+	F(int, archive_read_open,                                                                  \
+	  (struct archive * a, void *ud, archive_open_callback *o, archive_read_callback *rd,      \
+	   archive_close_callback *c),                                                             \
+	  (a, ud, o, rd, c), ARCHIVE_FATAL)                                                        \
 	F(int, archive_read_next_header, (struct archive * a, struct archive_entry * *e), (a, e),  \
 	  ARCHIVE_FATAL)                                                                           \
 	F(la_ssize_t, archive_read_data, (struct archive * a, void *buf, size_t size),             \

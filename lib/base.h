@@ -216,6 +216,14 @@ int str_to_int64(const char *s, int64_t min, int64_t max, int64_t *ret);
 void term_escape_to(struct strbuf *sb, const char *text, size_t n);
 char *term_escape(const char *text);
 
+/* ---------------------------------------------------------------- base64.c */
+
+/* Standard base64 with padding (RFC 4648 §4); never fails. */
+char *base64_encode(const void *data, size_t len);
+/* Decodes standard base64 (padding optional, nothing else allowed) into a NUL-terminated
+ * buffer; -EINVAL on anything else, *ret untouched. */
+int base64_decode(const char *s, size_t len, char **ret, size_t *ret_len);
+
 /* ---------------------------------------------------------------- files */
 
 /* Reads a whole file (at most max_size bytes, else -EFBIG). Host paths only. Only a
@@ -331,7 +339,7 @@ int dir_unpark(int *fd, int childfd, struct dir_park *p);
 
 /* ---------------------------------------------------------------- lazylib.c
  * Shared libraries opened on first use instead of linked (layers/lazy_archive.c,
- * layers/lazy_crypto.c, runner/add.c): molt does not pay their start-up cost unless
+ * layers/lazy_crypto.c, layers/lazy_curl.c): molt does not pay their start-up cost unless
  * it calls them. Their first call must happen on the host's filesystem, never in a
  * sandbox after pivot_root: dlopen would then load code from the image's /lib.
  */

@@ -8,65 +8,10 @@
 #include <archive_entry.h>
 #include <curl/curl.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "stage.h"
-
-#ifndef MOLT_LIBCURL_SONAME
-/* The Makefile passes the SONAME of the libcurl found at build time. */
-#define MOLT_LIBCURL_SONAME "libcurl.so"
-#endif
-
-/*
- * libcurl is loaded when an ADD first downloads, not linked: with its TLS, Kerberos,
- * LDAP, SSH, … dependencies it would cost every molt start several milliseconds.
- * curl_easy_setopt keeps its real (variadic) type, so each call passes its argument
- * exactly as the library reads it; what is lost is curl's compile-time option type
- * check, which only works on the name curl_easy_setopt itself.
- */
-struct libcurl {
-	__typeof__(&curl_easy_init) easy_init;
-	__typeof__(&curl_easy_setopt) easy_setopt;
-	__typeof__(&curl_easy_perform) easy_perform;
-	__typeof__(&curl_easy_cleanup) easy_cleanup;
-	__typeof__(&curl_easy_strerror) easy_strerror;
-	__typeof__(&curl_easy_getinfo) easy_getinfo;
-};
-
-static struct libcurl libcurl;
-static pthread_once_t libcurl_once = PTHREAD_ONCE_INIT;
-static char libcurl_error[512];
-
-static void libcurl_resolve(void)
-{
-	static const char *const names[] = {"curl_easy_init", "curl_easy_setopt",
-					    "curl_easy_perform", "curl_easy_cleanup",
-					    "curl_easy_strerror", "curl_easy_getinfo"};
-	void *fns[ARRAY_SIZE(names)];
-	if (lazylib_open(MOLT_LIBCURL_SONAME, names, fns, ARRAY_SIZE(names), libcurl_error,
-			 sizeof(libcurl_error)) < 0)
-		return;
-	libcurl = (struct libcurl){
-		.easy_init = (__typeof__(libcurl.easy_init))fns[0],
-		.easy_setopt = (__typeof__(libcurl.easy_setopt))fns[1],
-		.easy_perform = (__typeof__(libcurl.easy_perform))fns[2],
-		.easy_cleanup = (__typeof__(libcurl.easy_cleanup))fns[3],
-		.easy_strerror = (__typeof__(libcurl.easy_strerror))fns[4],
-		.easy_getinfo = (__typeof__(libcurl.easy_getinfo))fns[5],
-	};
-}
-
-static const struct libcurl *libcurl_get(struct molt_error **err)
-{
-	pthread_once(&libcurl_once, libcurl_resolve);
-	if (!libcurl.easy_init) {
-		molt_error_setx(err, ELIBACC, "%s", libcurl_error);
-		return NULL;
-	}
-	return &libcurl;
-}
 
 static bool is_url(const char *s)
 {
@@ -184,34 +129,32 @@ static int download(const char *url, const char *path, const char *checksum,
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return molt_error_set(err, errno, "create '%s'", path);
-	const struct libcurl *cu = libcurl_get(err);
-	if (!cu)
-		return molt_error_wrap(err, "ADD: download '%s'", url);
-	CURL *c = cu->easy_init();
+	CURL *c = curl_easy_init();
 	if (!c)
-		return molt_error_setx(err, ENOMEM, "ADD: download '%s': cannot start curl", url);
+		return molt_error_setx(err, ELIBACC, "ADD: download '%s': %s", url,
+				       lazy_curl_failure() ?: "cannot start curl");
 	struct download dl = {.fd = fd, .d = digester_new()};
 	char errbuf[CURL_ERROR_SIZE] = "";
-	cu->easy_setopt(c, CURLOPT_URL, url);
-	cu->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	cu->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	cu->easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	cu->easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-	cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	cu->easy_setopt(c, CURLOPT_WRITEDATA, &dl);
-	cu->easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	cu->easy_setopt(c, CURLOPT_FILETIME, 1L);
-	CURLcode cr = cu->easy_perform(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &dl);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
+	CURLcode cr = curl_easy_perform(c);
 	curl_off_t mtime = -1;
-	if (cr == CURLE_OK && cu->easy_getinfo(c, CURLINFO_FILETIME_T, &mtime) != CURLE_OK)
+	if (cr == CURLE_OK && curl_easy_getinfo(c, CURLINFO_FILETIME_T, &mtime) != CURLE_OK)
 		mtime = -1;
-	cu->easy_cleanup(c);
+	curl_easy_cleanup(c);
 	char got[DIGEST_STR_LEN];
 	digester_final(dl.d, got);
 	digester_free(dl.d);
 	if (cr != CURLE_OK)
 		return molt_error_setx(err, EIO, "ADD: download '%s': %s", url,
-				       *errbuf ? errbuf : cu->easy_strerror(cr));
+				       *errbuf ? errbuf : curl_easy_strerror(cr));
 	if (checksum && strcmp(checksum, got))
 		return molt_error_setx(err, EINVAL, "ADD: '%s' has checksum %s, not %s", url, got,
 				       checksum);

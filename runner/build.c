@@ -83,6 +83,8 @@ static int finish(struct build_ctx *b, char *const *results, struct progress *p,
 	}
 	for (size_t i = 0; r == 0 && i < b->o->n_outputs; i++)
 		r = output_write(b, &b->o->outputs[i], img, err);
+	if (r == 0 && b->o->push_refs)
+		r = build_push(b, img, err);
 	if (r == 0 && b->o->iidfile)
 		r = write_file_atomic(b->o->iidfile, img->id, strlen(img->id), 0644, err);
 	/* A build whose export failed must not have moved a tag (as BuildKit). */
@@ -215,6 +217,8 @@ int build_execute(const struct build_plan *plan, const struct build_request *o,
 		r = layer_store_tmpdir(b.store, &tmp, err);
 	b.tmp = tmp;
 	struct build_plan *own_plan = NULL;
+	if (r == 0)
+		r = build_pull_bases(&b, err);
 	if (r == 0 && o->df && o->plan_opts && (r = replan(&b, &own_plan, err)) == 0)
 		b.plan = own_plan;
 	if (r == 0)

@@ -50,6 +50,11 @@ struct build_request {
 	 */
 	const struct dockerfile *df;
 	const struct plan_options *plan_opts;
+	/* Registries: options (NULL: defaults), --pull (re-check every image the plan
+	 * names), and where the result is pushed (--push, type=image,push=true). */
+	const struct registry_opts *registry;
+	bool pull;
+	char *const *push_refs;
 };
 
 /*

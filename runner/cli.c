@@ -30,7 +30,13 @@ static const struct molt_command commands[] = {
 	 "      --jobs N             run up to N independent stages at once\n"
 	 "      --print-plan         print the resolved build plan as JSON and exit\n"
 	 "      --max-unpack SIZE    cap on what unpacking one layer or tar may write (k, m, g,\n"
-	 "                           t; also MOLT_MAX_UNPACK; default none, see README)\n"},
+	 "                           t; also MOLT_MAX_UNPACK; default none, see README)\n"
+	 "      --pull               pull every image the Dockerfile names, even when stored\n"
+	 "                           (images missing from the store are always pulled)\n"
+	 "      --push               push the result to each -t NAME\n"
+	 "  -o type=image,name=REF[,push=true]  name the result REF (and push it)\n"
+	 "      --platform OS/ARCH   the target platform (base images' entry, TARGETARCH)\n"
+	 "      --tls-verify=false   allow plain http and unverified TLS for registries\n"},
 	{"run", cmd_run,
 	 "molt run [OPTIONS] (IMAGE | --rootfs DIR) [CMD [ARG...]]",
 	 "run a command in a sandbox over an image or a directory",
@@ -64,8 +70,28 @@ static const struct molt_command commands[] = {
 	 "      --format FMT         docker (default) or oci\n"},
 	{"import", cmd_import, "molt import ROOTFS.tar NAME[:TAG]",
 	 "make a one-layer image from a rootfs tar", ""},
-	{"pull", cmd_pull, "molt pull REF", "fetch an image from a registry", ""},
-	{"push", cmd_push, "molt push IMAGE REF", "send an image to a registry", ""},
+	{"pull", cmd_pull, "molt pull [OPTIONS] REF", "fetch an image from a registry",
+	 "      --platform OS/ARCH[/VARIANT]  the entry of a multi-platform image to take\n"
+	 "                           (default linux/<this machine's architecture>)\n"
+	 "      --tls-verify=false   allow plain http and do not verify TLS certificates\n"
+	 "  -q, --quiet              no progress output\n"
+	 "\nREF is [HOST[:PORT]/]NAME[:TAG|@DIGEST]; without a host, docker.io. Credentials\n"
+	 "come from 'molt login' (and podman's and docker's auth files), mirrors and insecure\n"
+	 "registries from registries.conf, extra CAs from certs.d (see README).\n"},
+	{"push", cmd_push, "molt push [OPTIONS] IMAGE [REF]", "send an image to a registry",
+	 "      --tls-verify=false   allow plain http and do not verify TLS certificates\n"
+	 "  -q, --quiet              no progress output\n"
+	 "\nIMAGE is a name or ID in the store; REF (default: IMAGE's name) is where it goes.\n"
+	 "Blobs the registry has are not sent again; the manifest goes last.\n"},
+	{"login", cmd_login, "molt login [-u USER] [--password-stdin] REGISTRY",
+	 "check and store credentials for a registry",
+	 "  -u, --username USER      the user name (asked for when missing)\n"
+	 "      --password-stdin     read the password from stdin (else asked on the terminal)\n"
+	 "      --tls-verify=false   allow plain http and do not verify TLS certificates\n"
+	 "\nCredentials go to ${XDG_RUNTIME_DIR}/containers/auth.json (or $REGISTRY_AUTH_FILE,\n"
+	 "or the credential helper docker's config names for REGISTRY).\n"},
+	{"logout", cmd_logout, "molt logout REGISTRY", "remove stored credentials for a registry",
+	 ""},
 	{"version", cmd_version, "molt version", "print molt's version", ""},
 };
 

@@ -35,6 +35,14 @@ int cli_usage_error(struct molt_error **err, const char *cmd, const char *fmt, .
 	MOLT_PRINTF(3, 4);
 /* --max-unpack SIZE of load, build and run: checked, then exported as MOLT_MAX_UNPACK. */
 int cli_set_max_unpack(const char *cmd, const char *v, struct molt_error **err);
+struct registry_opts;
+/*
+ * The registry options of pull, push and build at argv[*i] (--tls-verify[=BOOL],
+ * --platform P, -q/--quiet): 1 when taken (*i moved past a value), 0 when argv[*i]
+ * is something else, a negative errno on a usage error.
+ */
+int cli_registry_opt(const char *cmd, int argc, char **argv, int *i, struct registry_opts *o,
+		     struct molt_error **err);
 /* The resolved store root (never NULL). */
 const char *cli_store_root(struct molt_global *g);
 
@@ -50,5 +58,7 @@ int cmd_save(int argc, char **argv, struct molt_global *g, struct molt_error **e
 int cmd_import(int argc, char **argv, struct molt_global *g, struct molt_error **err);
 int cmd_pull(int argc, char **argv, struct molt_global *g, struct molt_error **err);
 int cmd_push(int argc, char **argv, struct molt_global *g, struct molt_error **err);
+int cmd_login(int argc, char **argv, struct molt_global *g, struct molt_error **err);
+int cmd_logout(int argc, char **argv, struct molt_global *g, struct molt_error **err);
 
 #endif

@@ -36,20 +36,66 @@ struct build_options {
 	int jobs;
 	bool print_plan;
 	const char *context;
+	/* registries */
+	struct registry_opts reg;
+	bool pull, push;
+	char **push_refs; /* type=image,name=REF,push=true */
+	struct platform platform;
+	bool platform_set;
 };
 
 static void build_options_done(struct build_options *o)
 {
 	strv_free(o->tags);
 	strv_free(o->build_args);
+	strv_free(o->push_refs);
 	for (size_t i = 0; i < o->n_outputs; i++)
 		free(o->outputs[i].dest);
 	free(o->outputs);
 }
 
+/* `type=image,name=REF[,push=true]` (BuildKit's): names the result, maybe pushes it. */
+static int parse_image_output(struct build_options *o, const char *spec, struct molt_error **err)
+{
+	_cleanup_free_ char *copy = xstrdup(spec);
+	_cleanup_strv_ char **names = NULL;
+	bool push = false;
+	char *save = NULL;
+	for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(f, "type=image"))
+			continue;
+		if (str_startswith(f, "name=") && f[5])
+			strv_push(&names, f + 5);
+		else if (!strcmp(f, "push=true") || !strcmp(f, "push=false"))
+			push = !strcmp(f, "push=true");
+		else
+			return cli_usage_error(err, "build", "--output type=image: unexpected '%s' "
+							     "(use name=REF[,push=true])", f);
+	}
+	if (!names)
+		return cli_usage_error(err, "build", "--output type=image needs name=REF");
+	for (size_t i = 0; names[i]; i++) {
+		_cleanup_free_ char *norm = NULL;
+		struct molt_error *e = NULL;
+		if (image_ref_normalize(names[i], &norm, &e) < 0) {
+			int r = cli_usage_error(err, "build", "invalid name '%s': %s", names[i],
+						e->msg);
+			molt_error_free(e);
+			return r;
+		}
+		strv_push(&o->tags, names[i]);
+		if (push)
+			strv_push(&o->push_refs, names[i]);
+	}
+	return 0;
+}
+
 /* `-o DIR` or `type=oci|docker|local|tar,dest=PATH`. */
 static int parse_output(struct build_options *o, const char *spec, struct molt_error **err)
 {
+	if (str_startswith(spec, "type=image,") || !strcmp(spec, "type=image") ||
+	    strstr(spec, ",type=image"))
+		return parse_image_output(o, spec, err);
 	static const char *const types[] = {"oci", "docker", "local", "tar"};
 	struct build_output out = {NULL, NULL};
 	if (!strchr(spec, '=')) {
@@ -142,6 +188,17 @@ static int set_value(struct build_options *o, const char *opt, const char *v,
 		o->iidfile = v;
 	} else if (!strcmp(opt, "--max-unpack")) {
 		return cli_set_max_unpack("build", v, err);
+	} else if (!strcmp(opt, "--tls-verify")) {
+		if (strcmp(v, "true") && strcmp(v, "false"))
+			return cli_usage_error(err, "build", "--tls-verify takes true or false, not "
+							     "'%s'", v);
+		o->reg.tls_verify = !strcmp(v, "true");
+	} else if (!strcmp(opt, "--platform")) {
+		if (platform_parse(v, &o->platform) < 0)
+			return cli_usage_error(err, "build", "--platform '%s': not os/arch[/variant]",
+					       v);
+		o->platform_set = true;
+		o->reg.platform = v;
 	} else if (!strcmp(opt, "-m") || !strcmp(opt, "--memory")) {
 		if (sandbox_parse_size(v, &o->memory) < 0 || o->memory < SANDBOX_MEMORY_MIN)
 			return cli_usage_error(err, "build", "--memory must be a size of at least 6m "
@@ -161,7 +218,8 @@ static bool takes_value(const char *opt)
 	static const char *const with_value[] = {"-f",      "--file",    "-t",        "--tag",
 						 "--target", "--build-arg", "-o",      "--output",
 						 "--network", "--progress", "--iidfile", "--jobs",
-						 "-m", "--memory", "--max-unpack", NULL};
+						 "-m", "--memory", "--max-unpack", "--tls-verify",
+						 "--platform", NULL};
 	return one_of(opt, with_value);
 }
 
@@ -186,6 +244,15 @@ static int parse_options(int argc, char **argv, struct build_options *o, struct 
 		}
 		if (!strcmp(a, "--print-plan")) {
 			o->print_plan = true;
+			continue;
+		}
+		if (!strcmp(a, "--pull") || !strcmp(a, "--push") || !strcmp(a, "--tls-verify")) {
+			if (!strcmp(a, "--pull"))
+				o->pull = true;
+			else if (!strcmp(a, "--push"))
+				o->push = true;
+			else
+				o->reg.tls_verify = true;
 			continue;
 		}
 		_cleanup_free_ char *name = NULL;
@@ -213,6 +280,11 @@ static int parse_options(int argc, char **argv, struct build_options *o, struct 
 	}
 	if (!o->context)
 		return cli_usage_error(err, "build", "missing the build CONTEXT directory");
+	if (o->push && !o->tags)
+		return cli_usage_error(err, "build", "--push needs a name to push to (-t NAME)");
+	for (size_t i = 0; o->push && o->tags[i]; i++)
+		if (!strv_contains(o->push_refs, o->tags[i]))
+			strv_push(&o->push_refs, o->tags[i]);
 	return 0;
 }
 
@@ -317,6 +389,9 @@ static int execute(const struct build_options *o, struct molt_global *g,
 		.no_cache = o->no_cache,
 		.df = df,
 		.plan_opts = popts,
+		.registry = &o->reg,
+		.pull = o->pull,
+		.push_refs = o->push_refs,
 	};
 	int r = build_execute(plan, &req, err);
 	free(outs);
@@ -341,7 +416,8 @@ static int build_with(const struct build_options *o, struct molt_global *g,
 	struct dockerfile *df = NULL;
 	if ((r = dockerfile_parse(text, len, name, &df, err)) < 0)
 		return r;
-	struct plan_options popts = {.target = o->target, .build_args = o->build_args};
+	struct plan_options popts = {.target = o->target, .build_args = o->build_args,
+				     .target_platform = o->platform_set ? &o->platform : NULL};
 	struct build_plan *plan = NULL;
 	r = build_plan_make(df, &popts, &plan, err);
 	if (r < 0) {
@@ -372,7 +448,8 @@ static int build_with(const struct build_options *o, struct molt_global *g,
 
 int cmd_build(int argc, char **argv, struct molt_global *g, struct molt_error **err)
 {
-	struct build_options o = {.network = "host", .progress = "auto", .jobs = 0};
+	struct build_options o = {.network = "host", .progress = "auto", .jobs = 0,
+				  .reg = {.tls_verify = true}};
 	int r = parse_options(argc, argv, &o, err);
 	if (r == 0)
 		r = build_with(&o, g, err);

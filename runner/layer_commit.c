@@ -4,7 +4,6 @@
  * the layer's unpacked directory); base image layers → unpacked directories; the
  * final tree → one rootfs tar (-o type=tar).
  */
-#include <archive.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -104,9 +103,6 @@ static void stage_add_layer(struct stage_run *sr, const struct layer_digests *d,
 	stage_history(sr, created_by, false);
 }
 
-static int unpack_one(struct layer_store *s, const char *tmp, const char *digest,
-		      const char *diff_id, struct molt_error **err);
-
 /*
  * Walk mode (stepfs.h): the step changed the copy in place; the walk differ finds
  * the change against the snapshot taken before it, and the layer is written from
@@ -130,7 +126,7 @@ static int stage_commit_walk(struct stage_run *sr, struct stepfs *fs, const char
 	r = write_blob(sr, rootfd, &ch, &d, err);
 	layer_changes_done(&ch);
 	if (r == 0 && !layer_store_unpacked_exists(sr->b->store, d.diff_id))
-		r = unpack_one(sr->b->store, sr->scratch, d.digest, d.diff_id, err);
+		r = layer_store_unpack(sr->b->store, sr->scratch, d.digest, d.diff_id, true, err);
 	if (r == 0)
 		stage_add_layer(sr, &d, created_by);
 	return r;
@@ -159,78 +155,6 @@ int stage_step_finish(struct stage_run *sr, struct stepfs *fs, int r, const char
 	return r;
 }
 
-/*
- * The diff ID a config claims must be the layer's content: unpacked trees are shared
- * by diff ID across images, so one hostile image claiming a popular layer's diff ID
- * must not plant its own tree under that name.
- */
-static int diff_id_of_blob(int fd, char ret[DIGEST_STR_LEN], struct molt_error **err)
-{
-	if (decompress_refuse_foreign(fd, "read layer", err) < 0)
-		return -ENOTSUP;
-	struct archive *a = archive_read_new();
-	int r = decompress_enable(a, err);
-	if (r < 0) {
-		archive_read_free(a);
-		return r;
-	}
-	archive_read_support_format_raw(a);
-	struct archive_entry *e;
-	if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK ||
-	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
-		r = molt_error_setx(err, EINVAL, "read layer: %s", archive_error_string(a));
-		archive_read_free(a);
-		return r;
-	}
-	struct digester *d = digester_new();
-	char buf[65536];
-	la_ssize_t n;
-	while ((n = archive_read_data(a, buf, sizeof(buf))) > 0)
-		digester_update(d, buf, (size_t)n);
-	if (n < 0)
-		r = molt_error_setx(err, EINVAL, "decompress layer: %s", archive_error_string(a));
-	digester_final(d, ret);
-	digester_free(d);
-	archive_read_free(a);
-	return r;
-}
-
-static int unpack_one(struct layer_store *s, const char *tmp, const char *digest,
-		      const char *diff_id, struct molt_error **err)
-{
-	int fd = -1;
-	int64_t size;
-	int r = layer_store_blob_open(s, digest, true, &fd, &size, err);
-	if (r < 0)
-		return r;
-	char actual[DIGEST_STR_LEN];
-	r = diff_id_of_blob(fd, actual, err);
-	if (r == 0 && strcmp(actual, diff_id))
-		r = molt_error_setx(err, EINVAL, "layer %s: its content is %s, not the diff ID %s "
-						 "its image config claims",
-				    digest, actual, diff_id);
-	_cleanup_free_ char *dir = xasprintf("%s/unpack-XXXXXX", tmp);
-	if (r == 0 && !mkdtemp(dir))
-		r = molt_error_set(err, errno, "create '%s'", dir);
-	/* The layer's root is "/" of the image when no tar entry says otherwise. */
-	if (r == 0 && chmod(dir, 0755) < 0)
-		r = molt_error_set(err, errno, "chmod '%s'", dir);
-	if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
-		r = molt_error_set(err, errno, "rewind layer %s", digest);
-	_cleanup_close_ int root = r == 0 ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-	if (r == 0 && root < 0)
-		r = molt_error_set(err, errno, "open '%s'", dir);
-	struct unpack_opts uo = {.layer = digest, .whiteouts = UNPACK_OVERLAY};
-	if (r == 0)
-		r = layer_unpack(root, fd, &uo, NULL, err);
-	if (r == 0)
-		r = layer_store_unpacked_publish(s, diff_id, dir, err);
-	else if (root >= 0)
-		rm_rf(dir, NULL); /* the unpack leaves a partial tree to its caller */
-	close(fd);
-	return r;
-}
-
 int image_ensure_unpacked(struct layer_store *s, const char *tmp, const struct image_config *c,
 			  const struct image_descriptor *layers, size_t n_layers,
 			  struct molt_error **err)
@@ -242,7 +166,7 @@ int image_ensure_unpacked(struct layer_store *s, const char *tmp, const struct i
 		const char *diff_id = c->diff_ids[i];
 		if (layer_store_unpacked_exists(s, diff_id))
 			continue;
-		int r = unpack_one(s, tmp, layers[i].digest, diff_id, err);
+		int r = layer_store_unpack(s, tmp, layers[i].digest, diff_id, true, err);
 		if (r < 0)
 			return r;
 	}

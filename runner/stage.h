@@ -22,6 +22,10 @@ struct build_ctx {
 	int64_t build_time; /* SOURCE_DATE_EPOCH or now: config created, history */
 };
 
+/* runner/build_registry.c: pull what the plan needs and the store lacks; push the result. */
+int build_pull_bases(struct build_ctx *b, struct molt_error **err);
+int build_push(struct build_ctx *b, const struct image *img, struct molt_error **err);
+
 /* One stage being built. */
 struct stage_run {
 	struct build_ctx *b;

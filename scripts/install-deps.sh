@@ -14,6 +14,8 @@ pkgs=(
 	# tests: the base image, interop peers, archive tools
 	busybox-static file jq attr acl zstd xz-utils bzip2 gzip tar util-linux iproute2
 	skopeo umoci podman buildah
+	# registry tests: a real registry, its TLS and auth, the token server and fault front
+	docker-registry apache2-utils openssl curl python3
 	# examples and benchmarks
 	debootstrap hyperfine time
 )

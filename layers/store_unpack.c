@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A stored layer blob → its unpacked tree under layers/sha256/<diff ID> (layers.h:
+ * layer_store_unpack), for builds, `molt run` and a pull that unpacks while it downloads.
+ */
+#include <archive.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "layers.h"
+
+/*
+ * One pass over the blob: a thread reads it (hashing the compressed bytes when asked),
+ * decompresses it (hashing the tar: the diff ID) and feeds the tar through a pipe to
+ * the unpacker, so the blob is read and decompressed once, and decompression runs
+ * beside the file writing. The diff ID a config claims must be the layer's content:
+ * unpacked trees are shared by diff ID across images, so a hostile image claiming a
+ * popular layer's diff ID must not plant its own tree under that name — the tree is
+ * published only after both digests matched.
+ */
+struct feeder {
+	int blobfd, pipefd;
+	bool verify;
+	struct digester *compressed, *tar;
+	char buf[65536];
+	_Atomic bool stop; /* the unpacker gave up: stop decompressing */
+	char *error;       /* why decompression failed, or NULL */
+};
+
+static la_ssize_t feeder_read(struct archive *a, void *ud, const void **ret)
+{
+	(void)a;
+	struct feeder *f = ud;
+	ssize_t n = read_full(f->blobfd, f->buf, sizeof(f->buf));
+	if (n < 0)
+		return -1;
+	if (f->verify)
+		digester_update(f->compressed, f->buf, (size_t)n);
+	*ret = f->buf;
+	return n;
+}
+
+static void *feeder_run(void *ud)
+{
+	struct feeder *f = ud;
+	struct archive *a = archive_read_new();
+	struct molt_error *e_filter = NULL;
+	/* In-process decompressors only (decompress.c): never an external program. */
+	if (decompress_enable(a, &e_filter) < 0) {
+		f->error = xstrdup(e_filter ? e_filter->msg : "set up decompression");
+		molt_error_free(e_filter);
+		archive_read_free(a);
+		close(f->pipefd);
+		return NULL;
+	}
+	archive_read_support_format_raw(a);
+	struct archive_entry *e;
+	if (archive_read_open(a, f, NULL, feeder_read, NULL) != ARCHIVE_OK ||
+	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
+		f->error = xasprintf("read layer: %s", archive_error_string(a));
+	} else {
+		char buf[65536];
+		la_ssize_t n;
+		while (!f->stop && (n = archive_read_data(a, buf, sizeof(buf))) > 0) {
+			digester_update(f->tar, buf, (size_t)n);
+			if (write_all(f->pipefd, buf, (size_t)n) < 0)
+				break; /* the unpacker closed its end */
+		}
+		if (!f->stop && n < 0)
+			f->error = xasprintf("decompress layer: %s", archive_error_string(a));
+	}
+	archive_read_free(a);
+	close(f->pipefd); /* EOF for the unpacker */
+	return NULL;
+}
+
+/* Reads the pipe to its end, so the feeder hashes the whole stream and exits. */
+static void drain(int fd)
+{
+	char buf[65536];
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+static int unpack_verified(int root, int blobfd, bool verify, const char *digest,
+			   const char *diff_id, struct molt_error **err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return molt_error_set(err, errno, "unpack layer %s: pipe", digest);
+	struct feeder f = {.blobfd = blobfd, .pipefd = p[1], .verify = verify,
+			   .compressed = digester_new(), .tar = digester_new()};
+	pthread_t th;
+	if (pthread_create(&th, NULL, feeder_run, &f) != 0) {
+		close(p[0]);
+		close(p[1]);
+		digester_free(f.compressed);
+		digester_free(f.tar);
+		return molt_error_setx(err, EAGAIN, "unpack layer %s: cannot start a thread", digest);
+	}
+	struct unpack_opts uo = {.layer = digest, .whiteouts = UNPACK_OVERLAY};
+	int r = layer_unpack(root, p[0], &uo, NULL, err);
+	if (r < 0)
+		f.stop = true;
+	drain(p[0]);
+	pthread_join(th, NULL);
+	close(p[0]);
+	/* Bytes after the compressed stream (or after a failure) count for the blob too. */
+	char buf[65536];
+	ssize_t n;
+	while (verify && (n = read_full(blobfd, buf, sizeof(buf))) > 0)
+		digester_update(f.compressed, buf, (size_t)n);
+	char got_tar[DIGEST_STR_LEN], got_blob[DIGEST_STR_LEN];
+	digester_final(f.tar, got_tar);
+	digester_final(f.compressed, got_blob);
+	if (r < 0 && verify && strcmp(got_blob, digest) && err) {
+		/* A blob damaged on disk: say that, not what its damage did to the unpacker. */
+		molt_error_free(*err);
+		*err = NULL;
+		r = molt_error_setx(err, EBADMSG, "blob digest mismatch: expected %s, the content "
+						  "is %s", digest, got_blob);
+	} else if (r == 0 && f.error)
+		r = molt_error_setx(err, EINVAL, "layer %s: %s", digest, f.error);
+	else if (r == 0 && verify && strcmp(got_blob, digest))
+		r = molt_error_setx(err, EBADMSG, "blob digest mismatch: expected %s, the content "
+						  "is %s", digest, got_blob);
+	else if (r == 0 && strcmp(got_tar, diff_id))
+		r = molt_error_setx(err, EINVAL, "layer %s: its content is %s, not the diff ID %s "
+						 "its image config claims",
+				    digest, got_tar, diff_id);
+	free(f.error);
+	digester_free(f.compressed);
+	digester_free(f.tar);
+	return r;
+}
+
+int layer_store_unpack(struct layer_store *s, const char *tmp, const char *digest,
+		       const char *diff_id, bool verify, struct molt_error **err)
+{
+	int fd = -1;
+	int64_t size;
+	int r = layer_store_blob_open(s, digest, false, &fd, &size, err);
+	if (r < 0)
+		return r;
+	/* lzop, lrzip, ...: refused by name before libarchive would look for a program. */
+	if (decompress_refuse_foreign(fd, "read layer", err) < 0) {
+		close(fd);
+		return -ENOTSUP;
+	}
+	_cleanup_free_ char *dir = xasprintf("%s/unpack-XXXXXX", tmp);
+	if (!mkdtemp(dir))
+		r = molt_error_set(err, errno, "create '%s'", dir);
+	/* The layer's root is "/" of the image when no tar entry says otherwise. */
+	if (r == 0 && chmod(dir, 0755) < 0)
+		r = molt_error_set(err, errno, "chmod '%s'", dir);
+	_cleanup_close_ int root = r == 0 ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (r == 0 && root < 0)
+		r = molt_error_set(err, errno, "open '%s'", dir);
+	if (r == 0)
+		r = unpack_verified(root, fd, verify, digest, diff_id, err);
+	if (r == 0)
+		r = layer_store_unpacked_publish(s, diff_id, dir, err);
+	else if (root >= 0)
+		rm_rf(dir, NULL); /* a partial or unverified tree is never published */
+	close(fd);
+	return r;
+}
