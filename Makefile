@@ -25,8 +25,8 @@ MOLT_CFLAGS := -std=gnu17 $(WARN) $(OPT) -fPIE -g -D_GNU_SOURCE \
 LDFLAGS  ?=
 MOLT_LDFLAGS := -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS)
 
-MODULE_SRC := $(sort $(wildcard lib/*.c layers/*.c sandbox/*.c runner/*.c))
-LIB_SRC    := $(filter-out runner/main.c,$(MODULE_SRC))
+MODULE_SRC := $(sort $(wildcard lib/*.c layers/*.c sandbox/*.c runner/*.c runner/*/*.c))
+LIB_SRC    := $(filter-out runner/cli/main.c,$(MODULE_SRC))
 LIB_OBJ    := $(LIB_SRC:%.c=$(B)/obj/%.o)
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -46,7 +46,7 @@ $(B)/libmolt.a: $(LIB_OBJ)
 	@rm -f $@
 	@ar rcs $@ $^
 
-$(B)/molt: $(B)/obj/runner/main.o $(B)/libmolt.a
+$(B)/molt: $(B)/obj/runner/cli/main.o $(B)/libmolt.a
 	@echo '  LD      $@'
 	@$(CC) $(MOLT_CFLAGS) $(MOLT_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
@@ -112,4 +112,4 @@ install: $(B)/molt
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(B)/obj/runner/main.d $(UNIT_BIN:%=%.d) $(SECCOMP_GEN).d
+-include $(LIB_OBJ:.o=.d) $(B)/obj/runner/cli/main.d $(UNIT_BIN:%=%.d) $(SECCOMP_GEN).d

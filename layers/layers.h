@@ -433,7 +433,7 @@ int layer_store_save(struct layer_store *s, const struct image *img, char *const
 
 /*
  * What one cached build step produced: a layer (has_layer) or none (an empty_layer
- * history entry), and its history entry. Keys are computed by runner/cache.c.
+ * history entry), and its history entry. Keys are computed by runner/executor/cache.c.
  * Stored as $MOLT_ROOT/cache/sha256/<hex of key>; see cache_index.c for the rules.
  */
 struct cache_entry {

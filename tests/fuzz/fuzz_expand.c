@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libFuzzer target for runner/expand.c. The first input byte picks the escape
+ * libFuzzer target for runner/frontend/expand.c. The first input byte picks the escape
  * character (odd: backtick), the rest is the word. Besides crashes and sanitizer
  * reports it checks that expand_word and expand_words agree on success, that a
  * failure always comes with a message, and that expand_referenced_names only
@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "../../runner/expand.h"
+#include "../../runner/frontend/expand.h"
 
 static const char *const vars[][2] = {
 	{"A", "a"},	  {"EMPTY", ""},    {"SP", " x  y "}, {"STAR", "*?\\"},

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../runner/plan.h"
+#include "../../runner/frontend/plan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

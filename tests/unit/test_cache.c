@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The build cache: key computation (runner/cache.c) and the index in the store
+ * The build cache: key computation (runner/executor/cache.c) and the index in the store
  * (layers/cache_index.c), including garbage collection keeping cached layers.
  */
 #include <fcntl.h>
@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../runner/cache.h"
-#include "../../runner/dockerignore.h"
+#include "../../runner/executor/cache.h"
+#include "../../runner/frontend/dockerignore.h"
 #include "tap.h"
 
 static char base[64];

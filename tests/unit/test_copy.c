@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * runner/copy.c: COPY semantics (docker build reference, "COPY") and in-root path
+ * runner/executor/copy.c: COPY semantics (docker build reference, "COPY") and in-root path
  * resolution. Runs in a child inside the build namespace so that ownership can be
  * checked as an unprivileged user too.
  */
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "../../runner/copy.h"
+#include "../../runner/executor/copy.h"
 #include "../../sandbox/sandbox.h"
 #include "tap.h"
 

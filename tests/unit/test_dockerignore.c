@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests for runner/dockerignore.c. Expected values follow moby/patternmatcher
+ * Unit tests for runner/frontend/dockerignore.c. Expected values follow moby/patternmatcher
  * (MatchesOrParentMatches, as BuildKit uses it) and its ignorefile reader; many cases
  * are the upstream test table's.
  */
 #include <string.h>
 
-#include "../../runner/dockerignore.h"
+#include "../../runner/frontend/dockerignore.h"
 #include "tap.h"
 
 struct match_case {

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests for runner/expand.c. Expected values follow BuildKit's shell lexer
+ * Unit tests for runner/frontend/expand.c. Expected values follow BuildKit's shell lexer
  * (frontend/dockerfile/shell/lex.go and its lex_test.go), not bash: where the two
  * differ the case name says "BuildKit".
  */
 #include <string.h>
 
-#include "../../runner/expand.h"
+#include "../../runner/frontend/expand.h"
 #include "tap.h"
 
 static const char *const vars[][2] = {

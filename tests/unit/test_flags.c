@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "../../runner/plan.h"
+#include "../../runner/frontend/plan.h"
 #include "tap.h"
 
 struct dur_case {

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests for the Dockerfile parser (runner/parse.c, directives.c, heredoc.c,
+ * Unit tests for the Dockerfile parser (runner/frontend/parse.c, directives.c, heredoc.c,
  * lexer.c): every case is named after the Dockerfile reference / BuildKit rule it checks.
  * A parsed file is summarised as one line per instruction so expectations stay short:
  *   KIND@LINE [--flag[=v]]... [json] [arg]... {key=value}... <<NAME(e|-)(c|-):body
  */
 #include <string.h>
 
-#include "../../runner/dockerfile.h"
+#include "../../runner/frontend/dockerfile.h"
 #include "tap.h"
 
 static void dump_instr(struct strbuf *sb, const struct df_instr *in)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests for the planner (runner/plan.c) and its JSON (runner/plan_json.c): ARG
+ * Unit tests for the planner (runner/frontend/plan.c) and its JSON (runner/frontend/plan_json.c): ARG
  * scoping, expansion per instruction, stage graph, --target pruning, parallel groups and
  * the planner's errors. Facts are checked like the corpus does: a path into the plan
  * JSON and the expected value as compact JSON.
@@ -8,7 +8,7 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "../../runner/plan.h"
+#include "../../runner/frontend/plan.h"
 #include "tap.h"
 
 static const struct platform amd64 = {"linux", "amd64", ""};

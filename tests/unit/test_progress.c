@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* runner/progress.c: plain output, the worker frame transport, failure tails. */
+/* runner/executor/progress.c: plain output, the worker frame transport, failure tails. */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include "../../runner/progress.h"
+#include "../../runner/executor/progress.h"
 #include "tap.h"
 
 /* Runs the renderer into a pipe and returns what it wrote. */

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* runner/scheduler.c: stage ordering, parallelism, failure and result passing. */
+/* runner/executor/scheduler.c: stage ordering, parallelism, failure and result passing. */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <sys/wait.h>
 
-#include "../../runner/scheduler.h"
+#include "../../runner/executor/scheduler.h"
 #include "tap.h"
 
 static char dir[64];

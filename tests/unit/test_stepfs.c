@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* runner/stepfs.c: overlay step filesystems in the build namespace. */
+/* runner/executor/stepfs.c: overlay step filesystems in the build namespace. */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 
-#include "../../runner/stepfs.h"
+#include "../../runner/executor/stepfs.h"
 #include "../../sandbox/sandbox.h"
 #include "tap.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * runner/stepfs_flatten.c: overlay lower directories copied into the tree an
+ * runner/executor/stepfs_flatten.c: overlay lower directories copied into the tree an
  * overlay of them would show (the walk-differ fallback of the build executor).
  */
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "../../runner/stepfs.h"
+#include "../../runner/executor/stepfs.h"
 #include "tap.h"
 
 static void put(const char *dir, const char *name, const char *content, mode_t mode)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* runner/vars.c (the planner's hashed variable tables) and lib's strv_env_merge(). */
-#include "../../runner/vars.h"
+/* runner/frontend/vars.c (the planner's hashed variable tables) and lib's strv_env_merge(). */
+#include "../../runner/frontend/vars.h"
 #include "tap.h"
 
 static void test_vars(void)

@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <string.h>
+
+#include "../../layers/layers.h"
+#include "cli.h"
+#include "../runner.h"
+
+#ifndef MOLT_VERSION
+#define MOLT_VERSION "0.0.0-dev"
+#endif
+
+static int cmd_version(int argc, char **argv, struct molt_global *g, struct molt_error **err);
+
+static const struct molt_command commands[] = {
+	{"build", cmd_build,
+	 "molt build [OPTIONS] CONTEXT",
+	 "build an image from a Dockerfile",
+	 "  -f, --file FILE|-        the Dockerfile (default CONTEXT/Dockerfile; - reads stdin)\n"
+	 "  -t, --tag NAME[:TAG]     name the result in the store (repeatable)\n"
+	 "      --target STAGE       build only up to this stage\n"
+	 "      --build-arg K[=V]    set a build argument (repeatable; K alone takes $K)\n"
+	 "      --no-cache           do not use the build cache\n"
+	 "  -o, --output SPEC        type=oci|docker|local|tar,dest=PATH, or a directory;\n"
+	 "                           local writes files owned by you, without set-uid and\n"
+	 "                           set-gid bits\n"
+	 "      --network MODE       network for RUN steps: host (default) or none\n"
+	 "  -m, --memory SIZE        memory each RUN process may allocate (see molt run)\n"
+	 "      --progress MODE      auto, plain, tty or quiet\n"
+	 "      --iidfile FILE       write the image ID to FILE\n"
+	 "      --jobs N             run up to N independent stages at once\n"
+	 "      --print-plan         print the resolved build plan as JSON and exit\n"
+	 "      --max-unpack SIZE    cap on what unpacking one layer or tar may write (k, m, g,\n"
+	 "                           t; also MOLT_MAX_UNPACK; default none, see README)\n"
+	 "      --pull               pull every image the Dockerfile names, even when stored\n"
+	 "                           (images missing from the store are always pulled)\n"
+	 "      --push               push the result to each -t NAME\n"
+	 "  -o type=image,name=REF[,push=true]  name the result REF (and push it)\n"
+	 "      --platform OS/ARCH   the target platform (base images' entry, TARGETARCH)\n"
+	 "      --tls-verify=false   allow plain http and unverified TLS for registries\n"},
+	{"run", cmd_run,
+	 "molt run [OPTIONS] (IMAGE | --rootfs DIR) [CMD [ARG...]]",
+	 "run a command in a sandbox over an image or a directory",
+	 "      --network MODE       host (default) or none\n"
+	 "  -e, --env K=V            set an environment variable (repeatable)\n"
+	 "  -u, --user USER          name, uid, uid:gid or name:group\n"
+	 "  -w, --workdir DIR        working directory inside the sandbox\n"
+	 "  -v, --volume SRC:DST[:ro] bind-mount a host directory (repeatable)\n"
+	 "      --rootfs DIR         use DIR as the root filesystem instead of an image\n"
+	 "  -m, --memory SIZE        memory each process may allocate (b, k, m, g; default\n"
+	 "                           no limit; per process, see README)\n"
+	 "      --pids-limit N       processes and threads of the step in all (default\n"
+	 "                           1024; a step over it is ended)\n"
+	 "      --max-unpack SIZE    cap on what unpacking one layer or tar may write (k, m, g,\n"
+	 "                           t; also MOLT_MAX_UNPACK; default none, see README)\n"},
+	{"images", cmd_images, "molt images [--json]", "list the images in the store",
+	 "      --json               print JSON instead of a table\n"},
+	{"inspect", cmd_inspect, "molt inspect IMAGE", "print an image's config and manifest", ""},
+	{"tag", cmd_tag, "molt tag SRC DST", "give an image another name", ""},
+	{"rmi", cmd_rmi, "molt rmi IMAGE...", "remove image names (and unused blobs)", ""},
+	{"prune", cmd_prune, "molt prune [--all]", "remove unused blobs, layers and cache",
+	 "      --all                empty the store completely\n"},
+	{"load", cmd_load, "molt load -i FILE|DIR",
+	 "load a docker save tar, an OCI archive or an OCI layout",
+	 "  -i, --input FILE|DIR     what to load\n"
+	 "      --max-unpack SIZE    cap on what unpacking one layer or tar may write (k, m, g,\n"
+	 "                           t; also MOLT_MAX_UNPACK; default none, see README)\n"},
+	{"save", cmd_save, "molt save -o FILE [--format docker|oci] IMAGE",
+	 "write an image as a docker load tar or an OCI archive",
+	 "  -o, --output FILE        where to write\n"
+	 "      --format FMT         docker (default) or oci\n"},
+	{"import", cmd_import, "molt import ROOTFS.tar NAME[:TAG]",
+	 "make a one-layer image from a rootfs tar", ""},
+	{"pull", cmd_pull, "molt pull [OPTIONS] REF", "fetch an image from a registry",
+	 "      --platform OS/ARCH[/VARIANT]  the entry of a multi-platform image to take\n"
+	 "                           (default linux/<this machine's architecture>)\n"
+	 "      --tls-verify=false   allow plain http and do not verify TLS certificates\n"
+	 "  -q, --quiet              no progress output\n"
+	 "\nREF is [HOST[:PORT]/]NAME[:TAG|@DIGEST]; without a host, docker.io. Credentials\n"
+	 "come from 'molt login' (and podman's and docker's auth files), mirrors and insecure\n"
+	 "registries from registries.conf, extra CAs from certs.d (see README).\n"},
+	{"push", cmd_push, "molt push [OPTIONS] IMAGE [REF]", "send an image to a registry",
+	 "      --tls-verify=false   allow plain http and do not verify TLS certificates\n"
+	 "  -q, --quiet              no progress output\n"
+	 "\nIMAGE is a name or ID in the store; REF (default: IMAGE's name) is where it goes.\n"
+	 "Blobs the registry has are not sent again; the manifest goes last.\n"},
+	{"login", cmd_login, "molt login [-u USER] [--password-stdin] REGISTRY",
+	 "check and store credentials for a registry",
+	 "  -u, --username USER      the user name (asked for when missing)\n"
+	 "      --password-stdin     read the password from stdin (else asked on the terminal)\n"
+	 "      --tls-verify=false   allow plain http and do not verify TLS certificates\n"
+	 "\nCredentials go to ${XDG_RUNTIME_DIR}/containers/auth.json (or $REGISTRY_AUTH_FILE,\n"
+	 "or the credential helper docker's config names for REGISTRY).\n"},
+	{"logout", cmd_logout, "molt logout REGISTRY", "remove stored credentials for a registry",
+	 ""},
+	{"version", cmd_version, "molt version", "print molt's version", ""},
+};
+
+static void print_main_help(FILE *f)
+{
+	fputs("usage: molt [--root DIR] COMMAND [OPTIONS] [ARGS]\n\n"
+	      "molt builds container images from Dockerfiles without root and without a "
+	      "daemon.\n\ncommands:\n",
+	      f);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fputs("\nglobal options:\n"
+	      "      --root DIR           the store (env MOLT_ROOT; default "
+	      "${XDG_DATA_HOME:-$HOME/.local/share}/molt)\n"
+	      "      --debug              print debug messages\n"
+	      "  -q, --quiet              print errors only\n"
+	      "  -h, --help               this help; 'molt COMMAND --help' for a command\n",
+	      f);
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+	/* `molt run IMAGE httpd -h /www`: what follows the image is the command's. */
+	bool stop_at_operand = !strcmp(argv[0], "run");
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			return false;
+		if (stop_at_operand && argv[i][0] != '-')
+			return false;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return true;
+	}
+	return false;
+}
+
+void cli_print_help(const struct molt_command *c)
+{
+	printf("usage: %s\n\n%s\n", c->usage, c->summary);
+	if (c->help && *c->help)
+		printf("\noptions:\n%s", c->help);
+}
+
+int cli_usage_error(struct molt_error **err, const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	return molt_error_usage(err, "%s: %s (see 'molt %s --help')", cmd, msg, cmd);
+}
+
+const char *cli_store_root(struct molt_global *g)
+{
+	static char *computed;
+	if (g->root)
+		return g->root;
+	const char *env = getenv("MOLT_ROOT");
+	if (env && *env)
+		return g->root = env;
+	if (!computed) {
+		const char *xdg = getenv("XDG_DATA_HOME");
+		const char *home = getenv("HOME");
+		if (xdg && *xdg == '/')
+			computed = xasprintf("%s/molt", xdg);
+		else
+			computed = xasprintf("%s/.local/share/molt", home && *home ? home : "/tmp");
+	}
+	return g->root = computed;
+}
+
+static int cmd_version(int argc, char **argv, struct molt_global *g, struct molt_error **err)
+{
+	(void)g;
+	if (argc > 1)
+		return cli_usage_error(err, argv[0], "unexpected argument '%s'", argv[1]);
+	printf("molt %s\n", MOLT_VERSION);
+	return 0;
+}
+
+static const struct molt_command *find_command(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+int cli_set_max_unpack(const char *cmd, const char *v, struct molt_error **err)
+{
+	uint64_t bytes;
+	if (unpack_size_parse(v, &bytes) < 0 || bytes == 0)
+		return cli_usage_error(err, cmd, "--max-unpack must be a size (k, m, g or t), not '%s'",
+				       v);
+	/* The environment reaches every process of the command (workers, the namespace). */
+	setenv(UNPACK_MAX_ENV, v, 1);
+	return 0;
+}
+
+static int dispatch(int argc, char **argv, struct molt_error **err)
+{
+	struct molt_global g = {.argv0 = argv[0]};
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			print_main_help(stdout);
+			return 0;
+		} else if (!strcmp(a, "--version")) {
+			printf("molt %s\n", MOLT_VERSION);
+			return 0;
+		} else if (!strcmp(a, "--root")) {
+			if (++i >= argc)
+				return molt_error_usage(err, "--root needs a directory");
+			g.root = argv[i];
+		} else if (str_startswith(a, "--root=")) {
+			g.root = a + 7;
+		} else if (!strcmp(a, "--debug")) {
+			molt_log_level = MOLT_LOG_DEBUG;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			molt_log_level = MOLT_LOG_QUIET;
+		} else {
+			return molt_error_usage(err, "unknown option '%s' (see 'molt --help')", a);
+		}
+	}
+	if (i >= argc) {
+		print_main_help(stderr);
+		return MOLT_EXIT_USAGE;
+	}
+	if (g.root && !*g.root)
+		return molt_error_usage(err, "--root needs a directory");
+	const char *max_unpack = getenv(UNPACK_MAX_ENV);
+	uint64_t bytes;
+	if (max_unpack && *max_unpack && unpack_size_parse(max_unpack, &bytes) < 0)
+		return molt_error_usage(err, UNPACK_MAX_ENV "='%s' is not a size (k, m, g or t)",
+					max_unpack);
+	if (!strcmp(argv[i], "help")) {
+		if (i + 1 >= argc) {
+			print_main_help(stdout);
+			return 0;
+		}
+		const struct molt_command *c = find_command(argv[i + 1]);
+		if (!c)
+			return molt_error_usage(err, "unknown command '%s' (see 'molt --help')",
+						argv[i + 1]);
+		cli_print_help(c);
+		return 0;
+	}
+	const struct molt_command *c = find_command(argv[i]);
+	if (!c)
+		return molt_error_usage(err, "unknown command '%s' (see 'molt --help')", argv[i]);
+	if (cli_wants_help(argc - i, argv + i)) {
+		cli_print_help(c);
+		return 0;
+	}
+	return c->fn(argc - i, argv + i, &g, err);
+}
+
+int runner_main(int argc, char **argv)
+{
+	_cleanup_error_ struct molt_error *err = NULL;
+	int r = dispatch(argc, argv, &err);
+	fflush(stdout);
+	if (r < 0 || err) {
+		molt_error_print(err);
+		return err ? err->exit_code : MOLT_EXIT_FAILURE;
+	}
+	return r;
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* runner/cli/cli.h: command dispatch, shared by the runner's cmd_*.c files. */
+#ifndef MOLT_RUNNER_CLI_H
+#define MOLT_RUNNER_CLI_H
+
+#include "../../lib/base.h"
+
+/* Options that come before the command name and hold for every command. */
+struct molt_global {
+	const char *root; /* --root DIR, else $MOLT_ROOT, else the XDG default */
+	const char *argv0;
+};
+
+/*
+ * A command's entry point. argv[0] is the command name; the function returns an exit
+ * code (>= 0) or a negative errno with *err set, which main prints.
+ */
+typedef int (*molt_command_fn)(int argc, char **argv, struct molt_global *g,
+			       struct molt_error **err);
+
+struct molt_command {
+	const char *name;
+	molt_command_fn fn;
+	const char *usage;   /* "molt build [OPTIONS] CONTEXT" */
+	const char *summary; /* one line */
+	const char *help;    /* option list, printed by `molt CMD --help` */
+};
+
+/* True when argv holds -h or --help before a "--". */
+bool cli_wants_help(int argc, char **argv);
+/* Prints a command's usage and help to stdout. */
+void cli_print_help(const struct molt_command *c);
+/* A usage error naming the command: "build: <message>; see 'molt build --help'". */
+int cli_usage_error(struct molt_error **err, const char *cmd, const char *fmt, ...)
+	MOLT_PRINTF(3, 4);
+/* --max-unpack SIZE of load, build and run: checked, then exported as MOLT_MAX_UNPACK. */
+int cli_set_max_unpack(const char *cmd, const char *v, struct molt_error **err);
+struct registry_opts;
+/*
+ * The registry options of pull, push and build at argv[*i] (--tls-verify[=BOOL],
+ * --platform P, -q/--quiet): 1 when taken (*i moved past a value), 0 when argv[*i]
+ * is something else, a negative errno on a usage error.
+ */
+int cli_registry_opt(const char *cmd, int argc, char **argv, int *i, struct registry_opts *o,
+		     struct molt_error **err);
+/* The resolved store root (never NULL). */
+const char *cli_store_root(struct molt_global *g);
+
+int cmd_build(int argc, char **argv, struct molt_global *g, struct molt_error **err);
+int cmd_run(int argc, char **argv, struct molt_global *g, struct molt_error **err);
+int cmd_images(int argc, char **argv, struct molt_global *g, struct molt_error **err);
+int cmd_inspect(int argc, char **argv, struct molt_global *g, struct molt_error **err);
+int cmd_tag(int argc, char **argv, struct molt_global *g, struct molt_error **err);
+int cmd_rmi(int argc, char **argv, struct molt_global *g, struct molt_error **err);
+int cmd_prune(int argc, char **argv, struct molt_global *g, struct molt_error **err);
+int cmd_load(int argc, char **argv, struct molt_global *g, struct molt_error **err);
+int cmd_save(int argc, char **argv, struct molt_global *g, struct molt_error **err);
+int cmd_import(int argc, char **argv, struct molt_global *g, struct molt_error **err);
+int cmd_pull(int argc, char **argv, struct molt_global *g, struct molt_error **err);
+int cmd_push(int argc, char **argv, struct molt_global *g, struct molt_error **err);
+int cmd_login(int argc, char **argv, struct molt_global *g, struct molt_error **err);
+int cmd_logout(int argc, char **argv, struct molt_global *g, struct molt_error **err);
+
+#endif

@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * runner/cli/cmd_build.c: `molt build` — options (SPEC.md §2), reading the Dockerfile,
+ * parsing and planning it; `--print-plan` prints the plan. Running builds comes later.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../../sandbox/sandbox.h"
+#include "cli.h"
+#include "../../layers/layers.h"
+#include "../executor/build.h"
+#include "../frontend/plan.h"
+
+/* Refuse absurd Dockerfiles before reading them into memory. */
+#define DOCKERFILE_MAX (16u << 20)
+
+struct build_output {
+	const char *type; /* oci, docker, local, tar */
+	char *dest;
+};
+
+struct build_options {
+	const char *file; /* -f, NULL = CONTEXT/Dockerfile, "-" = stdin */
+	char **tags;
+	const char *target;
+	char **build_args;
+	bool no_cache;
+	struct build_output *outputs;
+	size_t n_outputs;
+	const char *network;
+	uint64_t memory; /* -m, --memory: see sandbox/rlimits.c */
+	const char *progress;
+	const char *iidfile;
+	int jobs;
+	bool print_plan;
+	const char *context;
+	/* registries */
+	struct registry_opts reg;
+	bool pull, push;
+	char **push_refs; /* type=image,name=REF,push=true */
+	struct platform platform;
+	bool platform_set;
+};
+
+static void build_options_done(struct build_options *o)
+{
+	strv_free(o->tags);
+	strv_free(o->build_args);
+	strv_free(o->push_refs);
+	for (size_t i = 0; i < o->n_outputs; i++)
+		free(o->outputs[i].dest);
+	free(o->outputs);
+}
+
+/* `type=image,name=REF[,push=true]` (BuildKit's): names the result, maybe pushes it. */
+static int parse_image_output(struct build_options *o, const char *spec, struct molt_error **err)
+{
+	_cleanup_free_ char *copy = xstrdup(spec);
+	_cleanup_strv_ char **names = NULL;
+	bool push = false;
+	char *save = NULL;
+	for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(f, "type=image"))
+			continue;
+		if (str_startswith(f, "name=") && f[5])
+			strv_push(&names, f + 5);
+		else if (!strcmp(f, "push=true") || !strcmp(f, "push=false"))
+			push = !strcmp(f, "push=true");
+		else
+			return cli_usage_error(err, "build", "--output type=image: unexpected '%s' "
+							     "(use name=REF[,push=true])", f);
+	}
+	if (!names)
+		return cli_usage_error(err, "build", "--output type=image needs name=REF");
+	for (size_t i = 0; names[i]; i++) {
+		_cleanup_free_ char *norm = NULL;
+		struct molt_error *e = NULL;
+		if (image_ref_normalize(names[i], &norm, &e) < 0) {
+			int r = cli_usage_error(err, "build", "invalid name '%s': %s", names[i],
+						e->msg);
+			molt_error_free(e);
+			return r;
+		}
+		strv_push(&o->tags, names[i]);
+		if (push)
+			strv_push(&o->push_refs, names[i]);
+	}
+	return 0;
+}
+
+/* `-o DIR` or `type=oci|docker|local|tar,dest=PATH`. */
+static int parse_output(struct build_options *o, const char *spec, struct molt_error **err)
+{
+	if (str_startswith(spec, "type=image,") || !strcmp(spec, "type=image") ||
+	    strstr(spec, ",type=image"))
+		return parse_image_output(o, spec, err);
+	static const char *const types[] = {"oci", "docker", "local", "tar"};
+	struct build_output out = {NULL, NULL};
+	if (!strchr(spec, '=')) {
+		if (!*spec)
+			return cli_usage_error(err, "build", "--output needs a value");
+		out.type = "local";
+		out.dest = xstrdup(spec);
+	} else {
+		_cleanup_strv_ char **fields = NULL;
+		_cleanup_free_ char *copy = xstrdup(spec);
+		char *save = NULL;
+		for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+			if (str_startswith(f, "type=")) {
+				out.type = NULL;
+				for (size_t i = 0; i < ARRAY_SIZE(types); i++)
+					if (!strcmp(f + 5, types[i]))
+						out.type = types[i];
+				if (!out.type) {
+					free(out.dest);
+					return cli_usage_error(err, "build",
+							       "--output: unknown type '%s' (oci, docker, local or tar)",
+							       f + 5);
+				}
+			} else if (str_startswith(f, "dest=") && f[5]) {
+				free(out.dest);
+				out.dest = xstrdup(f + 5);
+			} else {
+				free(out.dest);
+				return cli_usage_error(err, "build",
+						       "--output: unexpected '%s' (use type=TYPE,dest=PATH)",
+						       f);
+			}
+		}
+		if (!out.type || !out.dest) {
+			free(out.dest);
+			return cli_usage_error(err, "build", "--output '%s' needs both type= and dest=",
+					       spec);
+		}
+	}
+	o->outputs = xrealloc(o->outputs, (o->n_outputs + 1) * sizeof(*o->outputs));
+	o->outputs[o->n_outputs++] = out;
+	return 0;
+}
+
+static bool one_of(const char *v, const char *const *set)
+{
+	for (; *set; set++)
+		if (!strcmp(v, *set))
+			return true;
+	return false;
+}
+
+static int set_value(struct build_options *o, const char *opt, const char *v,
+		     struct molt_error **err)
+{
+	static const char *const networks[] = {"host", "none", NULL};
+	static const char *const progress[] = {"auto", "plain", "tty", "quiet", NULL};
+	if (!strcmp(opt, "-f") || !strcmp(opt, "--file")) {
+		o->file = v;
+	} else if (!strcmp(opt, "-t") || !strcmp(opt, "--tag")) {
+		if (!*v)
+			return cli_usage_error(err, "build", "--tag needs a name");
+		/* a bad name fails before the build, not after it (as docker build) */
+		_cleanup_free_ char *norm = NULL;
+		struct molt_error *e = NULL;
+		if (image_ref_normalize(v, &norm, &e) < 0) {
+			int r = cli_usage_error(err, "build", "invalid tag '%s': %s", v, e->msg);
+			molt_error_free(e);
+			return r;
+		}
+		strv_push(&o->tags, v);
+	} else if (!strcmp(opt, "--target")) {
+		o->target = v;
+	} else if (!strcmp(opt, "--build-arg")) {
+		if (!*v || *v == '=')
+			return cli_usage_error(err, "build", "--build-arg '%s' has no name", v);
+		strv_push(&o->build_args, v);
+	} else if (!strcmp(opt, "-o") || !strcmp(opt, "--output")) {
+		return parse_output(o, v, err);
+	} else if (!strcmp(opt, "--network")) {
+		if (!one_of(v, networks))
+			return cli_usage_error(err, "build", "--network must be host or none, not '%s'", v);
+		o->network = v;
+	} else if (!strcmp(opt, "--progress")) {
+		if (!one_of(v, progress))
+			return cli_usage_error(err, "build",
+					       "--progress must be auto, plain, tty or quiet, not '%s'", v);
+		o->progress = v;
+	} else if (!strcmp(opt, "--iidfile")) {
+		o->iidfile = v;
+	} else if (!strcmp(opt, "--max-unpack")) {
+		return cli_set_max_unpack("build", v, err);
+	} else if (!strcmp(opt, "--tls-verify")) {
+		if (strcmp(v, "true") && strcmp(v, "false"))
+			return cli_usage_error(err, "build", "--tls-verify takes true or false, not "
+							     "'%s'", v);
+		o->reg.tls_verify = !strcmp(v, "true");
+	} else if (!strcmp(opt, "--platform")) {
+		if (platform_parse(v, &o->platform) < 0)
+			return cli_usage_error(err, "build", "--platform '%s': not os/arch[/variant]",
+					       v);
+		o->platform_set = true;
+		o->reg.platform = v;
+	} else if (!strcmp(opt, "-m") || !strcmp(opt, "--memory")) {
+		if (sandbox_parse_size(v, &o->memory) < 0 || o->memory < SANDBOX_MEMORY_MIN)
+			return cli_usage_error(err, "build", "--memory must be a size of at least 6m "
+						"(b, k, m or g), not '%s'", v);
+	} else {
+		int64_t n;
+		if (str_to_int64(v, 1, 1024, &n) < 0)
+			return cli_usage_error(err, "build", "--jobs must be a number from 1 to 1024, not '%s'",
+					       v);
+		o->jobs = (int)n;
+	}
+	return 0;
+}
+
+static bool takes_value(const char *opt)
+{
+	static const char *const with_value[] = {"-f",      "--file",    "-t",        "--tag",
+						 "--target", "--build-arg", "-o",      "--output",
+						 "--network", "--progress", "--iidfile", "--jobs",
+						 "-m", "--memory", "--max-unpack", "--tls-verify",
+						 "--platform", NULL};
+	return one_of(opt, with_value);
+}
+
+static int parse_options(int argc, char **argv, struct build_options *o, struct molt_error **err)
+{
+	bool dashdash = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (dashdash || a[0] != '-' || !a[1]) {
+			if (o->context)
+				return cli_usage_error(err, "build", "unexpected argument '%s' (only one CONTEXT)", a);
+			o->context = a;
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			dashdash = true;
+			continue;
+		}
+		if (!strcmp(a, "--no-cache")) {
+			o->no_cache = true;
+			continue;
+		}
+		if (!strcmp(a, "--print-plan")) {
+			o->print_plan = true;
+			continue;
+		}
+		if (!strcmp(a, "--pull") || !strcmp(a, "--push") || !strcmp(a, "--tls-verify")) {
+			if (!strcmp(a, "--pull"))
+				o->pull = true;
+			else if (!strcmp(a, "--push"))
+				o->push = true;
+			else
+				o->reg.tls_verify = true;
+			continue;
+		}
+		_cleanup_free_ char *name = NULL;
+		const char *v = NULL;
+		const char *eq = str_startswith(a, "--") ? strchr(a, '=') : NULL;
+		if (eq) {
+			name = xstrndup(a, (size_t)(eq - a));
+			v = eq + 1;
+		} else if (a[1] != '-' && a[2] && (a[1] == 'f' || a[1] == 't' || a[1] == 'o')) {
+			name = xstrndup(a, 2); /* -fFILE */
+			v = a + 2;
+		} else {
+			name = xstrdup(a);
+		}
+		if (!takes_value(name))
+			return cli_usage_error(err, "build", "unknown option '%s'", name);
+		if (!v) {
+			if (i + 1 >= argc)
+				return cli_usage_error(err, "build", "%s needs a value", name);
+			v = argv[++i];
+		}
+		int r = set_value(o, name, v, err);
+		if (r < 0)
+			return r;
+	}
+	if (!o->context)
+		return cli_usage_error(err, "build", "missing the build CONTEXT directory");
+	if (o->push && !o->tags)
+		return cli_usage_error(err, "build", "--push needs a name to push to (-t NAME)");
+	for (size_t i = 0; o->push && o->tags[i]; i++)
+		if (!strv_contains(o->push_refs, o->tags[i]))
+			strv_push(&o->push_refs, o->tags[i]);
+	return 0;
+}
+
+static int read_stream(int fd, const char *what, char **ret, size_t *ret_len,
+		       struct molt_error **err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read_full(fd, buf, sizeof(buf));
+		if (n < 0) {
+			strbuf_done(&sb);
+			return molt_error_set(err, (int)-n, "reading the Dockerfile from '%s'", what);
+		}
+		if (n == 0)
+			break;
+		strbuf_add(&sb, buf, (size_t)n);
+		if (sb.len > DOCKERFILE_MAX) {
+			strbuf_done(&sb);
+			return molt_error_setx(err, EFBIG, "the Dockerfile '%s' is larger than 16 MiB",
+					       what);
+		}
+	}
+	*ret_len = sb.len;
+	*ret = strbuf_detach(&sb);
+	return 0;
+}
+
+static int read_dockerfile(const struct build_options *o, char **ret, size_t *ret_len,
+			   struct molt_error **err)
+{
+	if (o->file && !strcmp(o->file, "-"))
+		return read_stream(STDIN_FILENO, "stdin", ret, ret_len, err);
+	if (o->file) {
+		/* The user's own choice, so a pipe (`-f <(…)`) is read as it comes. */
+		_cleanup_close_ int fd = open(o->file, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0)
+			return molt_error_set(err, errno, "reading the Dockerfile: open '%s'", o->file);
+		return read_stream(fd, o->file, ret, ret_len, err);
+	}
+	int r;
+	if (o->file) {
+		/* Named by the user: read where it is, as docker build -f does (read_file
+		 * refuses a FIFO). */
+		r = read_file(o->file, DOCKERFILE_MAX, ret, ret_len, err);
+	} else {
+		/* The context's own Dockerfile is read inside the context, as BuildKit
+		 * does: a hostile context's Dockerfile symlink to a host file resolves
+		 * inside the context, and the host file is never read (nor echoed in a
+		 * syntax error); a FIFO or device there is refused without blocking. */
+		_cleanup_close_ int ctx = open(o->context, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		r = ctx < 0 ? molt_error_set(err, errno, "open build context '%s'", o->context)
+			    : inroot_read_file(ctx, "Dockerfile", DOCKERFILE_MAX, ret, ret_len, err);
+	}
+	if (r < 0)
+		molt_error_wrap(err, "reading the Dockerfile");
+	return r;
+}
+
+static char *display_name(const char *file)
+{
+	if (!file || !strcmp(file, "-"))
+		return xstrdup("Dockerfile");
+	const char *slash = strrchr(file, '/');
+	return xstrdup(slash && slash[1] ? slash + 1 : file);
+}
+
+/* Hands the plan to the executor (runner/executor/build.h). */
+static int execute(const struct build_options *o, struct molt_global *g,
+		   const struct build_plan *plan, const struct dockerfile *df,
+		   const struct plan_options *popts, struct molt_error **err)
+{
+	static const char *const types[] = {"local", "tar", "oci", "docker"};
+	struct build_output_spec *outs = xcalloc(o->n_outputs + 1, sizeof(*outs));
+	for (size_t i = 0; i < o->n_outputs; i++) {
+		outs[i].dest = o->outputs[i].dest;
+		for (size_t t = 0; t < ARRAY_SIZE(types); t++)
+			if (o->outputs[i].type && !strcmp(o->outputs[i].type, types[t]))
+				outs[i].type = (enum build_output_type)t;
+	}
+	enum progress_mode mode = PROGRESS_AUTO;
+	(void)progress_mode_parse(o->progress, &mode);
+	_cleanup_free_ char *name = display_name(o->file);
+	_cleanup_free_ char *path = NULL;
+	if (!o->file)
+		path = xasprintf("%s/Dockerfile", o->context);
+	else if (strcmp(o->file, "-"))
+		path = xstrdup(o->file);
+	struct build_request req = {
+		.store_root = cli_store_root(g),
+		.context_dir = o->context,
+		.dockerfile_path = path,
+		.dockerfile_name = name,
+		.tags = o->tags,
+		.outputs = outs,
+		.n_outputs = o->n_outputs,
+		.iidfile = o->iidfile,
+		.network = o->network,
+		.memory = o->memory,
+		.progress = mode,
+		.jobs = o->jobs > 0 ? (unsigned)o->jobs : 0,
+		.no_cache = o->no_cache,
+		.df = df,
+		.plan_opts = popts,
+		.registry = &o->reg,
+		.pull = o->pull,
+		.push_refs = o->push_refs,
+	};
+	int r = build_execute(plan, &req, err);
+	free(outs);
+	return r;
+}
+
+static int build_with(const struct build_options *o, struct molt_global *g,
+		      struct molt_error **err)
+{
+	struct stat st;
+	if (stat(o->context, &st) < 0)
+		return molt_error_set(err, errno, "build context '%s'", o->context);
+	if (!S_ISDIR(st.st_mode))
+		return molt_error_setx(err, ENOTDIR, "build context '%s' is not a directory",
+				       o->context);
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r = read_dockerfile(o, &text, &len, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *name = display_name(o->file);
+	struct dockerfile *df = NULL;
+	if ((r = dockerfile_parse(text, len, name, &df, err)) < 0)
+		return r;
+	struct plan_options popts = {.target = o->target, .build_args = o->build_args,
+				     .target_platform = o->platform_set ? &o->platform : NULL};
+	struct build_plan *plan = NULL;
+	r = build_plan_make(df, &popts, &plan, err);
+	if (r < 0) {
+		dockerfile_free(df);
+		return r;
+	}
+	if (plan->unused_build_args[0]) {
+		_cleanup_strbuf_ struct strbuf names = STRBUF_INIT;
+		for (size_t i = 0; plan->unused_build_args[i]; i++)
+			strbuf_addf(&names, "%s%s", i ? ", " : "", plan->unused_build_args[i]);
+		molt_warn("build-args not consumed by any ARG: %s", names.buf);
+	}
+	if (o->print_plan) {
+		_cleanup_free_ char *json = NULL;
+		r = build_plan_to_json(plan, &json, err);
+		build_plan_free(plan);
+		dockerfile_free(df);
+		if (r < 0)
+			return r;
+		fputs(json, stdout);
+		return 0;
+	}
+	r = execute(o, g, plan, df, &popts, err);
+	build_plan_free(plan);
+	dockerfile_free(df);
+	return r;
+}
+
+int cmd_build(int argc, char **argv, struct molt_global *g, struct molt_error **err)
+{
+	struct build_options o = {.network = "host", .progress = "auto", .jobs = 0,
+				  .reg = {.tls_verify = true}};
+	int r = parse_options(argc, argv, &o, err);
+	if (r == 0)
+		r = build_with(&o, g, err);
+	build_options_done(&o);
+	return r < 0 ? r : 0;
+}

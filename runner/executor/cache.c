@@ -1,0 +1,786 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Build cache keys and the executor's hooks (see cache.h for the rules). */
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <jansson.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "cache.h"
+#include "../frontend/dockerignore.h"
+
+#define CACHE_DOMAIN "molt build cache v1"
+#define HASH_MAX_DEPTH 4096
+
+/* ---------------------------------------------------------------- hashing */
+
+struct cache_hash {
+	struct digester *d;
+};
+
+static void put_field(struct cache_hash *h, const char *tag, char type, const void *data,
+		      size_t len)
+{
+	uint64_t n = len;
+	digester_update(h->d, tag, strlen(tag) + 1);
+	digester_update(h->d, &type, 1);
+	digester_update(h->d, &n, sizeof(n));
+	if (len)
+		digester_update(h->d, data, len);
+}
+
+struct cache_hash *cache_hash_new(const char *domain)
+{
+	struct cache_hash *h = xcalloc(1, sizeof(*h));
+	h->d = digester_new();
+	put_field(h, CACHE_DOMAIN, 'D', domain, strlen(domain));
+	return h;
+}
+
+void cache_hash_str(struct cache_hash *h, const char *tag, const char *s)
+{
+	if (s)
+		put_field(h, tag, 's', s, strlen(s));
+	else
+		put_field(h, tag, '0', NULL, 0);
+}
+
+void cache_hash_strv(struct cache_hash *h, const char *tag, char *const *v)
+{
+	if (!v) {
+		put_field(h, tag, '0', NULL, 0);
+		return;
+	}
+	size_t n = strv_len(v);
+	put_field(h, tag, 'v', &(uint64_t){n}, sizeof(uint64_t));
+	for (size_t i = 0; i < n; i++)
+		put_field(h, "", 's', v[i], strlen(v[i]));
+}
+
+void cache_hash_int(struct cache_hash *h, const char *tag, int64_t v)
+{
+	put_field(h, tag, 'i', &v, sizeof(v));
+}
+
+static void cache_hash_bool(struct cache_hash *h, const char *tag, bool v)
+{
+	cache_hash_int(h, tag, v ? 1 : 0);
+}
+
+void cache_hash_final(struct cache_hash *h, char ret[DIGEST_STR_LEN])
+{
+	digester_final(h->d, ret);
+	digester_free(h->d);
+	free(h);
+}
+
+/* ---------------------------------------------------------------- keys */
+
+static void hash_mounts(struct cache_hash *h, const struct build_instr *in)
+{
+	cache_hash_int(h, "mounts", (int64_t)in->n_mounts);
+	for (size_t i = 0; i < in->n_mounts; i++) {
+		const struct build_mount *m = &in->mounts[i];
+		cache_hash_int(h, "type", m->type);
+		cache_hash_str(h, "target", m->target);
+		cache_hash_str(h, "source", m->source);
+		cache_hash_str(h, "from", m->from);
+		cache_hash_str(h, "id", m->id);
+		cache_hash_str(h, "sharing", m->sharing);
+		cache_hash_str(h, "env", m->env);
+		cache_hash_bool(h, "readonly", m->readonly);
+		cache_hash_bool(h, "required", m->required);
+		cache_hash_int(h, "mode", m->mode);
+		cache_hash_int(h, "uid", m->uid);
+		cache_hash_int(h, "gid", m->gid);
+		cache_hash_int(h, "size", m->size);
+		for (size_t k = 0; k < m->n_opts; k++) {
+			cache_hash_str(h, "opt", m->opts[k].key);
+			cache_hash_str(h, "val", m->opts[k].value);
+		}
+	}
+}
+
+static void hash_instr(struct cache_hash *h, const struct build_instr *in)
+{
+	cache_hash_int(h, "kind", in->kind);
+	/* The line as written: the history entry a hit reuses says the same. */
+	cache_hash_str(h, "original", in->original);
+	cache_hash_bool(h, "exec_form", in->exec_form);
+	cache_hash_strv(h, "command", in->command);
+	cache_hash_str(h, "network", in->network);
+	cache_hash_str(h, "security", in->security);
+	hash_mounts(h, in);
+	cache_hash_strv(h, "sources", in->sources);
+	cache_hash_str(h, "dest", in->dest);
+	cache_hash_str(h, "from", in->from);
+	cache_hash_str(h, "chown", in->chown);
+	cache_hash_str(h, "chmod", in->chmod);
+	cache_hash_str(h, "checksum", in->checksum);
+	cache_hash_bool(h, "link", in->link);
+	cache_hash_bool(h, "parents", in->parents);
+	cache_hash_bool(h, "keep_git_dir", in->keep_git_dir);
+	cache_hash_strv(h, "exclude", in->exclude);
+	cache_hash_str(h, "value", in->value);
+	cache_hash_int(h, "heredocs", (int64_t)in->n_heredocs);
+	for (size_t i = 0; i < in->n_heredocs; i++) {
+		cache_hash_str(h, "name", in->heredocs[i].name);
+		cache_hash_str(h, "content", in->heredocs[i].content);
+		cache_hash_bool(h, "expand", in->heredocs[i].expand);
+		cache_hash_bool(h, "chomp", in->heredocs[i].chomp);
+	}
+	if (in->kind == DF_RUN) {
+		/* Build args in scope are RUN's environment (BuildKit). */
+		cache_hash_strv(h, "args", in->args);
+		cache_hash_strv(h, "instr_shell", in->shell);
+	}
+}
+
+void cache_step_key(const struct cache_step_input *x, char ret[DIGEST_STR_LEN])
+{
+	struct cache_hash *h = cache_hash_new("step");
+	cache_hash_str(h, "state", x->state);
+	hash_instr(h, x->in);
+	cache_hash_strv(h, "env", x->env);
+	cache_hash_strv(h, "shell", x->shell);
+	cache_hash_str(h, "user", x->user);
+	cache_hash_str(h, "workdir", x->workdir);
+	cache_hash_str(h, "network_mode", x->network);
+	cache_hash_str(h, "source_date_epoch", x->source_date_epoch);
+	cache_hash_str(h, "read", x->sources);
+	cache_hash_final(h, ret);
+}
+
+void cache_state_next(const char *key, const char *diff_id, char ret[DIGEST_STR_LEN])
+{
+	struct cache_hash *h = cache_hash_new("state");
+	cache_hash_str(h, "key", key);
+	cache_hash_str(h, "diff_id", diff_id);
+	cache_hash_final(h, ret);
+}
+
+void cache_state_base(const char *kind, const char *id, char ret[DIGEST_STR_LEN])
+{
+	struct cache_hash *h = cache_hash_new("base");
+	cache_hash_str(h, "kind", kind);
+	cache_hash_str(h, "id", id);
+	cache_hash_final(h, ret);
+}
+
+/* ---------------------------------------------------------------- source digests */
+
+struct seen_inode {
+	dev_t dev;
+	ino_t ino;
+	char *rel;
+};
+
+struct src_walk {
+	struct cache_hash *h;
+	int src_root;
+	bool keep_owner;
+	bool (*skip)(void *, const char *, bool);
+	void *skip_ud;
+	bool (*exclude)(void *, const char *, bool);
+	void *exclude_ud;
+	size_t src_prefix; /* as the copy engine: length of the source's path plus '/' */
+	struct seen_inode *seen;
+	size_t n_seen;
+};
+
+/* The same rule as the copy engine's excluded(). */
+static bool walk_excluded(const struct src_walk *w, const char *rel, bool is_dir)
+{
+	if (w->skip && w->skip(w->skip_ud, rel, is_dir))
+		return true;
+	if (!w->exclude)
+		return false;
+	size_t n = strlen(rel);
+	const char *below = n >= w->src_prefix ? rel + w->src_prefix : rel;
+	return *below && w->exclude(w->exclude_ud, below, is_dir);
+}
+
+static int hash_content(struct cache_hash *h, int fd, const char *rel, struct molt_error **err)
+{
+	char digest[DIGEST_STR_LEN];
+	uint64_t size = 0;
+	int r = digest_fd(fd, digest, &size, err);
+	if (r < 0)
+		return molt_error_wrap(err, "hash '%s'", rel);
+	cache_hash_str(h, "content", digest);
+	return 0;
+}
+
+/* Hashes one entry's metadata; regular files also their content (or hardlink). */
+static int hash_meta(struct src_walk *w, int dirfd, const char *name, const struct stat *st,
+		     const char *rel, struct molt_error **err)
+{
+	struct cache_hash *h = w->h;
+	cache_hash_str(h, "path", rel);
+	cache_hash_int(h, "type", (int64_t)(st->st_mode & S_IFMT));
+	cache_hash_int(h, "mode", (int64_t)(st->st_mode & 07777));
+	if (w->keep_owner) {
+		cache_hash_int(h, "uid", (int64_t)st->st_uid);
+		cache_hash_int(h, "gid", (int64_t)st->st_gid);
+	}
+	if (S_ISLNK(st->st_mode)) {
+		char target[PATH_MAX + 1];
+		ssize_t n = readlinkat(dirfd, name, target, PATH_MAX);
+		if (n < 0)
+			return molt_error_set(err, errno, "read link '%s'", rel);
+		target[n] = '\0';
+		cache_hash_str(h, "target", target);
+		return 0;
+	}
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+		cache_hash_int(h, "rdev", (int64_t)st->st_rdev);
+		return 0;
+	}
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	/* The copy keeps hardlinks between copied files: their structure is output too. */
+	if (st->st_nlink > 1) {
+		for (size_t i = 0; i < w->n_seen; i++)
+			if (w->seen[i].dev == st->st_dev && w->seen[i].ino == st->st_ino) {
+				cache_hash_str(h, "hardlink", w->seen[i].rel);
+				return 0;
+			}
+		w->seen = xrealloc(w->seen, (w->n_seen + 1) * sizeof(*w->seen));
+		w->seen[w->n_seen++] = (struct seen_inode){st->st_dev, st->st_ino, xstrdup(rel)};
+	}
+	/* O_NONBLOCK: a FIFO swapped in since the fstatat must not block the build. */
+	_cleanup_close_ int fd =
+		openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return molt_error_set(err, errno, "open '%s'", rel);
+	return hash_content(h, fd, rel, err);
+}
+
+static int walk_children(struct src_walk *w, int *dirfd, const char *rel, unsigned depth,
+			 struct molt_error **err);
+
+/* Deep down, *dirfd is parked while a subdirectory is walked (lib: dir_park). */
+static int walk_entry(struct src_walk *w, int *dirfd, const char *name, const char *rel,
+		      unsigned depth, struct molt_error **err)
+{
+	struct stat st;
+	if (fstatat(*dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return molt_error_set(err, errno, "stat '%s'", rel);
+	if (walk_excluded(w, rel, S_ISDIR(st.st_mode)))
+		return 0;
+	int r = hash_meta(w, *dirfd, name, &st, rel, err);
+	if (r < 0 || !S_ISDIR(st.st_mode))
+		return r;
+	if (depth > HASH_MAX_DEPTH)
+		return molt_error_setx(err, ELOOP, "hash '%s': directory tree too deep", rel);
+	_cleanup_close_ int sub =
+		openat(*dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub < 0)
+		return molt_error_set(err, errno, "open directory '%s'", rel);
+	struct dir_park park;
+	if ((r = dir_park(dirfd, depth, &park)) < 0)
+		return molt_error_set(err, -r, "stat the parent of '%s'", rel);
+	if ((r = walk_children(w, &sub, rel, depth + 1, err)) < 0)
+		return r;
+	if ((r = dir_unpark(dirfd, sub, &park)) < 0)
+		return molt_error_set(err, -r, "reopen the parent of '%s'", rel);
+	return 0;
+}
+
+static int walk_children(struct src_walk *w, int *dirfd, const char *rel, unsigned depth,
+			 struct molt_error **err)
+{
+	_cleanup_strv_ char **names = NULL;
+	int r = dir_list_sorted(*dirfd, &names);
+	if (r < 0)
+		return molt_error_set(err, -r, "read directory '%s'", *rel ? rel : ".");
+	for (size_t i = 0; names[i] && r == 0; i++) {
+		_cleanup_free_ char *sub = *rel ? xasprintf("%s/%s", rel, names[i])
+						: xstrdup(names[i]);
+		r = walk_entry(w, dirfd, names[i], sub, depth, err);
+	}
+	cache_hash_str(w->h, "end", rel);
+	return r;
+}
+
+/* Wildcard expansion, component by component, as the copy engine's glob_walk. */
+static int glob_expand(int root, char **comps, size_t i, const char *prefix, char ***out)
+{
+	if (!comps[i]) {
+		strv_push(out, prefix);
+		return 0;
+	}
+	if (!copy_has_wildcard(comps[i])) {
+		_cleanup_free_ char *p =
+			*prefix ? xasprintf("%s/%s", prefix, comps[i]) : xstrdup(comps[i]);
+		_cleanup_close_ int fd =
+			inroot_open(root, p, O_PATH | (comps[i + 1] ? O_NOFOLLOW : 0), INROOT_AUTO);
+		if (fd < 0)
+			return fd == -ENOENT || fd == -ENOTDIR ? 0 : fd;
+		return glob_expand(root, comps, i + 1, p, out);
+	}
+	_cleanup_close_ int dfd =
+		inroot_open(root, *prefix ? prefix : ".", O_RDONLY | O_DIRECTORY, INROOT_AUTO);
+	if (dfd < 0)
+		return dfd == -ENOENT || dfd == -ENOTDIR ? 0 : dfd;
+	_cleanup_strv_ char **names = NULL;
+	int r = dir_list_sorted(dfd, &names);
+	for (size_t k = 0; r == 0 && names[k]; k++) {
+		if (fnmatch(comps[i], names[k], 0) != 0)
+			continue;
+		_cleanup_free_ char *p = *prefix ? xasprintf("%s/%s", prefix, names[k])
+						 : xstrdup(names[k]);
+		r = glob_expand(root, comps, i + 1, p, out);
+	}
+	return r;
+}
+
+static int walk_source(struct src_walk *w, const char *src, struct molt_error **err)
+{
+	_cleanup_strv_ char **comps = copy_path_split(src);
+	cache_hash_str(w->h, "source", src);
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer forever; its
+	 * content is never hashed (only regular files' is). */
+	_cleanup_close_ int fd =
+		inroot_open(w->src_root, src, O_RDONLY | O_NOCTTY | O_NONBLOCK, INROOT_AUTO);
+	if (fd == -EISDIR || fd == -ENXIO || fd == -EACCES)
+		fd = inroot_open(w->src_root, src, O_PATH, INROOT_AUTO);
+	if (fd < 0) {
+		cache_hash_int(w->h, "missing", -fd);
+		return 0;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return molt_error_set(err, errno, "stat '%s'", src);
+	const char *rel = strcmp(src, ".") ? src : "";
+	w->src_prefix = *rel ? strlen(rel) + 1 : 0;
+	size_t sn = strv_len(comps);
+	if (S_ISDIR(st.st_mode)) {
+		cache_hash_int(w->h, "dir", (int64_t)(st.st_mode & 07777));
+		if (w->keep_owner) {
+			cache_hash_int(w->h, "uid", (int64_t)st.st_uid);
+			cache_hash_int(w->h, "gid", (int64_t)st.st_gid);
+		}
+		_cleanup_close_ int dfd =
+			inroot_open(w->src_root, src, O_RDONLY | O_DIRECTORY, INROOT_AUTO);
+		if (dfd < 0)
+			return molt_error_set(err, -dfd, "open '%s'", src);
+		return walk_children(w, &dfd, rel, 1, err);
+	}
+	if (w->exclude && sn && w->exclude(w->exclude_ud, comps[sn - 1], false)) {
+		cache_hash_str(w->h, "excluded", src);
+		return 0;
+	}
+	cache_hash_int(w->h, "type", (int64_t)(st.st_mode & S_IFMT));
+	cache_hash_int(w->h, "mode", (int64_t)(st.st_mode & 07777));
+	if (w->keep_owner) {
+		cache_hash_int(w->h, "uid", (int64_t)st.st_uid);
+		cache_hash_int(w->h, "gid", (int64_t)st.st_gid);
+	}
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	return hash_content(w->h, fd, src, err);
+}
+
+int cache_sources_digest(int src_root, char *const *sources, bool keep_owner,
+			 bool (*skip)(void *, const char *, bool), void *skip_userdata,
+			 bool (*exclude)(void *, const char *, bool), void *exclude_userdata,
+			 char ret[DIGEST_STR_LEN], struct molt_error **err)
+{
+	struct src_walk w = {
+		.h = cache_hash_new("sources"),
+		.src_root = src_root,
+		.keep_owner = keep_owner,
+		.skip = skip,
+		.skip_ud = skip_userdata,
+		.exclude = exclude,
+		.exclude_ud = exclude_userdata,
+	};
+	int r = 0;
+	for (size_t i = 0; sources && sources[i] && r == 0; i++) {
+		_cleanup_strv_ char **matches = xcalloc(1, sizeof(char *));
+		cache_hash_str(w.h, "arg", sources[i]);
+		if (copy_has_wildcard(sources[i])) {
+			_cleanup_strv_ char **comps = copy_path_split(sources[i]);
+			r = glob_expand(src_root, comps, 0, "", &matches);
+			if (r < 0) {
+				r = molt_error_set(err, -r, "expand source '%s'", sources[i]);
+				break;
+			}
+			strv_sort(matches);
+		} else {
+			_cleanup_strv_ char **comps = copy_path_split(sources[i]);
+			struct strbuf sb = STRBUF_INIT;
+			for (size_t k = 0; comps[k]; k++)
+				strbuf_addf(&sb, "%s%s", k ? "/" : "", comps[k]);
+			strv_push_take(&matches, sb.len ? strbuf_detach(&sb) : xstrdup("."));
+			strbuf_done(&sb);
+		}
+		for (size_t k = 0; matches[k] && r == 0; k++) {
+			/* An ignored path is not part of the source tree at all (copy engine). */
+			if (skip && strcmp(matches[k], ".") && skip(skip_userdata, matches[k], false))
+				continue;
+			r = walk_source(&w, matches[k], err);
+		}
+	}
+	for (size_t i = 0; i < w.n_seen; i++)
+		free(w.seen[i].rel);
+	free(w.seen);
+	char d[DIGEST_STR_LEN];
+	cache_hash_final(w.h, d);
+	if (r == 0)
+		memcpy(ret, d, DIGEST_STR_LEN);
+	return r;
+}
+
+/* ---------------------------------------------------------------- the executor's hooks */
+
+struct stage_cache {
+	char state[DIGEST_STR_LEN]; /* "" when the stage cannot be cached */
+	char key[DIGEST_STR_LEN];   /* the running step's key, "" when not recorded */
+	size_t n_layers, n_history; /* sr's counts before the running step */
+	char *clock;                /* created of the last layer step (or the base) */
+	bool fixed_time;            /* $SOURCE_DATE_EPOCH: every time is the build time */
+};
+
+static bool is_layer_step(const struct build_instr *in)
+{
+	return in->kind == DF_RUN || in->kind == DF_COPY || in->kind == DF_ADD ||
+	       in->kind == DF_WORKDIR;
+}
+
+/* The manifest digest of a stored image, "" when it cannot be found. */
+static void image_state(struct stage_run *sr, const char *name, char ret[DIGEST_STR_LEN])
+{
+	struct image *img = NULL;
+	_cleanup_error_ struct molt_error *e = NULL;
+	ret[0] = '\0';
+	if (layer_store_resolve(sr->b->store, name, &img, &e) == 0) {
+		cache_state_base("image", img->manifest_digest, ret);
+		image_free(img);
+	}
+}
+
+/* The state a stage result carries (by Dockerfile index), "" when unknown. */
+static void stage_state(struct stage_run *sr, int index, char ret[DIGEST_STR_LEN])
+{
+	int pos = stage_plan_pos(sr->b->plan, index);
+	cache_result_state(pos >= 0 ? sr->results[pos] : NULL, ret);
+}
+
+int cache_stage_begin(struct stage_run *sr, struct molt_error **err)
+{
+	(void)err;
+	struct stage_cache *c = xcalloc(1, sizeof(*c));
+	sr->cache = c;
+	c->fixed_time = getenv("SOURCE_DATE_EPOCH") && *getenv("SOURCE_DATE_EPOCH");
+	if (sr->config.created)
+		c->clock = xstrdup(sr->config.created);
+	const struct build_plan *p = sr->b->plan;
+	switch (sr->st->base) {
+	case BASE_SCRATCH: {
+		_cleanup_free_ char *plat = platform_format(&p->target_platform);
+		cache_state_base("scratch", plat, c->state);
+		break;
+	}
+	case BASE_IMAGE:
+		image_state(sr, sr->st->from, c->state);
+		break;
+	case BASE_STAGE:
+		stage_state(sr, sr->st->base_stage, c->state);
+		break;
+	}
+	return 0;
+}
+
+static bool is_url(const char *s)
+{
+	return str_startswith(s, "http://") || str_startswith(s, "https://");
+}
+
+/*
+ * COPY/ADD from the context: the digest of the selected local sources, and for ADD
+ * of a URL its --checksum (in the instruction) or else the content fetched now, as
+ * BuildKit does (the step then adds that same download).
+ */
+static int copy_reads(struct stage_run *sr, const struct build_instr *in,
+		      char ret[DIGEST_STR_LEN], struct molt_error **err)
+{
+	struct cache_hash *h = cache_hash_new("copy");
+	_cleanup_strv_ char **local = xcalloc(1, sizeof(char *));
+	int r = 0;
+	for (size_t i = 0; in->sources && in->sources[i] && r == 0; i++) {
+		if (in->kind != DF_ADD || !is_url(in->sources[i])) {
+			strv_push(&local, in->sources[i]);
+			continue;
+		}
+		_cleanup_free_ char *fetched = NULL;
+		if (!in->checksum)
+			r = add_url_prefetch(sr, in->sources[i], &fetched, err);
+		cache_hash_str(h, "url", fetched);
+	}
+	struct dockerignore *ex = NULL;
+	if (r == 0 && in->exclude && in->exclude[0])
+		r = dockerignore_new(in->exclude, &ex, err);
+	bool (*skip)(void *, const char *, bool) = NULL;
+	void *skip_ud = NULL;
+	copy_context_filter(sr->b, &skip, &skip_ud);
+	char d[DIGEST_STR_LEN] = "";
+	if (r == 0)
+		r = cache_sources_digest(sr->b->context_fd, local, false, skip, skip_ud,
+					 ex ? context_ignored : NULL, ex, d, err);
+	dockerignore_free(ex);
+	cache_hash_str(h, "local", d);
+	cache_hash_final(h, ret);
+	return r;
+}
+
+/* What a step reads besides its own text: sources, --from states, mount sources. */
+static int step_reads(struct stage_run *sr, const struct build_instr *in, char ret[DIGEST_STR_LEN],
+		      bool *ret_cacheable, struct molt_error **err)
+{
+	ret[0] = '\0';
+	*ret_cacheable = true;
+	if (in->kind == DF_COPY || in->kind == DF_ADD) {
+		if (in->from) {
+			if (in->from_stage >= 0)
+				stage_state(sr, in->from_stage, ret);
+			else
+				image_state(sr, in->from, ret);
+			*ret_cacheable = ret[0] != '\0';
+			return 0;
+		}
+		return copy_reads(sr, in, ret, err);
+	}
+	if (in->kind != DF_RUN || !in->n_mounts)
+		return 0;
+	struct cache_hash *h = cache_hash_new("mounts");
+	int r = 0;
+	for (size_t i = 0; i < in->n_mounts && r == 0; i++) {
+		const struct build_mount *m = &in->mounts[i];
+		char d[DIGEST_STR_LEN] = "";
+		if (m->type != MOUNT_BIND) /* cache, tmpfs, secret, ssh: contents are not keys */
+			continue;
+		if (m->from && m->from_stage >= 0)
+			stage_state(sr, m->from_stage, d);
+		else if (m->from)
+			image_state(sr, m->from, d);
+		else {
+			bool (*skip)(void *, const char *, bool) = NULL;
+			void *skip_ud = NULL;
+			copy_context_filter(sr->b, &skip, &skip_ud);
+			char *const src[] = {m->source ? m->source : ".", NULL};
+			r = cache_sources_digest(sr->b->context_fd, src, false, skip, skip_ud, NULL,
+						 NULL, d, err);
+		}
+		if (!d[0])
+			*ret_cacheable = false;
+		cache_hash_str(h, "mount", d);
+	}
+	cache_hash_final(h, ret);
+	return r;
+}
+
+static void step_key(struct stage_run *sr, const struct build_instr *in, const char *reads,
+		     char ret[DIGEST_STR_LEN])
+{
+	const char *net = in->network && strcmp(in->network, "default") ? in->network
+									: sr->b->o->network;
+	bool run = in->kind == DF_RUN;
+	struct cache_step_input x = {
+		.state = sr->cache->state,
+		.in = in,
+		.env = run ? sr->config.env : NULL,
+		.shell = run ? sr->config.shell : NULL,
+		/* WORKDIR creates its directory as USER (instr_workdir). */
+		.user = run || (in->kind == DF_WORKDIR && sr->config.user && *sr->config.user)
+				? sr->config.user
+				: NULL,
+		.workdir = sr->config.working_dir,
+		.network = run ? (net ? net : "host") : NULL,
+		.source_date_epoch = getenv("SOURCE_DATE_EPOCH"),
+		.sources = reads,
+	};
+	cache_step_key(&x, ret);
+}
+
+static void set_clock(struct stage_cache *c, char *t)
+{
+	free(c->clock);
+	c->clock = t;
+}
+
+/* Unpacks a cached layer when its tree is gone (this also checks its content). */
+static int ensure_tree(struct stage_run *sr, const struct cache_entry *e, struct molt_error **err)
+{
+	if (layer_store_unpacked_exists(sr->b->store, e->diff_id))
+		return 0;
+	char *ids[] = {(char *)e->diff_id, NULL};
+	struct image_config one = {.diff_ids = ids};
+	struct image_descriptor d = {.media_type = e->media_type, .size = e->size};
+	memcpy(d.digest, e->digest, DIGEST_STR_LEN);
+	return image_ensure_unpacked(sr->b->store, sr->b->tmp, &one, &d, 1, err);
+}
+
+static void apply_hit(struct stage_run *sr, const struct build_instr *in,
+		      const struct cache_entry *e)
+{
+	if (e->has_layer) {
+		sr->layers = xrealloc(sr->layers, (sr->n_layers + 1) * sizeof(*sr->layers));
+		struct image_descriptor *d = &sr->layers[sr->n_layers++];
+		*d = (struct image_descriptor){.media_type = xstrdup(e->media_type), .size = e->size};
+		memcpy(d->digest, e->digest, DIGEST_STR_LEN);
+		strv_push(&sr->config.diff_ids, e->diff_id);
+	}
+	if (e->created)
+		set_clock(sr->cache, xstrdup(e->created));
+	_cleanup_free_ char *when = cache_stage_time(sr);
+	image_config_add_history(&sr->config, when, e->created_by, e->comment, !e->has_layer);
+	/* WORKDIR's config effect (RUN, COPY and ADD have none). */
+	if (in->kind == DF_WORKDIR) {
+		free(sr->config.working_dir);
+		sr->config.working_dir = xstrdup(in->value);
+	}
+}
+
+int cache_step_lookup(struct stage_run *sr, const struct build_instr *in, bool *ret_hit,
+		      struct molt_error **err)
+{
+	struct stage_cache *c = sr->cache;
+	*ret_hit = false;
+	if (!c || !is_layer_step(in))
+		return 0;
+	c->key[0] = '\0';
+	c->n_layers = sr->n_layers;
+	c->n_history = sr->config.n_history;
+	/* A step that runs makes a layer now: the clock moves to the build's time. */
+	set_clock(c, image_time_format(sr->b->build_time));
+	if (!c->state[0])
+		return 0;
+	char reads[DIGEST_STR_LEN];
+	bool cacheable = true;
+	int r = step_reads(sr, in, reads, &cacheable, err);
+	if (r < 0)
+		return r;
+	char key[DIGEST_STR_LEN];
+	step_key(sr, in, reads, key);
+	if (!cacheable) {
+		/* Not looked up nor recorded, but the state after it still chains. */
+		memcpy(c->state, key, DIGEST_STR_LEN);
+		return 0;
+	}
+	memcpy(c->key, key, DIGEST_STR_LEN);
+	if (sr->b->o->no_cache)
+		return 0;
+	struct cache_entry e = {0};
+	r = cache_index_get(sr->b->store, key, &e, err);
+	if (r == -ENOENT)
+		return 0;
+	_cleanup_error_ struct molt_error *e2 = NULL;
+	if (r == 0 && e.has_layer && ensure_tree(sr, &e, &e2) < 0) {
+		/* A layer that cannot be unpacked is a miss: the step runs and replaces it. */
+		molt_warn("build cache: %s; running the step again", e2 ? e2->msg : e.digest);
+		cache_entry_done(&e);
+		return 0;
+	}
+	if (r < 0) {
+		cache_entry_done(&e);
+		return r;
+	}
+	apply_hit(sr, in, &e);
+	cache_state_next(key, e.has_layer ? e.diff_id : NULL, c->state);
+	c->key[0] = '\0';
+	cache_entry_done(&e);
+	*ret_hit = true;
+	return 0;
+}
+
+int cache_step_done(struct stage_run *sr, const struct build_instr *in, struct molt_error **err)
+{
+	struct stage_cache *c = sr->cache;
+	if (!c || !is_layer_step(in) || !c->state[0])
+		return 0;
+	bool layer = sr->n_layers == c->n_layers + 1;
+	const char *diff_id = layer ? sr->config.diff_ids[strv_len(sr->config.diff_ids) - 1] : NULL;
+	if (!c->key[0]) {
+		/* An uncacheable step: the state is its key, now with what it made. */
+		char key[DIGEST_STR_LEN];
+		memcpy(key, c->state, DIGEST_STR_LEN);
+		cache_state_next(key, diff_id, c->state);
+		return 0;
+	}
+	if (sr->config.n_history != c->n_history + 1 || (!layer && sr->n_layers != c->n_layers)) {
+		/* Not the one step's effect we know how to replay: leave it unrecorded. */
+		cache_state_next(c->key, diff_id, c->state);
+		return 0;
+	}
+	const struct image_history *h = &sr->config.history[sr->config.n_history - 1];
+	struct cache_entry e = {.has_layer = layer};
+	memcpy(e.key, c->key, DIGEST_STR_LEN);
+	if (layer) {
+		const struct image_descriptor *d = &sr->layers[sr->n_layers - 1];
+		e.media_type = d->media_type;
+		memcpy(e.digest, d->digest, DIGEST_STR_LEN);
+		snprintf(e.diff_id, sizeof(e.diff_id), "%s", diff_id);
+		e.size = d->size;
+	}
+	e.created = h->created;
+	e.created_by = h->created_by;
+	e.comment = h->comment;
+	_cleanup_error_ struct molt_error *e2 = NULL;
+	/* A cache that cannot be written costs speed, never the build. */
+	if (cache_index_put(sr->b->store, &e, &e2) < 0)
+		molt_warn("build cache: %s", e2 ? e2->msg : "cannot record a step");
+	cache_state_next(c->key, diff_id, c->state);
+	c->key[0] = '\0';
+	(void)err;
+	return 0;
+}
+
+char *cache_stage_time(const struct stage_run *sr)
+{
+	const struct stage_cache *c = sr->cache;
+	if (!c || c->fixed_time || !c->clock)
+		return image_time_format(sr->b->build_time);
+	return xstrdup(c->clock);
+}
+
+void cache_stage_result(const struct stage_run *sr, char **result)
+{
+	if (!sr->cache || !sr->cache->state[0] || !*result)
+		return;
+	json_t *root = json_loads(*result, 0, NULL);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return;
+	}
+	json_object_set_new(root, "cacheKey", json_string(sr->cache->state));
+	char *s = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	if (s) {
+		free(*result);
+		*result = s;
+	}
+}
+
+void cache_result_state(const char *json, char ret[DIGEST_STR_LEN])
+{
+	ret[0] = '\0';
+	if (!json)
+		return;
+	json_t *root = json_loads(json, 0, NULL);
+	const char *k = json_string_value(json_object_get(root, "cacheKey"));
+	if (k && digest_is_valid(k))
+		snprintf(ret, DIGEST_STR_LEN, "%s", k);
+	json_decref(root);
+}
+
+void cache_stage_free(struct stage_run *sr)
+{
+	if (!sr->cache)
+		return;
+	free(sr->cache->clock);
+	free(sr->cache);
+	sr->cache = NULL;
+}

@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * RUN: the command runs in the sandbox over an overlay of the stage's layers; its
+ * output goes to the progress view through a small tee process, which also keeps
+ * the last lines for the error message; the overlay's upper directory becomes the
+ * step's layer once every process of the step is gone.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "../../sandbox/sandbox.h"
+#include "run_mounts.h"
+#include "stage.h"
+#include "stepfs.h"
+
+#define TAIL_LINES 20
+
+static char **default_shell(const struct stage_run *sr, const struct build_instr *in)
+{
+	if (in->shell && in->shell[0])
+		return strv_copy(in->shell);
+	if (sr->config.shell && sr->config.shell[0])
+		return strv_copy(sr->config.shell);
+	return strv_copy((char *[]){"/bin/sh", "-c", NULL});
+}
+
+/* Is the shell-form command nothing but one heredoc reference ("<<EOF")? */
+static bool is_bare_heredoc(const struct build_instr *in)
+{
+	if (in->n_heredocs != 1 || !in->command || !in->command[0])
+		return false;
+	const char *c = in->command[0];
+	while (*c == ' ' || *c == '\t')
+		c++;
+	if (!str_startswith(c, "<<"))
+		return false;
+	return strpbrk(c, " \t") == NULL || strspn(strpbrk(c, " \t"), " \t") ==
+							   strlen(strpbrk(c, " \t"));
+}
+
+/*
+ * The argv of a RUN (BuildKit's rules): exec form as written; shell form through
+ * SHELL; a bare heredoc is the script itself — run by its #! interpreter from a file
+ * placed in the rootfs for the step, or else by the shell; other heredocs are passed
+ * to the shell together with the command line, as a shell would read them.
+ */
+static int run_argv(const struct stage_run *sr, const struct build_instr *in, int root,
+		    char ***ret, char **ret_script, struct molt_error **err)
+{
+	if (in->exec_form) {
+		*ret = strv_copy(in->command);
+		return 0;
+	}
+	char **argv = default_shell(sr, in);
+	if (is_bare_heredoc(in) && str_startswith(in->heredocs[0].content, "#!")) {
+		strv_free(argv);
+		_cleanup_free_ char *name = xasprintf(".molt-heredoc-%u", sr->step);
+		_cleanup_close_ int fd = openat(root, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+								   O_CLOEXEC, 0755);
+		const char *body = in->heredocs[0].content;
+		if (fd < 0 || write_all(fd, body, strlen(body)) < 0 || fchmod(fd, 0755) < 0)
+			return molt_error_set(err, errno, "write the RUN heredoc script");
+		*ret_script = xstrdup(name);
+		*ret = NULL;
+		strv_push_take(ret, xasprintf("/%s", name));
+		return 0;
+	}
+	if (is_bare_heredoc(in)) {
+		strv_push(&argv, in->heredocs[0].content);
+	} else {
+		struct strbuf sb = STRBUF_INIT;
+		strbuf_adds(&sb, in->command && in->command[0] ? in->command[0] : "");
+		for (size_t i = 0; i < in->n_heredocs; i++)
+			strbuf_addf(&sb, "\n%s%s", in->heredocs[i].content, in->heredocs[i].name);
+		strv_push_take(&argv, strbuf_detach(&sb));
+	}
+	*ret = argv;
+	return 0;
+}
+
+/* ENV of the image, then the build args in scope that ENV does not set. */
+static char **run_env(const struct stage_run *sr, const struct build_instr *in)
+{
+	char **env = strv_copy(sr->config.env);
+	strv_env_merge(&env, in->args, false);
+	bool has_path = false;
+	for (size_t k = 0; env[k]; k++)
+		has_path |= str_startswith(env[k], "PATH=");
+	if (!has_path)
+		strv_push(&env, "PATH=" PLAN_DEFAULT_PATH);
+	return env;
+}
+
+/* The tee: step output → progress frames, and the last lines → tail_path at the end. */
+static MOLT_NORETURN void tee_main(int in, const struct progress_out *po, unsigned id,
+				   const char *tail_path)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	char *lines[TAIL_LINES] = {0};
+	unsigned head = 0;
+	struct progress_line cur = {STRBUF_INIT, 0};
+	char buf[8192];
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		progress_output(po, id, buf, (size_t)n);
+		for (const char *d = buf, *end = buf + n; d < end;) {
+			const char *nl = memchr(d, '\n', (size_t)(end - d));
+			progress_line_add(&cur, d, (size_t)((nl ? nl : end) - d));
+			if (!nl)
+				break;
+			free(lines[head]);
+			lines[head] = progress_line_take(&cur);
+			head = (head + 1) % TAIL_LINES;
+			d = nl + 1;
+		}
+	}
+	struct strbuf out = STRBUF_INIT;
+	for (unsigned k = 0; k < TAIL_LINES; k++) {
+		const char *l = lines[(head + k) % TAIL_LINES];
+		if (l)
+			strbuf_addf(&out, "%s\n", l);
+	}
+	if (cur.buf.len || cur.cut) {
+		_cleanup_free_ char *l = progress_line_take(&cur);
+		strbuf_addf(&out, "%s\n", l);
+	}
+	struct molt_error *err = NULL;
+	(void)write_file_atomic(tail_path, strbuf_str(&out), out.len, 0600, &err);
+	_exit(0);
+}
+
+static int start_tee(struct stage_run *sr, const char *tail_path, int *ret_wr, pid_t *ret_pid,
+		     struct molt_error **err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return molt_error_set(err, errno, "create the output pipe of a step");
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return molt_error_set(err, e, "fork");
+	}
+	if (pid == 0) {
+		close(p[1]);
+		tee_main(p[0], sr->po, sr->step_id, tail_path);
+	}
+	close(p[0]);
+	*ret_wr = p[1];
+	*ret_pid = pid;
+	return 0;
+}
+
+static char *describe_status(int status)
+{
+	if (status >= 128 + 1 && status < 128 + 65)
+		return xasprintf("killed by signal %d", status - 128);
+	return xasprintf("exit code: %d", status);
+}
+
+/*
+ * Mount points the sandbox needs (/proc, /dev, /sys, /etc/hosts, ...) that the image
+ * lacks are made here before the step and removed after it, and their parent's
+ * times are put back when the step did not touch the parent itself — otherwise every
+ * RUN would record /etc as changed (BuildKit's mount stub cleaner does the same).
+ */
+struct stub {
+	char *parent; /* relative to the rootfs, "" for the root */
+	char *name;
+	bool dir;
+	struct timespec before[2]; /* parent atime/mtime before the stub */
+	struct timespec after;     /* parent mtime right after making it */
+};
+
+static const struct {
+	const char *parent, *name;
+	bool dir;
+} stub_paths[] = {
+	{"", "proc", true}, {"", "dev", true},	{"", "sys", true},
+	{"", "etc", true},  {"etc", "hosts", false}, {"etc", "hostname", false},
+	{"etc", "resolv.conf", false},
+};
+
+static int make_stubs(int root, struct stub **ret, size_t *ret_n)
+{
+	struct stub *v = xcalloc(ARRAY_SIZE(stub_paths), sizeof(*v));
+	size_t n = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(stub_paths); i++) {
+		const char *pp = stub_paths[i].parent;
+		int pfd = inroot_open_nolinks(root, pp, O_RDONLY | O_DIRECTORY, INROOT_AUTO);
+		struct stat st;
+		if (pfd < 0)
+			continue; /* a symlinked or missing parent: the sandbox decides */
+		if (fstatat(pfd, stub_paths[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+		    fstat(pfd, &st) < 0) {
+			close(pfd);
+			continue;
+		}
+		struct stub *s = &v[n];
+		s->before[0] = st.st_atim;
+		s->before[1] = st.st_mtim;
+		int r = stub_paths[i].dir ? mkdirat(pfd, stub_paths[i].name, 0755)
+					  : mknodat(pfd, stub_paths[i].name, S_IFREG | 0644, 0);
+		if (r == 0 && fstat(pfd, &st) == 0) {
+			s->parent = xstrdup(pp);
+			s->name = xstrdup(stub_paths[i].name);
+			s->dir = stub_paths[i].dir;
+			s->after = st.st_mtim;
+			n++;
+		}
+		close(pfd);
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static void remove_stubs(int root, struct stub *v, size_t n)
+{
+	/* In reverse: /etc/hosts before /etc. */
+	for (size_t i = n; i-- > 0;) {
+		struct stub *s = &v[i];
+		/* A step may have swapped the parent for a symlink (CVE-2024-23652): never
+		 * followed, the stub then stays where the step moved it. */
+		int pfd = inroot_open_nolinks(root, s->parent, O_RDONLY | O_DIRECTORY, INROOT_AUTO);
+		struct stat st;
+		if (pfd >= 0 && fstat(pfd, &st) == 0) {
+			bool untouched = st.st_mtim.tv_sec == s->after.tv_sec &&
+					 st.st_mtim.tv_nsec == s->after.tv_nsec;
+			struct stat sst;
+			/* Only an empty stub is ours to remove; the step may have filled it. */
+			bool empty = fstatat(pfd, s->name, &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
+				     (s->dir ? S_ISDIR(sst.st_mode) : S_ISREG(sst.st_mode) &&
+								     sst.st_size == 0);
+			if (empty && unlinkat(pfd, s->name, s->dir ? AT_REMOVEDIR : 0) == 0 &&
+			    untouched)
+				(void)futimens(pfd, s->before);
+		}
+		if (pfd >= 0)
+			close(pfd);
+		free(s->parent);
+		free(s->name);
+	}
+	free(v);
+}
+
+static int run_in_sandbox(struct stage_run *sr, const struct build_instr *in, struct stepfs *fs,
+			  struct molt_error **err)
+{
+	_cleanup_close_ int root = open(fs->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return molt_error_set(err, errno, "open '%s'", fs->merged);
+	_cleanup_strv_ char **argv = NULL, **env = run_env(sr, in);
+	_cleanup_free_ char *script = NULL;
+	int r = run_argv(sr, in, root, &argv, &script, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *tail_path = xasprintf("%s/step-%u.tail", sr->scratch, sr->step);
+	int out_wr = -1;
+	pid_t tee = -1;
+	r = start_tee(sr, tail_path, &out_wr, &tee, err);
+	if (r < 0)
+		return r;
+	const char *net = in->network && strcmp(in->network, "default") ? in->network
+									: sr->b->o->network;
+	struct sandbox_config c;
+	sandbox_config_init(&c);
+	c.rootfs = fs->merged;
+	c.argv = argv;
+	c.env = env;
+	c.user = sr->config.user;
+	c.workdir = sr->config.working_dir;
+	c.network = net && !strcmp(net, "none") ? SANDBOX_NET_NONE : SANDBOX_NET_HOST;
+	c.rlimits.data = sr->b->o->memory;
+	c.stdout_fd = out_wr;
+	c.stderr_fd = out_wr;
+	/* A RUN step reads nothing from molt's stdin. */
+	_cleanup_close_ int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	c.stdin_fd = devnull;
+	struct run_mounts mounts = {0};
+	r = run_mounts_prepare(sr, in, &mounts, err);
+	if (r < 0) {
+		close(out_wr);
+		while (waitpid(tee, NULL, 0) < 0 && errno == EINTR)
+			;
+		return r;
+	}
+	c.mounts = mounts.v;
+	c.n_mounts = mounts.n;
+	int status = -1;
+	struct stub *stubs = NULL;
+	size_t n_stubs = 0;
+	make_stubs(root, &stubs, &n_stubs);
+	r = sandbox_run(&c, &status, err);
+	remove_stubs(root, stubs, n_stubs);
+	run_mounts_done(&mounts);
+	close(out_wr);
+	while (waitpid(tee, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (script)
+		(void)unlinkat(root, script, 0); /* made for the step: never in the layer */
+	if (r == 0 && status != 0) {
+		_cleanup_free_ char *why = describe_status(status);
+		_cleanup_free_ char *cmd = NULL;
+		struct strbuf sb = STRBUF_INIT;
+		for (size_t i = 0; argv[i]; i++)
+			strbuf_addf(&sb, "%s%s", i ? " " : "", argv[i]);
+		cmd = strbuf_detach(&sb);
+		r = molt_error_setx(err, EIO, "process \"%s\" did not complete successfully: %s",
+				    cmd, why);
+		_cleanup_free_ char *tail = NULL;
+		if (read_file(tail_path, 1 << 20, &tail, NULL, NULL) == 0 && *tail) {
+			_cleanup_free_ char *detail = xasprintf("last lines of its output:\n%s", tail);
+			molt_error_set_detail(*err, detail);
+		}
+	}
+	return r;
+}
+
+int instr_run(struct stage_run *sr, const struct build_instr *in, struct molt_error **err)
+{
+	struct stepfs *fs = NULL;
+	int r = stage_step_mount(sr, &fs, err);
+	if (r < 0)
+		return r;
+	r = run_in_sandbox(sr, in, fs, err);
+	_cleanup_free_ char *hist = xasprintf("%s # buildkit", in->original);
+	return stage_step_finish(sr, fs, r, hist, err);
+}
