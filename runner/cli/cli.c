@@ -15,28 +15,7 @@ static const struct molt_command commands[] = {
 	{"build", cmd_build,
 	 "molt build [OPTIONS] CONTEXT",
 	 "build an image from a Dockerfile",
-	 "  -f, --file FILE|-        the Dockerfile (default CONTEXT/Dockerfile; - reads stdin)\n"
-	 "  -t, --tag NAME[:TAG]     name the result in the store (repeatable)\n"
-	 "      --target STAGE       build only up to this stage\n"
-	 "      --build-arg K[=V]    set a build argument (repeatable; K alone takes $K)\n"
-	 "      --no-cache           do not use the build cache\n"
-	 "  -o, --output SPEC        type=oci|docker|local|tar,dest=PATH, or a directory;\n"
-	 "                           local writes files owned by you, without set-uid and\n"
-	 "                           set-gid bits\n"
-	 "      --network MODE       network for RUN steps: host (default) or none\n"
-	 "  -m, --memory SIZE        memory each RUN process may allocate (see molt run)\n"
-	 "      --progress MODE      auto, plain, tty or quiet\n"
-	 "      --iidfile FILE       write the image ID to FILE\n"
-	 "      --jobs N             run up to N independent stages at once\n"
-	 "      --print-plan         print the resolved build plan as JSON and exit\n"
-	 "      --max-unpack SIZE    cap on what unpacking one layer or tar may write (k, m, g,\n"
-	 "                           t; also MOLT_MAX_UNPACK; default none, see README)\n"
-	 "      --pull               pull every image the Dockerfile names, even when stored\n"
-	 "                           (images missing from the store are always pulled)\n"
-	 "      --push               push the result to each -t NAME\n"
-	 "  -o type=image,name=REF[,push=true]  name the result REF (and push it)\n"
-	 "      --platform OS/ARCH   the target platform (base images' entry, TARGETARCH)\n"
-	 "      --tls-verify=false   allow plain http and unverified TLS for registries\n"},
+	 "", cmd_build_options},
 	{"run", cmd_run,
 	 "molt run [OPTIONS] (IMAGE | --rootfs DIR) [CMD [ARG...]]",
 	 "run a command in a sandbox over an image or a directory",
@@ -51,25 +30,25 @@ static const struct molt_command commands[] = {
 	 "      --pids-limit N       processes and threads of the step in all (default\n"
 	 "                           1024; a step over it is ended)\n"
 	 "      --max-unpack SIZE    cap on what unpacking one layer or tar may write (k, m, g,\n"
-	 "                           t; also MOLT_MAX_UNPACK; default none, see README)\n"},
+	 "                           t; also MOLT_MAX_UNPACK; default none, see README)\n", NULL},
 	{"images", cmd_images, "molt images [--json]", "list the images in the store",
-	 "      --json               print JSON instead of a table\n"},
-	{"inspect", cmd_inspect, "molt inspect IMAGE", "print an image's config and manifest", ""},
-	{"tag", cmd_tag, "molt tag SRC DST", "give an image another name", ""},
-	{"rmi", cmd_rmi, "molt rmi IMAGE...", "remove image names (and unused blobs)", ""},
+	 "      --json               print JSON instead of a table\n", NULL},
+	{"inspect", cmd_inspect, "molt inspect IMAGE", "print an image's config and manifest", "", NULL},
+	{"tag", cmd_tag, "molt tag SRC DST", "give an image another name", "", NULL},
+	{"rmi", cmd_rmi, "molt rmi IMAGE...", "remove image names (and unused blobs)", "", NULL},
 	{"prune", cmd_prune, "molt prune [--all]", "remove unused blobs, layers and cache",
-	 "      --all                empty the store completely\n"},
+	 "      --all                empty the store completely\n", NULL},
 	{"load", cmd_load, "molt load -i FILE|DIR",
 	 "load a docker save tar, an OCI archive or an OCI layout",
 	 "  -i, --input FILE|DIR     what to load\n"
 	 "      --max-unpack SIZE    cap on what unpacking one layer or tar may write (k, m, g,\n"
-	 "                           t; also MOLT_MAX_UNPACK; default none, see README)\n"},
+	 "                           t; also MOLT_MAX_UNPACK; default none, see README)\n", NULL},
 	{"save", cmd_save, "molt save -o FILE [--format docker|oci] IMAGE",
 	 "write an image as a docker load tar or an OCI archive",
 	 "  -o, --output FILE        where to write\n"
-	 "      --format FMT         docker (default) or oci\n"},
+	 "      --format FMT         docker (default) or oci\n", NULL},
 	{"import", cmd_import, "molt import ROOTFS.tar NAME[:TAG]",
-	 "make a one-layer image from a rootfs tar", ""},
+	 "make a one-layer image from a rootfs tar", "", NULL},
 	{"pull", cmd_pull, "molt pull [OPTIONS] REF", "fetch an image from a registry",
 	 "      --platform OS/ARCH[/VARIANT]  the entry of a multi-platform image to take\n"
 	 "                           (default linux/<this machine's architecture>)\n"
@@ -77,22 +56,22 @@ static const struct molt_command commands[] = {
 	 "  -q, --quiet              no progress output\n"
 	 "\nREF is [HOST[:PORT]/]NAME[:TAG|@DIGEST]; without a host, docker.io. Credentials\n"
 	 "come from 'molt login' (and podman's and docker's auth files), mirrors and insecure\n"
-	 "registries from registries.conf, extra CAs from certs.d (see README).\n"},
+	 "registries from registries.conf, extra CAs from certs.d (see README).\n", NULL},
 	{"push", cmd_push, "molt push [OPTIONS] IMAGE [REF]", "send an image to a registry",
 	 "      --tls-verify=false   allow plain http and do not verify TLS certificates\n"
 	 "  -q, --quiet              no progress output\n"
 	 "\nIMAGE is a name or ID in the store; REF (default: IMAGE's name) is where it goes.\n"
-	 "Blobs the registry has are not sent again; the manifest goes last.\n"},
+	 "Blobs the registry has are not sent again; the manifest goes last.\n", NULL},
 	{"login", cmd_login, "molt login [-u USER] [--password-stdin] REGISTRY",
 	 "check and store credentials for a registry",
 	 "  -u, --username USER      the user name (asked for when missing)\n"
 	 "      --password-stdin     read the password from stdin (else asked on the terminal)\n"
 	 "      --tls-verify=false   allow plain http and do not verify TLS certificates\n"
 	 "\nCredentials go to ${XDG_RUNTIME_DIR}/containers/auth.json (or $REGISTRY_AUTH_FILE,\n"
-	 "or the credential helper docker's config names for REGISTRY).\n"},
+	 "or the credential helper docker's config names for REGISTRY).\n", NULL},
 	{"logout", cmd_logout, "molt logout REGISTRY", "remove stored credentials for a registry",
-	 ""},
-	{"version", cmd_version, "molt version", "print molt's version", ""},
+	 "", NULL},
+	{"version", cmd_version, "molt version", "print molt's version", "", NULL},
 };
 
 static void print_main_help(FILE *f)
@@ -130,8 +109,12 @@ bool cli_wants_help(int argc, char **argv)
 void cli_print_help(const struct molt_command *c)
 {
 	printf("usage: %s\n\n%s\n", c->usage, c->summary);
+	if (c->options || (c->help && *c->help))
+		fputs("\noptions:\n", stdout);
+	if (c->options)
+		cli_options_help(c->options, stdout);
 	if (c->help && *c->help)
-		printf("\noptions:\n%s", c->help);
+		fputs(c->help, stdout);
 }
 
 int cli_usage_error(struct molt_error **err, const char *cmd, const char *fmt, ...)

@@ -18,13 +18,46 @@ struct molt_global {
 typedef int (*molt_command_fn)(int argc, char **argv, struct molt_global *g,
 			       struct molt_error **err);
 
+/*
+ * One option of a command (runner/cli/options.c): the table parses argv and prints
+ * --help; the table ends with an entry whose name is NULL.
+ */
+struct cli_option {
+	char short_name;     /* 'f' for -f, 0 when there is none */
+	const char *name;    /* "file" for --file */
+	const char *value;   /* what --help calls its value ("FILE|-"); NULL: a flag */
+	bool value_optional; /* --name alone, or --name=VALUE (--tls-verify[=BOOL]) */
+	const char *help;    /* lines after the first are indented under it */
+};
+
+struct cli_parse_fns {
+	/* An option of the table; value is NULL for a flag or an optional value not given. */
+	int (*option)(void *userdata, const struct cli_option *o, const char *value,
+		      struct molt_error **err);
+	/* An argument that is not an option (everything after "--", and "-"). */
+	int (*operand)(void *userdata, const char *arg, struct molt_error **err);
+};
+
+/*
+ * Parses argv[1..] against opts: --name=V, --name V, -xV, -x V; an option not in the
+ * table, a missing value or a value given to a flag is a usage error naming cmd.
+ */
+int cli_parse(const char *cmd, const struct cli_option *opts, int argc, char **argv,
+	      const struct cli_parse_fns *fns, void *userdata, struct molt_error **err);
+/* Prints the option list of --help from the same table. */
+void cli_options_help(const struct cli_option *opts, FILE *f);
+
 struct molt_command {
 	const char *name;
 	molt_command_fn fn;
 	const char *usage;   /* "molt build [OPTIONS] CONTEXT" */
 	const char *summary; /* one line */
 	const char *help;    /* option list, printed by `molt CMD --help` */
+	const struct cli_option *options; /* when set, --help lists these before help */
 };
+
+/* The option tables of the commands that have one (runner/cli/cmd_*.c). */
+extern const struct cli_option cmd_build_options[];
 
 /* True when argv holds -h or --help before a "--". */
 bool cli_wants_help(int argc, char **argv);

@@ -140,6 +140,37 @@ static int parse_output(struct build_options *o, const char *spec, struct molt_e
 	return 0;
 }
 
+const struct cli_option cmd_build_options[] = {
+	{'f', "file", "FILE|-", false,
+	 "the Dockerfile (default CONTEXT/Dockerfile; - reads stdin)"},
+	{'t', "tag", "NAME[:TAG]", false, "name the result in the store (repeatable)"},
+	{0, "target", "STAGE", false, "build only up to this stage"},
+	{0, "build-arg", "K[=V]", false, "set a build argument (repeatable; K alone takes $K)"},
+	{0, "no-cache", NULL, false, "do not use the build cache"},
+	{'o', "output", "SPEC", false,
+	 "type=oci|docker|local|tar,dest=PATH, or a directory;\n"
+	 "local writes files owned by you, without set-uid and\n"
+	 "set-gid bits; type=image,name=REF[,push=true] names\n"
+	 "the result REF (and pushes it)"},
+	{0, "network", "MODE", false, "network for RUN steps: host (default) or none"},
+	{'m', "memory", "SIZE", false, "memory each RUN process may allocate (see molt run)"},
+	{0, "progress", "MODE", false, "auto, plain, tty or quiet"},
+	{0, "iidfile", "FILE", false, "write the image ID to FILE"},
+	{0, "jobs", "N", false, "run up to N independent stages at once"},
+	{0, "print-plan", NULL, false, "print the resolved build plan as JSON and exit"},
+	{0, "max-unpack", "SIZE", false,
+	 "cap on what unpacking one layer or tar may write (k, m, g,\n"
+	 "t; also MOLT_MAX_UNPACK; default none, see README)"},
+	{0, "pull", NULL, false,
+	 "pull every image the Dockerfile names, even when stored\n"
+	 "(images missing from the store are always pulled)"},
+	{0, "push", NULL, false, "push the result to each -t NAME"},
+	{0, "platform", "OS/ARCH", false, "the target platform (base images' entry, TARGETARCH)"},
+	{0, "tls-verify", "BOOL", true,
+	 "=false allows plain http and unverified TLS for registries"},
+	{0, NULL, NULL, false, NULL},
+};
+
 static bool one_of(const char *v, const char *const *set)
 {
 	for (; *set; set++)
@@ -148,136 +179,115 @@ static bool one_of(const char *v, const char *const *set)
 	return false;
 }
 
-static int set_value(struct build_options *o, const char *opt, const char *v,
-		     struct molt_error **err)
+static int set_tag(struct build_options *o, const char *v, struct molt_error **err)
+{
+	if (!*v)
+		return cli_usage_error(err, "build", "--tag needs a name");
+	/* a bad name fails before the build, not after it (as docker build) */
+	_cleanup_free_ char *norm = NULL;
+	struct molt_error *e = NULL;
+	if (image_ref_normalize(v, &norm, &e) < 0) {
+		int r = cli_usage_error(err, "build", "invalid tag '%s': %s", v, e->msg);
+		molt_error_free(e);
+		return r;
+	}
+	strv_push(&o->tags, v);
+	return 0;
+}
+
+/* The options that choose among a few words, or take a number or a size. */
+static int set_checked(struct build_options *o, const char *opt, const char *v,
+		       struct molt_error **err)
 {
 	static const char *const networks[] = {"host", "none", NULL};
 	static const char *const progress[] = {"auto", "plain", "tty", "quiet", NULL};
-	if (!strcmp(opt, "-f") || !strcmp(opt, "--file")) {
-		o->file = v;
-	} else if (!strcmp(opt, "-t") || !strcmp(opt, "--tag")) {
-		if (!*v)
-			return cli_usage_error(err, "build", "--tag needs a name");
-		/* a bad name fails before the build, not after it (as docker build) */
-		_cleanup_free_ char *norm = NULL;
-		struct molt_error *e = NULL;
-		if (image_ref_normalize(v, &norm, &e) < 0) {
-			int r = cli_usage_error(err, "build", "invalid tag '%s': %s", v, e->msg);
-			molt_error_free(e);
-			return r;
-		}
-		strv_push(&o->tags, v);
-	} else if (!strcmp(opt, "--target")) {
-		o->target = v;
-	} else if (!strcmp(opt, "--build-arg")) {
-		if (!*v || *v == '=')
-			return cli_usage_error(err, "build", "--build-arg '%s' has no name", v);
-		strv_push(&o->build_args, v);
-	} else if (!strcmp(opt, "-o") || !strcmp(opt, "--output")) {
-		return parse_output(o, v, err);
-	} else if (!strcmp(opt, "--network")) {
+	int64_t n;
+	if (!strcmp(opt, "network")) {
 		if (!one_of(v, networks))
 			return cli_usage_error(err, "build", "--network must be host or none, not '%s'", v);
 		o->network = v;
-	} else if (!strcmp(opt, "--progress")) {
+	} else if (!strcmp(opt, "progress")) {
 		if (!one_of(v, progress))
 			return cli_usage_error(err, "build",
 					       "--progress must be auto, plain, tty or quiet, not '%s'", v);
 		o->progress = v;
-	} else if (!strcmp(opt, "--iidfile")) {
-		o->iidfile = v;
-	} else if (!strcmp(opt, "--max-unpack")) {
-		return cli_set_max_unpack("build", v, err);
-	} else if (!strcmp(opt, "--tls-verify")) {
-		if (strcmp(v, "true") && strcmp(v, "false"))
+	} else if (!strcmp(opt, "tls-verify")) {
+		if (v && strcmp(v, "true") && strcmp(v, "false"))
 			return cli_usage_error(err, "build", "--tls-verify takes true or false, not "
 							     "'%s'", v);
-		o->reg.tls_verify = !strcmp(v, "true");
-	} else if (!strcmp(opt, "--platform")) {
+		o->reg.tls_verify = !v || !strcmp(v, "true");
+	} else if (!strcmp(opt, "platform")) {
 		if (platform_parse(v, &o->platform) < 0)
 			return cli_usage_error(err, "build", "--platform '%s': not os/arch[/variant]",
 					       v);
 		o->platform_set = true;
 		o->reg.platform = v;
-	} else if (!strcmp(opt, "-m") || !strcmp(opt, "--memory")) {
+	} else if (!strcmp(opt, "memory")) {
 		if (sandbox_parse_size(v, &o->memory) < 0 || o->memory < SANDBOX_MEMORY_MIN)
 			return cli_usage_error(err, "build", "--memory must be a size of at least 6m "
 						"(b, k, m or g), not '%s'", v);
-	} else {
-		int64_t n;
+	} else if (!strcmp(opt, "jobs")) {
 		if (str_to_int64(v, 1, 1024, &n) < 0)
 			return cli_usage_error(err, "build", "--jobs must be a number from 1 to 1024, not '%s'",
 					       v);
 		o->jobs = (int)n;
+	} else {
+		/* the table and this function disagree: a bug, not the user's mistake */
+		return molt_error_setx(err, EINVAL, "build: option '--%s' has no handler", opt);
 	}
 	return 0;
 }
 
-static bool takes_value(const char *opt)
+static int set_option(void *userdata, const struct cli_option *opt, const char *v,
+		      struct molt_error **err)
 {
-	static const char *const with_value[] = {"-f",      "--file",    "-t",        "--tag",
-						 "--target", "--build-arg", "-o",      "--output",
-						 "--network", "--progress", "--iidfile", "--jobs",
-						 "-m", "--memory", "--max-unpack", "--tls-verify",
-						 "--platform", NULL};
-	return one_of(opt, with_value);
+	struct build_options *o = userdata;
+	const char *name = opt->name;
+	if (!strcmp(name, "file")) {
+		o->file = v;
+	} else if (!strcmp(name, "tag")) {
+		return set_tag(o, v, err);
+	} else if (!strcmp(name, "target")) {
+		o->target = v;
+	} else if (!strcmp(name, "build-arg")) {
+		if (!*v || *v == '=')
+			return cli_usage_error(err, "build", "--build-arg '%s' has no name", v);
+		strv_push(&o->build_args, v);
+	} else if (!strcmp(name, "output")) {
+		return parse_output(o, v, err);
+	} else if (!strcmp(name, "iidfile")) {
+		o->iidfile = v;
+	} else if (!strcmp(name, "max-unpack")) {
+		return cli_set_max_unpack("build", v, err);
+	} else if (!strcmp(name, "no-cache")) {
+		o->no_cache = true;
+	} else if (!strcmp(name, "print-plan")) {
+		o->print_plan = true;
+	} else if (!strcmp(name, "pull")) {
+		o->pull = true;
+	} else if (!strcmp(name, "push")) {
+		o->push = true;
+	} else {
+		return set_checked(o, name, v, err);
+	}
+	return 0;
+}
+
+static int set_context(void *userdata, const char *arg, struct molt_error **err)
+{
+	struct build_options *o = userdata;
+	if (o->context)
+		return cli_usage_error(err, "build", "unexpected argument '%s' (only one CONTEXT)", arg);
+	o->context = arg;
+	return 0;
 }
 
 static int parse_options(int argc, char **argv, struct build_options *o, struct molt_error **err)
 {
-	bool dashdash = false;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (dashdash || a[0] != '-' || !a[1]) {
-			if (o->context)
-				return cli_usage_error(err, "build", "unexpected argument '%s' (only one CONTEXT)", a);
-			o->context = a;
-			continue;
-		}
-		if (!strcmp(a, "--")) {
-			dashdash = true;
-			continue;
-		}
-		if (!strcmp(a, "--no-cache")) {
-			o->no_cache = true;
-			continue;
-		}
-		if (!strcmp(a, "--print-plan")) {
-			o->print_plan = true;
-			continue;
-		}
-		if (!strcmp(a, "--pull") || !strcmp(a, "--push") || !strcmp(a, "--tls-verify")) {
-			if (!strcmp(a, "--pull"))
-				o->pull = true;
-			else if (!strcmp(a, "--push"))
-				o->push = true;
-			else
-				o->reg.tls_verify = true;
-			continue;
-		}
-		_cleanup_free_ char *name = NULL;
-		const char *v = NULL;
-		const char *eq = str_startswith(a, "--") ? strchr(a, '=') : NULL;
-		if (eq) {
-			name = xstrndup(a, (size_t)(eq - a));
-			v = eq + 1;
-		} else if (a[1] != '-' && a[2] && (a[1] == 'f' || a[1] == 't' || a[1] == 'o')) {
-			name = xstrndup(a, 2); /* -fFILE */
-			v = a + 2;
-		} else {
-			name = xstrdup(a);
-		}
-		if (!takes_value(name))
-			return cli_usage_error(err, "build", "unknown option '%s'", name);
-		if (!v) {
-			if (i + 1 >= argc)
-				return cli_usage_error(err, "build", "%s needs a value", name);
-			v = argv[++i];
-		}
-		int r = set_value(o, name, v, err);
-		if (r < 0)
-			return r;
-	}
+	static const struct cli_parse_fns fns = {set_option, set_context};
+	int r = cli_parse("build", cmd_build_options, argc, argv, &fns, o, err);
+	if (r < 0)
+		return r;
 	if (!o->context)
 		return cli_usage_error(err, "build", "missing the build CONTEXT directory");
 	if (o->push && !o->tags)

@@ -10,4 +10,38 @@ done
 molt_fails 2 "unknown command 'bogus'" "unknown command exits 2" "$MOLT" bogus
 molt_fails 2 "unknown option '--bogus'" "unknown global option exits 2" "$MOLT" --bogus version
 out=$("$MOLT" version); like "$out" "^molt " "molt version"
+
+# molt build's option table drives both parsing and --help: every option --help lists
+# parses (its value, if any, is a valid one), and nothing else does.
+ctxd=$WORK/cli-ctx; mkdir -p "$ctxd"; printf 'FROM scratch\n' >"$ctxd/Dockerfile"
+declare -A sample=([file]="$ctxd/Dockerfile" [tag]=x [target]=0 [build-arg]=A=1 [output]="$WORK/out"
+	[network]=none [memory]=64m [progress]=plain [iidfile]="$WORK/iid" [jobs]=2
+	[max-unpack]=1g [platform]=linux/amd64 [tls-verify]=true)
+help=$("$MOLT" build --help)
+nopts=0
+opt_re='^  (-., |    )--([a-z-]+)(\[=[A-Z]+\]| [^ ]+)? '
+while IFS= read -r line; do
+	[[ $line =~ $opt_re ]] || continue
+	name=${BASH_REMATCH[2]} value=${BASH_REMATCH[3]}
+	nopts=$((nopts + 1))
+	if [ -n "$value" ]; then
+		args=("--$name=${sample[$name]:-?}")
+	else
+		args=("--$name")
+	fi
+	[ "$name" = push ] && args+=(-t x)
+	err=$("$MOLT" build --print-plan "${args[@]}" "$ctxd" 2>&1 >/dev/null)
+	unlike "$err" "unknown option|needs a value|takes no value|has no handler" \
+		"molt build --help's --$name parses (${args[*]})"
+done <<<"$help"
+[ "$nopts" -ge 17 ] && ok "molt build --help lists $nopts options" || not_ok "molt build --help lists only $nopts options"
+molt_fails 2 "unknown option '--jobz'" "build: an unknown long option is an error" \
+	"$MOLT" build --print-plan --jobz 2 "$ctxd"
+molt_fails 2 "unknown option '-j'" "build: an unknown short option is an error" \
+	"$MOLT" build --print-plan -j 2 "$ctxd"
+molt_fails 2 "--no-cache takes no value" "build: a flag given a value is an error" \
+	"$MOLT" build --print-plan --no-cache=yes "$ctxd"
+molt_fails 2 "--jobs needs a value" "build: a missing value is an error" "$MOLT" build --jobs
+out=$("$MOLT" build --print-plan -m64m -f"$ctxd/Dockerfile" -- "$ctxd" 2>&1)
+like "$out" '"version": 1' "build: -xVALUE and -- are parsed"
 done_testing
