@@ -283,6 +283,16 @@ int layer_store_unpack(struct layer_store *s, const char *tmp, const char *diges
  */
 int layer_store_unpacked_publish(struct layer_store *s, const char *diff_id,
 				 const char *tmp_dir, struct molt_error **err);
+/*
+ * Makes sure every layer of an image is unpacked in the store (in tmp, then
+ * published), after checking that each blob's content is the diff ID its config
+ * claims: unpacked trees are shared by diff ID across images. Used by build and run.
+ */
+int image_ensure_unpacked(struct layer_store *s, const char *tmp, const struct image_config *c,
+			  const struct image_descriptor *layers, size_t n_layers,
+			  struct molt_error **err);
+/* The unpacked trees of an image's layers (c->diff_ids), top-most first: overlay lowers. */
+char **layer_store_lowers(struct layer_store *s, const struct image_config *c);
 
 static inline void layer_store_freep(struct layer_store **s)
 {

@@ -167,3 +167,30 @@ int layer_store_unpack(struct layer_store *s, const char *tmp, const char *diges
 	close(fd);
 	return r;
 }
+
+int image_ensure_unpacked(struct layer_store *s, const char *tmp, const struct image_config *c,
+			  const struct image_descriptor *layers, size_t n_layers,
+			  struct molt_error **err)
+{
+	if (strv_len(c->diff_ids) != n_layers)
+		return molt_error_setx(err, EINVAL, "image has %zu layers but %zu diff IDs", n_layers,
+				       strv_len(c->diff_ids));
+	for (size_t i = 0; i < n_layers; i++) {
+		const char *diff_id = c->diff_ids[i];
+		if (layer_store_unpacked_exists(s, diff_id))
+			continue;
+		int r = layer_store_unpack(s, tmp, layers[i].digest, diff_id, true, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+char **layer_store_lowers(struct layer_store *s, const struct image_config *c)
+{
+	char **v = xcalloc(1, sizeof(char *));
+	size_t n = strv_len(c->diff_ids);
+	for (size_t i = n; i > 0; i--)
+		strv_push_take(&v, layer_store_unpacked_path(s, c->diff_ids[i - 1]));
+	return v;
+}

@@ -21,7 +21,6 @@
 #include "../../layers/layers.h"
 #include "../../sandbox/sandbox.h"
 #include "cli.h"
-#include "../executor/stage.h"
 #include "../executor/stepfs.h"
 
 struct run_opts {

@@ -9,13 +9,6 @@
 #include "scheduler.h"
 #include "stage.h"
 
-int stage_plan_pos(const struct build_plan *p, int index)
-{
-	for (size_t i = 0; i < p->n_stages; i++)
-		if (p->stages[i].index == index)
-			return (int)i;
-	return -1;
-}
 
 /* The stages' dependencies as plan positions, for the scheduler. */
 static struct sched_stage *sched_graph(const struct build_plan *p, unsigned **ret_storage)
@@ -29,7 +22,7 @@ static struct sched_stage *sched_graph(const struct build_plan *p, unsigned **re
 	for (size_t i = 0; i < p->n_stages; i++) {
 		g[i].deps = deps + k;
 		for (size_t d = 0; d < p->stages[i].n_depends; d++) {
-			int pos = stage_plan_pos(p, p->stages[i].depends_on[d]);
+			int pos = plan_stage_pos(p, p->stages[i].depends_on[d]);
 			if (pos >= 0)
 				deps[k + g[i].n_deps++] = (unsigned)pos;
 		}
@@ -62,7 +55,7 @@ static int commit_final(struct build_ctx *b, const char *result, struct image **
 static int finish(struct build_ctx *b, char *const *results, struct progress *p,
 		  struct molt_error **err)
 {
-	int pos = stage_plan_pos(b->plan, b->plan->target_index);
+	int pos = plan_stage_pos(b->plan, b->plan->target_index);
 	if (pos < 0 || !results[pos])
 		return molt_error_setx(err, EINVAL, "the target stage produced no result");
 	struct image *img = NULL;
@@ -84,7 +77,7 @@ static int finish(struct build_ctx *b, char *const *results, struct progress *p,
 	for (size_t i = 0; r == 0 && i < b->o->n_outputs; i++)
 		r = output_write(b, &b->o->outputs[i], img, err);
 	if (r == 0 && b->o->push_refs)
-		r = build_push(b, img, err);
+		r = output_push(b, img, err);
 	if (r == 0 && b->o->iidfile)
 		r = write_file_atomic(b->o->iidfile, img->id, strlen(img->id), 0644, err);
 	/* A build whose export failed must not have moved a tag (as BuildKit). */
@@ -111,33 +104,24 @@ static int run_build(struct build_ctx *b, struct progress *p, struct molt_error 
 	return r;
 }
 
-void plan_base_from_config(const struct image_config *c, struct plan_base *ret)
-{
-	ret->env = strv_copy(c->env);
-	ret->workdir = c->working_dir ? xstrdup(c->working_dir) : NULL;
-	ret->shell = strv_copy(c->shell);
-	ret->user = c->user ? xstrdup(c->user) : NULL;
-}
 
-static int store_base_config(void *ud, const char *image, struct plan_base *ret)
+static int resolved_base_config(void *ud, const char *image, struct plan_base *ret)
 {
-	struct image *img = NULL;
-	struct molt_error *e = NULL;
-	int r = layer_store_resolve(ud, image, &img, &e);
-	molt_error_free(e);
+	const struct image *img = NULL;
+	_cleanup_error_ struct molt_error *e = NULL;
+	int r = bases_get(ud, image, &img, &e);
 	if (r < 0)
 		return r;
 	plan_base_from_config(&img->config, ret);
-	image_free(img);
 	return 0;
 }
 
-/* Plans again with the base images' configs from the store (build.h: df). */
+/* Plans again with the resolved base images' configs (build.h: df). */
 static int replan(struct build_ctx *b, struct build_plan **ret, struct molt_error **err)
 {
 	struct plan_options po = *b->o->plan_opts;
-	po.base_config = store_base_config;
-	po.base_ud = b->store;
+	po.base_config = resolved_base_config;
+	po.base_ud = b;
 	return build_plan_make(b->o->df, &po, ret, err);
 }
 
@@ -218,7 +202,9 @@ int build_execute(const struct build_plan *plan, const struct build_request *o,
 	b.tmp = tmp;
 	struct build_plan *own_plan = NULL;
 	if (r == 0)
-		r = build_pull_bases(&b, err);
+		r = bases_pull(&b, err);
+	if (r == 0)
+		r = bases_resolve(&b, err);
 	if (r == 0 && o->df && o->plan_opts && (r = replan(&b, &own_plan, err)) == 0)
 		b.plan = own_plan;
 	if (r == 0)
@@ -231,6 +217,7 @@ int build_execute(const struct build_plan *plan, const struct build_request *o,
 	if (r < 0 && b.tmp)
 		unmount_below(b.tmp);
 	context_filter_free(&b);
+	bases_free(&b);
 	layer_store_free(b.store);
 	build_plan_free(own_plan);
 	close(b.context_fd);

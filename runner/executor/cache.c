@@ -450,22 +450,20 @@ static bool is_layer_step(const struct build_instr *in)
 	       in->kind == DF_WORKDIR;
 }
 
-/* The manifest digest of a stored image, "" when it cannot be found. */
+/* The manifest digest of an image the plan names (bases.c), "" when it is missing. */
 static void image_state(struct stage_run *sr, const char *name, char ret[DIGEST_STR_LEN])
 {
-	struct image *img = NULL;
+	const struct image *img = NULL;
 	_cleanup_error_ struct molt_error *e = NULL;
 	ret[0] = '\0';
-	if (layer_store_resolve(sr->b->store, name, &img, &e) == 0) {
+	if (bases_get(sr->b, name, &img, &e) == 0)
 		cache_state_base("image", img->manifest_digest, ret);
-		image_free(img);
-	}
 }
 
 /* The state a stage result carries (by Dockerfile index), "" when unknown. */
 static void stage_state(struct stage_run *sr, int index, char ret[DIGEST_STR_LEN])
 {
-	int pos = stage_plan_pos(sr->b->plan, index);
+	int pos = plan_stage_pos(sr->b->plan, index);
 	cache_result_state(pos >= 0 ? sr->results[pos] : NULL, ret);
 }
 
@@ -525,7 +523,7 @@ static int copy_reads(struct stage_run *sr, const struct build_instr *in,
 		r = dockerignore_new(in->exclude, &ex, err);
 	bool (*skip)(void *, const char *, bool) = NULL;
 	void *skip_ud = NULL;
-	copy_context_filter(sr->b, &skip, &skip_ud);
+	context_copy_filter(sr->b, &skip, &skip_ud);
 	char d[DIGEST_STR_LEN] = "";
 	if (r == 0)
 		r = cache_sources_digest(sr->b->context_fd, local, false, skip, skip_ud,
@@ -569,7 +567,7 @@ static int step_reads(struct stage_run *sr, const struct build_instr *in, char r
 		else {
 			bool (*skip)(void *, const char *, bool) = NULL;
 			void *skip_ud = NULL;
-			copy_context_filter(sr->b, &skip, &skip_ud);
+			context_copy_filter(sr->b, &skip, &skip_ud);
 			char *const src[] = {m->source ? m->source : ".", NULL};
 			r = cache_sources_digest(sr->b->context_fd, src, false, skip, skip_ud, NULL,
 						 NULL, d, err);

@@ -82,7 +82,7 @@ bool context_ignored(void *ignore, const char *rel, bool is_dir)
 	return !(is_dir && dockerignore_may_include_below(d, rel));
 }
 
-void copy_context_filter(struct build_ctx *b, bool (**ret_fn)(void *, const char *, bool),
+void context_copy_filter(struct build_ctx *b, bool (**ret_fn)(void *, const char *, bool),
 			 void **ret_userdata)
 {
 	*ret_fn = b->ignore ? context_ignored : NULL;

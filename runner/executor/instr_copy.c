@@ -49,44 +49,6 @@ static int parse_chmod(const char *s, mode_t *ret, struct molt_error **err)
 	return 0;
 }
 
-int stage_mount_from(struct stage_run *sr, const char *from, int from_stage, const char *name,
-		     struct stepfs **ret, struct molt_error **err)
-{
-	struct image_config cfg = {0};
-	struct image_descriptor *layers = NULL;
-	size_t n = 0;
-	int r;
-	if (from_stage >= 0) {
-		int pos = stage_plan_pos(sr->b->plan, from_stage);
-		if (pos < 0 || !sr->results[pos])
-			return molt_error_setx(err, EINVAL, "--from: stage %d has no result",
-					       from_stage);
-		r = stage_result_parse(sr->results[pos], &cfg, &layers, &n, err);
-	} else {
-		struct image *img = NULL;
-		r = layer_store_resolve(sr->b->store, from, &img, err);
-		if (r == 0) {
-			image_config_copy(&cfg, &img->config);
-			n = img->manifest.n_layers;
-			layers = xcalloc(n + 1, sizeof(*layers));
-			for (size_t i = 0; i < n; i++)
-				image_descriptor_copy(&layers[i], &img->manifest.layers[i]);
-			image_free(img);
-			r = image_ensure_unpacked(sr->b->store, sr->b->tmp, &cfg, layers, n, err);
-		}
-	}
-	if (r == 0) {
-		struct stage_run view = {.b = sr->b, .config = cfg};
-		_cleanup_strv_ char **lowers = stage_lowers(&view);
-		_cleanup_free_ char *dir = xasprintf("%s/%s-%u", sr->scratch, name, sr->step);
-		r = stepfs_mount(dir, lowers, true, ret, err);
-	}
-	for (size_t i = 0; i < n; i++)
-		image_descriptor_done(&layers[i]);
-	free(layers);
-	image_config_done(&cfg);
-	return r;
-}
 
 /* COPY <<EOF /path: the heredoc's body becomes a file. */
 static int write_heredocs(const struct build_instr *in, int dst_root, const char *dest,
@@ -131,7 +93,7 @@ static int copy_into(struct stage_run *sr, const struct build_instr *in, int src
 	if (r < 0)
 		return molt_error_wrap(err, "--exclude");
 	if (!in->from)
-		copy_context_filter(sr->b, &filter.ignored, &filter.ignore);
+		context_copy_filter(sr->b, &filter.ignored, &filter.ignore);
 	struct copy_opts o = {
 		.keep_owner = in->from != NULL,
 		.parents = in->parents,
@@ -174,7 +136,7 @@ static int copy_link(struct stage_run *sr, const struct build_instr *in, int src
 	_cleanup_close_ int dst = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC), users = -1;
 	int r = dst < 0 ? molt_error_set(err, errno, "open '%s'", dir) : 0;
 	if (r == 0 && in->chown && sr->config.diff_ids && sr->config.diff_ids[0]) {
-		_cleanup_strv_ char **lowers = stage_lowers(sr);
+		_cleanup_strv_ char **lowers = layer_store_lowers(sr->b->store, &sr->config);
 		_cleanup_free_ char *vdir = xasprintf("%s/users-%u", sr->scratch, sr->step);
 		r = stepfs_mount(vdir, lowers, true, &view, err);
 		if (r == 0 && (users = open(view->merged, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
@@ -186,7 +148,7 @@ static int copy_link(struct stage_run *sr, const struct build_instr *in, int src
 	_cleanup_free_ char *hist = xasprintf("%s # buildkit", in->original);
 	bool changed = false;
 	if (r == 0)
-		r = stage_commit_upper(sr, dir, hist, &changed, err);
+		r = step_commit_upper(sr, dir, hist, &changed, err);
 	if (r == 0 && !changed)
 		stage_history(sr, hist, true);
 	/* published trees were renamed away; anything left is ours */
@@ -214,7 +176,7 @@ int instr_copy(struct stage_run *sr, const struct build_instr *in, struct molt_e
 		return r;
 	}
 	if (r == 0)
-		r = stage_step_mount(sr, &fs, err);
+		r = step_mount(sr, &fs, err);
 	if (r < 0) {
 		stepfs_free(from);
 		return r;
@@ -224,7 +186,7 @@ int instr_copy(struct stage_run *sr, const struct build_instr *in, struct molt_e
 	if (r == 0)
 		r = copy_into(sr, in, src_root, dst_root, dst_root, err);
 	_cleanup_free_ char *hist = xasprintf("%s # buildkit", in->original);
-	r = stage_step_finish(sr, fs, r, hist, err);
+	r = step_finish(sr, fs, r, hist, err);
 	stepfs_free(from);
 	return r;
 }

@@ -207,7 +207,7 @@ int instr_workdir(struct stage_run *sr, const struct build_instr *in, struct mol
 {
 	set_str(&sr->config.working_dir, in->value);
 	struct stepfs *fs = NULL;
-	int r = stage_step_mount(sr, &fs, err);
+	int r = step_mount(sr, &fs, err);
 	if (r < 0)
 		return r;
 	_cleanup_close_ int root = open(fs->merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -223,5 +223,5 @@ int instr_workdir(struct stage_run *sr, const struct build_instr *in, struct mol
 	else
 		close(d);
 	_cleanup_free_ char *hist = xasprintf("WORKDIR %s", in->value);
-	return stage_step_finish(sr, fs, r, hist, err);
+	return step_finish(sr, fs, r, hist, err);
 }

@@ -329,10 +329,10 @@ static int run_in_sandbox(struct stage_run *sr, const struct build_instr *in, st
 int instr_run(struct stage_run *sr, const struct build_instr *in, struct molt_error **err)
 {
 	struct stepfs *fs = NULL;
-	int r = stage_step_mount(sr, &fs, err);
+	int r = step_mount(sr, &fs, err);
 	if (r < 0)
 		return r;
 	r = run_in_sandbox(sr, in, fs, err);
 	_cleanup_free_ char *hist = xasprintf("%s # buildkit", in->original);
-	return stage_step_finish(sr, fs, r, hist, err);
+	return step_finish(sr, fs, r, hist, err);
 }

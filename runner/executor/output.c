@@ -17,12 +17,51 @@
 static int mount_image(struct build_ctx *b, const struct image *img, const char *name,
 		       struct stepfs **ret, struct molt_error **err)
 {
-	struct stage_run view = {.b = b};
-	image_config_copy(&view.config, &img->config);
-	_cleanup_strv_ char **lowers = stage_lowers(&view);
-	image_config_done(&view.config);
+	_cleanup_strv_ char **lowers = layer_store_lowers(b->store, &img->config);
 	_cleanup_free_ char *dir = xasprintf("%s/%s", b->tmp, name);
 	return stepfs_mount(dir, lowers, true, ret, err);
+}
+
+/* -o type=tar: the final tree as one uncompressed tar, written like a layer. */
+static int output_rootfs_tar(struct build_ctx *b, const struct image *img, const char *dest,
+		      struct molt_error **err)
+{
+	_cleanup_strv_ char **lowers = layer_store_lowers(b->store, &img->config);
+	_cleanup_free_ char *dir = xasprintf("%s/output-tar", b->tmp);
+	_cleanup_free_ char *empty = xasprintf("%s/output-empty", b->tmp);
+	struct stepfs *fs = NULL;
+	int r = stepfs_mount(dir, lowers, true, &fs, err);
+	if (r < 0)
+		return r;
+	struct tree_snapshot *none = NULL;
+	struct layer_changes ch = {0};
+	_cleanup_close_ int rootfd = open(fs->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp-XXXXXX", dest);
+	_cleanup_close_ int out = -1;
+	if (mkdir(empty, 0755) < 0 && errno != EEXIST)
+		r = molt_error_set(err, errno, "create '%s'", empty);
+	_cleanup_close_ int emptyfd = open(empty, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Everything differs from an empty tree: the walk lists the whole rootfs. */
+	if (r == 0)
+		r = tree_snapshot_take(emptyfd, &none, err);
+	if (r == 0)
+		r = differ_walk(none, rootfd, &ch, err);
+	if (r == 0 && (out = mkostemp(tmp, O_CLOEXEC)) < 0)
+		r = molt_error_set(err, errno, "create '%s'", tmp);
+	struct layer_writer_opts wo = {.compression = LAYER_UNCOMPRESSED};
+	struct layer_digests d;
+	if (r == 0)
+		r = layer_writer_opts_from_env(&wo, err);
+	if (r == 0)
+		r = layer_write_changes(rootfd, &ch, &wo, out, &d, err);
+	if (r == 0 && (fchmod(out, 0644) < 0 || fsync(out) < 0 || rename(tmp, dest) < 0))
+		r = molt_error_set(err, errno, "write '%s'", dest);
+	if (r < 0 && out >= 0)
+		unlink(tmp);
+	layer_changes_done(&ch);
+	tree_snapshot_free(none);
+	stepfs_free(fs);
+	return r;
 }
 
 /*
@@ -123,4 +162,22 @@ int output_write(struct build_ctx *b, const struct build_output_spec *out, const
 		return output_image(b, img, out, err);
 	}
 	return molt_error_setx(err, EINVAL, "unknown output type");
+}
+
+int output_push(struct build_ctx *b, const struct image *img, struct molt_error **err)
+{
+	const struct build_request *o = b->o;
+	struct registry_opts ro =
+		o->registry ? *o->registry : (struct registry_opts){.tls_verify = true};
+	ro.platform = NULL;
+	if (o->progress == PROGRESS_QUIET)
+		ro.quiet = true;
+	for (size_t i = 0; o->push_refs && o->push_refs[i]; i++) {
+		if (!ro.quiet)
+			fprintf(stderr, "pushing %s\n", o->push_refs[i]);
+		int r = registry_push(b->store, img, o->push_refs[i], &ro, NULL, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }

@@ -61,14 +61,6 @@ int stage_result_parse(const char *text, struct image_config *ret_config,
 	return 0;
 }
 
-char **stage_lowers(struct stage_run *sr)
-{
-	char **v = xcalloc(1, sizeof(char *));
-	size_t n = strv_len(sr->config.diff_ids);
-	for (size_t i = n; i > 0; i--)
-		strv_push_take(&v, layer_store_unpacked_path(sr->b->store, sr->config.diff_ids[i - 1]));
-	return v;
-}
 
 void stage_history(struct stage_run *sr, const char *created_by, bool empty_layer)
 {
@@ -77,19 +69,48 @@ void stage_history(struct stage_run *sr, const char *created_by, bool empty_laye
 				 empty_layer);
 }
 
-/* The position of a stage (by its Dockerfile index) in the plan's array. */
-static int plan_pos(const struct build_plan *p, int index)
+
+int stage_mount_from(struct stage_run *sr, const char *from, int from_stage, const char *name,
+		     struct stepfs **ret, struct molt_error **err)
 {
-	for (size_t i = 0; i < p->n_stages; i++)
-		if (p->stages[i].index == index)
-			return (int)i;
-	return -1;
+	struct image_config cfg = {0};
+	struct image_descriptor *layers = NULL;
+	size_t n = 0;
+	int r;
+	if (from_stage >= 0) {
+		int pos = plan_stage_pos(sr->b->plan, from_stage);
+		if (pos < 0 || !sr->results[pos])
+			return molt_error_setx(err, EINVAL, "--from: stage %d has no result",
+					       from_stage);
+		r = stage_result_parse(sr->results[pos], &cfg, &layers, &n, err);
+	} else {
+		const struct image *img = NULL;
+		r = bases_get(sr->b, from, &img, err);
+		if (r == 0) {
+			image_config_copy(&cfg, &img->config);
+			n = img->manifest.n_layers;
+			layers = xcalloc(n + 1, sizeof(*layers));
+			for (size_t i = 0; i < n; i++)
+				image_descriptor_copy(&layers[i], &img->manifest.layers[i]);
+			r = image_ensure_unpacked(sr->b->store, sr->b->tmp, &cfg, layers, n, err);
+		}
+	}
+	if (r == 0) {
+		_cleanup_strv_ char **lowers = layer_store_lowers(sr->b->store, &cfg);
+		_cleanup_free_ char *dir = xasprintf("%s/%s-%u", sr->scratch, name, sr->step);
+		r = stepfs_mount(dir, lowers, true, ret, err);
+	}
+	for (size_t i = 0; i < n; i++)
+		image_descriptor_done(&layers[i]);
+	free(layers);
+	image_config_done(&cfg);
+	return r;
 }
 
 static int base_image(struct stage_run *sr, struct molt_error **err)
 {
-	struct image *img = NULL;
-	int r = layer_store_resolve(sr->b->store, sr->st->from, &img, err);
+	const struct image *img = NULL;
+	int r = bases_get(sr->b, sr->st->from, &img, err);
 	if (r == -ENOENT) {
 		molt_error_free(*err);
 		*err = NULL;
@@ -105,7 +126,6 @@ static int base_image(struct stage_run *sr, struct molt_error **err)
 	sr->layers = xcalloc(sr->n_layers + 1, sizeof(*sr->layers));
 	for (size_t i = 0; i < sr->n_layers; i++)
 		image_descriptor_copy(&sr->layers[i], &img->manifest.layers[i]);
-	image_free(img);
 	if (strv_len(sr->config.diff_ids) != sr->n_layers)
 		return molt_error_setx(err, EINVAL, "base image '%s': %zu layers but %zu diff IDs",
 				       sr->st->from, sr->n_layers, strv_len(sr->config.diff_ids));
@@ -129,7 +149,7 @@ static int stage_base(struct stage_run *sr, struct molt_error **err)
 	case BASE_IMAGE:
 		return base_image(sr, err);
 	case BASE_STAGE: {
-		int pos = plan_pos(p, sr->st->base_stage);
+		int pos = plan_stage_pos(p, sr->st->base_stage);
 		if (pos < 0 || !sr->results[pos])
 			return molt_error_setx(err, EINVAL, "stage %d has no result",
 					       sr->st->base_stage);

@@ -1063,3 +1063,11 @@ int build_plan_make(const struct dockerfile *df, const struct plan_options *opts
 	*ret = plan;
 	return 0;
 }
+
+int plan_stage_pos(const struct build_plan *p, int index)
+{
+	for (size_t i = 0; i < p->n_stages; i++)
+		if (p->stages[i].index == index)
+			return (int)i;
+	return -1;
+}

@@ -218,6 +218,8 @@ struct plan_options {
 int build_plan_make(const struct dockerfile *df, const struct plan_options *opts,
 		    struct build_plan **ret, struct molt_error **err);
 void build_plan_free(struct build_plan *p);
+/* The position of the stage with Dockerfile index `index` in p->stages, or -1. */
+int plan_stage_pos(const struct build_plan *p, int index);
 /* The stage with index `index`, or NULL when the target does not need it. */
 const struct build_stage *build_plan_stage(const struct build_plan *p, int index);
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The build's registry traffic: before any stage runs, every image a FROM, COPY --from
- * or RUN --mount from= names that the store lacks (all of them with --pull) is pulled
- * once, so every stage then resolves the same manifest; after the build, the image goes
- * to the --push / type=image,push=true destinations.
+ * runner/executor/bases.c: the images the plan names. Before any stage runs, every
+ * image a FROM, COPY --from or RUN --mount from= names that the store lacks (all of
+ * them with --pull) is pulled, then each is resolved once and kept (bases_resolve):
+ * the expansion environment, the layers and the cache key of every stage all come
+ * from that one manifest, whatever `molt tag` or `molt pull` does meanwhile.
  */
 #include <string.h>
 
@@ -51,7 +52,7 @@ static bool in_store(struct layer_store *s, const char *image)
 	return r == 0;
 }
 
-int build_pull_bases(struct build_ctx *b, struct molt_error **err)
+int bases_pull(struct build_ctx *b, struct molt_error **err)
 {
 	const struct build_request *o = b->o;
 	_cleanup_strv_ char **images = plan_images(b->plan);
@@ -83,20 +84,62 @@ int build_pull_bases(struct build_ctx *b, struct molt_error **err)
 	return 0;
 }
 
-int build_push(struct build_ctx *b, const struct image *img, struct molt_error **err)
+
+void plan_base_from_config(const struct image_config *c, struct plan_base *ret)
 {
-	const struct build_request *o = b->o;
-	struct registry_opts ro =
-		o->registry ? *o->registry : (struct registry_opts){.tls_verify = true};
-	ro.platform = NULL;
-	if (o->progress == PROGRESS_QUIET)
-		ro.quiet = true;
-	for (size_t i = 0; o->push_refs && o->push_refs[i]; i++) {
-		if (!ro.quiet)
-			fprintf(stderr, "pushing %s\n", o->push_refs[i]);
-		int r = registry_push(b->store, img, o->push_refs[i], &ro, NULL, err);
-		if (r < 0)
-			return r;
+	ret->env = strv_copy(c->env);
+	ret->workdir = c->working_dir ? xstrdup(c->working_dir) : NULL;
+	ret->shell = strv_copy(c->shell);
+	ret->user = c->user ? xstrdup(c->user) : NULL;
+}
+
+int bases_resolve(struct build_ctx *b, struct molt_error **err)
+{
+	(void)err;
+	_cleanup_strv_ char **images = plan_images(b->plan);
+	size_t n = strv_len(images);
+	b->bases = xcalloc(n + 1, sizeof(*b->bases));
+	for (size_t i = 0; i < n; i++) {
+		struct resolved_base *base = &b->bases[b->n_bases++];
+		base->ref = xstrdup(images[i]);
+		/* a missing image fails the stage that reads it, with this error */
+		if (layer_store_resolve(b->store, images[i], &base->img, &base->missing) < 0)
+			base->img = NULL;
 	}
 	return 0;
+}
+
+int bases_get(struct build_ctx *b, const char *ref, const struct image **ret,
+	      struct molt_error **err)
+{
+	struct resolved_base *base = NULL;
+	for (size_t i = 0; i < b->n_bases && !base; i++)
+		if (!strcmp(b->bases[i].ref, ref))
+			base = &b->bases[i];
+	if (!base) {
+		/* named by an ONBUILD trigger, known only once its base image was read:
+		 * resolved on first use in this worker, then kept like the others */
+		b->bases = xrealloc(b->bases, (b->n_bases + 1) * sizeof(*b->bases));
+		base = &b->bases[b->n_bases++];
+		*base = (struct resolved_base){.ref = xstrdup(ref)};
+		if (layer_store_resolve(b->store, ref, &base->img, &base->missing) < 0)
+			base->img = NULL;
+	}
+	*ret = base->img;
+	if (base->img)
+		return 0;
+	int code = base->missing ? base->missing->code : ENOENT;
+	return molt_error_setx(err, code, "%s", base->missing ? base->missing->msg : ref);
+}
+
+void bases_free(struct build_ctx *b)
+{
+	for (size_t i = 0; i < b->n_bases; i++) {
+		free(b->bases[i].ref);
+		image_free(b->bases[i].img);
+		molt_error_free(b->bases[i].missing);
+	}
+	free(b->bases);
+	b->bases = NULL;
+	b->n_bases = 0;
 }
