@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "compress_blocks.h"
+#include "layers_int.h"
 
 struct layer_sink {
 	int fd;

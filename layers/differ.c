@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/xattr.h>
 
-#include "layers.h"
+#include "layers_int.h"
 
 /*
  * security.capability is how images ship file capabilities (ping), and user.* is

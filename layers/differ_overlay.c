@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
-#include "layers.h"
+#include "layers_int.h"
 
 struct ovl_diff {
 	struct layer_changes *out;

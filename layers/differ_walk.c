@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "layers.h"
+#include "layers_int.h"
 
 enum seen { SEEN_NO, SEEN_KEPT, SEEN_REPLACED };
 

@@ -367,20 +367,6 @@ int layer_store_gc(struct layer_store *s, bool wait, size_t *ret_removed,
 /* Removes everything under root (the caller enters the build namespace first). */
 int layer_store_destroy(const char *root, struct molt_error **err);
 
-/*
- * Store internals shared by store.c and store_lock.c (and usable by the build
- * cache, which lives beside the store): flock(2) helpers and scratch directories.
- * Locks return -EWOULDBLOCK, without touching *err, when wait is false and the
- * lock is taken.
- */
-int store_lock_file(int dirfd, const char *name, bool exclusive, bool wait, int *ret_fd,
-		    struct molt_error **err);
-int store_lock_fd(int fd, bool exclusive, bool wait, struct molt_error **err);
-/* Makes tmp/<pid>.<rand>/ and returns it flock'ed (the lock lives as long as the fd). */
-int store_tmp_create(int tmpfd, const char *tmp_path, char **ret_path, int *ret_lockfd,
-		     struct molt_error **err);
-/* Removes scratch directories whose processes are gone (best effort). */
-void store_tmp_clean(int tmpfd);
 
 /* ---------------------------------------------------------------- formats in and out */
 
@@ -667,33 +653,5 @@ void layer_writer_free(struct layer_writer *w);
 /* Sorts c and writes all of it (ENTRYs read from srcfd) as one layer on outfd. */
 int layer_write_changes(int srcfd, struct layer_changes *c, const struct layer_writer_opts *o,
 			int outfd, struct layer_digests *ret, struct molt_error **err);
-
-/*
- * Internal to layers/ (section B files share these; other modules use the API above).
- */
-/* Allowed xattrs of one inode, sorted by name (differ.c). */
-struct layer_xattr {
-	char *name;
-	char *value;
-	size_t len;
-};
-struct layer_xattrs {
-	struct layer_xattr *v;
-	size_t n;
-};
-/* Reads the allowed xattrs of fd (an fs without xattrs gives none). */
-int layer_xattrs_read(int fd, struct layer_xattrs *ret, struct molt_error **err);
-bool layer_xattrs_equal(const struct layer_xattrs *a, const struct layer_xattrs *b);
-void layer_xattrs_done(struct layer_xattrs *x);
-
-/* Hash + compress + write: the byte stream under the tar writer (compress.c). */
-struct layer_sink;
-int layer_sink_new(int outfd, enum layer_compression c, int level, struct layer_sink **ret,
-		   struct molt_error **err);
-int layer_sink_write(struct layer_sink *s, const void *buf, size_t len, struct molt_error **err);
-int layer_sink_finish(struct layer_sink *s, struct layer_digests *ret, struct molt_error **err);
-void layer_sink_free(struct layer_sink *s);
-
-/* end of section B */
 
 #endif

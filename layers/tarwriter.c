@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "layers.h"
+#include "layers_int.h"
 
 #define TAR_BLOCK 512
 #define WRITER_BUF (1 << 17)

@@ -17,7 +17,7 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 
-#include "../../layers/layers.h"
+#include "../../layers/layers_int.h"
 #include "../../sandbox/sandbox.h"
 #include "tap.h"
 
