@@ -18,48 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "layers.h"
-
-#define JSON_MAX (16u << 20)
-#define MAX_ENTRIES 100000
-
-struct member {
-	char *name;  /* normalised entry name */
-	char *path;  /* temporary file; NULL once moved into the store */
-	char *alias; /* for links: the member it points at */
-	char digest[DIGEST_STR_LEN];
-	int64_t size;
-};
-
-struct source {
-	const char *input; /* for messages */
-	int dirfd;         /* an OCI layout directory, or -1 for a tar */
-	struct member *m;
-	size_t n;
-	struct write_budget budget; /* what extracting a tar's members may write */
-	char *what;
-};
-
-struct plan_blob {
-	char *member; /* from the source, or */
-	char *data;   /* generated here (docker manifests) */
-	size_t len;
-	char digest[DIGEST_STR_LEN];
-};
-
-struct plan_image {
-	char manifest[DIGEST_STR_LEN];
-	char id[DIGEST_STR_LEN];
-	char **names;
-};
-
-struct plan {
-	struct plan_blob *b;
-	size_t nb;
-	struct plan_image *im;
-	size_t ni;
-};
-
+#include "archive_load.h"
 static void archive_readp(struct archive **a)
 {
 	if (*a)
@@ -306,7 +265,7 @@ static int open_in_layout(int dirfd, const char *name, int *ret_fd, struct molt_
 	return 0;
 }
 
-static int src_open(struct source *src, const char *name, int *ret_fd, struct molt_error **err)
+int src_open(struct source *src, const char *name, int *ret_fd, struct molt_error **err)
 {
 	if (src->dirfd >= 0) {
 		int r = open_in_layout(src->dirfd, name, ret_fd, err);
@@ -330,8 +289,8 @@ static bool src_has(struct source *src, const char *name)
 	return fstatat(src->dirfd, name, &st, 0) == 0 && S_ISREG(st.st_mode);
 }
 
-static int src_read(struct source *src, const char *name, char **ret, size_t *ret_len,
-		    struct molt_error **err)
+int src_read(struct source *src, const char *name, char **ret, size_t *ret_len,
+	     struct molt_error **err)
 {
 	_cleanup_close_ int fd = -1;
 	int r = src_open(src, name, &fd, err);
@@ -359,8 +318,8 @@ static int src_read(struct source *src, const char *name, char **ret, size_t *re
 }
 
 /* Digest and size of a file in the source (known for tars, computed for directories). */
-static int src_digest(struct source *src, const char *name, char ret[DIGEST_STR_LEN],
-		      int64_t *ret_size, struct molt_error **err)
+int src_digest(struct source *src, const char *name, char ret[DIGEST_STR_LEN],
+	       int64_t *ret_size, struct molt_error **err)
 {
 	if (src->dirfd < 0) {
 		struct member *m = find_member(src, name);
@@ -427,7 +386,7 @@ static int src_read_blob(struct source *src, const struct image_descriptor *d, c
 	return r;
 }
 
-static void plan_add_member(struct plan *p, const char *member, const char *digest)
+void plan_add_member(struct plan *p, const char *member, const char *digest)
 {
 	p->b = xrealloc(p->b, (p->nb + 1) * sizeof(*p->b));
 	p->b[p->nb] = (struct plan_blob){.member = xstrdup(member)};
@@ -435,7 +394,7 @@ static void plan_add_member(struct plan *p, const char *member, const char *dige
 	p->nb++;
 }
 
-static void plan_add_data(struct plan *p, char *data, size_t len, char ret[DIGEST_STR_LEN])
+void plan_add_data(struct plan *p, char *data, size_t len, char ret[DIGEST_STR_LEN])
 {
 	p->b = xrealloc(p->b, (p->nb + 1) * sizeof(*p->b));
 	p->b[p->nb] = (struct plan_blob){.data = data, .len = len};
@@ -444,161 +403,13 @@ static void plan_add_data(struct plan *p, char *data, size_t len, char ret[DIGES
 	p->nb++;
 }
 
-static void plan_add_image(struct plan *p, const char *manifest, const char *id, char **names)
+void plan_add_image(struct plan *p, const char *manifest, const char *id, char **names)
 {
 	p->im = xrealloc(p->im, (p->ni + 1) * sizeof(*p->im));
 	p->im[p->ni] = (struct plan_image){.names = names};
 	memcpy(p->im[p->ni].manifest, manifest, DIGEST_STR_LEN);
 	memcpy(p->im[p->ni].id, id, DIGEST_STR_LEN);
 	p->ni++;
-}
-
-/* ---------------------------------------------------------------- docker save tars */
-
-static int hash_cb(const void *buf, size_t n, void *ud)
-{
-	digester_update(ud, buf, n);
-	return 0;
-}
-
-/* A docker layer file must hash (uncompressed) to the diff ID its config names. */
-static int check_docker_layer(struct source *src, const char *name, const char *blob_digest,
-			      const char *diff_id, enum blob_compression *ret_c,
-			      struct molt_error **err)
-{
-	_cleanup_close_ int fd = -1;
-	int r = src_open(src, name, &fd, err);
-	if (r < 0)
-		return r;
-	unsigned char head[4] = {0};
-	ssize_t n = read_full(fd, head, sizeof(head));
-	if (n < 0 || lseek(fd, 0, SEEK_SET) < 0)
-		return molt_error_set(err, errno, "'%s': read '%s'", src->input, name);
-	*ret_c = blob_compression_detect(head, (size_t)n);
-	char got[DIGEST_STR_LEN];
-	if (*ret_c == BLOB_PLAIN) {
-		memcpy(got, blob_digest, DIGEST_STR_LEN);
-	} else {
-		struct digester *d = digester_new();
-		r = blob_decompress(fd, hash_cb, d, err);
-		digester_final(d, got);
-		digester_free(d);
-		if (r < 0)
-			return molt_error_wrap(err, "'%s': layer '%s'", src->input, name);
-	}
-	if (strcmp(got, diff_id) != 0)
-		return molt_error_setx(err, EBADMSG,
-				       "'%s': layer '%s' does not match diff ID %s (its content is %s)",
-				       src->input, name, diff_id, got);
-	return 0;
-}
-
-static int docker_names(json_t *tags, char ***ret, const char *input, struct molt_error **err)
-{
-	_cleanup_strv_ char **names = xcalloc(1, sizeof(char *));
-	size_t i;
-	json_t *t;
-	if (tags && !json_is_null(tags) && !json_is_array(tags))
-		return molt_error_setx(err, EINVAL, "'%s': manifest.json: RepoTags is not a list", input);
-	json_array_foreach(tags, i, t)
-	{
-		char *n = NULL;
-		int r = json_is_string(t) ? image_ref_normalize(json_string_value(t), &n, err)
-					  : molt_error_setx(err, EINVAL, "RepoTags holds a non-string");
-		if (r < 0)
-			return molt_error_wrap(err, "'%s': manifest.json", input);
-		strv_push_take(&names, n);
-	}
-	*ret = TAKE_PTR(names);
-	return 0;
-}
-
-static int docker_layers(struct source *src, json_t *layers, const struct image_config *cfg,
-			 struct image_manifest *m, struct plan *p, struct molt_error **err)
-{
-	size_t n = json_array_size(layers);
-	if (!json_is_array(layers) || n != strv_len(cfg->diff_ids))
-		return molt_error_setx(err, EINVAL,
-				       "'%s': manifest.json lists %zu layers, the config %zu diff IDs",
-				       src->input, n, strv_len(cfg->diff_ids));
-	m->layers = xcalloc(n + 1, sizeof(*m->layers));
-	for (size_t i = 0; i < n; i++) {
-		json_t *l = json_array_get(layers, i);
-		if (!json_is_string(l))
-			return molt_error_setx(err, EINVAL, "'%s': manifest.json: a layer is not a path",
-					       src->input);
-		const char *name = json_string_value(l);
-		struct image_descriptor *d = &m->layers[m->n_layers++];
-		enum blob_compression c = BLOB_PLAIN;
-		int r = src_digest(src, name, d->digest, &d->size, err);
-		if (r == 0)
-			r = check_docker_layer(src, name, d->digest, cfg->diff_ids[i], &c, err);
-		if (r < 0)
-			return r;
-		d->media_type = xstrdup(blob_compression_media_type(c));
-		plan_add_member(p, name, d->digest);
-	}
-	return 0;
-}
-
-static int docker_image(struct source *src, json_t *item, struct plan *p, struct molt_error **err)
-{
-	json_t *cfg_name = json_object_get(item, "Config");
-	if (!json_is_string(cfg_name))
-		return molt_error_setx(err, EINVAL, "'%s': manifest.json: an entry has no Config",
-				       src->input);
-	_cleanup_free_ char *cfg_data = NULL;
-	size_t cfg_len = 0;
-	struct image_config cfg = {0};
-	struct image_manifest m = {.media_type = xstrdup(MEDIA_OCI_MANIFEST)};
-	char **names = NULL;
-	int r = src_read(src, json_string_value(cfg_name), &cfg_data, &cfg_len, err);
-	if (r == 0)
-		r = image_config_parse(cfg_data, cfg_len, &cfg, err);
-	if (r == 0) {
-		m.config.media_type = xstrdup(MEDIA_OCI_CONFIG);
-		m.config.size = (int64_t)cfg_len;
-		digest_buffer(cfg_data, cfg_len, m.config.digest);
-		plan_add_member(p, json_string_value(cfg_name), m.config.digest);
-		r = docker_layers(src, json_object_get(item, "Layers"), &cfg, &m, p, err);
-	}
-	if (r == 0)
-		r = docker_names(json_object_get(item, "RepoTags"), &names, src->input, err);
-	if (r == 0) {
-		char digest[DIGEST_STR_LEN];
-		char *json = image_manifest_to_json(&m);
-		plan_add_data(p, json, strlen(json), digest);
-		plan_add_image(p, digest, m.config.digest, names);
-	}
-	image_config_done(&cfg);
-	image_manifest_done(&m);
-	return r;
-}
-
-static int load_docker(struct source *src, struct plan *p, struct molt_error **err)
-{
-	_cleanup_free_ char *data = NULL;
-	size_t len = 0;
-	int r = src_read(src, "manifest.json", &data, &len, err);
-	if (r < 0)
-		return r;
-	json_error_t je;
-	_cleanup_(json_decrefp) json_t *arr = json_loadb(data, len, 0, &je);
-	if (!json_is_array(arr) || json_array_size(arr) == 0)
-		return molt_error_setx(err, EINVAL, "'%s': manifest.json is not a list of images%s%s",
-				       src->input, arr ? "" : ": ", arr ? "" : je.text);
-	size_t i;
-	json_t *item;
-	json_array_foreach(arr, i, item)
-	{
-		r = json_is_object(item) ? docker_image(src, item, p, err)
-					 : molt_error_setx(err, EINVAL,
-							   "'%s': manifest.json: an entry is not an object",
-							   src->input);
-		if (r < 0)
-			return r;
-	}
-	return 0;
 }
 
 /* ---------------------------------------------------------------- OCI layouts and archives */
