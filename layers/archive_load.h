@@ -7,7 +7,7 @@
 #ifndef MOLT_LAYERS_ARCHIVE_LOAD_H
 #define MOLT_LAYERS_ARCHIVE_LOAD_H
 
-#include "layers.h"
+#include "layers_int.h"
 
 #define JSON_MAX (16u << 20)
 #define MAX_ENTRIES 100000

@@ -383,20 +383,22 @@ const char *blob_compression_media_type(enum blob_compression c);
  */
 int blob_decompress(int fd, int (*cb)(const void *buf, size_t n, void *userdata), void *userdata,
 		    struct molt_error **err);
-struct archive;
-/*
- * decompress.c: the one way molt sets up libarchive's decompressors. Enables none,
- * gzip, bzip2, xz and zstd — in-process only: never archive_read_support_filter_all(),
- * which runs external programs (lzop, lrzip, ...) on untrusted bytes. 0, or -ENOTSUP
- * when a filter is missing or would need an external program.
- */
-int decompress_enable(struct archive *a, struct molt_error **err);
 /* The name of a compression molt refuses ("lzop", "lrzip", "compress (.Z)", ...) that
  * the first bytes of a file show, or NULL. Pure. */
 const char *decompress_foreign_name(const void *head, size_t n);
 /* A clear error ("WHAT: compressed with lzop: molt reads gzip, ...") when the file at
  * fd (read with pread at offset 0) is in such a format; 0 otherwise. */
 int decompress_refuse_foreign(int fd, const char *what, struct molt_error **err);
+/* A tar, plain or compressed with gzip, bzip2, xz or zstd (ADD's "recognized"
+ * archives); reads fd from its current offset. */
+bool decompress_is_tar(int fd);
+/*
+ * For a tar compressed with bzip2 or xz (which the unpacker does not read): *ret_fd
+ * a plain copy in scratch (unlinked), at most 64 GiB; for a plain, gzip or zstd tar
+ * *ret_fd = -1 (unpack fd itself).
+ */
+int decompress_to_plain_tar(int fd, const char *scratch, const char *src, int *ret_fd,
+			    struct molt_error **err);
 /* Checks fd holds a complete, readable tar (gzip, bzip2, xz, zstd or none); reads it
  * to the end. */
 int tar_validate(int fd, const char *what, struct molt_error **err);

@@ -63,4 +63,13 @@ void layer_sink_free(struct layer_sink *s);
 /* Image names normalized ("docker.io/library/x:latest"), for the index (store_index.c). */
 int store_normalize_names(char *const *names, char ***ret, struct molt_error **err);
 
+struct archive;
+/*
+ * decompress.c: the one way molt sets up libarchive's decompressors. Enables none,
+ * gzip, bzip2, xz and zstd — in-process only: never archive_read_support_filter_all(),
+ * which runs external programs (lzop, lrzip, ...) on untrusted bytes. 0, or -ENOTSUP
+ * when a filter is missing or would need an external program.
+ */
+int decompress_enable(struct archive *a, struct molt_error **err);
+
 #endif

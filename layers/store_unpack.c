@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "layers.h"
+#include "layers_int.h"
 
 /*
  * One pass over the blob: a thread reads it (hashing the compressed bytes when asked),

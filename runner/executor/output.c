@@ -4,8 +4,6 @@
  * OCI image layout (oci: a directory, or an OCI archive when dest ends in .tar), or
  * a `docker load` tar (docker).
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -95,58 +93,13 @@ static int output_local(struct build_ctx *b, const struct image *img, const char
 	return r;
 }
 
-/* Unpacks an OCI archive we just wrote into a layout directory (trusted input). */
-static int extract_plain(const char *tar, const char *dest, struct molt_error **err)
-{
-	int r = mkdir_p(dest, 0755, err);
-	if (r < 0)
-		return r;
-	struct archive *a = archive_read_new();
-	struct archive *w = archive_write_disk_new();
-	archive_read_support_format_tar(a);
-	archive_write_disk_set_options(w, ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-						  ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-						  ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
-	_cleanup_free_ char *cwd = getcwd(NULL, 0);
-	if (archive_read_open_filename(a, tar, 65536) != ARCHIVE_OK || chdir(dest) < 0) {
-		r = molt_error_setx(err, EIO, "read '%s': %s", tar, archive_error_string(a));
-		goto out;
-	}
-	struct archive_entry *e;
-	int ar;
-	while ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		if (archive_write_header(w, e) != ARCHIVE_OK) {
-			r = molt_error_setx(err, EIO, "write '%s': %s", dest, archive_error_string(w));
-			break;
-		}
-		const void *buf;
-		size_t len;
-		int64_t off;
-		while (archive_read_data_block(a, &buf, &len, &off) == ARCHIVE_OK)
-			archive_write_data_block(w, buf, len, off);
-	}
-	if (r == 0 && ar != ARCHIVE_EOF)
-		r = molt_error_setx(err, EIO, "read '%s': %s", tar, archive_error_string(a));
-out:
-	if (cwd && chdir(cwd) < 0 && r == 0)
-		r = molt_error_set(err, errno, "return to '%s'", cwd);
-	archive_write_free(w);
-	archive_read_free(a);
-	return r;
-}
-
 static int output_image(struct build_ctx *b, const struct image *img,
 			const struct build_output_spec *out, struct molt_error **err)
 {
-	enum image_save_format fmt = out->type == OUTPUT_OCI ? IMAGE_SAVE_OCI : IMAGE_SAVE_DOCKER;
-	if (out->type == OUTPUT_DOCKER || str_endswith(out->dest, ".tar"))
-		return layer_store_save(b->store, img, b->o->tags, fmt, out->dest, err);
-	_cleanup_free_ char *tmp = xasprintf("%s/output-oci.tar", b->tmp);
-	int r = layer_store_save(b->store, img, b->o->tags, fmt, tmp, err);
-	if (r == 0)
-		r = extract_plain(tmp, out->dest, err);
-	unlink(tmp);
-	return r;
+	enum image_save_format fmt = out->type == OUTPUT_DOCKER ? IMAGE_SAVE_DOCKER
+				     : str_endswith(out->dest, ".tar") ? IMAGE_SAVE_OCI
+								       : IMAGE_SAVE_OCI_LAYOUT;
+	return layer_store_save(b->store, img, b->o->tags, fmt, out->dest, err);
 }
 
 int output_write(struct build_ctx *b, const struct build_output_spec *out, const struct image *img,

@@ -278,6 +278,14 @@ if build "$c" -t out --iidfile "$WORK/iid" -o "type=oci,dest=$WORK/oci" -o "type
 else
 	not_ok "outputs build"; diag "$(tail -n 20 "$WORK/build.log")"
 fi
+# type=oci to a directory goes through the store's own OCI layout writer: the layout
+# appears whole (temp + rename), and a directory that holds something else is refused
+# rather than mixed into.
+mkdir -p "$WORK/oci-busy"; echo mine >"$WORK/oci-busy/keep"
+molt_fails 1 "exists and is not an empty directory" "type=oci refuses a non-empty directory" \
+	"$MOLT" build --progress quiet -o "type=oci,dest=$WORK/oci-busy" "$c"
+is "$(cat "$WORK/oci-busy/keep"; ls "$WORK/oci-busy" | wc -l)" "mine
+1" "type=oci leaves a refused directory as it was"
 
 # 12. Reproducible: same context, same SOURCE_DATE_EPOCH → same image ID, also when
 #     the context is in another directory.
