@@ -38,10 +38,20 @@ int bind_onto(int srcdirfd, const char *src, int targetfd, bool recursive, bool 
 	return 0;
 }
 
-static void record(struct mount_points *mp, const char *path)
+/* Records path, just made in the directory parentfd, whose stat before was `before`. */
+static void record(struct mount_points *mp, const char *path, int parentfd,
+		   const struct stat *before)
 {
-	if (mp)
-		strv_push(&mp->created, path);
+	struct stat st;
+	if (!mp)
+		return;
+	mp->v = xrealloc(mp->v, (mp->n + 1) * sizeof(*mp->v));
+	struct mount_point *p = &mp->v[mp->n++];
+	*p = (struct mount_point){.path = xstrdup(path)};
+	p->before[0] = before->st_atim;
+	p->before[1] = before->st_mtim;
+	/* an unknown time never matches: the parent's times are then left alone */
+	p->after = fstat(parentfd, &st) == 0 ? st.st_mtim : (struct timespec){-1, -1};
 }
 
 /* The directory must be a real directory (or missing: then created). */
@@ -61,9 +71,12 @@ static int need_dir(int rootfd, const char *name, struct mount_points *mp, struc
 	}
 	if (errno != ENOENT)
 		return molt_error_set(err, errno, "rootfs: inspect '/%s'", name);
+	struct stat parent;
+	if (fstat(rootfd, &parent) < 0)
+		return molt_error_set(err, errno, "rootfs: inspect '/'");
 	if (mkdirat(rootfd, name, 0755) < 0)
 		return molt_error_set(err, errno, "rootfs: create '/%s'", name);
-	record(mp, name);
+	record(mp, name, rootfd, &parent);
 	return 0;
 }
 
@@ -89,7 +102,8 @@ static int make_path(int rootfd, const char *path, bool dir, struct mount_points
 			_cleanup_free_ char *leaf = NULL;
 			_cleanup_close_ int parent =
 				inroot_open_parent(rootfd, p, false, INROOT_AUTO, &leaf);
-			r = parent < 0 ? parent : 0;
+			struct stat before;
+			r = parent < 0 ? parent : fstat(parent, &before) < 0 ? -errno : 0;
 			if (r >= 0) {
 				if (last && !dir) {
 					int f = openat(parent, leaf,
@@ -105,7 +119,7 @@ static int make_path(int rootfd, const char *path, bool dir, struct mount_points
 			}
 			if (r < 0)
 				return molt_error_set(err, -r, "rootfs: create mount point '/%s'", p);
-			record(mp, p);
+			record(mp, p, parent, &before);
 		} else if (r < 0) {
 			return molt_error_set(err, -r, "rootfs: resolve '/%s'", p);
 		}
@@ -148,27 +162,43 @@ int mounts_make_points(int rootfd, const struct sandbox_config *c, struct mount_
  * delete the empty files and directories it finds there (CVE-2024-23652). So every
  * directory on the way must be a real one, and the stub itself is never followed.
  */
-static void remove_point(int rootfd, const char *path)
+static void remove_point(int rootfd, const struct mount_point *mpt)
 {
 	_cleanup_free_ char *name = NULL;
-	_cleanup_close_ int pfd = inroot_open_parent_nolinks(rootfd, path, INROOT_AUTO, &name);
-	struct stat st;
-	if (pfd < 0 || fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	_cleanup_close_ int pfd = inroot_open_parent_nolinks(rootfd, mpt->path, INROOT_AUTO, &name);
+	struct stat st, parent;
+	if (pfd < 0 || fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || fstat(pfd, &parent) < 0)
 		return;
+	bool untouched = parent.st_mtim.tv_sec == mpt->after.tv_sec &&
+			 parent.st_mtim.tv_nsec == mpt->after.tv_nsec;
 	/* Only what is still an empty stub: the step may have filled it. */
+	int r = -1;
 	if (S_ISDIR(st.st_mode))
-		(void)unlinkat(pfd, name, AT_REMOVEDIR);
+		r = unlinkat(pfd, name, AT_REMOVEDIR);
 	else if (S_ISREG(st.st_mode) && st.st_size == 0)
-		(void)unlinkat(pfd, name, 0);
+		r = unlinkat(pfd, name, 0);
+	if (r < 0 || !untouched)
+		return;
+	_cleanup_close_ int dir = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir >= 0)
+		(void)futimens(dir, mpt->before); /* best effort: only a timestamp */
 }
 
 void mounts_remove_points(int rootfd, struct mount_points *mp)
 {
-	size_t n = strv_len(mp->created);
-	while (n-- > 0)
-		remove_point(rootfd, mp->created[n]);
-	strv_free(mp->created);
-	mp->created = NULL;
+	/* In reverse: /etc/hosts before /etc, each parent's times back as they were. */
+	for (size_t i = mp->n; i-- > 0;)
+		remove_point(rootfd, &mp->v[i]);
+	mounts_points_free(mp);
+}
+
+void mounts_points_free(struct mount_points *mp)
+{
+	for (size_t i = 0; i < mp->n; i++)
+		free(mp->v[i].path);
+	free(mp->v);
+	mp->v = NULL;
+	mp->n = 0;
 }
 
 static int mount_fd(const char *fstype, int targetfd, unsigned long flags, const char *opts,
@@ -322,7 +352,7 @@ int mounts_setup(const struct mount_plan *p, struct molt_error **err)
 		struct mount_points mp = {0};
 		int r = fd < 0 ? molt_error_set(err, errno, "open '%s'", root)
 			       : mounts_make_points(fd, c, &mp, err);
-		strv_free(mp.created);
+		mounts_points_free(&mp);
 		if (r < 0)
 			return r;
 	}

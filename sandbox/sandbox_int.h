@@ -32,9 +32,20 @@ struct mount_plan {
 	char *hosts, *hostname, *resolv; /* contents of the generated /etc files */
 };
 
-/* Paths (relative to the rootfs) that sandbox_run() created as mount points. */
+/*
+ * What sandbox_run() created as mount points (paths relative to the rootfs), with
+ * their parent directory's times: removing a point puts them back when the step did
+ * not touch the parent itself — otherwise every RUN would record /etc as changed
+ * (BuildKit's mount stub cleaner does the same).
+ */
+struct mount_point {
+	char *path;
+	struct timespec before[2]; /* the parent's atime and mtime before the point */
+	struct timespec after;     /* the parent's mtime right after making it */
+};
 struct mount_points {
-	char **created; /* in creation order; removed in reverse */
+	struct mount_point *v; /* in creation order; removed in reverse */
+	size_t n;
 };
 
 /*
@@ -43,8 +54,11 @@ struct mount_points {
  */
 int mounts_make_points(int rootfd, const struct sandbox_config *c, struct mount_points *mp,
 		       struct molt_error **err);
-/* Removes what mounts_make_points() created (only if still empty). */
+/* Removes what mounts_make_points() created (only if still empty), putting the
+ * parents' times back when the step left them alone; frees mp's records. */
 void mounts_remove_points(int rootfd, struct mount_points *mp);
+/* Frees mp's records without removing anything. */
+void mounts_points_free(struct mount_points *mp);
 /*
  * In the sandbox's pid 1 (fresh mount namespace): builds the whole filesystem and
  * pivots into it. On return "/" is the rootfs and the host's tree is gone.

@@ -167,92 +167,6 @@ static char *describe_status(int status)
 	return xasprintf("exit code: %d", status);
 }
 
-/*
- * Mount points the sandbox needs (/proc, /dev, /sys, /etc/hosts, ...) that the image
- * lacks are made here before the step and removed after it, and their parent's
- * times are put back when the step did not touch the parent itself — otherwise every
- * RUN would record /etc as changed (BuildKit's mount stub cleaner does the same).
- */
-struct stub {
-	char *parent; /* relative to the rootfs, "" for the root */
-	char *name;
-	bool dir;
-	struct timespec before[2]; /* parent atime/mtime before the stub */
-	struct timespec after;     /* parent mtime right after making it */
-};
-
-static const struct {
-	const char *parent, *name;
-	bool dir;
-} stub_paths[] = {
-	{"", "proc", true}, {"", "dev", true},	{"", "sys", true},
-	{"", "etc", true},  {"etc", "hosts", false}, {"etc", "hostname", false},
-	{"etc", "resolv.conf", false},
-};
-
-static int make_stubs(int root, struct stub **ret, size_t *ret_n)
-{
-	struct stub *v = xcalloc(ARRAY_SIZE(stub_paths), sizeof(*v));
-	size_t n = 0;
-	for (size_t i = 0; i < ARRAY_SIZE(stub_paths); i++) {
-		const char *pp = stub_paths[i].parent;
-		int pfd = inroot_open_nolinks(root, pp, O_RDONLY | O_DIRECTORY, INROOT_AUTO);
-		struct stat st;
-		if (pfd < 0)
-			continue; /* a symlinked or missing parent: the sandbox decides */
-		if (fstatat(pfd, stub_paths[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
-		    fstat(pfd, &st) < 0) {
-			close(pfd);
-			continue;
-		}
-		struct stub *s = &v[n];
-		s->before[0] = st.st_atim;
-		s->before[1] = st.st_mtim;
-		int r = stub_paths[i].dir ? mkdirat(pfd, stub_paths[i].name, 0755)
-					  : mknodat(pfd, stub_paths[i].name, S_IFREG | 0644, 0);
-		if (r == 0 && fstat(pfd, &st) == 0) {
-			s->parent = xstrdup(pp);
-			s->name = xstrdup(stub_paths[i].name);
-			s->dir = stub_paths[i].dir;
-			s->after = st.st_mtim;
-			n++;
-		}
-		close(pfd);
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
-}
-
-static void remove_stubs(int root, struct stub *v, size_t n)
-{
-	/* In reverse: /etc/hosts before /etc. */
-	for (size_t i = n; i-- > 0;) {
-		struct stub *s = &v[i];
-		/* A step may have swapped the parent for a symlink (CVE-2024-23652): never
-		 * followed, the stub then stays where the step moved it. */
-		int pfd = inroot_open_nolinks(root, s->parent, O_RDONLY | O_DIRECTORY, INROOT_AUTO);
-		struct stat st;
-		if (pfd >= 0 && fstat(pfd, &st) == 0) {
-			bool untouched = st.st_mtim.tv_sec == s->after.tv_sec &&
-					 st.st_mtim.tv_nsec == s->after.tv_nsec;
-			struct stat sst;
-			/* Only an empty stub is ours to remove; the step may have filled it. */
-			bool empty = fstatat(pfd, s->name, &sst, AT_SYMLINK_NOFOLLOW) == 0 &&
-				     (s->dir ? S_ISDIR(sst.st_mode) : S_ISREG(sst.st_mode) &&
-								     sst.st_size == 0);
-			if (empty && unlinkat(pfd, s->name, s->dir ? AT_REMOVEDIR : 0) == 0 &&
-			    untouched)
-				(void)futimens(pfd, s->before);
-		}
-		if (pfd >= 0)
-			close(pfd);
-		free(s->parent);
-		free(s->name);
-	}
-	free(v);
-}
-
 static int run_in_sandbox(struct stage_run *sr, const struct build_instr *in, struct stepfs *fs,
 			  struct molt_error **err)
 {
@@ -297,11 +211,8 @@ static int run_in_sandbox(struct stage_run *sr, const struct build_instr *in, st
 	c.mounts = mounts.v;
 	c.n_mounts = mounts.n;
 	int status = -1;
-	struct stub *stubs = NULL;
-	size_t n_stubs = 0;
-	make_stubs(root, &stubs, &n_stubs);
+	/* the mount points the image lacks come and go with the step (sandbox/mounts.c) */
 	r = sandbox_run(&c, &status, err);
-	remove_stubs(root, stubs, n_stubs);
 	run_mounts_done(&mounts);
 	close(out_wr);
 	while (waitpid(tee, NULL, 0) < 0 && errno == EINTR)
