@@ -219,7 +219,7 @@ static int save_docker(struct out *o, const struct image *img, char *const *name
 	for (size_t i = 0; names && names[i]; i++) {
 		struct image_ref ref;
 		if (image_ref_parse(names[i], &ref, err) < 0)
-			return -EINVAL;
+			return molt_error_pass(err);
 		/*
 		 * Full names: docker load normalises them back, and podman would put a
 		 * short name under localhost/.

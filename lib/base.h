@@ -64,6 +64,8 @@ int molt_error_wrap(struct molt_error **err, const char *fmt, ...) MOLT_PRINTF(2
 void molt_error_set_detail(struct molt_error *e, const char *detail);
 /* Returns -code (or -EINVAL) of an error, for passing it on. */
 int molt_error_ret(const struct molt_error *e);
+/* After a callee failed and set *err: its -code, to return unchanged (err may be NULL). */
+int molt_error_pass(struct molt_error **err);
 void molt_error_free(struct molt_error *e);
 /* Prints "molt: <msg>\n<detail>" to stderr. Only main() (and test drivers) call it. */
 void molt_error_print(const struct molt_error *e);

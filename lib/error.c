@@ -85,6 +85,11 @@ int molt_error_ret(const struct molt_error *e)
 	return e && e->code > 0 ? -e->code : -EINVAL;
 }
 
+int molt_error_pass(struct molt_error **err)
+{
+	return molt_error_ret(err ? *err : NULL);
+}
+
 void molt_error_free(struct molt_error *e)
 {
 	if (!e)

@@ -63,7 +63,7 @@ int devices_setup(const char *devpath, struct molt_error **err)
 		return molt_error_set(err, errno, "open the sandbox's /dev");
 	for (size_t i = 0; i < ARRAY_SIZE(nodes); i++)
 		if (bind_node(devfd, &nodes[i], err) < 0)
-			return -EINVAL;
+			return molt_error_pass(err);
 	if (mkdirat(devfd, "pts", 0755) < 0 || mkdirat(devfd, "shm", 01777) < 0)
 		return molt_error_set(err, errno, "create /dev/pts and /dev/shm");
 	_cleanup_free_ char *pts = xasprintf("%s/pts", devpath);

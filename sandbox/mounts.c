@@ -137,7 +137,7 @@ int mounts_make_points(int rootfd, const struct sandbox_config *c, struct mount_
 	static const char *const files[] = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"};
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
 		if (need_dir(rootfd, dirs[i], mp, err) < 0)
-			return -EINVAL;
+			return molt_error_pass(err);
 	struct stat st;
 	if (fstatat(rootfd, "dev/null", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
 		return molt_error_setx(err, ELOOP,
@@ -145,13 +145,13 @@ int mounts_make_points(int rootfd, const struct sandbox_config *c, struct mount_
 				       "(CVE-2025-31133)");
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
 		if (make_path(rootfd, files[i], false, mp, err) < 0)
-			return -EINVAL;
+			return molt_error_pass(err);
 	for (size_t i = 0; i < c->n_mounts; i++) {
 		struct stat sst;
 		if (stat(c->mounts[i].source, &sst) < 0)
 			return molt_error_set(err, errno, "volume source '%s'", c->mounts[i].source);
 		if (make_path(rootfd, c->mounts[i].target, S_ISDIR(sst.st_mode), mp, err) < 0)
-			return -EINVAL;
+			return molt_error_pass(err);
 	}
 	return 0;
 }
@@ -345,7 +345,7 @@ int mounts_setup(const struct mount_plan *p, struct molt_error **err)
 	if (c->overlay) {
 		char *merged = NULL;
 		if (overlay_root(c->rootfs, &c->rlimits, &merged, err) < 0)
-			return -EINVAL;
+			return molt_error_pass(err);
 		free(root);
 		root = merged;
 		_cleanup_close_ int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -363,7 +363,7 @@ int mounts_setup(const struct mount_plan *p, struct molt_error **err)
 	if (rootfd < 0)
 		return molt_error_set(err, errno, "open rootfs '%s'", root);
 	if (etc_files(p, root, rootfd, err) < 0)
-		return -EINVAL;
+		return molt_error_pass(err);
 	_cleanup_close_ int procfd =
 		inroot_open_nolinks(rootfd, "proc", O_PATH | O_DIRECTORY, INROOT_AUTO);
 	_cleanup_close_ int devfd =
@@ -372,15 +372,15 @@ int mounts_setup(const struct mount_plan *p, struct molt_error **err)
 	if (devfd < 0)
 		return molt_error_set(err, -devfd, "rootfs: open '/proc' and '/dev'");
 	if (mount_fd("proc", procfd, MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "/proc", err) < 0)
-		return -EINVAL;
+		return molt_error_pass(err);
 	if (mount_sys(c, rootfd, err) < 0)
-		return -EINVAL;
+		return molt_error_pass(err);
 	_cleanup_free_ char *devpath = xasprintf("%s/dev", root);
 	if (mount_fd("tmpfs", devfd, MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", "/dev",
 		     err) < 0)
-		return -EINVAL;
+		return molt_error_pass(err);
 	if (devices_setup(devpath, err) < 0 || procfs_setup(root, err) < 0 ||
 	    volumes(c, rootfd, err) < 0 || pivot(rootfd, err) < 0)
-		return -EINVAL;
+		return molt_error_pass(err);
 	return devices_verify(err);
 }

@@ -57,9 +57,9 @@ int procfs_setup(const char *root, struct molt_error **err)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(readonly); i++)
 		if (make_readonly(root, readonly[i], err) < 0)
-			return -EINVAL;
+			return molt_error_pass(err);
 	for (size_t i = 0; i < ARRAY_SIZE(masked); i++)
 		if (mask(root, masked[i], err) < 0)
-			return -EINVAL;
+			return molt_error_pass(err);
 	return 0;
 }

@@ -170,7 +170,7 @@ static int make_child(const char *base, uint64_t max, char **ret_dir, struct mol
 	_cleanup_free_ char *text = xasprintf("%llu", (unsigned long long)max);
 	if (write_cg(dir, "pids.max", text, err) < 0) {
 		rmdir(dir);
-		return -EINVAL;
+		return molt_error_pass(err);
 	}
 	*ret_dir = TAKE_PTR(dir);
 	return 0;

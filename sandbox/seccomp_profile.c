@@ -160,14 +160,14 @@ static int build_allow_list(scmp_filter_ctx ctx, struct molt_error **err)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(allowed); i++)
 		if (rule(ctx, SCMP_ACT_ALLOW, allowed[i], 0, NULL, err) < 0)
-			return -EINVAL;
+			return molt_error_pass(err);
 	struct scmp_arg_cmp no_ns = SCMP_A0_64(SCMP_CMP_MASKED_EQ, CLONE_NS_FLAGS, 0);
 	if (rule(ctx, SCMP_ACT_ALLOW, "clone", 1, &no_ns, err) < 0)
-		return -EINVAL;
+		return molt_error_pass(err);
 	for (size_t i = 0; i < ARRAY_SIZE(personalities); i++) {
 		struct scmp_arg_cmp p = SCMP_A0_64(SCMP_CMP_EQ, personalities[i]);
 		if (rule(ctx, SCMP_ACT_ALLOW, "personality", 1, &p, err) < 0)
-			return -EINVAL;
+			return molt_error_pass(err);
 	}
 	return rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL, err);
 }
@@ -179,13 +179,13 @@ static int build_arg_denials(scmp_filter_ctx ctx, struct molt_error **err)
 	for (size_t i = 0; i < ARRAY_SIZE(ioctls); i++) {
 		struct scmp_arg_cmp c = SCMP_A1_64(SCMP_CMP_MASKED_EQ, 0xffffffffu, ioctls[i]);
 		if (rule(ctx, SCMP_ACT_ERRNO(EPERM), "ioctl", 1, &c, err) < 0)
-			return -EINVAL;
+			return molt_error_pass(err);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(families); i++) {
 		struct scmp_arg_cmp c = SCMP_A0_64(SCMP_CMP_MASKED_EQ, 0xffffffffu, families[i]);
 		if (rule(ctx, SCMP_ACT_ERRNO(EPERM), "socket", 1, &c, err) < 0 ||
 		    rule(ctx, SCMP_ACT_ERRNO(EPERM), "socketpair", 1, &c, err) < 0)
-			return -EINVAL;
+			return molt_error_pass(err);
 	}
 	return 0;
 }

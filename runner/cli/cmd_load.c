@@ -16,10 +16,10 @@ int cmd_load(int argc, char **argv, struct molt_global *g, struct molt_error **e
 			input = argv[i] + strlen("--input=");
 		else if (!strcmp(argv[i], "--max-unpack") && i + 1 < argc) {
 			if (cli_set_max_unpack(argv[0], argv[++i], err) < 0)
-				return -EINVAL;
+				return molt_error_pass(err);
 		} else if (str_startswith(argv[i], "--max-unpack=")) {
 			if (cli_set_max_unpack(argv[0], argv[i] + strlen("--max-unpack="), err) < 0)
-				return -EINVAL;
+				return molt_error_pass(err);
 		}
 		else
 			return cli_usage_error(err, argv[0], "unexpected argument '%s'", argv[i]);

@@ -191,7 +191,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o, int *ret_cmd,
 			break;
 		case 4:
 			if (parse_volume(o, v, err) < 0)
-				return -EINVAL;
+				return molt_error_pass(err);
 			break;
 		case 5:
 			free(o->rootfs);
@@ -199,15 +199,15 @@ static int parse_args(int argc, char **argv, struct run_opts *o, int *ret_cmd,
 			break;
 		case 6:
 			if (parse_memory(v, &o->c.rlimits.data, err) < 0)
-				return -EINVAL;
+				return molt_error_pass(err);
 			break;
 		case 7:
 			if (parse_pids(v, &o->c.rlimits.nproc, err) < 0)
-				return -EINVAL;
+				return molt_error_pass(err);
 			break;
 		default:
 			if (cli_set_max_unpack("run", v, err) < 0)
-				return -EINVAL;
+				return molt_error_pass(err);
 			break;
 		}
 	}
@@ -226,14 +226,14 @@ static int image_rootfs(struct layer_store *s, struct run_opts *o, char **cli_cm
 {
 	_cleanup_image_ struct image *img = NULL;
 	if (layer_store_resolve(s, o->image, &img, err) < 0)
-		return -EINVAL;
+		return molt_error_pass(err);
 	size_t n = strv_len(img->config.diff_ids);
 	if (n != img->manifest.n_layers)
 		return molt_error_setx(err, EINVAL, "image '%s': %zu layers but %zu diff IDs",
 				       o->image, img->manifest.n_layers, n);
 	const char *tmp = NULL;
 	if (layer_store_tmpdir(s, &tmp, err) < 0)
-		return -EINVAL;
+		return molt_error_pass(err);
 	/* Unpacked trees stay in the store for builds to use: the directories the
 	 * unpacker makes must not take the caller's umask (build.c sets the same). */
 	umask(022);
@@ -245,7 +245,7 @@ static int image_rootfs(struct layer_store *s, struct run_opts *o, char **cli_cm
 		strv_push_take(&lowers, layer_store_unpacked_path(s, img->config.diff_ids[i]));
 	_cleanup_free_ char *dir = xasprintf("%s/run", tmp);
 	if (stepfs_mount(dir, lowers, false, ret_fs, err) < 0)
-		return -EINVAL;
+		return molt_error_pass(err);
 	/* The image's config gives the defaults; the command line overrides. */
 	char **env = strv_copy(img->config.env);
 	for (char **p = o->env; p && *p; p++)
@@ -270,7 +270,7 @@ int cmd_run(int argc, char **argv, struct molt_global *g, struct molt_error **er
 	sandbox_config_init(&o.c);
 	int cmd = 0;
 	if (parse_args(argc, argv, &o, &cmd, err) < 0)
-		return -EINVAL;
+		return molt_error_pass(err);
 	for (size_t k = 0; k < o.c.n_mounts; k++) {
 		o.mounts[k].source = o.mount_strings[2 * k];
 		o.mounts[k].target = o.mount_strings[2 * k + 1];
@@ -278,7 +278,7 @@ int cmd_run(int argc, char **argv, struct molt_global *g, struct molt_error **er
 	o.c.mounts = o.mounts;
 	o.c.tty = true;
 	if (sandbox_enter_build_namespace(NULL, err) < 0)
-		return -EINVAL;
+		return molt_error_pass(err);
 	char root[PATH_MAX];
 	/* The store stays open until the step is over: its scratch directory holds the
 	 * overlay, and closing the store removes that directory. */
@@ -288,7 +288,7 @@ int cmd_run(int argc, char **argv, struct molt_global *g, struct molt_error **er
 		if (layer_store_open(cli_store_root(g), &store, err) < 0 ||
 		    image_rootfs(store, &o, cmd < argc ? argv + cmd : NULL, &fs, err) < 0) {
 			stepfs_free(fs);
-			return -EINVAL;
+			return molt_error_pass(err);
 		}
 		o.c.rootfs = fs->merged;
 		o.c.argv = o.argv;

@@ -338,7 +338,7 @@ static int mount_key(struct build_mount *m, const char *k, char *v, struct molt_
 	if (!strcmp(k, "readonly") || !strcmp(k, "ro") || !strcmp(k, "readwrite") ||
 	    !strcmp(k, "rw")) {
 		if (mount_bool(k, v, &b, err) < 0)
-			return -EINVAL;
+			return molt_error_pass(err);
 		m->readonly = (k[0] == 'r' && k[1] == 'o') || !strcmp(k, "readonly") ? b : !b;
 		return 0;
 	}

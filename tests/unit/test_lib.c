@@ -25,6 +25,13 @@ static void test_errors(void)
 	tap_ok(err->exit_code == MOLT_EXIT_USAGE, "usage errors exit 2");
 	tap_str_eq(err->msg, "bad flag", "usage message has no errno words");
 	molt_error_free(err);
+	err = NULL;
+	molt_error_setx(&err, ELOOP, "a symlink");
+	tap_ok(molt_error_pass(&err) == -ELOOP, "error_pass returns the callee's code");
+	molt_error_free(err);
+	err = NULL;
+	tap_ok(molt_error_pass(&err) == -EINVAL && molt_error_pass(NULL) == -EINVAL,
+	       "error_pass without an error is -EINVAL");
 }
 
 static void test_strings(void)
