@@ -304,38 +304,6 @@ static int walk_children(struct src_walk *w, int *dirfd, const char *rel, unsign
 	return r;
 }
 
-/* Wildcard expansion, component by component, as the copy engine's glob_walk. */
-static int glob_expand(int root, char **comps, size_t i, const char *prefix, char ***out)
-{
-	if (!comps[i]) {
-		strv_push(out, prefix);
-		return 0;
-	}
-	if (!copy_has_wildcard(comps[i])) {
-		_cleanup_free_ char *p =
-			*prefix ? xasprintf("%s/%s", prefix, comps[i]) : xstrdup(comps[i]);
-		_cleanup_close_ int fd =
-			inroot_open(root, p, O_PATH | (comps[i + 1] ? O_NOFOLLOW : 0), INROOT_AUTO);
-		if (fd < 0)
-			return fd == -ENOENT || fd == -ENOTDIR ? 0 : fd;
-		return glob_expand(root, comps, i + 1, p, out);
-	}
-	_cleanup_close_ int dfd =
-		inroot_open(root, *prefix ? prefix : ".", O_RDONLY | O_DIRECTORY, INROOT_AUTO);
-	if (dfd < 0)
-		return dfd == -ENOENT || dfd == -ENOTDIR ? 0 : dfd;
-	_cleanup_strv_ char **names = NULL;
-	int r = dir_list_sorted(dfd, &names);
-	for (size_t k = 0; r == 0 && names[k]; k++) {
-		if (fnmatch(comps[i], names[k], 0) != 0)
-			continue;
-		_cleanup_free_ char *p = *prefix ? xasprintf("%s/%s", prefix, names[k])
-						 : xstrdup(names[k]);
-		r = glob_expand(root, comps, i + 1, p, out);
-	}
-	return r;
-}
-
 static int walk_source(struct src_walk *w, const char *src, struct molt_error **err)
 {
 	_cleanup_strv_ char **comps = copy_path_split(src);
@@ -399,30 +367,11 @@ int cache_sources_digest(int src_root, char *const *sources, bool keep_owner,
 	};
 	int r = 0;
 	for (size_t i = 0; sources && sources[i] && r == 0; i++) {
-		_cleanup_strv_ char **matches = xcalloc(1, sizeof(char *));
+		_cleanup_strv_ char **matches = NULL;
 		cache_hash_str(w.h, "arg", sources[i]);
-		if (copy_has_wildcard(sources[i])) {
-			_cleanup_strv_ char **comps = copy_path_split(sources[i]);
-			r = glob_expand(src_root, comps, 0, "", &matches);
-			if (r < 0) {
-				r = molt_error_set(err, -r, "expand source '%s'", sources[i]);
-				break;
-			}
-			strv_sort(matches);
-		} else {
-			_cleanup_strv_ char **comps = copy_path_split(sources[i]);
-			struct strbuf sb = STRBUF_INIT;
-			for (size_t k = 0; comps[k]; k++)
-				strbuf_addf(&sb, "%s%s", k ? "/" : "", comps[k]);
-			strv_push_take(&matches, sb.len ? strbuf_detach(&sb) : xstrdup("."));
-			strbuf_done(&sb);
-		}
-		for (size_t k = 0; matches[k] && r == 0; k++) {
-			/* An ignored path is not part of the source tree at all (copy engine). */
-			if (skip && strcmp(matches[k], ".") && skip(skip_userdata, matches[k], false))
-				continue;
+		r = copy_sources_select(src_root, sources[i], skip, skip_userdata, &matches, err);
+		for (size_t k = 0; r == 0 && matches[k]; k++)
 			r = walk_source(&w, matches[k], err);
-		}
 	}
 	for (size_t i = 0; i < w.n_seen; i++)
 		free(w.seen[i].rel);

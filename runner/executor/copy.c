@@ -450,8 +450,7 @@ static int copy_dir_children(struct copy_state *s, int *src_dirfd, int *dst_dirf
 }
 
 /* Expands one source pattern component by component inside src_root. */
-static int glob_walk(struct copy_state *s, char **comps, size_t i, const char *prefix,
-		     char ***out)
+static int glob_walk(int src_root, char **comps, size_t i, const char *prefix, char ***out)
 {
 	if (!comps[i]) {
 		strv_push(out, prefix);
@@ -461,12 +460,12 @@ static int glob_walk(struct copy_state *s, char **comps, size_t i, const char *p
 		_cleanup_free_ char *p =
 			*prefix ? xasprintf("%s/%s", prefix, comps[i]) : xstrdup(comps[i]);
 		_cleanup_close_ int fd = inroot_open(
-			s->src_root, p, O_PATH | (comps[i + 1] ? O_NOFOLLOW : 0), INROOT_AUTO);
+			src_root, p, O_PATH | (comps[i + 1] ? O_NOFOLLOW : 0), INROOT_AUTO);
 		if (fd < 0)
 			return fd == -ENOENT || fd == -ENOTDIR ? 0 : fd;
-		return glob_walk(s, comps, i + 1, p, out);
+		return glob_walk(src_root, comps, i + 1, p, out);
 	}
-	_cleanup_close_ int dfd = inroot_open(s->src_root, *prefix ? prefix : ".",
+	_cleanup_close_ int dfd = inroot_open(src_root, *prefix ? prefix : ".",
 					      O_RDONLY | O_DIRECTORY, INROOT_AUTO);
 	if (dfd < 0)
 		return dfd == -ENOENT || dfd == -ENOTDIR ? 0 : dfd;
@@ -479,16 +478,16 @@ static int glob_walk(struct copy_state *s, char **comps, size_t i, const char *p
 			continue;
 		_cleanup_free_ char *p = *prefix ? xasprintf("%s/%s", prefix, names[k])
 						 : xstrdup(names[k]);
-		r = glob_walk(s, comps, i + 1, p, out);
+		r = glob_walk(src_root, comps, i + 1, p, out);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-/* The source paths one COPY argument stands for, relative to src_root, sorted. */
-static int expand_source(struct copy_state *s, const char *src, char ***ret,
-			 struct molt_error **err)
+int copy_sources_select(int src_root, const char *src,
+			bool (*skip)(void *userdata, const char *relpath, bool is_dir),
+			void *skip_userdata, char ***ret, struct molt_error **err)
 {
 	_cleanup_strv_ char **comps = copy_path_split(src);
 	_cleanup_strv_ char **out = xcalloc(1, sizeof(char *));
@@ -496,7 +495,7 @@ static int expand_source(struct copy_state *s, const char *src, char ***ret,
 		_cleanup_free_ char *p = join_comps(comps, strv_len(comps));
 		strv_push(&out, *p ? p : ".");
 	} else {
-		int r = glob_walk(s, comps, 0, "", &out);
+		int r = glob_walk(src_root, comps, 0, "", &out);
 		if (r < 0)
 			return molt_error_set(err, -r, "expand source '%s'", src);
 		strv_sort(out);
@@ -504,8 +503,7 @@ static int expand_source(struct copy_state *s, const char *src, char ***ret,
 	/* An excluded path is not part of the source tree at all. */
 	size_t k = 0;
 	for (size_t i = 0; out[i]; i++) {
-		if (s->o->skip && strcmp(out[i], ".") &&
-		    s->o->skip(s->o->skip_userdata, out[i], false)) {
+		if (skip && strcmp(out[i], ".") && skip(skip_userdata, out[i], false)) {
 			free(out[i]);
 			continue;
 		}
@@ -678,7 +676,7 @@ int copy_paths(int src_root, char *const *sources, int dst_root, const char *des
 	int r = 0;
 	for (size_t i = 0; sources[i] && r == 0; i++) {
 		_cleanup_strv_ char **m = NULL;
-		r = expand_source(&s, sources[i], &m, err);
+		r = copy_sources_select(src_root, sources[i], o->skip, o->skip_userdata, &m, err);
 		if (r < 0)
 			break;
 		if (!copy_has_wildcard(sources[i]) && !m[0]) {

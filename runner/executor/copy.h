@@ -65,5 +65,14 @@ char **copy_path_split(const char *path);
 
 /* True when s holds a wildcard character that filepath.Match would interpret. */
 bool copy_has_wildcard(const char *s);
+/*
+ * The paths one COPY source argument stands for, relative to src_root, sorted: its
+ * wildcards expanded component by component, minus what skip (the .dockerignore)
+ * leaves out. The one selection both COPY (copy_paths) and the build cache's source
+ * digest use, so the key hashes exactly the files COPY writes.
+ */
+int copy_sources_select(int src_root, const char *src,
+			bool (*skip)(void *userdata, const char *relpath, bool is_dir),
+			void *skip_userdata, char ***ret, struct molt_error **err);
 
 #endif

@@ -216,6 +216,47 @@ static void test_sparse(void)
 	unlinkat(dst, "sparse", 0);
 }
 
+static bool skip_b(void *ud, const char *rel, bool is_dir)
+{
+	(void)ud;
+	(void)is_dir;
+	return strcmp(rel, "b.txt") == 0;
+}
+
+static char *joined(char **m)
+{
+	struct strbuf sb = STRBUF_INIT;
+	for (size_t i = 0; m && m[i]; i++)
+		strbuf_addf(&sb, "%s%s", i ? "," : "", m[i]);
+	return strbuf_detach(&sb);
+}
+
+/* The one source selection COPY and the cache key share (copy_sources_select). */
+static void test_select(void)
+{
+	struct molt_error *err = NULL;
+	char **m = NULL;
+	int r = copy_sources_select(ctx, "./*.txt", skip_b, NULL, &m, &err);
+	char *got = joined(m);
+	tap_ok(r == 0 && !strcmp(got, "a.txt"),
+	       "select: a wildcard matches sorted names minus the ignored ones (got %s)", got);
+	free(got);
+	strv_free(m);
+	m = NULL;
+	r = copy_sources_select(ctx, "app//sub/", NULL, NULL, &m, &err);
+	tap_ok(r == 0 && m && m[0] && !strcmp(m[0], "app/sub") && !m[1],
+	       "select: a plain source is its cleaned path");
+	strv_free(m);
+	m = NULL;
+	r = copy_sources_select(ctx, "app/*", skip_secret, NULL, &m, &err);
+	got = joined(m);
+	tap_ok(r == 0 && !strcmp(got, "app/hard.c,app/link,app/main.c,app/sub"),
+	       "select: a nested wildcard leaves the ignored file out (got %s)", got);
+	free(got);
+	strv_free(m);
+	molt_error_free(err);
+}
+
 int main(void)
 {
 	pid_t pid = fork();
@@ -237,6 +278,7 @@ int main(void)
 	ctx = openat(ctx, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	dst = openat(d, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	setup();
+	test_select();
 	test_files();
 	test_dirs();
 	test_escapes();
