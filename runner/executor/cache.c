@@ -388,16 +388,9 @@ int cache_sources_digest(int src_root, char *const *sources, bool keep_owner,
 struct stage_cache {
 	char state[DIGEST_STR_LEN]; /* "" when the stage cannot be cached */
 	char key[DIGEST_STR_LEN];   /* the running step's key, "" when not recorded */
-	size_t n_layers, n_history; /* sr's counts before the running step */
 	char *clock;                /* created of the last layer step (or the base) */
 	bool fixed_time;            /* $SOURCE_DATE_EPOCH: every time is the build time */
 };
-
-static bool is_layer_step(const struct build_instr *in)
-{
-	return in->kind == DF_RUN || in->kind == DF_COPY || in->kind == DF_ADD ||
-	       in->kind == DF_WORKDIR;
-}
 
 /* The manifest digest of an image the plan names (bases.c), "" when it is missing. */
 static void image_state(struct stage_run *sr, const char *name, char ret[DIGEST_STR_LEN])
@@ -570,37 +563,33 @@ static int ensure_tree(struct stage_run *sr, const struct cache_entry *e, struct
 	return image_ensure_unpacked(sr->b->store, sr->b->tmp, &one, &d, 1, err);
 }
 
-static void apply_hit(struct stage_run *sr, const struct build_instr *in,
-		      const struct cache_entry *e)
+/* A hit as the step's result, for stage_apply() to replay. */
+static void hit_result(const struct build_instr *in, const struct cache_entry *e,
+		       struct step_result *res)
 {
+	res->has_layer = e->has_layer;
 	if (e->has_layer) {
-		sr->layers = xrealloc(sr->layers, (sr->n_layers + 1) * sizeof(*sr->layers));
-		struct image_descriptor *d = &sr->layers[sr->n_layers++];
-		*d = (struct image_descriptor){.media_type = xstrdup(e->media_type), .size = e->size};
-		memcpy(d->digest, e->digest, DIGEST_STR_LEN);
-		strv_push(&sr->config.diff_ids, e->diff_id);
+		res->layer = (struct image_descriptor){.media_type = xstrdup(e->media_type),
+						       .size = e->size};
+		memcpy(res->layer.digest, e->digest, DIGEST_STR_LEN);
+		memcpy(res->diff_id, e->diff_id, DIGEST_STR_LEN);
 	}
-	if (e->created)
-		set_clock(sr->cache, xstrdup(e->created));
-	_cleanup_free_ char *when = cache_stage_time(sr);
-	image_config_add_history(&sr->config, when, e->created_by, e->comment, !e->has_layer);
-	/* WORKDIR's config effect (RUN, COPY and ADD have none). */
-	if (in->kind == DF_WORKDIR) {
-		free(sr->config.working_dir);
-		sr->config.working_dir = xstrdup(in->value);
-	}
+	res->created = e->created ? xstrdup(e->created) : NULL;
+	res->created_by = xstrdup(e->created_by ? e->created_by : "");
+	res->comment = e->comment ? xstrdup(e->comment) : NULL;
+	/* WORKDIR's config change is its argument, which is part of the key. */
+	if (in->kind == DF_WORKDIR)
+		res->workdir = xstrdup(in->value);
 }
 
-int cache_step_lookup(struct stage_run *sr, const struct build_instr *in, bool *ret_hit,
-		      struct molt_error **err)
+int cache_step_lookup(struct stage_run *sr, const struct build_instr *in,
+		      struct step_result *ret, bool *ret_hit, struct molt_error **err)
 {
 	struct stage_cache *c = sr->cache;
 	*ret_hit = false;
-	if (!c || !is_layer_step(in))
+	if (!c)
 		return 0;
 	c->key[0] = '\0';
-	c->n_layers = sr->n_layers;
-	c->n_history = sr->config.n_history;
 	/* A step that runs makes a layer now: the clock moves to the build's time. */
 	set_clock(c, image_time_format(sr->b->build_time));
 	if (!c->state[0])
@@ -635,7 +624,7 @@ int cache_step_lookup(struct stage_run *sr, const struct build_instr *in, bool *
 		cache_entry_done(&e);
 		return r;
 	}
-	apply_hit(sr, in, &e);
+	hit_result(in, &e, ret);
 	cache_state_next(key, e.has_layer ? e.diff_id : NULL, c->state);
 	c->key[0] = '\0';
 	cache_entry_done(&e);
@@ -643,13 +632,14 @@ int cache_step_lookup(struct stage_run *sr, const struct build_instr *in, bool *
 	return 0;
 }
 
-int cache_step_done(struct stage_run *sr, const struct build_instr *in, struct molt_error **err)
+int cache_step_record(struct stage_run *sr, const struct step_result *res,
+		      struct molt_error **err)
 {
+	(void)err;
 	struct stage_cache *c = sr->cache;
-	if (!c || !is_layer_step(in) || !c->state[0])
+	if (!c || !c->state[0])
 		return 0;
-	bool layer = sr->n_layers == c->n_layers + 1;
-	const char *diff_id = layer ? sr->config.diff_ids[strv_len(sr->config.diff_ids) - 1] : NULL;
+	const char *diff_id = res->has_layer ? res->diff_id : NULL;
 	if (!c->key[0]) {
 		/* An uncacheable step: the state is its key, now with what it made. */
 		char key[DIGEST_STR_LEN];
@@ -657,32 +647,30 @@ int cache_step_done(struct stage_run *sr, const struct build_instr *in, struct m
 		cache_state_next(key, diff_id, c->state);
 		return 0;
 	}
-	if (sr->config.n_history != c->n_history + 1 || (!layer && sr->n_layers != c->n_layers)) {
-		/* Not the one step's effect we know how to replay: leave it unrecorded. */
-		cache_state_next(c->key, diff_id, c->state);
-		return 0;
-	}
-	const struct image_history *h = &sr->config.history[sr->config.n_history - 1];
-	struct cache_entry e = {.has_layer = layer};
+	struct cache_entry e = {.has_layer = res->has_layer};
 	memcpy(e.key, c->key, DIGEST_STR_LEN);
-	if (layer) {
-		const struct image_descriptor *d = &sr->layers[sr->n_layers - 1];
-		e.media_type = d->media_type;
-		memcpy(e.digest, d->digest, DIGEST_STR_LEN);
-		snprintf(e.diff_id, sizeof(e.diff_id), "%s", diff_id);
-		e.size = d->size;
+	if (res->has_layer) {
+		e.media_type = res->layer.media_type;
+		memcpy(e.digest, res->layer.digest, DIGEST_STR_LEN);
+		memcpy(e.diff_id, res->diff_id, DIGEST_STR_LEN);
+		e.size = res->layer.size;
 	}
-	e.created = h->created;
-	e.created_by = h->created_by;
-	e.comment = h->comment;
+	e.created = res->created;
+	e.created_by = res->created_by;
+	e.comment = res->comment ? res->comment : "buildkit.dockerfile.v0";
 	_cleanup_error_ struct molt_error *e2 = NULL;
 	/* A cache that cannot be written costs speed, never the build. */
 	if (cache_index_put(sr->b->store, &e, &e2) < 0)
 		molt_warn("build cache: %s", e2 ? e2->msg : "cannot record a step");
 	cache_state_next(c->key, diff_id, c->state);
 	c->key[0] = '\0';
-	(void)err;
 	return 0;
+}
+
+void cache_clock_set(struct stage_run *sr, const char *created)
+{
+	if (sr->cache)
+		set_clock(sr->cache, xstrdup(created));
 }
 
 char *cache_stage_time(const struct stage_run *sr)

@@ -82,13 +82,16 @@ int cache_sources_digest(int src_root, char *const *sources, bool keep_owner,
 /* After FROM: computes state_0 (an unknown base leaves the stage uncached). */
 int cache_stage_begin(struct stage_run *sr, struct molt_error **err);
 /*
- * Before a step: on a hit (*ret_hit) the stored layer and history entry are applied
- * to sr and the step must not run. A miss prepares cache_step_done().
+ * Before a layer step: on a hit (*ret_hit) *ret is the stored step result, for
+ * stage_apply(), and the step must not run. A miss prepares cache_step_record().
  */
-int cache_step_lookup(struct stage_run *sr, const struct build_instr *in, bool *ret_hit,
+int cache_step_lookup(struct stage_run *sr, const struct build_instr *in,
+		      struct step_result *ret, bool *ret_hit, struct molt_error **err);
+/* After a layer step ran and was applied: records its result, advances the state. */
+int cache_step_record(struct stage_run *sr, const struct step_result *res,
 		      struct molt_error **err);
-/* After a step ran successfully: records its entry and advances the state. */
-int cache_step_done(struct stage_run *sr, const struct build_instr *in, struct molt_error **err);
+/* A replayed step's time becomes the stage's clock (history, config created). */
+void cache_clock_set(struct stage_run *sr, const char *created);
 /* The time for a history entry or the config's created (malloc'ed RFC 3339). */
 char *cache_stage_time(const struct stage_run *sr);
 /* Adds the stage's final state to its result JSON (*result is replaced). */

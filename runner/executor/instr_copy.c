@@ -127,7 +127,7 @@ static int copy_into(struct stage_run *sr, const struct build_instr *in, int src
  * gives a real directory /app holding f. --chown names still come from the stage.
  */
 static int copy_link(struct stage_run *sr, const struct build_instr *in, int src_root,
-		     struct molt_error **err)
+		     struct step_result *res, struct molt_error **err)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/link-%u", sr->scratch, sr->step);
 	if (mkdir(dir, 0755) < 0)
@@ -145,12 +145,9 @@ static int copy_link(struct stage_run *sr, const struct build_instr *in, int src
 	if (r == 0)
 		r = copy_into(sr, in, src_root, dst, users >= 0 ? users : dst, err);
 	stepfs_free(view);
-	_cleanup_free_ char *hist = xasprintf("%s # buildkit", in->original);
-	bool changed = false;
+	res->created_by = xasprintf("%s # buildkit", in->original);
 	if (r == 0)
-		r = step_commit_upper(sr, dir, hist, &changed, err);
-	if (r == 0 && !changed)
-		stage_history(sr, hist, true);
+		r = step_commit_upper(sr, dir, res, err);
 	/* published trees were renamed away; anything left is ours */
 	struct molt_error *e = NULL;
 	if (access(dir, F_OK) == 0 && rm_rf(dir, &e) < 0)
@@ -158,7 +155,8 @@ static int copy_link(struct stage_run *sr, const struct build_instr *in, int src
 	return r;
 }
 
-int instr_copy(struct stage_run *sr, const struct build_instr *in, struct molt_error **err)
+int instr_copy(struct stage_run *sr, const struct build_instr *in, struct step_result *res,
+	       struct molt_error **err)
 {
 	struct stepfs *from = NULL, *fs = NULL;
 	_cleanup_close_ int src_root = -1, dst_root = -1;
@@ -171,7 +169,7 @@ int instr_copy(struct stage_run *sr, const struct build_instr *in, struct molt_e
 		r = molt_error_set(err, errno, "dup the context");
 	}
 	if (r == 0 && in->link) {
-		r = copy_link(sr, in, src_root, err);
+		r = copy_link(sr, in, src_root, res, err);
 		stepfs_free(from);
 		return r;
 	}
@@ -186,7 +184,7 @@ int instr_copy(struct stage_run *sr, const struct build_instr *in, struct molt_e
 	if (r == 0)
 		r = copy_into(sr, in, src_root, dst_root, dst_root, err);
 	_cleanup_free_ char *hist = xasprintf("%s # buildkit", in->original);
-	r = step_finish(sr, fs, r, hist, err);
+	r = step_finish(sr, fs, r, hist, res, err);
 	stepfs_free(from);
 	return r;
 }

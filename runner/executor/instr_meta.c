@@ -203,9 +203,10 @@ static int workdir_owner(int rootfd, const char *user, uid_t *ret_uid, gid_t *re
 	return 0;
 }
 
-int instr_workdir(struct stage_run *sr, const struct build_instr *in, struct molt_error **err)
+int instr_workdir(struct stage_run *sr, const struct build_instr *in, struct step_result *res,
+		  struct molt_error **err)
 {
-	set_str(&sr->config.working_dir, in->value);
+	res->workdir = xstrdup(in->value);
 	struct stepfs *fs = NULL;
 	int r = step_mount(sr, &fs, err);
 	if (r < 0)
@@ -223,5 +224,5 @@ int instr_workdir(struct stage_run *sr, const struct build_instr *in, struct mol
 	else
 		close(d);
 	_cleanup_free_ char *hist = xasprintf("WORKDIR %s", in->value);
-	return step_finish(sr, fs, r, hist, err);
+	return step_finish(sr, fs, r, hist, res, err);
 }

@@ -237,7 +237,8 @@ static int run_in_sandbox(struct stage_run *sr, const struct build_instr *in, st
 	return r;
 }
 
-int instr_run(struct stage_run *sr, const struct build_instr *in, struct molt_error **err)
+int instr_run(struct stage_run *sr, const struct build_instr *in, struct step_result *res,
+	      struct molt_error **err)
 {
 	struct stepfs *fs = NULL;
 	int r = step_mount(sr, &fs, err);
@@ -245,5 +246,5 @@ int instr_run(struct stage_run *sr, const struct build_instr *in, struct molt_er
 		return r;
 	r = run_in_sandbox(sr, in, fs, err);
 	_cleanup_free_ char *hist = xasprintf("%s # buildkit", in->original);
-	return step_finish(sr, fs, r, hist, err);
+	return step_finish(sr, fs, r, hist, res, err);
 }

@@ -51,6 +51,8 @@ struct stage_run {
 	struct env_index env_idx, label_idx;
 };
 
+struct step_result; /* below, with step.c */
+
 /* ---- runner/executor/bases.c: the images the plan names */
 /* Pulls what the plan needs and the store lacks (every image with --pull). */
 int bases_pull(struct build_ctx *b, struct molt_error **err);
@@ -76,34 +78,55 @@ int stage_result_parse(const char *json, struct image_config *ret_config,
 		       struct molt_error **err);
 /* Records a history entry without a layer (metadata instructions). */
 void stage_history(struct stage_run *sr, const char *created_by, bool empty_layer);
+/* Writes one layer step's result into the stage (res->created is filled when NULL). */
+void stage_apply(struct stage_run *sr, struct step_result *res);
 /* Mounts an earlier stage's result or a stored image read-only (COPY --from, RUN
  * --mount from=) under the stage's scratch directory as NAME-STEP. */
 int stage_mount_from(struct stage_run *sr, const char *from, int from_stage, const char *name,
 		     struct stepfs **ret, struct molt_error **err);
+
+/*
+ * What one layer step (RUN, COPY, ADD, WORKDIR) did: at most one layer, one history
+ * entry, WORKDIR's config change. The instruction fills it, stage_apply() is the one
+ * place that writes it into the stage, and the build cache stores and replays it.
+ */
+struct step_result {
+	bool has_layer;
+	struct image_descriptor layer;
+	char diff_id[DIGEST_STR_LEN];
+	char *created_by;
+	char *comment; /* the history comment, NULL: BuildKit's "buildkit.dockerfile.v0" */
+	char *created; /* the history time: a replayed step's, else set by stage_apply */
+	char *workdir; /* WORKDIR's new working directory, NULL for the others */
+};
+void step_result_done(struct step_result *res);
 
 /* ---- runner/executor/step.c: a step's overlay and its commit as a layer */
 /* Mounts the overlay a step works on (its scratch directory is step-N). */
 int step_mount(struct stage_run *sr, struct stepfs **ret, struct molt_error **err);
 /*
  * Ends a step: when r is 0, unmounts the overlay and commits its upper directory as
- * a layer (or an empty_layer history entry when nothing changed); frees fs in every
- * case and returns r or the first error.
+ * the layer of res (none when nothing changed); res gets created_by. Frees fs in
+ * every case and returns r or the first error.
  */
 int step_finish(struct stage_run *sr, struct stepfs *fs, int r, const char *created_by,
-		struct molt_error **err);
+		struct step_result *res, struct molt_error **err);
 /*
- * Turns a step's upper directory into a layer: writes the blob, publishes the tree
- * as the layer's unpacked directory and appends it to the stage. *ret_changed is
- * false (and nothing is added) when the step changed nothing.
+ * Turns a step's upper directory into res's layer: writes the blob and publishes the
+ * tree as the layer's unpacked directory; no layer when the step changed nothing.
  */
-int step_commit_upper(struct stage_run *sr, const char *upper, const char *created_by,
-		      bool *ret_changed, struct molt_error **err);
+int step_commit_upper(struct stage_run *sr, const char *upper, struct step_result *res,
+		      struct molt_error **err);
 
 /* ---- runner/executor/instr_*.c: the instructions */
 int instr_metadata(struct stage_run *sr, const struct build_instr *in, struct molt_error **err);
-int instr_workdir(struct stage_run *sr, const struct build_instr *in, struct molt_error **err);
-int instr_run(struct stage_run *sr, const struct build_instr *in, struct molt_error **err);
-int instr_copy(struct stage_run *sr, const struct build_instr *in, struct molt_error **err);
+/* The layer steps: each fills a step_result and leaves the stage to stage_apply(). */
+int instr_workdir(struct stage_run *sr, const struct build_instr *in, struct step_result *res,
+		  struct molt_error **err);
+int instr_run(struct stage_run *sr, const struct build_instr *in, struct step_result *res,
+	      struct molt_error **err);
+int instr_copy(struct stage_run *sr, const struct build_instr *in, struct step_result *res,
+	       struct molt_error **err);
 
 /* ---- runner/executor/chown.c */
 /* Resolves --chown "user[:group]" against the rootfs at rootfd (/etc/passwd, /etc/group). */

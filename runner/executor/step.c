@@ -51,11 +51,18 @@ static int write_blob(struct stage_run *sr, int upperfd, struct layer_changes *c
 	return r;
 }
 
-static void stage_add_layer(struct stage_run *sr, const struct layer_digests *d,
-			    const char *created_by);
+/* The step's layer, for stage_apply(). */
+static void result_layer(struct step_result *res, const struct layer_digests *d)
+{
+	res->has_layer = true;
+	res->layer = (struct image_descriptor){.media_type = xstrdup(MEDIA_OCI_LAYER_GZIP),
+					       .size = (int64_t)d->blob_size};
+	snprintf(res->layer.digest, DIGEST_STR_LEN, "%s", d->digest);
+	snprintf(res->diff_id, DIGEST_STR_LEN, "%s", d->diff_id);
+}
 
-int step_commit_upper(struct stage_run *sr, const char *upper, const char *created_by,
-		       bool *ret_changed, struct molt_error **err)
+int step_commit_upper(struct stage_run *sr, const char *upper, struct step_result *res,
+		      struct molt_error **err)
 {
 	_cleanup_close_ int upperfd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (upperfd < 0)
@@ -69,7 +76,6 @@ int step_commit_upper(struct stage_run *sr, const char *upper, const char *creat
 	if (lowerfd >= 0)
 		close(lowerfd);
 	stepfs_free(view);
-	*ret_changed = r == 0 && ch.n > 0;
 	if (r < 0 || ch.n == 0) {
 		layer_changes_done(&ch);
 		return r;
@@ -88,20 +94,10 @@ int step_commit_upper(struct stage_run *sr, const char *upper, const char *creat
 		r = layer_store_unpacked_publish(sr->b->store, d.diff_id, upper, err);
 	if (r < 0)
 		return r;
-	stage_add_layer(sr, &d, created_by);
+	result_layer(res, &d);
 	return 0;
 }
 
-static void stage_add_layer(struct stage_run *sr, const struct layer_digests *d,
-			    const char *created_by)
-{
-	sr->layers = xrealloc(sr->layers, (sr->n_layers + 1) * sizeof(*sr->layers));
-	sr->layers[sr->n_layers++] = (struct image_descriptor){
-		.media_type = xstrdup(MEDIA_OCI_LAYER_GZIP), .size = (int64_t)d->blob_size};
-	snprintf(sr->layers[sr->n_layers - 1].digest, DIGEST_STR_LEN, "%s", d->digest);
-	strv_push(&sr->config.diff_ids, d->diff_id);
-	stage_history(sr, created_by, false);
-}
 
 /*
  * Walk mode (stepfs.h): the step changed the copy in place; the walk differ finds
@@ -109,15 +105,14 @@ static void stage_add_layer(struct stage_run *sr, const struct layer_digests *d,
  * the copy. Its unpacked tree (an overlay lower, for later steps and stages) is the
  * blob itself unpacked, so both paths publish the same kind of tree.
  */
-static int step_commit_walk(struct stage_run *sr, struct stepfs *fs, const char *created_by,
-			     bool *ret_changed, struct molt_error **err)
+static int step_commit_walk(struct stage_run *sr, struct stepfs *fs, struct step_result *res,
+			    struct molt_error **err)
 {
 	_cleanup_close_ int rootfd = open(fs->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return molt_error_set(err, errno, "open '%s'", fs->merged);
 	struct layer_changes ch = {0};
 	int r = differ_walk(fs->before, rootfd, &ch, err);
-	*ret_changed = r == 0 && ch.n > 0;
 	if (r < 0 || ch.n == 0) {
 		layer_changes_done(&ch);
 		return r;
@@ -128,7 +123,7 @@ static int step_commit_walk(struct stage_run *sr, struct stepfs *fs, const char 
 	if (r == 0 && !layer_store_unpacked_exists(sr->b->store, d.diff_id))
 		r = layer_store_unpack(sr->b->store, sr->scratch, d.digest, d.diff_id, true, err);
 	if (r == 0)
-		stage_add_layer(sr, &d, created_by);
+		result_layer(res, &d);
 	return r;
 }
 
@@ -140,17 +135,15 @@ int step_mount(struct stage_run *sr, struct stepfs **ret, struct molt_error **er
 }
 
 int step_finish(struct stage_run *sr, struct stepfs *fs, int r, const char *created_by,
-		      struct molt_error **err)
+		struct step_result *res, struct molt_error **err)
 {
-	bool changed = false;
+	res->created_by = xstrdup(created_by);
 	if (r == 0)
 		r = stepfs_unmount(fs, err);
 	if (r == 0 && fs->walk)
-		r = step_commit_walk(sr, fs, created_by, &changed, err);
+		r = step_commit_walk(sr, fs, res, err);
 	else if (r == 0)
-		r = step_commit_upper(sr, fs->upper, created_by, &changed, err);
-	if (r == 0 && !changed)
-		stage_history(sr, created_by, true);
+		r = step_commit_upper(sr, fs->upper, res, err);
 	stepfs_free(fs);
 	return r;
 }
