@@ -11,6 +11,11 @@
 
 static int cmd_version(int argc, char **argv, struct molt_global *g, struct molt_error **err);
 
+/* --max-unpack of run and load (build's is in its option table, cmd_build.c). */
+#define HELP_MAX_UNPACK                                                                      \
+	"      --max-unpack SIZE    cap on what unpacking one layer or tar may write (k, m, g,\n" \
+	"                           t; also MOLT_MAX_UNPACK; default none, see README)\n"
+
 static const struct molt_command commands[] = {
 	{"build", cmd_build,
 	 "molt build [OPTIONS] CONTEXT",
@@ -29,8 +34,7 @@ static const struct molt_command commands[] = {
 	 "                           no limit; per process, see README)\n"
 	 "      --pids-limit N       processes and threads of the step in all (default\n"
 	 "                           1024; a step over it is ended)\n"
-	 "      --max-unpack SIZE    cap on what unpacking one layer or tar may write (k, m, g,\n"
-	 "                           t; also MOLT_MAX_UNPACK; default none, see README)\n", NULL},
+	 HELP_MAX_UNPACK, NULL},
 	{"images", cmd_images, "molt images [--json]", "list the images in the store",
 	 "      --json               print JSON instead of a table\n", NULL},
 	{"inspect", cmd_inspect, "molt inspect IMAGE", "print an image's config and manifest", "", NULL},
@@ -41,8 +45,7 @@ static const struct molt_command commands[] = {
 	{"load", cmd_load, "molt load -i FILE|DIR",
 	 "load a docker save tar, an OCI archive or an OCI layout",
 	 "  -i, --input FILE|DIR     what to load\n"
-	 "      --max-unpack SIZE    cap on what unpacking one layer or tar may write (k, m, g,\n"
-	 "                           t; also MOLT_MAX_UNPACK; default none, see README)\n", NULL},
+	 HELP_MAX_UNPACK, NULL},
 	{"save", cmd_save, "molt save -o FILE [--format docker|oci] IMAGE",
 	 "write an image as a docker load tar or an OCI archive",
 	 "  -o, --output FILE        where to write\n"
@@ -50,25 +53,16 @@ static const struct molt_command commands[] = {
 	{"import", cmd_import, "molt import ROOTFS.tar NAME[:TAG]",
 	 "make a one-layer image from a rootfs tar", "", NULL},
 	{"pull", cmd_pull, "molt pull [OPTIONS] REF", "fetch an image from a registry",
-	 "      --platform OS/ARCH[/VARIANT]  the entry of a multi-platform image to take\n"
-	 "                           (default linux/<this machine's architecture>)\n"
-	 "      --tls-verify=false   allow plain http and do not verify TLS certificates\n"
-	 "  -q, --quiet              no progress output\n"
 	 "\nREF is [HOST[:PORT]/]NAME[:TAG|@DIGEST]; without a host, docker.io. Credentials\n"
 	 "come from 'molt login' (and podman's and docker's auth files), mirrors and insecure\n"
-	 "registries from registries.conf, extra CAs from certs.d (see README).\n", NULL},
+	 "registries from registries.conf, extra CAs from certs.d (see README).\n", cmd_pull_options},
 	{"push", cmd_push, "molt push [OPTIONS] IMAGE [REF]", "send an image to a registry",
-	 "      --tls-verify=false   allow plain http and do not verify TLS certificates\n"
-	 "  -q, --quiet              no progress output\n"
 	 "\nIMAGE is a name or ID in the store; REF (default: IMAGE's name) is where it goes.\n"
-	 "Blobs the registry has are not sent again; the manifest goes last.\n", NULL},
+	 "Blobs the registry has are not sent again; the manifest goes last.\n", cmd_push_options},
 	{"login", cmd_login, "molt login [-u USER] [--password-stdin] REGISTRY",
 	 "check and store credentials for a registry",
-	 "  -u, --username USER      the user name (asked for when missing)\n"
-	 "      --password-stdin     read the password from stdin (else asked on the terminal)\n"
-	 "      --tls-verify=false   allow plain http and do not verify TLS certificates\n"
 	 "\nCredentials go to ${XDG_RUNTIME_DIR}/containers/auth.json (or $REGISTRY_AUTH_FILE,\n"
-	 "or the credential helper docker's config names for REGISTRY).\n", NULL},
+	 "or the credential helper docker's config names for REGISTRY).\n", cmd_login_options},
 	{"logout", cmd_logout, "molt logout REGISTRY", "remove stored credentials for a registry",
 	 "", NULL},
 	{"version", cmd_version, "molt version", "print molt's version", "", NULL},

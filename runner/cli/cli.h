@@ -3,7 +3,7 @@
 #ifndef MOLT_RUNNER_CLI_H
 #define MOLT_RUNNER_CLI_H
 
-#include "../../lib/base.h"
+#include "../../layers/layers.h"
 
 /* Options that come before the command name and hold for every command. */
 struct molt_global {
@@ -57,7 +57,8 @@ struct molt_command {
 };
 
 /* The option tables of the commands that have one (runner/cli/cmd_*.c). */
-extern const struct cli_option cmd_build_options[];
+extern const struct cli_option cmd_build_options[], cmd_pull_options[], cmd_push_options[],
+	cmd_login_options[];
 
 /* True when argv holds -h or --help before a "--". */
 bool cli_wants_help(int argc, char **argv);
@@ -68,14 +69,23 @@ int cli_usage_error(struct molt_error **err, const char *cmd, const char *fmt, .
 	MOLT_PRINTF(3, 4);
 /* --max-unpack SIZE of load, build and run: checked, then exported as MOLT_MAX_UNPACK. */
 int cli_set_max_unpack(const char *cmd, const char *v, struct molt_error **err);
-struct registry_opts;
-/*
- * The registry options of pull, push and build at argv[*i] (--tls-verify[=BOOL],
- * --platform P, -q/--quiet): 1 when taken (*i moved past a value), 0 when argv[*i]
- * is something else, a negative errno on a usage error.
- */
-int cli_registry_opt(const char *cmd, int argc, char **argv, int *i, struct registry_opts *o,
-		     struct molt_error **err);
+/* The registry options of pull, push and login, for their option tables. */
+#define CLI_OPT_TLS_VERIFY \
+	{0, "tls-verify", "BOOL", true, "=false allows plain http and unverified TLS certificates"}
+#define CLI_OPT_QUIET {'q', "quiet", NULL, false, "no progress output"}
+/* The arguments of pull, push and login (cli_registry_parse, cmd_pull.c). */
+struct cli_registry_args {
+	const char *cmd;
+	struct registry_opts o; /* --tls-verify, --platform, -q (and the global -q) */
+	const char *user;       /* login: -u */
+	bool from_stdin;        /* login: --password-stdin */
+	const char *args[2];    /* the operands, at most max_args */
+	size_t n_args, max_args;
+};
+/* Parses argv against opts (built from the options above and login's); -p/--password
+ * is refused, more than max_args operands is a usage error. */
+int cli_registry_parse(const struct cli_option *opts, size_t max_args, int argc, char **argv,
+		       struct cli_registry_args *ret, struct molt_error **err);
 /* The resolved store root (never NULL). */
 const char *cli_store_root(struct molt_global *g);
 

@@ -69,34 +69,24 @@ static int ask(const char *prompt, bool secret, char **ret, struct molt_error **
 	return r;
 }
 
+const struct cli_option cmd_login_options[] = {
+	{'u', "username", "USER", false, "the user name (asked for when missing)"},
+	{0, "password-stdin", NULL, false, "read the password from stdin (else asked on the terminal)"},
+	{'p', "password", "PASSWORD", false, "refused: a password on the command line is visible"},
+	CLI_OPT_TLS_VERIFY,
+	{0, NULL, NULL, false, NULL},
+};
+
 int cmd_login(int argc, char **argv, struct molt_global *g, struct molt_error **err)
 {
 	(void)g;
-	struct registry_opts o = {.tls_verify = true};
-	const char *user = NULL, *reg = NULL;
-	bool from_stdin = false;
-	for (int i = 1; i < argc; i++) {
-		int m = cli_registry_opt(argv[0], argc, argv, &i, &o, err);
-		if (m < 0)
-			return m;
-		if (m)
-			continue;
-		if ((!strcmp(argv[i], "-u") || !strcmp(argv[i], "--username")) && i + 1 < argc)
-			user = argv[++i];
-		else if (str_startswith(argv[i], "--username="))
-			user = argv[i] + strlen("--username=");
-		else if (!strcmp(argv[i], "--password-stdin"))
-			from_stdin = true;
-		else if (!strcmp(argv[i], "-p") || str_startswith(argv[i], "--password"))
-			return cli_usage_error(err, argv[0],
-					       "a password on the command line is "
-					       "visible to every user: use "
-					       "--password-stdin");
-		else if (argv[i][0] == '-' || reg)
-			return cli_usage_error(err, argv[0], "unexpected argument '%s'", argv[i]);
-		else
-			reg = argv[i];
-	}
+	struct cli_registry_args a;
+	int pr = cli_registry_parse(cmd_login_options, 1, argc, argv, &a, err);
+	if (pr < 0)
+		return pr;
+	struct registry_opts o = a.o;
+	const char *user = a.user, *reg = a.args[0];
+	bool from_stdin = a.from_stdin;
 	if (!reg)
 		return cli_usage_error(err, argv[0], "a registry is required");
 	_cleanup_free_ char *host = host_of(reg);

@@ -1,73 +1,86 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* molt pull [--platform P] [--tls-verify=false] [-q] REF, and the registry options
- * pull, push and build share. */
+ * pull, push and login share (cli_registry_set). */
 #include <string.h>
 
 #include "../../layers/layers.h"
 #include "../../sandbox/sandbox.h"
 #include "cli.h"
 
-/* The value of --NAME VALUE or --NAME=VALUE at argv[*i]; NULL when argv[*i] is not it. */
-static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
+static int registry_set(const char *cmd, const struct cli_option *opt, const char *v,
+			struct registry_opts *o, struct molt_error **err)
 {
-	size_t n = strlen(name);
-	if (strncmp(argv[*i], name, n))
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != '\0')
-		return NULL;
-	if (*i + 1 >= argc) {
-		*missing = true;
-		return NULL;
+	if (!strcmp(opt->name, "tls-verify")) {
+		if (v && strcmp(v, "true") && strcmp(v, "false"))
+			return cli_usage_error(err, cmd, "--tls-verify takes true or false, not '%s'",
+					       v);
+		o->tls_verify = !v || !strcmp(v, "true");
+	} else if (!strcmp(opt->name, "platform")) {
+		o->platform = v;
+	} else if (!strcmp(opt->name, "quiet")) {
+		o->quiet = true;
 	}
-	return argv[++*i];
+	return 0;
 }
 
-int cli_registry_opt(const char *cmd, int argc, char **argv, int *i, struct registry_opts *o,
-		     struct molt_error **err)
+static int registry_option(void *userdata, const struct cli_option *opt, const char *v,
+			   struct molt_error **err)
 {
-	const char *a = argv[*i];
-	bool missing = false;
-	const char *v;
-	if (!strcmp(a, "--tls-verify") || !strcmp(a, "--tls-verify=true")) {
-		o->tls_verify = true;
-	} else if (!strcmp(a, "--tls-verify=false")) {
-		o->tls_verify = false;
-	} else if (str_startswith(a, "--tls-verify=")) {
-		return cli_usage_error(err, cmd, "--tls-verify takes true or false, not '%s'",
-				       a + strlen("--tls-verify="));
-	} else if ((v = opt_value(argc, argv, i, "--platform", &missing))) {
-		o->platform = v;
-	} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-		o->quiet = true;
-	} else if (missing) {
-		return cli_usage_error(err, cmd, "'%s' needs a value", a);
-	} else {
-		return 0;
-	}
-	return 1;
+	struct cli_registry_args *a = userdata;
+	if (!strcmp(opt->name, "username"))
+		a->user = v;
+	else if (!strcmp(opt->name, "password-stdin"))
+		a->from_stdin = true;
+	else if (!strcmp(opt->name, "password"))
+		return cli_usage_error(err, a->cmd,
+				       "a password on the command line is visible to every user: "
+				       "use --password-stdin");
+	else
+		return registry_set(a->cmd, opt, v, &a->o, err);
+	return 0;
 }
+
+static int registry_operand(void *userdata, const char *arg, struct molt_error **err)
+{
+	struct cli_registry_args *a = userdata;
+	if (a->n_args >= a->max_args)
+		return cli_usage_error(err, a->cmd, "unexpected argument '%s'", arg);
+	a->args[a->n_args++] = arg;
+	return 0;
+}
+
+int cli_registry_parse(const struct cli_option *opts, size_t max_args, int argc, char **argv,
+		       struct cli_registry_args *ret, struct molt_error **err)
+{
+	static const struct cli_parse_fns fns = {registry_option, registry_operand};
+	*ret = (struct cli_registry_args){.cmd = argv[0], .o = {.tls_verify = true},
+					  .max_args = max_args};
+	int r = cli_parse(argv[0], opts, argc, argv, &fns, ret, err);
+	if (r == 0 && molt_log_level == MOLT_LOG_QUIET)
+		ret->o.quiet = true;
+	return r;
+}
+
+const struct cli_option cmd_pull_options[] = {
+	{0, "platform", "OS/ARCH[/VARIANT]", false,
+	 "the entry of a multi-platform image to take\n"
+	 "(default linux/<this machine's architecture>)"},
+	CLI_OPT_TLS_VERIFY,
+	CLI_OPT_QUIET,
+	{0, NULL, NULL, false, NULL},
+};
 
 int cmd_pull(int argc, char **argv, struct molt_global *g, struct molt_error **err)
 {
-	struct registry_opts o = {.tls_verify = true};
-	const char *ref = NULL;
-	for (int i = 1; i < argc; i++) {
-		int m = cli_registry_opt(argv[0], argc, argv, &i, &o, err);
-		if (m < 0)
-			return m;
-		if (m)
-			continue;
-		if (argv[i][0] == '-' || ref)
-			return cli_usage_error(err, argv[0], "unexpected argument '%s'", argv[i]);
-		ref = argv[i];
-	}
+	struct cli_registry_args a;
+	int r = cli_registry_parse(cmd_pull_options, 1, argc, argv, &a, err);
+	if (r < 0)
+		return r;
+	struct registry_opts o = a.o;
+	const char *ref = a.args[0];
 	if (!ref)
 		return cli_usage_error(err, argv[0], "an image reference is required");
-	if (molt_log_level == MOLT_LOG_QUIET)
-		o.quiet = true;
-	int r = sandbox_enter_build_namespace(NULL, err);
+	r = sandbox_enter_build_namespace(NULL, err);
 	if (r < 0)
 		return r;
 	_cleanup_store_ struct layer_store *s = NULL;

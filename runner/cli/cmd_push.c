@@ -6,30 +6,23 @@
 #include "../../sandbox/sandbox.h"
 #include "cli.h"
 
+const struct cli_option cmd_push_options[] = {
+	CLI_OPT_TLS_VERIFY,
+	CLI_OPT_QUIET,
+	{0, NULL, NULL, false, NULL},
+};
+
 int cmd_push(int argc, char **argv, struct molt_global *g, struct molt_error **err)
 {
-	struct registry_opts o = {.tls_verify = true};
-	const char *image = NULL, *ref = NULL;
-	for (int i = 1; i < argc; i++) {
-		int m = cli_registry_opt(argv[0], argc, argv, &i, &o, err);
-		if (m < 0)
-			return m;
-		if (m)
-			continue;
-		if (argv[i][0] == '-' || ref)
-			return cli_usage_error(err, argv[0], "unexpected argument '%s'", argv[i]);
-		if (image)
-			ref = argv[i];
-		else
-			image = argv[i];
-	}
+	struct cli_registry_args a;
+	int r = cli_registry_parse(cmd_push_options, 2, argc, argv, &a, err);
+	if (r < 0)
+		return r;
+	struct registry_opts o = a.o;
+	const char *image = a.args[0], *ref = a.args[1];
 	if (!image)
 		return cli_usage_error(err, argv[0], "an image is required");
-	if (o.platform)
-		return cli_usage_error(err, argv[0], "--platform is for pull and build");
-	if (molt_log_level == MOLT_LOG_QUIET)
-		o.quiet = true;
-	int r = sandbox_enter_build_namespace(NULL, err);
+	r = sandbox_enter_build_namespace(NULL, err);
 	if (r < 0)
 		return r;
 	_cleanup_store_ struct layer_store *s = NULL;

@@ -87,3 +87,24 @@ config() {
 	c=$(jq -r '.config.digest' "$d/blobs/sha256/$m" | sed 's/sha256://')
 	cat "$d/blobs/sha256/$c"
 }
+
+# corpus_setup DIR: reads the "# args:", "# file:", "# exit:" and "# stderr:" lines of
+# DIR/expect (tests/corpus/README.md) into corpus_args (an array), corpus_file,
+# corpus_exit and corpus_stderr.
+corpus_setup() {
+	local line argline=
+	corpus_file=Dockerfile corpus_exit=0 corpus_stderr=
+	while IFS= read -r line || [ -n "$line" ]; do
+		case $line in
+		"# args: "*) argline=${line#"# args: "} ;;
+		"# file: "*) corpus_file=${line#"# file: "} ;;
+		"# exit: "*) corpus_exit=${line#"# exit: "} ;;
+		"# stderr: "*) corpus_stderr=${line#"# stderr: "} ;;
+		esac
+	done <"$1/expect"
+	# xargs splits the argument line the way a shell would, quotes included, without eval
+	corpus_args=()
+	if [ -n "$argline" ]; then
+		mapfile -t corpus_args < <(printf '%s' "$argline" | xargs -n1 printf '%s\n')
+	fi
+}

@@ -42,6 +42,16 @@ molt_fails 2 "unknown option '-j'" "build: an unknown short option is an error" 
 molt_fails 2 "--no-cache takes no value" "build: a flag given a value is an error" \
 	"$MOLT" build --print-plan --no-cache=yes "$ctxd"
 molt_fails 2 "--jobs needs a value" "build: a missing value is an error" "$MOLT" build --jobs
+# pull, push and login parse with their option tables too (nothing here reaches a
+# registry: 127.0.0.1:1 refuses at once).
+err=$("$MOLT" pull -q --tls-verify=false --platform=linux/amd64 127.0.0.1:1/x 2>&1)
+unlike "$err" "unknown option|needs a value|takes no value" "pull: its listed options parse"
+molt_fails 2 "--tls-verify takes true or false" "pull: a bad --tls-verify value is refused" \
+	"$MOLT" pull --tls-verify=maybe 127.0.0.1:1/x
+molt_fails 2 "unknown option '--platform'" "push: --platform is not one of its options" \
+	"$MOLT" push --platform linux/amd64 nothere
+molt_fails 2 "visible to every user" "login: --password=X is refused" \
+	"$MOLT" login --password=x 127.0.0.1:1
 out=$("$MOLT" build --print-plan -m64m -f"$ctxd/Dockerfile" -- "$ctxd" 2>&1)
 like "$out" '"version": 1' "build: -xVALUE and -- are parsed"
 done_testing

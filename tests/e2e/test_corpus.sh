@@ -20,21 +20,8 @@ for dir in "$STAGE"/corpus/*/; do
 		continue
 	fi
 	ncases=$((ncases + 1))
-	argline= file=Dockerfile want_exit=0 want_stderr=
-	while IFS= read -r line || [ -n "$line" ]; do
-		case $line in
-		"# args: "*) argline=${line#"# args: "} ;;
-		"# file: "*) file=${line#"# file: "} ;;
-		"# exit: "*) want_exit=${line#"# exit: "} ;;
-		"# stderr: "*) want_stderr=${line#"# stderr: "} ;;
-		esac
-	done <"$expect"
-	# xargs splits the argument line the way a shell would, quotes included, without eval
-	args=()
-	if [ -n "$argline" ]; then
-		mapfile -t args < <(printf '%s' "$argline" | xargs -n1 printf '%s\n')
-	fi
-
+	corpus_setup "$dir"
+	args=("${corpus_args[@]}") file=$corpus_file want_exit=$corpus_exit want_stderr=$corpus_stderr
 	out=$("$MOLT" build --print-plan "${args[@]}" -f "$dir/$file" "$dir" 2>"$WORK/stderr")
 	rc=$?
 	err=$(cat "$WORK/stderr")

@@ -15,17 +15,8 @@ for dir in "$STAGE"/corpus/*/; do
 	name=$(basename "$dir")
 	[ -f "$dir/expect" ] || continue
 	ncases=$((ncases + 1))
-	argline= file=Dockerfile
-	while IFS= read -r line || [ -n "$line" ]; do
-		case $line in
-		"# args: "*) argline=${line#"# args: "} ;;
-		"# file: "*) file=${line#"# file: "} ;;
-		esac
-	done <"$dir/expect"
-	args=()
-	if [ -n "$argline" ]; then
-		mapfile -t args < <(printf '%s' "$argline" | xargs -n1 printf '%s\n')
-	fi
+	corpus_setup "$dir"
+	args=("${corpus_args[@]}") file=$corpus_file
 	# relative paths: the plan must not depend on where the tree was copied to
 	got=$(cd "$dir" && "$MOLT" build --print-plan "${args[@]}" -f "$file" . 2>"$WORK/stderr"
 		echo "exit $?"; sed 's/^/stderr: /' "$WORK/stderr")
