@@ -166,13 +166,15 @@ static int extract_data(struct archive *a, struct archive_entry *e, const char *
 		}
 		digest_zeros(d, (uint64_t)off - pos);
 		digester_update(d, buf, n);
+		pos = (uint64_t)off + n;
+		if (mem_is_zero(buf, n))
+			continue; /* a hole, like the member's own (ftruncate gives the size) */
 		if ((r = write_budget_write(&src->budget, fd, n, err)) < 0)
 			break;
 		if ((r = pwrite_all(fd, buf, n, off)) < 0) {
 			r = molt_error_set(err, -r, "write '%s'", m->path);
 			break;
 		}
-		pos = (uint64_t)off + n;
 	}
 	if (r == 0 && (uint64_t)declared > pos) {
 		digest_zeros(d, (uint64_t)declared - pos);

@@ -104,7 +104,7 @@ static int sweep(struct layer_store *s, const char *dir, char **keep, size_t *re
 		const char *name = de->d_name;
 		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
-		if (bsearch(&name, keep, nkeep, sizeof(char *), cmp_strp))
+		if (nkeep && bsearch(&name, keep, nkeep, sizeof(char *), cmp_strp))
 			continue;
 		int r = rm_rf_at(dfd, name, err);
 		if (r < 0)
@@ -158,6 +158,16 @@ int layer_store_gc(struct layer_store *s, bool wait, size_t *ret_removed,
 		r = sweep(s, "layers/sha256", diffs, &removed, err);
 	if (r == 0)
 		sweep_index_temps(s);
+	/*
+	 * The registry client's records (registry_pull.c, registry_blob.c): where a blob
+	 * came from is kept only while the blob is; a partial download belongs to a pull
+	 * that was killed, since every other process is gone now.
+	 */
+	size_t reg_removed = 0;
+	if (r == 0)
+		r = sweep(s, "registry/sources", blobs, &reg_removed, err);
+	if (r == 0)
+		r = sweep(s, "registry/partial", NULL, &reg_removed, err);
 	/* Back to shared: this process still has the store open. */
 	(void)layer_store_gc_lock(s, false, true, NULL);
 	if (r < 0)

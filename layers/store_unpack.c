@@ -62,7 +62,7 @@ static void *feeder_run(void *ud)
 		f->error = xasprintf("read layer: %s", archive_error_string(a));
 	} else {
 		char buf[65536];
-		la_ssize_t n;
+		la_ssize_t n = 0;
 		while (!f->stop && (n = archive_read_data(a, buf, sizeof(buf))) > 0) {
 			digester_update(f->tar, buf, (size_t)n);
 			if (write_all(f->pipefd, buf, (size_t)n) < 0)

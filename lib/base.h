@@ -257,6 +257,8 @@ int rm_rf(const char *path, struct molt_error **err);
 /* The names in the directory dirfd (without . and ..), sorted by strcmp so walks are
  * reproducible; 0 or -errno, *ret untouched on failure. */
 int dir_list_sorted(int dirfd, char ***ret);
+/* True when all n bytes are zero: unpacking leaves such blocks as holes. */
+bool mem_is_zero(const void *p, size_t n);
 
 /* ---------------------------------------------------------------- inroot.c */
 

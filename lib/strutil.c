@@ -275,3 +275,10 @@ void env_index_done(struct env_index *x)
 	free(x->slots);
 	*x = (struct env_index){0};
 }
+
+bool mem_is_zero(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	/* The first byte zero and every byte equal to the one before it. */
+	return n == 0 || (c[0] == 0 && !memcmp(c, c + 1, n - 1));
+}

@@ -149,6 +149,8 @@ static int run_plan(const struct sandbox_config *c, const struct mount_plan *pla
 {
 	struct run_state s = {.pid = -1, .sfd = -1, .tty = {.master = -1, .slave = -1}};
 	int sync[2] = {-1, -1}, go[2] = {-1, -1}, report[2] = {-1, -1};
+	/* declared before the first goto: clang refuses a jump over a cleanup variable */
+	_cleanup_error_ struct molt_error *cg_err = NULL;
 	sigset_t set, old;
 	sigemptyset(&set);
 	for (size_t i = 0; i < ARRAY_SIZE(handled); i++)
@@ -184,7 +186,6 @@ static int run_plan(const struct sandbox_config *c, const struct mount_plan *pla
 	/* pid 1 waits for the go byte, so everything it starts is born in the cgroup. A
 	 * pids cgroup bounds the step exactly; without one (or where moving pid 1 into
 	 * it is refused) pid 1 counts its processes itself (pidwatch.c). */
-	_cleanup_error_ struct molt_error *cg_err = NULL;
 	bool in_cgroup = cgroup && pids_cgroup_enter(cgroup, s.pid, &cg_err) == 0;
 	if (cgroup && !in_cgroup)
 		molt_debug("%s: pid 1 counts the step's processes", cg_err->msg);

@@ -129,6 +129,15 @@ is "$rc" 0 "a mirror that is down is skipped for the registry"
 printf '[[registry]]\nlocation = "%s"\nblocked = true\n' "$REG1" >"$WORK/blocked.conf"
 molt_fails 1 "registry '$REG1' is blocked in registries.conf" "a blocked registry is refused" \
 	env CONTAINERS_REGISTRIES_CONF="$WORK/blocked.conf" "$MOLT" --root "$WORK/sm" pull "$REG1/busybox:latest"
+# prune drops the registry's records of blobs no longer stored, and the partial
+# download of a pull that was killed.
+mkdir -p "$WORK/sm/registry/partial" && printf 'half' >"$WORK/sm/registry/partial/0123abcd"
+n_src=$(ls "$WORK/sm/registry/sources" 2>/dev/null | wc -l)
+check "a pull records where its blobs came from ($n_src)" test "$n_src" -gt 0
+"$MOLT" --root "$WORK/sm" rmi "$REG2/busybox:latest" "$REG1/busybox:latest" >/dev/null 2>&1
+"$MOLT" --root "$WORK/sm" prune >/dev/null 2>&1
+is "$(ls "$WORK/sm/registry/sources" "$WORK/sm/registry/partial" 2>/dev/null | grep -c '^[0-9a-f]')" 0 \
+	"prune removes the sources of pruned blobs and a killed pull's partial file"
 "$MOLT" --root "$WORK/sm" prune --all >/dev/null 2>&1
 
 # ---- push, and skopeo reads it

@@ -145,5 +145,10 @@ int main(void)
 	test_strings();
 	test_files();
 	test_deep();
+	char z[100] = {0};
+	bool zero = mem_is_zero(z, sizeof(z)) && mem_is_zero(z, 0);
+	z[99] = 1;
+	tap_ok(zero && !mem_is_zero(z, sizeof(z)) && !mem_is_zero("a", 1),
+	       "mem_is_zero: all zeros only");
 	return tap_done();
 }
