@@ -111,15 +111,6 @@ void cli_print_help(const struct molt_command *c)
 		fputs(c->help, stdout);
 }
 
-int cli_usage_error(struct molt_error **err, const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	_cleanup_free_ char *msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	return molt_error_usage(err, "%s: %s (see 'molt %s --help')", cmd, msg, cmd);
-}
-
 const char *cli_store_root(struct molt_global *g)
 {
 	static char *computed;

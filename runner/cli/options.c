@@ -8,6 +8,16 @@
 
 #include "cli.h"
 
+/* A usage error names the command and where its help is. */
+int cli_usage_error(struct molt_error **err, const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	return molt_error_usage(err, "%s: %s (see 'molt %s --help')", cmd, msg, cmd);
+}
+
 /* Help lines: "  -f, --file FILE|-        the Dockerfile …", continuation lines under it. */
 #define HELP_COLUMN 27
 
