@@ -15,7 +15,7 @@ pkgs=(
 	busybox-static file jq attr acl zstd xz-utils bzip2 gzip tar util-linux iproute2
 	skopeo umoci podman buildah
 	# examples and benchmarks
-	debootstrap hyperfine time
+	debootstrap hyperfine time pigz strace
 )
 sudo=
 [ "$(id -u)" = 0 ] || sudo=sudo
