@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench_real.sh — the "real builds" table of issue 13: molt against rootless-style
+# bench_real.sh — the "real builds" table of issue 13: molt against
 # buildah (its own storage, --isolation=chroot, same Debian base) and, where one exists,
 # the floor (the same work in a plain chroot, or tar piped into a compressor), in the
 # same run. Rounds are interleaved (molt, buildah, floor, molt, buildah, floor, ...) so
@@ -281,15 +281,15 @@ fi
 
 # ---- the table ------------------------------------------------------------------------
 get() { awk -F'\t' -v l="$1" -v c="$2" '$1 == l && $2 == c { print $3; exit }' "$results"; }
-printf '\n| %-52s | %-9s | %-9s | %-18s | %-12s |\n' "build" "molt s" "buildah s" "floor s" "molt/buildah"
-printf '| %-52s | %-9s | %-9s | %-18s | %-12s |\n' "---" "---" "---" "---" "---"
+printf '\n| %-56s | %-9s | %-9s | %-18s | %-12s |\n' "build" "molt s" "buildah s" "floor s" "molt/buildah"
+printf '| %-56s | %-9s | %-9s | %-18s | %-12s |\n' "---" "---" "---" "---" "---"
 cut -f1 "$results" | awk '!seen[$0]++' | while IFS= read -r label; do
 	all=$(get "$label" all)
-	if [ -n "$all" ]; then printf '| %-52s | %s\n' "$label" "$all"; continue; fi
+	if [ -n "$all" ]; then printf '| %-56s | %s\n' "$label" "$all"; continue; fi
 	mo=$(get "$label" molt); bu=$(get "$label" buildah); fl=$(get "$label" floor)
-	ratio=$(awk -v a="${mo%% *}" -v b="${bu%% *}" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "—" }')
-	printf '| %-52s | %-9s | %-9s | %-18s | %-12s |\n' "$label" "${mo:-—}" "${bu:-—}" "${fl:-—}" "$ratio"
-	awk -F'\t' -v l="$label" '$1 == l && $2 !~ /^(molt|buildah|floor|all)$/ { printf "|   floor %-44s | %-9s | %-9s | %-18s | %-12s |\n", $2, "—", "—", $3, "—" }' "$results"
+	ratio=$(awk -v a="${mo%% *}" -v b="${bu%% *}" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "-" }')
+	printf '| %-56s | %-9s | %-9s | %-18s | %-12s |\n' "$label" "${mo:--}" "${bu:--}" "${fl:--}" "$ratio"
+	awk -F'\t' -v l="$label" '$1 == l && $2 !~ /^(molt|buildah|floor|all)$/ { printf "|   floor %-48s | %-9s | %-9s | %-18s | %-12s |\n", $2, "-", "-", $3, "-" }' "$results"
 	awk -F'\t' -v l="$label" '$1 == l && $3 ~ /^skip/ && $2 != "all" { printf "    (%s: %s)\n", $2, $3 }' "$results"
 done
 cat "$dir/export.note" 2>/dev/null

@@ -31,7 +31,9 @@ function flush() {
 	ss += ro - rw; sw += blob - ro; sy += last - blob; rw = 0; ro = 0; blob = 0
 }
 { t = secs($2) }
-$3 ~ /^fsmount\(/ && $0 !~ /RDONLY/ { flush(); rw = t; if (!before) before = t - t0; next }
+# Only the runner process: the step processes fsync and rename files too.
+$3 ~ /^fsmount\(/ && $0 !~ /RDONLY/ { flush(); rw = t; runner = $1; if (!before) before = t - t0; next }
+$1 != runner { next }
 $3 ~ /^fsmount\(/ && rw && !blob { ro = t; next }
 $3 ~ /^fsync\(/ && rw && !blob { blob = t; last = t; next }
 rw && blob { last = t }
