@@ -25,6 +25,10 @@
 
 #include "compress_blocks.h"
 
+/* compress_one()'s level for a gzip member of stored (uncompressed) deflate blocks;
+ * 0 already means "the format's default". */
+#define GZIP_LEVEL_STORED (-1)
+
 enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_WORKING, SLOT_DONE };
 
 struct slot {
@@ -84,7 +88,8 @@ static int compress_one(enum layer_compression c, int level, const void *in, siz
 	}
 	const char *filter = c == LAYER_ZSTD ? "zstd" : "gzip";
 	char lvl[16];
-	snprintf(lvl, sizeof(lvl), "%d", level > 0 ? level : (c == LAYER_ZSTD ? 3 : 6));
+	snprintf(lvl, sizeof(lvl), "%d",
+		 level == GZIP_LEVEL_STORED ? 0 : level > 0 ? level : (c == LAYER_ZSTD ? 3 : 6));
 	struct archive_entry *e = NULL;
 	int r = c == LAYER_ZSTD ? archive_write_add_filter_zstd(a) : archive_write_add_filter_gzip(a);
 	/* ARCHIVE_WARN would mean "through an external program": never on layer bytes. */
@@ -114,6 +119,26 @@ static int compress_one(enum layer_compression c, int level, const void *in, siz
 	return ok ? 0 : -EIO;
 }
 
+/*
+ * Already-compressed bytes (a tarball, a JPEG, /dev/urandom) do not shrink: deflate
+ * at level 6 spends ~25 ns a byte on them for nothing, and a 1 GiB random file took
+ * a minute to commit. A 64 KiB probe at level 1 decides per block: under 2% saved,
+ * the block goes into a stored (level 0) member — still gzip, ~20x faster. The
+ * choice depends only on the block's bytes, so digests stay the same everywhere.
+ * zstd needs no probe: it stores incompressible blocks raw by itself, fast.
+ */
+#define PROBE_BYTES ((size_t)64 << 10)
+static int block_level(struct block_pool *p, struct slot *s, struct strbuf *scratch)
+{
+	if (p->c != LAYER_GZIP || s->in_len < PROBE_BYTES)
+		return p->level;
+	char why[160];
+	int r = compress_one(LAYER_GZIP, 1, s->in, PROBE_BYTES, scratch, why, sizeof(why));
+	bool stored = r == 0 && scratch->len * 50 >= PROBE_BYTES * 49;
+	strbuf_reset(scratch); /* a failure is the real compression's to report */
+	return stored ? GZIP_LEVEL_STORED : p->level;
+}
+
 static void *worker(void *arg)
 {
 	struct block_pool *p = arg;
@@ -134,8 +159,8 @@ static void *worker(void *arg)
 		s->state = SLOT_WORKING;
 		pthread_mutex_unlock(&p->lock);
 		strbuf_reset(&s->out);
-		int r = compress_one(p->c, p->level, s->in, s->in_len, &s->out, s->why,
-				     sizeof(s->why));
+		int r = compress_one(p->c, block_level(p, s, &s->out), s->in, s->in_len, &s->out,
+				     s->why, sizeof(s->why));
 		pthread_mutex_lock(&p->lock);
 		s->error = r;
 		s->state = SLOT_DONE;

@@ -17,7 +17,7 @@ pkgs=(
 	# registry tests: a real registry, its TLS and auth, the token server and fault front
 	docker-registry apache2-utils openssl curl python3
 	# examples and benchmarks
-	debootstrap hyperfine time
+	debootstrap hyperfine time pigz strace
 )
 sudo=
 [ "$(id -u)" = 0 ] || sudo=sudo

@@ -30,18 +30,25 @@ chmod 0755 "$dir"
 export TMPDIR=$dir REG_LIFETIME=${BENCH_PULL_LIFETIME:-3600}
 # shellcheck source=../e2e/registry_lib.sh
 . "$top/tests/e2e/registry_lib.sh"
-bah=(buildah --root "$dir/buildah" --runroot "$dir/buildah-run")
+# Every round of every tool gets directories of its own (@R@ is the round), removed only
+# at the end: on ext4 without a journal, creating files right after a large delete is
+# slow for minutes, which made the first runs here vary 1.7 s to 5.9 s for the same pull.
+bah=(buildah --root "$dir/buildah-@R@" --runroot "$dir/buildah-run-@R@")
 # Empty buildah storage, as a script the timing loop runs between rounds.
 cat >"$dir/buildah-clean.sh" <<EOF
-${bah[*]} rm -a >/dev/null 2>&1
-${bah[*]} rmi -a -f >/dev/null 2>&1
+for r in once \$(seq 0 $((runs - 1))); do
+	b="buildah --root $dir/buildah-\$r --runroot $dir/buildah-run-\$r"
+	[ -d "$dir/buildah-\$r" ] || continue
+	\$b rm -a >/dev/null 2>&1
+	\$b rmi -a -f >/dev/null 2>&1
+done
 # overlay mounts buildah's storage may still hold under this run's directory
 awk -v d="$dir/buildah" 'index(\$2, d) == 1 { print \$2 }' /proc/self/mounts | sort -r |
 	xargs -r umount >/dev/null 2>&1
-rm -rf "$dir/buildah" "$dir/buildah-run"
+rm -rf "$dir"/buildah-*
 EOF
 cleanup() {
-	"$molt" --root "$dir/molt" prune --all >/dev/null 2>&1
+	for s in "$dir"/molt-*; do [ -d "$s" ] && "$molt" --root "$s" prune --all >/dev/null 2>&1; done
 	command -v buildah >/dev/null && bash "$dir/buildah-clean.sh"
 	reg_cleanup
 	rm -rf "$dir" 2>/dev/null
@@ -97,23 +104,23 @@ export CONTAINERS_REGISTRIES_CONF=$dir/registries.conf BUILDAH_ISOLATION=chroot
 
 # ---------------------------------------------------------------- the contenders
 names=() preps=() cmds=()
-molt_prep="$molt --root $dir/molt prune --all >/dev/null 2>&1; rm -rf $dir/molt"
-molt_cmd="$molt --root $dir/molt pull $ref >/dev/null && $molt --root $dir/molt run $ref true"
+molt_prep="true"
+molt_cmd="$molt --root $dir/molt-@R@ pull $ref >/dev/null && $molt --root $dir/molt-@R@ run $ref true"
 if ! "$molt" pull --help >/dev/null 2>&1; then
 	echo "molt pull: not available ('molt pull --help' fails)"
-elif ! bash -c "$molt_prep; $molt_cmd" >"$dir/molt-once.log" 2>&1; then
+elif ! bash -c "${molt_cmd//@R@/once}" >"$dir/molt-once.log" 2>&1; then
 	echo "molt pull: not available ($(tail -n 1 "$dir/molt-once.log"))"
 else
 	names+=("molt pull + run true") preps+=("$molt_prep") cmds+=("$molt_cmd")
 fi
 if command -v buildah >/dev/null; then
-	names+=("buildah pull + from + run true") preps+=("bash $dir/buildah-clean.sh")
+	names+=("buildah pull + from + run true") preps+=("true")
 	cmds+=("${bah[*]} pull -q --tls-verify=false docker://$ref >/dev/null && c=\$(${bah[*]} from --pull=never $ref) && ${bah[*]} run \$c true")
 else
 	echo "(buildah not installed: no comparison)"
 fi
-names+=("skopeo copy (blobs only)") preps+=("rm -rf $dir/skopeo-oci")
-cmds+=("skopeo --policy $REG_DIR/policy.json copy --quiet --src-tls-verify=false docker://$ref oci:$dir/skopeo-oci:x")
+names+=("skopeo copy (blobs only)") preps+=("true")
+cmds+=("skopeo --policy $REG_DIR/policy.json copy --quiet --src-tls-verify=false docker://$ref oci:$dir/skopeo-oci-@R@:x")
 
 # ---------------------------------------------------------------- interleaved rounds
 n=${#cmds[@]}
@@ -124,7 +131,7 @@ for ((r = 0; r < runs; r++)); do
 		bash -c "${preps[$i]}" >/dev/null 2>&1
 		sync
 		t0=$(date +%s.%N)
-		if ! bash -c "${cmds[$i]}" >"$dir/run.log" 2>&1; then
+		if ! bash -c "${cmds[$i]//@R@/$r}" >"$dir/run.log" 2>&1; then
 			echo "${names[$i]} failed (round $((r + 1))):"; tail -n 5 "$dir/run.log"
 			continue
 		fi

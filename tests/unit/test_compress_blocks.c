@@ -45,13 +45,13 @@ static la_ssize_t mem_write(struct archive *a, void *data, const void *buf, size
 }
 
 /* What one libarchive stream writes for all of IN: the format before blocks. */
-static void single_stream(enum layer_compression c, const unsigned char *in, size_t n,
-			  struct strbuf *out)
+static void single_stream_level(enum layer_compression c, const char *level,
+				const unsigned char *in, size_t n, struct strbuf *out)
 {
 	struct archive *a = archive_write_new();
 	const char *f = c == LAYER_ZSTD ? "zstd" : "gzip";
 	c == LAYER_ZSTD ? archive_write_add_filter_zstd(a) : archive_write_add_filter_gzip(a);
-	archive_write_set_filter_option(a, f, "compression-level", c == LAYER_ZSTD ? "3" : "6");
+	archive_write_set_filter_option(a, f, "compression-level", level);
 	if (c == LAYER_GZIP)
 		archive_write_set_filter_option(a, "gzip", "timestamp", NULL);
 	archive_write_set_format_raw(a);
@@ -67,6 +67,12 @@ static void single_stream(enum layer_compression c, const unsigned char *in, siz
 	archive_write_close(a);
 	archive_entry_free(e);
 	archive_write_free(a);
+}
+
+static void single_stream(enum layer_compression c, const unsigned char *in, size_t n,
+			  struct strbuf *out)
+{
+	single_stream_level(c, c == LAYER_ZSTD ? "3" : "6", in, n, out);
 }
 
 /* Decompresses BLOB with the standard tool and compares with IN. */
@@ -139,6 +145,30 @@ int main(void)
 	tap_ok(r == 0 && big.len < max / 2,
 	       "gzip with the default 1 MiB blocks compresses (%zu -> %zu bytes)", max, big.len);
 	tap_ok(tool_reads_back(dir, LAYER_GZIP, &big, in, max), "and gzip reads it back");
+	/* incompressible blocks (random bytes) become stored members: barely larger than
+	 * the input, read back by gzip, the same with any number of workers; a text block
+	 * beside them is still compressed */
+	size_t rn = 3 * BLOCK_SIZE_GZIP;
+	unsigned char *rnd = xmalloc(rn);
+	for (size_t i = 0; i < rn; i++) {
+		x = x * 1103515245 + 12345;
+		rnd[i] = i < 2 * BLOCK_SIZE_GZIP ? (unsigned char)(x >> 16) : in[i % max];
+	}
+	_cleanup_strbuf_ struct strbuf r1 = STRBUF_INIT, r3 = STRBUF_INIT;
+	r = run_pool(LAYER_GZIP, BLOCK_SIZE_GZIP, 1, rnd, rn, &r1);
+	r |= run_pool(LAYER_GZIP, BLOCK_SIZE_GZIP, 3, rnd, rn, &r3);
+	tap_ok(r == 0 && r1.len == r3.len && memcmp(r1.buf, r3.buf, r1.len) == 0,
+	       "random blocks: the same bytes with 1 and 3 workers");
+	size_t text_part = big.len / 3 + 1; /* roughly what 1 MiB of the text compresses to */
+	tap_ok(r1.len > 2 * BLOCK_SIZE_GZIP && r1.len < 2 * BLOCK_SIZE_GZIP + 1024 + text_part,
+	       "two random blocks are stored (%zu bytes for 2 MiB random + 1 MiB text)", r1.len);
+	tap_ok(tool_reads_back(dir, LAYER_GZIP, &r1, rnd, rn), "gzip reads stored members back");
+	_cleanup_strbuf_ struct strbuf st = STRBUF_INIT, text = STRBUF_INIT;
+	single_stream_level(LAYER_GZIP, "0", rnd, BLOCK_SIZE_GZIP, &st);
+	single_stream(LAYER_GZIP, rnd + 2 * BLOCK_SIZE_GZIP, BLOCK_SIZE_GZIP, &text);
+	tap_ok(r1.len == 2 * st.len + text.len && memcmp(r1.buf, st.buf, st.len) == 0,
+	       "a random block is a level-0 (stored) member, a text block a level-6 one");
+	free(rnd);
 	free(in);
 	lt_rm(dir);
 	return tap_done();
