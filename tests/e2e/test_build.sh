@@ -323,14 +323,15 @@ like "$(cat "$WORK/build.log")" "checksum" "the error names the checksum"
 kill "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null
 
 # 14. Independent stages run at the same time: they meet over loopback, which only
-#     works when both run together.
+#     works when both run together. The talker tries for 40 s, the listener waits 60 s:
+#     a loaded machine (ASan, other test runs) may start one stage seconds later.
 mport=$((20000 + RANDOM % 20000))
 c=$(ctx parallel <<EOF
 FROM busybox AS listener
-RUN timeout 20 nc -l -p $mport > /got || true
+RUN timeout 60 nc -l -p $mport > /got || true
 
 FROM busybox AS talker
-RUN for i in \$(seq 100); do echo hello | nc 127.0.0.1 $mport && break; sleep 0.1; done; echo sent > /sent
+RUN for i in \$(seq 400); do echo hello | nc 127.0.0.1 $mport && break; sleep 0.1; done; echo sent > /sent
 
 FROM scratch
 COPY --from=listener /got /got
