@@ -324,11 +324,13 @@ kill "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null
 
 # 14. Independent stages run at the same time: they meet over loopback, which only
 #     works when both run together. The talker tries for 40 s, the listener waits 60 s:
-#     a loaded machine (ASan, other test runs) may start one stage seconds later.
+#     a loaded machine (ASan, other test runs) may start one stage seconds later. The
+#     listener reads through -e: busybox's plain `nc -l` with stdin at EOF (/dev/null, as
+#     in docker build) could exit before it read what the talker sent.
 mport=$((20000 + RANDOM % 20000))
 c=$(ctx parallel <<EOF
 FROM busybox AS listener
-RUN timeout 60 nc -l -p $mport > /got || true
+RUN printf '#!/bin/sh\ncat > /got\n' > /recv && chmod +x /recv && (timeout 60 nc -l -p $mport -e /recv || true) && rm /recv
 
 FROM busybox AS talker
 RUN for i in \$(seq 400); do echo hello | nc 127.0.0.1 $mport && break; sleep 0.1; done; echo sent > /sent
