@@ -232,6 +232,10 @@ int base64_decode(const char *s, size_t len, char **ret, size_t *ret_len);
  * regular file: anything else (a FIFO, a device) is refused with -EINVAL, never waited on. */
 int read_file(const char *path, size_t max_size, char **ret_data, size_t *ret_len,
 	      struct molt_error **err);
+/* Reads the open fd whole: a regular file of at most max_size bytes (-EINVAL
+ * otherwise, never a read that could block); errors name path. */
+int read_regular_fd(int fd, const char *path, size_t max_size, char **ret_data, size_t *ret_len,
+		    struct molt_error **err);
 /* Same, relative to dirfd. */
 int read_file_at(int dirfd, const char *path, size_t max_size, char **ret_data, size_t *ret_len,
 		 struct molt_error **err);

@@ -40,31 +40,28 @@ ssize_t read_full(int fd, void *buf, size_t len)
 	return (ssize_t)got;
 }
 
-int read_file_at(int dirfd, const char *path, size_t max_size, char **ret_data, size_t *ret_len,
-		 struct molt_error **err)
+int read_regular_fd(int fd, const char *path, size_t max_size, char **ret_data, size_t *ret_len,
+		    struct molt_error **err)
 {
-	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer forever. */
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return molt_error_set(err, errno, "open '%s'", path);
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return molt_error_set(err, errno, "stat '%s'", path);
 	if (!S_ISREG(st.st_mode))
-		return molt_error_setx(err, EINVAL, "read '%s': not a regular file", path);
+		return molt_error_setx(err, EINVAL, "'%s' is not a regular file", path);
+	if ((size_t)st.st_size > max_size)
+		return molt_error_setx(err, EFBIG, "read '%s': larger than %zu bytes", path,
+				       max_size);
 	struct strbuf sb = STRBUF_INIT;
 	char chunk[65536];
 	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
+		ssize_t n = read_full(fd, chunk, sizeof(chunk));
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = errno;
 			strbuf_done(&sb);
-			return molt_error_set(err, e, "read '%s'", path);
+			return molt_error_set(err, (int)-n, "read '%s'", path);
 		}
 		if (n == 0)
 			break;
+		/* the file may grow after fstat: the bound holds for what is read */
 		if (sb.len + (size_t)n > max_size) {
 			strbuf_done(&sb);
 			return molt_error_setx(err, EFBIG, "read '%s': larger than %zu bytes", path,
@@ -76,6 +73,16 @@ int read_file_at(int dirfd, const char *path, size_t max_size, char **ret_data, 
 		*ret_len = sb.len;
 	*ret_data = strbuf_detach(&sb);
 	return 0;
+}
+
+int read_file_at(int dirfd, const char *path, size_t max_size, char **ret_data, size_t *ret_len,
+		 struct molt_error **err)
+{
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer forever. */
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return molt_error_set(err, errno, "open '%s'", path);
+	return read_regular_fd(fd, path, max_size, ret_data, ret_len, err);
 }
 
 int read_file(const char *path, size_t max_size, char **ret_data, size_t *ret_len,

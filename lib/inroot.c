@@ -338,33 +338,5 @@ int inroot_read_file(int rootfd, const char *path, size_t max_size, char **ret_d
 		inroot_open(rootfd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, INROOT_AUTO);
 	if (fd < 0)
 		return molt_error_set(err, -fd, "open '%s'", path);
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return molt_error_set(err, errno, "stat '%s'", path);
-	if (!S_ISREG(st.st_mode))
-		return molt_error_setx(err, EINVAL, "'%s' is not a regular file", path);
-	if ((size_t)st.st_size > max_size)
-		return molt_error_setx(err, EFBIG, "read '%s': larger than %zu bytes", path,
-				       max_size);
-	struct strbuf sb = STRBUF_INIT;
-	char chunk[65536];
-	for (;;) {
-		ssize_t n = read_full(fd, chunk, sizeof(chunk));
-		if (n < 0) {
-			strbuf_done(&sb);
-			return molt_error_set(err, (int)-n, "read '%s'", path);
-		}
-		if (n == 0)
-			break;
-		if (sb.len + (size_t)n > max_size) {
-			strbuf_done(&sb);
-			return molt_error_setx(err, EFBIG, "read '%s': larger than %zu bytes", path,
-					       max_size);
-		}
-		strbuf_add(&sb, chunk, (size_t)n);
-	}
-	if (ret_len)
-		*ret_len = sb.len;
-	*ret_data = strbuf_detach(&sb);
-	return 0;
+	return read_regular_fd(fd, path, max_size, ret_data, ret_len, err);
 }
