@@ -314,6 +314,28 @@ static int parse_array(struct toml_parser *t, int depth, json_t **ret)
 	return 0;
 }
 
+/* KEY = VALUE (inline tables and statements alike); *ret_line (may be NULL) gets the
+ * line the value starts on. */
+static int parse_key_value(struct toml_parser *t, int depth, char ***ret_parts, json_t **ret_v,
+			   int *ret_line)
+{
+	_cleanup_strv_ char **parts = NULL;
+	int r = parse_key(t, &parts);
+	if (r < 0)
+		return r;
+	if (at_end(t) || *t->p != '=')
+		return fail(t, "expected '=' after key '%s'", parts[strv_len(parts) - 1]);
+	t->p++;
+	skip_ws(t);
+	if (ret_line)
+		*ret_line = t->line;
+	r = parse_value(t, depth, ret_v);
+	if (r < 0)
+		return r;
+	*ret_parts = TAKE_PTR(parts);
+	return 0;
+}
+
 static int parse_inline_table(struct toml_parser *t, int depth, json_t **ret)
 {
 	json_auto_t *obj = json_object();
@@ -326,15 +348,8 @@ static int parse_inline_table(struct toml_parser *t, int depth, json_t **ret)
 	}
 	for (;;) {
 		_cleanup_strv_ char **parts = NULL;
-		int r = parse_key(t, &parts);
-		if (r < 0)
-			return r;
-		if (at_end(t) || *t->p != '=')
-			return fail(t, "expected '=' after key '%s'", parts[strv_len(parts) - 1]);
-		t->p++;
-		skip_ws(t);
 		json_t *v = NULL;
-		r = parse_value(t, depth + 1, &v);
+		int r = parse_key_value(t, depth + 1, &parts, &v, NULL);
 		if (r < 0)
 			return r;
 		r = set_key(t, obj, parts, v, NULL);
@@ -497,16 +512,9 @@ static int parse_statement(struct toml_parser *t)
 	if (*t->p == '[')
 		return parse_header(t);
 	_cleanup_strv_ char **parts = NULL;
-	int r = parse_key(t, &parts);
-	if (r < 0)
-		return r;
-	if (at_end(t) || *t->p != '=')
-		return fail(t, "expected '=' after key '%s'", parts[strv_len(parts) - 1]);
-	t->p++;
-	skip_ws(t);
-	int line = t->line;
 	json_t *v = NULL;
-	r = parse_value(t, 0, &v);
+	int line;
+	int r = parse_key_value(t, 0, &parts, &v, &line);
 	if (r < 0)
 		return r;
 	/* A wrong value is reported on the line its key is on, not where an array ends. */
