@@ -29,6 +29,23 @@ static bool overlay_missing(int r)
 }
 
 /*
+ * Sets a directory option of the overlay through an fd of the directory. Overlayfs
+ * keeps the string it was given and shows it in /proc/self/mountinfo, which a step can
+ * read (and write into its layer): given the store path, that would be the user's home
+ * directory and name. "/proc/self/fd/N" resolves to the same directory here, at
+ * fsconfig time, and shows nothing of the host.
+ */
+static int overlay_set_dir(int fs, const char *key, const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return fsconfig(fs, FSCONFIG_SET_STRING, key, proc, 0);
+}
+
+/*
  * The new mount API adds lower directories one at a time ("lowerdir+", Linux 6.8),
  * so a deep image is not limited by the one-page option string of mount(2), and
  * paths with commas or colons need no escaping.
@@ -42,7 +59,7 @@ static int overlay_fsfd(char *const *lowers, const char *empty, const char *uppe
 						  "available in user namespaces?)");
 	size_t n = strv_len(lowers);
 	for (size_t i = 0; i < n; i++) {
-		if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", lowers[i], 0) == 0)
+		if (overlay_set_dir(fs, "lowerdir+", lowers[i]) == 0)
 			continue;
 		/* before Linux 6.8 the option does not exist: that is "no overlay for us" */
 		if (errno == EINVAL && i == 0)
@@ -55,12 +72,12 @@ static int overlay_fsfd(char *const *lowers, const char *empty, const char *uppe
 	 * two when it has no upper: the empty one goes at the bottom, where it changes
 	 * nothing.
 	 */
-	if ((n == 0 || !upper) && fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", empty, 0) < 0)
+	if ((n == 0 || !upper) && overlay_set_dir(fs, "lowerdir+", empty) < 0)
 		return molt_error_set(err, errno == EINVAL && n == 0 ? ENOTSUP : errno,
 				      "add an empty layer to the overlay");
 	if (upper) {
-		if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
-		    fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0)
+		if (overlay_set_dir(fs, "upperdir", upper) < 0 ||
+		    overlay_set_dir(fs, "workdir", work) < 0)
 			return molt_error_set(err, errno, "set the overlay's upper directory");
 		/*
 		 * A step's upper directory is scratch until its commit, which reads it into a

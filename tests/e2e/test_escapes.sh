@@ -172,4 +172,19 @@ is "$(tr -d -c '\033\007\200-\237' <"$WORK/build.log" | wc -c)" 0 \
 like "$(grep -c '\^\[\]52;c;aGk=\^G\^\[\[2J\\x9bHmark' "$WORK/build.log")" "^2$" \
 	"the sequence is shown escaped, in the progress and in the error's last lines"
 
+# ---- 6. A step's /proc/self/mountinfo names no host path: overlayfs shows the strings
+#      its directories were given, and those were the store's paths (the caller's home
+#      directory and user name), which a RUN could write into its layer.
+c=$(ctx mountinfo <<'EOF'
+FROM busybox
+RUN cat /proc/self/mountinfo >/mountinfo
+EOF
+)
+rm -rf "$WORK/mi-out"
+build "$c" --no-cache -o "type=local,dest=$WORK/mi-out"
+is "$?" 0 "a RUN that copies its mountinfo builds"
+like "$(grep ' / / ' "$WORK/mi-out/mountinfo")" "overlay" "the step's root is the overlay"
+is "$(grep -c -e "$HOME" -e "$(id -un)" "$WORK/mi-out/mountinfo")" 0 \
+	"the step's mountinfo holds neither the home directory nor the user name"
+
 done_testing
