@@ -13,6 +13,44 @@
 #include "../../layers/layers.h"
 #include "progress_int.h"
 
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when there is none. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+		   : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	if (!len || len > n)
+		return 0;
+	uint32_t cp = len == 1 ? s[0] : s[0] & (0x7f >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* jansson takes only UTF-8: invalid bytes become U+FFFD, as Go's encoding/json does. */
+static char *utf8_clean(const char *text)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const unsigned char *s = (const unsigned char *)text;
+	size_t n = strlen(text);
+	while (n) {
+		size_t k = utf8_len(s, n);
+		if (k)
+			strbuf_add(&sb, (const char *)s, k);
+		else
+			strbuf_adds(&sb, "\xef\xbf\xbd");
+		k = k ? k : 1;
+		s += k;
+		n -= k;
+	}
+	return strbuf_detach(&sb);
+}
+
 /* RFC 3339 with nanoseconds in UTC, as Go's time.Time marshals. */
 static char *rfc3339(const struct timespec *t)
 {
@@ -56,8 +94,7 @@ void json_vertex(struct progress *p, const struct step *s)
 	char dg[DIGEST_STR_LEN];
 	vertex_digest(s, dg);
 	_cleanup_free_ char *started = rfc3339(&s->started_wall);
-	/* jansson takes only UTF-8: titles and errors are escaped (lib/termesc.c). */
-	_cleanup_free_ char *name = term_escape(s->title);
+	_cleanup_free_ char *name = utf8_clean(s->title);
 	json_t *v = json_pack("{s:s, s:s, s:s}", "digest", dg, "name", name, "started", started);
 	if (s->state != STEP_RUNNING) {
 		_cleanup_free_ char *done = now_rfc3339();
@@ -66,7 +103,7 @@ void json_vertex(struct progress *p, const struct step *s)
 	if (s->state == STEP_CACHED)
 		json_object_set_new(v, "cached", json_true());
 	if (s->state == STEP_FAILED) {
-		_cleanup_free_ char *why = term_escape(s->failure ? s->failure : "failed");
+		_cleanup_free_ char *why = utf8_clean(s->failure ? s->failure : "failed");
 		json_object_set_new(v, "error", json_string(why));
 	}
 	emit_one(p, "vertexes", v);
@@ -77,7 +114,7 @@ void json_status(struct progress *p, const struct step *s, const char *text)
 	char dg[DIGEST_STR_LEN];
 	vertex_digest(s, dg);
 	_cleanup_free_ char *now = now_rfc3339();
-	_cleanup_free_ char *id = term_escape(text);
+	_cleanup_free_ char *id = utf8_clean(text);
 	/* molt's statuses are reported when they are over: started = completed. */
 	json_t *st = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "id", id, "vertex", dg,
 			       "current", (json_int_t)0, "timestamp", now, "started", now,
