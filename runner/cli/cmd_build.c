@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "../../sandbox/sandbox.h"
+#include "build_compat.h"
 #include "cli.h"
 #include "../../layers/layers.h"
 #include "../executor/build.h"
@@ -174,6 +175,7 @@ const struct cli_option cmd_build_options[] = {
 	{0, "platform", "OS/ARCH", false, "the target platform (base images' entry, TARGETARCH)"},
 	{0, "tls-verify", "BOOL", true,
 	 "=false allows plain http and unverified TLS for registries"},
+	BUILD_COMPAT_OPTIONS,
 	{0, NULL, NULL, false, NULL},
 };
 
@@ -239,8 +241,8 @@ static int set_checked(struct build_options *o, const char *opt, const char *v,
 					       v);
 		o->jobs = (int)n;
 	} else {
-		/* the table and this function disagree: a bug, not the user's mistake */
-		return molt_error_setx(err, EINVAL, "build: option '--%s' has no handler", opt);
+		/* docker build's flags without work here (build_compat.c), else a bug */
+		return build_compat_option(opt, v, err);
 	}
 	return 0;
 }
