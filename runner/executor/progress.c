@@ -273,6 +273,18 @@ static void print_excerpt(struct progress *p, const struct step *s)
 
 void progress_finish(struct progress *p, const char *error)
 {
+	/* Steps a failing sibling stage cut short never ended: BuildKit's CANCELED. */
+	for (size_t i = 0; i < p->n_steps; i++) {
+		struct step *s = &p->steps[i];
+		if (s->state != STEP_RUNNING)
+			continue;
+		s->state = STEP_CANCELED;
+		s->seconds = progress_since(&s->started);
+		if (p->mode == PROGRESS_PLAIN)
+			plain_end(p, s);
+		else if (p->mode == PROGRESS_RAWJSON)
+			json_vertex(p, s);
+	}
 	if (p->mode == PROGRESS_TTY) {
 		p->finished = true;
 		tty_redraw(p);

@@ -13,7 +13,7 @@
 
 #define PROGRESS_TAIL_LINES 20u /* kept per step for the failure's output excerpt */
 
-enum step_state { STEP_RUNNING, STEP_DONE, STEP_CACHED, STEP_FAILED };
+enum step_state { STEP_RUNNING, STEP_DONE, STEP_CACHED, STEP_FAILED, STEP_CANCELED };
 
 struct step_status {
 	char *text;

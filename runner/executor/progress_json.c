@@ -102,6 +102,8 @@ void json_vertex(struct progress *p, const struct step *s)
 	}
 	if (s->state == STEP_CACHED)
 		json_object_set_new(v, "cached", json_true());
+	if (s->state == STEP_CANCELED)
+		json_object_set_new(v, "error", json_string("context canceled"));
 	if (s->state == STEP_FAILED) {
 		_cleanup_free_ char *why = utf8_clean(s->failure ? s->failure : "failed");
 		json_object_set_new(v, "error", json_string(why));

@@ -102,6 +102,8 @@ void plain_end(struct progress *p, struct step *s)
 	if (s->state == STEP_FAILED) {
 		_cleanup_free_ char *safe = term_escape(s->failure);
 		progress_emitf(p, "#%u ERROR: %s\n", s->seq, safe);
+	} else if (s->state == STEP_CANCELED) {
+		progress_emitf(p, "#%u CANCELED\n", s->seq);
 	} else if (s->state == STEP_CACHED) {
 		progress_emitf(p, "#%u CACHED\n", s->seq);
 	} else {

@@ -14,6 +14,7 @@
 #define LIVE_LINES 6u /* output lines shown under a running step (BuildKit: 6) */
 #define COLOR_DONE "\033[34m"
 #define COLOR_ERROR "\033[31m"
+#define COLOR_CANCEL "\033[33m"
 #define FAINT "\033[2m"
 #define RESET "\033[0m"
 
@@ -67,10 +68,15 @@ static void view_step(struct view *v, const struct step *s)
 {
 	double t = s->state == STEP_RUNNING ? progress_since(&s->started) : s->seconds;
 	_cleanup_free_ char *timer = xasprintf("%3.1fs", t < 0.05 ? 0.0 : t);
-	const char *tag = s->state == STEP_CACHED ? "CACHED " : s->state == STEP_FAILED ? "ERROR " : "";
+	const char *tag = s->state == STEP_CACHED     ? "CACHED "
+			  : s->state == STEP_FAILED   ? "ERROR "
+			  : s->state == STEP_CANCELED ? "CANCELED "
+						      : "";
 	_cleanup_free_ char *name = xasprintf(" => %s%s", tag, s->title);
-	const char *color = s->state == STEP_FAILED ? COLOR_ERROR
-			    : s->state == STEP_RUNNING ? NULL : COLOR_DONE;
+	const char *color = s->state == STEP_FAILED     ? COLOR_ERROR
+			    : s->state == STEP_CANCELED ? COLOR_CANCEL
+			    : s->state == STEP_RUNNING  ? NULL
+							: COLOR_DONE;
 	view_add(v, color, name, timer);
 	/* A status takes the time from the one before it (or the step's start). */
 	for (size_t k = 0; k < s->n_statuses; k++) {

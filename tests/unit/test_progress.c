@@ -354,6 +354,15 @@ static void one_line(struct progress *p)
 	progress_finish(p, "molt's");
 }
 
+static void cut_short(struct progress *p)
+{
+	struct progress_out o = {.direct = p, .fd = -1};
+	progress_start(&o, 1, "[a 1/1] RUN sleep 9");
+	progress_start(&o, 2, "[b 1/1] RUN false");
+	progress_end(&o, 2, false, "bad");
+	progress_finish(p, "molt's");
+}
+
 static void json_steps(struct progress *p)
 {
 	struct progress_out o = {.direct = p, .fd = -1};
@@ -370,6 +379,10 @@ static void test_excerpt_json_tty(void)
 				 "   2 | >>> ENV A=1\n   3 |     \n--------------------\n"
 				 "ERROR: failed to solve: bad\n"),
 	       "excerpt: one line gets four around it, with the empty line after the last");
+	_cleanup_free_ char *cut = capture(PROGRESS_PLAIN, cut_short);
+	tap_ok(strstr(cut, "\n\n#1 [a 1/1] RUN sleep 9\n#1 CANCELED\n") &&
+		       str_endswith(cut, "ERROR: failed to solve: bad\n"),
+	       "finish: a step a failing sibling cut short is CANCELED, as BuildKit's");
 	_cleanup_free_ char *js = capture(PROGRESS_RAWJSON, json_steps);
 	char *save = NULL;
 	unsigned n = 0, good = 0;
