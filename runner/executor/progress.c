@@ -189,6 +189,8 @@ static void render_output(struct progress *p, unsigned id, const char *data, siz
 		data += n;
 		len -= n;
 	}
+	if (p->mode == PROGRESS_TTY && progress_since(&p->last_draw) >= 0.1)
+		tty_redraw(p);
 }
 
 static void render_status(struct progress *p, unsigned id, const char *text)

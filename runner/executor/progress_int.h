@@ -55,6 +55,7 @@ struct progress {
 	/* tty */
 	unsigned live_lines;
 	bool finished;
+	struct timespec last_draw; /* output redraws at most every 100 ms (BuildKit's rate) */
 	/* the Dockerfile, for the failure excerpt */
 	const char *src_name;
 	char *const *src_lines;

@@ -98,6 +98,7 @@ void tty_redraw(struct progress *p)
 {
 	unsigned width, height;
 	term_size(p, &width, &height);
+	clock_gettime(CLOCK_MONOTONIC, &p->last_draw);
 	struct view v = {.width = width};
 	unsigned done = 0;
 	for (size_t i = 0; i < p->n_steps; i++) {
