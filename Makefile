@@ -34,8 +34,8 @@ HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
 HELPER_BIN := $(HELPER_SRC:tests/helpers/%.c=$(B)/helpers/%)
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all check check-slow asan fuzz bench install clean demo unit
-all: $(B)/molt $(UNIT_BIN) $(HELPER_BIN)
+.PHONY: all check check-slow asan fuzz bench install clean demo unit docs
+all: $(B)/molt $(UNIT_BIN) $(HELPER_BIN) docs
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -83,6 +83,25 @@ $(B)/helpers/%: tests/helpers/%.c
 	@echo '  PROBE   $@'
 	@$(CC) -std=gnu17 -O1 -Wall -Werror -static -o $@ $<
 
+# The man pages and the bash completion, written from the option tables the commands
+# parse with (runner/cli/gen/docs_gen.c), so that they cannot drift from molt.
+DOCS_GEN := $(B)/gen/docs_gen
+$(DOCS_GEN): runner/cli/gen/docs_gen.c $(B)/libmolt.a
+	@mkdir -p $(dir $@)
+	@echo '  CC      $@'
+	@$(CC) $(MOLT_CFLAGS) $(MOLT_LDFLAGS) -MMD -MP -o $@ $< $(B)/libmolt.a $(PKG_LIBS) -lpthread
+
+$(B)/man/molt.1: $(DOCS_GEN)
+	@echo '  GEN     $(B)/man'
+	@rm -rf $(B)/man && mkdir -p $(B)/man.tmp && $(DOCS_GEN) man $(B)/man.tmp && mv $(B)/man.tmp $(B)/man
+
+$(B)/completion/molt: $(DOCS_GEN)
+	@mkdir -p $(dir $@)
+	@echo '  GEN     $@'
+	@$(DOCS_GEN) bash >$@.tmp && mv -f $@.tmp $@
+
+docs: $(B)/man/molt.1 $(B)/completion/molt
+
 unit: $(UNIT_BIN)
 
 check: all
@@ -106,10 +125,14 @@ bench: all
 demo:
 	scripts/demo.sh
 
-install: $(B)/molt
+install: $(B)/molt docs
 	install -D -m 0755 $(B)/molt $(DESTDIR)$(PREFIX)/bin/molt
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0644 $(B)/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -D -m 0644 $(B)/completion/molt \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/molt
 
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(B)/obj/runner/cli/main.d $(UNIT_BIN:%=%.d) $(SECCOMP_GEN).d
+-include $(LIB_OBJ:.o=.d) $(B)/obj/runner/cli/main.d $(UNIT_BIN:%=%.d) $(SECCOMP_GEN).d $(DOCS_GEN).d

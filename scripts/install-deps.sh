@@ -16,6 +16,8 @@ pkgs=(
 	skopeo umoci podman buildah
 	# registry tests: a real registry, its TLS and auth, the token server and fault front
 	docker-registry apache2-utils openssl curl python3
+	# docs tests: man -l renders the generated pages, bash -n checks the completion
+	man-db groff-base bash-completion
 	# examples and benchmarks
 	debootstrap hyperfine time pigz strace
 )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/run-tests.sh — molt's one test driver (called by `make check`).
 #
-# 1. runs every C unit test in $B/tests/ (TAP);
+# 1. runs every C unit test in $B/tests/ (TAP), then tests/docs/test_*.sh (TAP, from
+#    the source tree: make install, the man pages, the completion, the README's tables);
 # 2. makes the busybox base image fixture;
 # 3. runs every end-to-end script tests/e2e/test_*.sh (TAP) with the real molt binary
 #    as an unprivileged user: started as root, it takes a free test slot (a lock held for
@@ -69,6 +70,12 @@ for t in "$B"/tests/test_*; do
 	[ -x "$t" ] || continue
 	case $t in *.d) continue ;; esac
 	run_tap "unit/$(basename "$t")" "$t"
+done
+
+echo "== docs (man pages, completion, README; from the source tree)"
+for t in "$top"/tests/docs/test_*.sh; do
+	[ -f "$t" ] || continue
+	run_tap "docs/$(basename "$t" .sh)" env B="$B" MOLT="$MOLT" TOP="$top" bash "$t"
 done
 
 echo "== fuzzers (short runs)"

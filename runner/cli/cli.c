@@ -11,12 +11,21 @@
 
 static int cmd_version(int argc, char **argv, struct molt_global *g, struct molt_error **err);
 
-/* --max-unpack of run and load (build's is in its option table, cmd_build.c). */
-#define HELP_MAX_UNPACK                                                                      \
-	"      --max-unpack SIZE    cap on what unpacking one layer or tar may write (k, m, g,\n" \
-	"                           t; also MOLT_MAX_UNPACK; default none, see README)\n"
+const struct cli_option cli_no_options[] = {{0, NULL, NULL, false, NULL}};
 
-static const struct molt_command commands[] = {
+/* Before the command name; parsed by dispatch() below. */
+const struct cli_option cli_global_options[] = {
+	{0, "root", "DIR", false,
+	 "the store (env MOLT_ROOT; default\n"
+	 "${XDG_DATA_HOME:-$HOME/.local/share}/molt)"},
+	{0, "debug", NULL, false, "print debug messages"},
+	{'q', "quiet", NULL, false, "print errors only (molt build: only the image ID)"},
+	{'h', "help", NULL, false, "this help; 'molt COMMAND --help' for a command"},
+	{0, "version", NULL, false, "print molt's version"},
+	{0, NULL, NULL, false, NULL},
+};
+
+const struct molt_command cli_commands[] = {
 	{"build", cmd_build,
 	 "molt build [OPTIONS] CONTEXT",
 	 "build an image from a Dockerfile",
@@ -24,34 +33,22 @@ static const struct molt_command commands[] = {
 	{"run", cmd_run,
 	 "molt run [OPTIONS] (IMAGE | --rootfs DIR) [CMD [ARG...]]",
 	 "run a command in a sandbox over an image or a directory",
-	 "      --network MODE       host (default) or none\n"
-	 "  -e, --env K=V            set an environment variable (repeatable)\n"
-	 "  -u, --user USER          name, uid, uid:gid or name:group\n"
-	 "  -w, --workdir DIR        working directory inside the sandbox\n"
-	 "  -v, --volume SRC:DST[:ro] bind-mount a host directory (repeatable)\n"
-	 "      --rootfs DIR         use DIR as the root filesystem instead of an image\n"
-	 "  -m, --memory SIZE        memory each process may allocate (b, k, m, g; default\n"
-	 "                           no limit; per process, see README)\n"
-	 "      --pids-limit N       processes and threads of the step in all (default\n"
-	 "                           1024; a step over it is ended)\n"
-	 HELP_MAX_UNPACK, NULL},
-	{"images", cmd_images, "molt images [--json]", "list the images in the store",
-	 "      --json               print JSON instead of a table\n", NULL},
-	{"inspect", cmd_inspect, "molt inspect IMAGE", "print an image's config and manifest", "", NULL},
-	{"tag", cmd_tag, "molt tag SRC DST", "give an image another name", "", NULL},
-	{"rmi", cmd_rmi, "molt rmi IMAGE...", "remove image names (and unused blobs)", "", NULL},
-	{"prune", cmd_prune, "molt prune [--all]", "remove unused blobs, layers and cache",
-	 "      --all                empty the store completely\n", NULL},
+	 "", cmd_run_options},
+	{"images", cmd_images, "molt images [--json]", "list the images in the store", "",
+	 cmd_images_options},
+	{"inspect", cmd_inspect, "molt inspect IMAGE...", "print an image's config and manifest", "",
+	 cli_no_options},
+	{"tag", cmd_tag, "molt tag SRC DST", "give an image another name", "", cli_no_options},
+	{"rmi", cmd_rmi, "molt rmi IMAGE...", "remove image names (and unused blobs)", "",
+	 cli_no_options},
+	{"prune", cmd_prune, "molt prune [--all]", "remove unused blobs, layers and cache", "",
+	 cmd_prune_options},
 	{"load", cmd_load, "molt load -i FILE|DIR",
-	 "load a docker save tar, an OCI archive or an OCI layout",
-	 "  -i, --input FILE|DIR     what to load\n"
-	 HELP_MAX_UNPACK, NULL},
+	 "load a docker save tar, an OCI archive or an OCI layout", "", cmd_load_options},
 	{"save", cmd_save, "molt save -o FILE [--format docker|oci] IMAGE",
-	 "write an image as a docker load tar or an OCI archive",
-	 "  -o, --output FILE        where to write\n"
-	 "      --format FMT         docker (default) or oci\n", NULL},
+	 "write an image as a docker load tar or an OCI archive", "", cmd_save_options},
 	{"import", cmd_import, "molt import ROOTFS.tar NAME[:TAG]",
-	 "make a one-layer image from a rootfs tar", "", NULL},
+	 "make a one-layer image from a rootfs tar", "", cli_no_options},
 	{"pull", cmd_pull, "molt pull [OPTIONS] REF", "fetch an image from a registry",
 	 "\nREF is [HOST[:PORT]/]NAME[:TAG|@DIGEST]; without a host, docker.io. Credentials\n"
 	 "come from 'molt login' (and podman's and docker's auth files), mirrors and insecure\n"
@@ -64,9 +61,10 @@ static const struct molt_command commands[] = {
 	 "\nCredentials go to ${XDG_RUNTIME_DIR}/containers/auth.json (or $REGISTRY_AUTH_FILE,\n"
 	 "or the credential helper docker's config names for REGISTRY).\n", cmd_login_options},
 	{"logout", cmd_logout, "molt logout REGISTRY", "remove stored credentials for a registry",
-	 "", NULL},
-	{"version", cmd_version, "molt version", "print molt's version", "", NULL},
+	 "", cli_no_options},
+	{"version", cmd_version, "molt version", "print molt's version", "", cli_no_options},
 };
+const size_t cli_n_commands = ARRAY_SIZE(cli_commands);
 
 static void print_main_help(FILE *f)
 {
@@ -74,15 +72,10 @@ static void print_main_help(FILE *f)
 	      "molt builds container images from Dockerfiles without root and without a "
 	      "daemon.\n\ncommands:\n",
 	      f);
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
-	fputs("\nglobal options:\n"
-	      "      --root DIR           the store (env MOLT_ROOT; default "
-	      "${XDG_DATA_HOME:-$HOME/.local/share}/molt)\n"
-	      "      --debug              print debug messages\n"
-	      "  -q, --quiet              print errors only\n"
-	      "  -h, --help               this help; 'molt COMMAND --help' for a command\n",
-	      f);
+	for (size_t i = 0; i < cli_n_commands; i++)
+		fprintf(f, "  %-9s %s\n", cli_commands[i].name, cli_commands[i].summary);
+	fputs("\nglobal options:\n", f);
+	cli_options_help(cli_global_options, f);
 }
 
 bool cli_wants_help(int argc, char **argv)
@@ -103,10 +96,10 @@ bool cli_wants_help(int argc, char **argv)
 void cli_print_help(const struct molt_command *c)
 {
 	printf("usage: %s\n\n%s\n", c->usage, c->summary);
-	if (c->options || (c->help && *c->help))
+	if (c->options && c->options[0].name) {
 		fputs("\noptions:\n", stdout);
-	if (c->options)
 		cli_options_help(c->options, stdout);
+	}
 	if (c->help && *c->help)
 		fputs(c->help, stdout);
 }
@@ -141,9 +134,9 @@ static int cmd_version(int argc, char **argv, struct molt_global *g, struct molt
 
 static const struct molt_command *find_command(const char *name)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		if (!strcmp(commands[i].name, name))
-			return &commands[i];
+	for (size_t i = 0; i < cli_n_commands; i++)
+		if (!strcmp(cli_commands[i].name, name))
+			return &cli_commands[i];
 	return NULL;
 }
 
@@ -156,6 +149,25 @@ int cli_set_max_unpack(const char *cmd, const char *v, struct molt_error **err)
 	/* The environment reaches every process of the command (workers, the namespace). */
 	setenv(UNPACK_MAX_ENV, v, 1);
 	return 0;
+}
+
+/* A command without options gets its operands alone: "-x" is refused as an unknown
+ * option like every command's, and "--" lets an operand start with '-'. */
+static int run_operands_only(const struct molt_command *c, int argc, char **argv,
+			     struct molt_global *g, struct molt_error **err)
+{
+	struct cli_args a;
+	if (cli_parse_args(c->name, c->options, argc, argv, NULL, &a, err) < 0)
+		return molt_error_pass(err);
+	char **v = xcalloc(a.n_operands + 2, sizeof(char *));
+	v[0] = argv[0];
+	for (size_t k = 0; k < a.n_operands; k++)
+		v[k + 1] = (char *)a.operands[k];
+	int n = (int)a.n_operands + 1;
+	cli_args_done(&a);
+	int r = c->fn(n, v, g, err);
+	free(v);
+	return r;
 }
 
 static int dispatch(int argc, char **argv, struct molt_error **err)
@@ -214,6 +226,8 @@ static int dispatch(int argc, char **argv, struct molt_error **err)
 		cli_print_help(c);
 		return 0;
 	}
+	if (c->options == cli_no_options)
+		return run_operands_only(c, argc - i, argv + i, &g, err);
 	return c->fn(argc - i, argv + i, &g, err);
 }
 

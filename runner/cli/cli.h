@@ -38,6 +38,27 @@ struct cli_parse_fns {
 	int (*operand)(void *userdata, const char *arg, struct molt_error **err);
 };
 
+/* What a command line held, in order: options with their values, then operands
+ * (pointers into argv). */
+struct cli_args {
+	const struct cli_option **opts;
+	const char **values; /* NULL for a flag */
+	size_t n;
+	const char **operands; /* NULL-terminated, NULL when there is none */
+	size_t n_operands;
+};
+/*
+ * cli_parse() into a cli_args. With stop_at, parsing stops at the first operand (or
+ * after "--") and stores its index (argc when there is none): what follows belongs to
+ * someone else (the command of `molt run IMAGE CMD -x`).
+ */
+int cli_parse_args(const char *cmd, const struct cli_option *opts, int argc, char **argv,
+		   int *stop_at, struct cli_args *ret, struct molt_error **err);
+/* The last value of --name (NULL for a flag or when absent); *ret_given: whether it was
+ * given at all (may be NULL). */
+const char *cli_args_get(const struct cli_args *a, const char *name, bool *ret_given);
+void cli_args_done(struct cli_args *a);
+
 /*
  * Parses argv[1..] against opts: --name=V, --name V, -xV, -x V; an option not in the
  * table, a missing value or a value given to a flag is a usage error naming cmd.
@@ -52,13 +73,23 @@ struct molt_command {
 	molt_command_fn fn;
 	const char *usage;   /* "molt build [OPTIONS] CONTEXT" */
 	const char *summary; /* one line */
-	const char *help;    /* option list, printed by `molt CMD --help` */
-	const struct cli_option *options; /* when set, --help lists these before help */
+	const char *help;    /* prose printed by `molt CMD --help` after the options */
+	const struct cli_option *options; /* the command's option table */
 };
 
-/* The option tables of the commands that have one (runner/cli/cmd_*.c). */
+/* The option tables of the commands (runner/cli/cmd_*.c; cli_no_options for those
+ * that take none), and molt's global options (cli.c). */
 extern const struct cli_option cmd_build_options[], cmd_pull_options[], cmd_push_options[],
-	cmd_login_options[];
+	cmd_login_options[], cmd_run_options[], cmd_images_options[], cmd_prune_options[],
+	cmd_load_options[], cmd_save_options[], cli_no_options[], cli_global_options[];
+/* Every command, for help, the man pages and the completion (scripts/gen-docs). */
+extern const struct molt_command cli_commands[];
+extern const size_t cli_n_commands;
+/* --max-unpack SIZE of build, run and load. */
+#define CLI_OPT_MAX_UNPACK                                                                   \
+	{0, "max-unpack", "SIZE", false,                                                     \
+	 "cap on what unpacking one layer or tar may write (k, m, g,\n"                       \
+	 "t; also MOLT_MAX_UNPACK; default none, see README)"}
 
 /* True when argv holds -h or --help before a "--". */
 bool cli_wants_help(int argc, char **argv);

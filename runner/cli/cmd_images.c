@@ -94,15 +94,22 @@ static void print_row(json_t *arr, const struct image_entry *e, const struct ima
 	printf("%-40s %-16s %-14.12s %-22s %s\n", repo, tag, digest_hex(img->id), age, size);
 }
 
+const struct cli_option cmd_images_options[] = {
+	{0, "json", NULL, false, "print JSON instead of a table"},
+	{0, NULL, NULL, false, NULL},
+};
+
 int cmd_images(int argc, char **argv, struct molt_global *g, struct molt_error **err)
 {
 	bool as_json = false;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			as_json = true;
-		else
-			return cli_usage_error(err, argv[0], "unexpected argument '%s'", argv[i]);
-	}
+	struct cli_args a;
+	if (cli_parse_args(argv[0], cmd_images_options, argc, argv, NULL, &a, err) < 0)
+		return molt_error_pass(err);
+	(void)cli_args_get(&a, "json", &as_json);
+	const char *extra = a.n_operands ? a.operands[0] : NULL;
+	cli_args_done(&a);
+	if (extra)
+		return cli_usage_error(err, argv[0], "unexpected argument '%s'", extra);
 	_cleanup_store_ struct layer_store *s = NULL;
 	struct image_entry *v = NULL;
 	size_t n = 0;

@@ -6,24 +6,25 @@
 #include "../../sandbox/sandbox.h"
 #include "cli.h"
 
+const struct cli_option cmd_load_options[] = {
+	{'i', "input", "FILE|DIR", false, "what to load"},
+	CLI_OPT_MAX_UNPACK,
+	{0, NULL, NULL, false, NULL},
+};
+
 int cmd_load(int argc, char **argv, struct molt_global *g, struct molt_error **err)
 {
-	const char *input = NULL;
-	for (int i = 1; i < argc; i++) {
-		if ((!strcmp(argv[i], "-i") || !strcmp(argv[i], "--input")) && i + 1 < argc)
-			input = argv[++i];
-		else if (str_startswith(argv[i], "--input="))
-			input = argv[i] + strlen("--input=");
-		else if (!strcmp(argv[i], "--max-unpack") && i + 1 < argc) {
-			if (cli_set_max_unpack(argv[0], argv[++i], err) < 0)
-				return molt_error_pass(err);
-		} else if (str_startswith(argv[i], "--max-unpack=")) {
-			if (cli_set_max_unpack(argv[0], argv[i] + strlen("--max-unpack="), err) < 0)
-				return molt_error_pass(err);
-		}
-		else
-			return cli_usage_error(err, argv[0], "unexpected argument '%s'", argv[i]);
-	}
+	struct cli_args a;
+	if (cli_parse_args(argv[0], cmd_load_options, argc, argv, NULL, &a, err) < 0)
+		return molt_error_pass(err);
+	const char *input = cli_args_get(&a, "input", NULL);
+	const char *max_unpack = cli_args_get(&a, "max-unpack", NULL);
+	const char *extra = a.n_operands ? a.operands[0] : NULL;
+	cli_args_done(&a);
+	if (extra)
+		return cli_usage_error(err, argv[0], "unexpected argument '%s'", extra);
+	if (max_unpack && cli_set_max_unpack(argv[0], max_unpack, err) < 0)
+		return molt_error_pass(err);
 	if (!input)
 		return cli_usage_error(err, argv[0], "-i FILE|DIR is required");
 	int r = sandbox_enter_build_namespace(NULL, err);

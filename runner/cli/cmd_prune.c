@@ -13,15 +13,22 @@
 #include "../../sandbox/sandbox.h"
 #include "cli.h"
 
+const struct cli_option cmd_prune_options[] = {
+	{'a', "all", NULL, false, "empty the store completely (the build cache with it)"},
+	{0, NULL, NULL, false, NULL},
+};
+
 int cmd_prune(int argc, char **argv, struct molt_global *g, struct molt_error **err)
 {
 	bool all = false;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--all") || !strcmp(argv[i], "-a"))
-			all = true;
-		else
-			return cli_usage_error(err, argv[0], "unexpected argument '%s'", argv[i]);
-	}
+	struct cli_args a;
+	if (cli_parse_args(argv[0], cmd_prune_options, argc, argv, NULL, &a, err) < 0)
+		return molt_error_pass(err);
+	(void)cli_args_get(&a, "all", &all);
+	const char *extra = a.n_operands ? a.operands[0] : NULL;
+	cli_args_done(&a);
+	if (extra)
+		return cli_usage_error(err, argv[0], "unexpected argument '%s'", extra);
 	/* Unpacked layers hold files owned by subuids: only root of the namespace may delete them. */
 	int r = sandbox_enter_build_namespace(NULL, err);
 	if (r < 0)

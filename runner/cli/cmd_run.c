@@ -121,96 +121,71 @@ static int parse_pids(const char *v, uint64_t *ret, struct molt_error **err)
 	return 0;
 }
 
-/* Returns the value of option `name` at argv[*i] ("--x V", "--x=V", "-xV"), or NULL. */
-static const char *opt_value(int argc, char **argv, int *i, const char *lng, const char *shrt,
-			     bool *matched)
+const struct cli_option cmd_run_options[] = {
+	{0, "network", "MODE", false, "host (default) or none"},
+	{'e', "env", "K=V", false, "set an environment variable (repeatable)"},
+	{'u', "user", "USER", false, "name, uid, uid:gid or name:group"},
+	{'w', "workdir", "DIR", false, "working directory inside the sandbox"},
+	{'v', "volume", "SRC:DST[:ro]", false, "bind-mount a host directory (repeatable)"},
+	{0, "rootfs", "DIR", false, "use DIR as the root filesystem instead of an image"},
+	{'m', "memory", "SIZE", false,
+	 "memory each process may allocate (b, k, m, g; default\n"
+	 "no limit; per process, see README)"},
+	{0, "pids-limit", "N", false,
+	 "processes and threads of the step in all (default\n"
+	 "1024; a step over it is ended)"},
+	CLI_OPT_MAX_UNPACK,
+	{0, NULL, NULL, false, NULL},
+};
+
+static int set_run_option(struct run_opts *o, const char *name, const char *v,
+			  struct molt_error **err)
 {
-	const char *a = argv[*i];
-	size_t ll = strlen(lng);
-	*matched = false;
-	if (!strncmp(a, lng, ll) && a[ll] == '=') {
-		*matched = true;
-		return a + ll + 1;
+	if (!strcmp(name, "network")) {
+		if (!strcmp(v, "host"))
+			o->c.network = SANDBOX_NET_HOST;
+		else if (!strcmp(v, "none"))
+			o->c.network = SANDBOX_NET_NONE;
+		else
+			return cli_usage_error(err, "run", "unknown network '%s' (host or none)", v);
+	} else if (!strcmp(name, "env")) {
+		add_env(o, v);
+	} else if (!strcmp(name, "user")) {
+		o->c.user = v;
+	} else if (!strcmp(name, "workdir")) {
+		if (v[0] != '/')
+			return cli_usage_error(err, "run", "working directory '%s' is not absolute", v);
+		o->c.workdir = v;
+	} else if (!strcmp(name, "volume")) {
+		return parse_volume(o, v, err);
+	} else if (!strcmp(name, "rootfs")) {
+		free(o->rootfs);
+		o->rootfs = xstrdup(v);
+	} else if (!strcmp(name, "memory")) {
+		return parse_memory(v, &o->c.rlimits.data, err);
+	} else if (!strcmp(name, "pids-limit")) {
+		return parse_pids(v, &o->c.rlimits.nproc, err);
+	} else {
+		return cli_set_max_unpack("run", v, err);
 	}
-	if (shrt && !strncmp(a, shrt, 2) && a[2]) {
-		*matched = true;
-		return a + 2;
-	}
-	if (!strcmp(a, lng) || (shrt && !strcmp(a, shrt))) {
-		*matched = true;
-		if (*i + 1 >= argc)
-			return NULL;
-		return argv[++*i];
-	}
-	return NULL;
+	return 0;
 }
 
+/* Options up to IMAGE (or, with --rootfs, up to the command): what follows is the
+ * command's, `molt run busybox ls -l` included. */
 static int parse_args(int argc, char **argv, struct run_opts *o, int *ret_cmd,
 		      struct molt_error **err)
 {
-	int i;
-	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
-		if (!strcmp(argv[i], "--")) {
-			i++;
-			break;
-		}
-		static const char *const opts[][2] = {{"--network", NULL}, {"--env", "-e"},
-						      {"--user", "-u"},	   {"--workdir", "-w"},
-						      {"--volume", "-v"},  {"--rootfs", NULL},
-						      {"--memory", "-m"},  {"--pids-limit", NULL},
-						      {"--max-unpack", NULL}};
-		size_t k;
-		const char *v = NULL;
-		bool matched = false;
-		for (k = 0; k < ARRAY_SIZE(opts) && !matched; k++)
-			v = opt_value(argc, argv, &i, opts[k][0], opts[k][1], &matched);
-		if (!matched)
-			return cli_usage_error(err, "run", "unknown option '%s'", argv[i]);
-		k--;
-		if (!v)
-			return cli_usage_error(err, "run", "%s needs a value", opts[k][0]);
-		switch (k) {
-		case 0:
-			if (!strcmp(v, "host"))
-				o->c.network = SANDBOX_NET_HOST;
-			else if (!strcmp(v, "none"))
-				o->c.network = SANDBOX_NET_NONE;
-			else
-				return cli_usage_error(err, "run", "unknown network '%s' (host or none)", v);
-			break;
-		case 1:
-			add_env(o, v);
-			break;
-		case 2:
-			o->c.user = v;
-			break;
-		case 3:
-			if (v[0] != '/')
-				return cli_usage_error(err, "run", "working directory '%s' is not absolute", v);
-			o->c.workdir = v;
-			break;
-		case 4:
-			if (parse_volume(o, v, err) < 0)
-				return molt_error_pass(err);
-			break;
-		case 5:
-			free(o->rootfs);
-			o->rootfs = xstrdup(v);
-			break;
-		case 6:
-			if (parse_memory(v, &o->c.rlimits.data, err) < 0)
-				return molt_error_pass(err);
-			break;
-		case 7:
-			if (parse_pids(v, &o->c.rlimits.nproc, err) < 0)
-				return molt_error_pass(err);
-			break;
-		default:
-			if (cli_set_max_unpack("run", v, err) < 0)
-				return molt_error_pass(err);
-			break;
-		}
-	}
+	struct cli_args a;
+	int i = argc;
+	if (cli_parse_args("run", cmd_run_options, argc, argv, &i, &a, err) < 0)
+		return molt_error_pass(err);
+	int r = 0;
+	for (size_t k = 0; r == 0 && k < a.n; k++)
+		r = set_run_option(o, a.opts[k]->name, a.values[k], err);
+	cli_args_done(&a);
+	if (r < 0)
+		return r;
 	if (!o->rootfs) {
 		if (i >= argc)
 			return cli_usage_error(err, "run", "an IMAGE or --rootfs DIR is required");

@@ -29,30 +29,29 @@ static char **save_names(struct layer_store *s, const char *what, const struct i
 	return strv_copy(img->names);
 }
 
+const struct cli_option cmd_save_options[] = {
+	{'o', "output", "FILE", false, "where to write"},
+	{0, "format", "FMT", false, "docker (default) or oci"},
+	{0, NULL, NULL, false, NULL},
+};
+
 int cmd_save(int argc, char **argv, struct molt_global *g, struct molt_error **err)
 {
-	const char *out = NULL, *what = NULL;
 	enum image_save_format fmt = IMAGE_SAVE_DOCKER;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) {
-			out = argv[++i];
-		} else if (!strcmp(a, "--format") && i + 1 < argc) {
-			const char *f = argv[++i];
-			if (!strcmp(f, "docker"))
-				fmt = IMAGE_SAVE_DOCKER;
-			else if (!strcmp(f, "oci"))
-				fmt = IMAGE_SAVE_OCI;
-			else
-				return cli_usage_error(err, argv[0], "unknown format '%s' (docker or oci)", f);
-		} else if (a[0] == '-') {
-			return cli_usage_error(err, argv[0], "unknown option '%s'", a);
-		} else if (!what) {
-			what = a;
-		} else {
-			return cli_usage_error(err, argv[0], "only one IMAGE can be saved");
-		}
-	}
+	struct cli_args a;
+	if (cli_parse_args(argv[0], cmd_save_options, argc, argv, NULL, &a, err) < 0)
+		return molt_error_pass(err);
+	const char *out = cli_args_get(&a, "output", NULL);
+	const char *f = cli_args_get(&a, "format", NULL);
+	const char *what = a.n_operands ? a.operands[0] : NULL;
+	size_t n_operands = a.n_operands;
+	cli_args_done(&a);
+	if (f && !strcmp(f, "oci"))
+		fmt = IMAGE_SAVE_OCI;
+	else if (f && strcmp(f, "docker"))
+		return cli_usage_error(err, argv[0], "unknown format '%s' (docker or oci)", f);
+	if (n_operands > 1)
+		return cli_usage_error(err, argv[0], "only one IMAGE can be saved");
 	if (!out || !what)
 		return cli_usage_error(err, argv[0], "-o FILE and IMAGE are required");
 	_cleanup_store_ struct layer_store *s = NULL;

@@ -96,13 +96,18 @@ static int take_option(const char *cmd, const struct cli_option *opts, int argc,
 	return 0;
 }
 
-int cli_parse(const char *cmd, const struct cli_option *opts, int argc, char **argv,
-	      const struct cli_parse_fns *fns, void *userdata, struct molt_error **err)
+static int parse_until(const char *cmd, const struct cli_option *opts, int argc, char **argv,
+		       const struct cli_parse_fns *fns, void *userdata, int *stop_at,
+		       struct molt_error **err)
 {
 	bool dashdash = false;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		int r;
+		if (stop_at && (dashdash || a[0] != '-' || !a[1])) {
+			*stop_at = i;
+			return 0;
+		}
 		if (dashdash || a[0] != '-' || !a[1]) {
 			r = fns->operand(userdata, a, err);
 		} else if (!strcmp(a, "--")) {
@@ -118,5 +123,68 @@ int cli_parse(const char *cmd, const struct cli_option *opts, int argc, char **a
 		if (r < 0)
 			return r;
 	}
+	if (stop_at)
+		*stop_at = argc;
 	return 0;
+}
+
+int cli_parse(const char *cmd, const struct cli_option *opts, int argc, char **argv,
+	      const struct cli_parse_fns *fns, void *userdata, struct molt_error **err)
+{
+	return parse_until(cmd, opts, argc, argv, fns, userdata, NULL, err);
+}
+
+static int args_option(void *userdata, const struct cli_option *o, const char *value,
+		       struct molt_error **err)
+{
+	(void)err;
+	struct cli_args *a = userdata;
+	a->opts = xrealloc(a->opts, (a->n + 1) * sizeof(*a->opts));
+	a->values = xrealloc(a->values, (a->n + 1) * sizeof(*a->values));
+	a->opts[a->n] = o;
+	a->values[a->n++] = value;
+	return 0;
+}
+
+static int args_operand(void *userdata, const char *arg, struct molt_error **err)
+{
+	(void)err;
+	struct cli_args *a = userdata;
+	a->operands = xrealloc(a->operands, (a->n_operands + 2) * sizeof(char *));
+	a->operands[a->n_operands++] = arg;
+	a->operands[a->n_operands] = NULL;
+	return 0;
+}
+
+int cli_parse_args(const char *cmd, const struct cli_option *opts, int argc, char **argv,
+		   int *stop_at, struct cli_args *ret, struct molt_error **err)
+{
+	const struct cli_parse_fns fns = {args_option, args_operand};
+	*ret = (struct cli_args){0};
+	int r = parse_until(cmd, opts, argc, argv, &fns, ret, stop_at, err);
+	if (r < 0)
+		cli_args_done(ret);
+	return r;
+}
+
+const char *cli_args_get(const struct cli_args *a, const char *name, bool *ret_given)
+{
+	const char *v = NULL;
+	bool given = false;
+	for (size_t i = 0; i < a->n; i++)
+		if (!strcmp(a->opts[i]->name, name)) {
+			v = a->values[i];
+			given = true;
+		}
+	if (ret_given)
+		*ret_given = given;
+	return v;
+}
+
+void cli_args_done(struct cli_args *a)
+{
+	free(a->opts);
+	free(a->values);
+	free(a->operands);
+	*a = (struct cli_args){0};
 }

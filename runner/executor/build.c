@@ -32,6 +32,10 @@ static struct sched_stage *sched_graph(const struct build_plan *p, unsigned **re
 	return g;
 }
 
+/* Progress ids of the steps outside the stages (stage steps are index << 16 | step). */
+#define EXPORT_STEP_ID 0xfff00000u
+#define INTERNAL_STEP_ID 0xffe00000u
+
 static int commit_final(struct build_ctx *b, const char *result, struct image **ret_img,
 			struct molt_error **err)
 {
@@ -59,20 +63,24 @@ static int finish(struct build_ctx *b, char *const *results, struct progress *p,
 	if (pos < 0 || !results[pos])
 		return molt_error_setx(err, EINVAL, "the target stage produced no result");
 	struct image *img = NULL;
-	int r = commit_final(b, results[pos], &img, err);
-	if (r < 0)
-		return r;
 	struct progress_out po = {.direct = p, .fd = -1};
-	_cleanup_free_ char *note = xasprintf("writing image %s", img->id);
-	progress_note(&po, note);
+	progress_start(&po, EXPORT_STEP_ID, "exporting to image");
+	int r = commit_final(b, results[pos], &img, err);
+	if (r < 0) {
+		progress_end(&po, EXPORT_STEP_ID, false, (*err)->msg);
+		return r;
+	}
+	progress_status(&po, EXPORT_STEP_ID, "exporting layers done");
+	_cleanup_free_ char *note = xasprintf("writing image %s done", img->id);
+	progress_status(&po, EXPORT_STEP_ID, note);
 	/* The name as the store keeps it ("docker.io/library/foo:latest"), as BuildKit prints. */
 	for (size_t i = 0; b->o->tags && b->o->tags[i]; i++) {
 		_cleanup_free_ char *norm = NULL;
 		struct molt_error *e = NULL;
 		if (image_ref_normalize(b->o->tags[i], &norm, &e) < 0)
 			molt_error_free(e);
-		_cleanup_free_ char *t = xasprintf("naming to %s", norm ? norm : b->o->tags[i]);
-		progress_note(&po, t);
+		_cleanup_free_ char *t = xasprintf("naming to %s done", norm ? norm : b->o->tags[i]);
+		progress_status(&po, EXPORT_STEP_ID, t);
 	}
 	for (size_t i = 0; r == 0 && i < b->o->n_outputs; i++)
 		r = output_write(b, &b->o->outputs[i], img, err);
@@ -83,6 +91,7 @@ static int finish(struct build_ctx *b, char *const *results, struct progress *p,
 	/* A build whose export failed must not have moved a tag (as BuildKit). */
 	if (r == 0 && b->o->tags && b->o->tags[0])
 		r = layer_store_index_add(b->store, img->manifest_digest, b->o->tags, err);
+	progress_end(&po, EXPORT_STEP_ID, false, r < 0 ? (*err)->msg : NULL);
 	if (r == 0 && progress_get_mode(p) == PROGRESS_QUIET)
 		printf("%s\n", img->id);
 	image_free(img);
@@ -123,6 +132,49 @@ static int replan(struct build_ctx *b, struct build_plan **ret, struct molt_erro
 	po.base_config = resolved_base_config;
 	po.base_ud = b;
 	return build_plan_make(b->o->df, &po, ret, err);
+}
+
+/* BuildKit's first step: "[internal] load build definition from Dockerfile". */
+static void load_definition(const struct progress_out *po, const struct build_request *o)
+{
+	_cleanup_free_ char *title = xasprintf("[internal] load build definition from %s",
+					       o->dockerfile_name ? o->dockerfile_name : "Dockerfile");
+	progress_start(po, INTERNAL_STEP_ID, title);
+	if (o->df) {
+		size_t n = 0;
+		for (size_t i = 0; i < o->df->n_lines; i++)
+			n += strlen(o->df->lines[i]) + 1;
+		_cleanup_free_ char *st = xasprintf("transferring dockerfile: %zuB done", n);
+		progress_status(po, INTERNAL_STEP_ID, st);
+	}
+	progress_end(po, INTERNAL_STEP_ID, false, NULL);
+}
+
+/* "[internal] load metadata for REF", one step per base image the plan names, over
+ * the pull and the resolution of them all. Returns how many were started. */
+static unsigned load_metadata_start(const struct progress_out *po, const struct build_plan *plan)
+{
+	_cleanup_strv_ char **seen = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; i < plan->n_stages; i++) {
+		const struct build_stage *st = &plan->stages[i];
+		if (st->base != BASE_IMAGE || strv_contains(seen, st->from))
+			continue;
+		strv_push(&seen, st->from);
+		_cleanup_free_ char *norm = NULL;
+		struct molt_error *e = NULL;
+		if (image_ref_normalize(st->from, &norm, &e) < 0)
+			molt_error_free(e);
+		_cleanup_free_ char *title = xasprintf("[internal] load metadata for %s",
+						       norm ? norm : st->from);
+		progress_start(po, INTERNAL_STEP_ID + 16 + (unsigned)strv_len(seen), title);
+	}
+	return (unsigned)strv_len(seen);
+}
+
+static void load_metadata_end(const struct progress_out *po, unsigned n, const char *failure)
+{
+	for (unsigned i = 1; i <= n; i++)
+		progress_end(po, INTERNAL_STEP_ID + 16 + i, false, failure);
 }
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
@@ -192,27 +244,44 @@ int build_execute(const struct build_plan *plan, const struct build_request *o,
 	 * modes (the store is 0700). */
 	umask(022);
 	struct build_ctx b = {.plan = plan, .o = o, .context_fd = -1};
+	struct progress *p = progress_new(o->progress, STDERR_FILENO);
+	struct progress_out po = {.direct = p, .fd = -1};
+	if (o->df)
+		progress_set_source(p, o->dockerfile_name, o->df->lines, o->df->n_lines);
+	load_definition(&po, o);
 	b.context_fd = open(o->context_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (b.context_fd < 0)
+	if (b.context_fd < 0) {
+		progress_free(p);
 		return molt_error_set(err, errno, "open the build context '%s'", o->context_dir);
+	}
 	r = layer_store_open(o->store_root, &b.store, err);
 	const char *tmp = NULL;
 	if (r == 0)
 		r = layer_store_tmpdir(b.store, &tmp, err);
 	b.tmp = tmp;
 	struct build_plan *own_plan = NULL;
+	unsigned n_meta = r == 0 ? load_metadata_start(&po, plan) : 0;
 	if (r == 0)
 		r = bases_pull(&b, err);
 	if (r == 0)
 		r = bases_resolve(&b, err);
+	load_metadata_end(&po, n_meta, r < 0 ? (*err)->msg : NULL);
 	if (r == 0 && o->df && o->plan_opts && (r = replan(&b, &own_plan, err)) == 0)
 		b.plan = own_plan;
-	if (r == 0)
+	if (r == 0) {
+		progress_start(&po, INTERNAL_STEP_ID + 1, "[internal] load .dockerignore");
 		r = context_filter_load(&b, err);
+		progress_end(&po, INTERNAL_STEP_ID + 1, false, r < 0 ? (*err)->msg : NULL);
+	}
+	if (r == 0) {
+		/* molt reads the context where it is: nothing to transfer, as a step all the same. */
+		progress_start(&po, INTERNAL_STEP_ID + 2, "[internal] load build context");
+		progress_end(&po, INTERNAL_STEP_ID + 2, false, NULL);
+	}
 	b.build_time = image_build_time();
-	struct progress *p = r == 0 ? progress_new(o->progress, STDERR_FILENO) : NULL;
 	if (r == 0)
 		r = run_build(&b, p, err);
+	progress_finish(p, r < 0 && *err ? (*err)->msg : NULL);
 	progress_free(p);
 	if (r < 0 && b.tmp)
 		unmount_below(b.tmp);

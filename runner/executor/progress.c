@@ -1,44 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The progress renderer's state and its transport: every event, direct or framed from
+ * a worker, lands here and is kept per step (last lines, statuses, times), then handed
+ * to the printer of the mode (progress_plain.c, progress_tty.c, progress_json.c).
+ */
 #include <string.h>
-#include <sys/ioctl.h>
-#include <time.h>
 
-#include "progress.h"
+#include "progress_int.h"
 
-#define TAIL_LINES 20u      /* kept per step for the error message of a failing RUN */
-#define TTY_LIVE_LINES 6u   /* output lines shown under a running step */
 #define FRAME_HEADER 9u     /* type, id, length */
 #define FRAME_MAX 4096u     /* ≤ PIPE_BUF: frames from parallel workers never interleave */
 
-enum step_state { STEP_RUNNING, STEP_DONE, STEP_CACHED, STEP_FAILED };
-
-struct step {
-	unsigned id;
-	unsigned seq; /* "#N" in plain output: the order steps started in */
-	char *title;
-	enum step_state state;
-	struct timespec started;
-	double seconds;
-	char *lines[TAIL_LINES]; /* ring buffer of the last lines */
-	unsigned head, count;
-	struct progress_line partial;
-	bool streaming; /* plain: the partial line is past the cap and being streamed */
-};
-
-struct progress {
-	enum progress_mode mode;
-	int fd;
-	struct step *steps;
-	size_t n_steps;
-	unsigned next_seq;
-	unsigned live_lines; /* tty: lines of the live region currently on screen */
-	unsigned open_seq;   /* plain: the step (seq) whose streamed long line has no '\n' yet */
-	struct strbuf inbuf; /* partial frames read by progress_drain() */
-};
-
 int progress_mode_parse(const char *s, enum progress_mode *ret)
 {
-	static const char *const names[] = {"auto", "plain", "tty", "quiet"};
+	static const char *const names[] = {"auto", "plain", "tty", "quiet", "rawjson"};
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		if (!strcmp(s, names[i])) {
 			*ret = (enum progress_mode)i;
@@ -50,8 +25,12 @@ int progress_mode_parse(const char *s, enum progress_mode *ret)
 struct progress *progress_new(enum progress_mode mode, int fd)
 {
 	struct progress *p = xcalloc(1, sizeof(*p));
-	if (mode == PROGRESS_AUTO)
-		mode = isatty(fd) ? PROGRESS_TTY : PROGRESS_PLAIN;
+	if (mode == PROGRESS_AUTO) {
+		/* BuildKit's console needs cursor movement: a dumb terminal gets plain. */
+		const char *term = getenv("TERM");
+		bool dumb = term && !strcmp(term, "dumb");
+		mode = isatty(fd) && !dumb ? PROGRESS_TTY : PROGRESS_PLAIN;
+	}
 	p->mode = mode;
 	p->fd = fd;
 	return p;
@@ -67,14 +46,26 @@ void progress_free(struct progress *p)
 	if (!p)
 		return;
 	for (size_t i = 0; i < p->n_steps; i++) {
-		free(p->steps[i].title);
-		for (unsigned k = 0; k < TAIL_LINES; k++)
-			free(p->steps[i].lines[k]);
-		progress_line_done(&p->steps[i].partial);
+		struct step *s = &p->steps[i];
+		free(s->title);
+		free(s->failure);
+		for (unsigned k = 0; k < PROGRESS_TAIL_LINES; k++)
+			free(s->lines[k]);
+		for (size_t k = 0; k < s->n_statuses; k++)
+			free(s->statuses[k].text);
+		free(s->statuses);
+		progress_line_done(&s->partial);
 	}
 	free(p->steps);
 	strbuf_done(&p->inbuf);
 	free(p);
+}
+
+void progress_set_source(struct progress *p, const char *name, char *const *lines, size_t n)
+{
+	p->src_name = name;
+	p->src_lines = lines;
+	p->n_src_lines = n;
 }
 
 static struct step *find_step(struct progress *p, unsigned id)
@@ -85,87 +76,30 @@ static struct step *find_step(struct progress *p, unsigned id)
 	return NULL;
 }
 
-static double since(const struct timespec *t)
+double progress_since(const struct timespec *t)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
 }
 
-static void emit(struct progress *p, const char *s, size_t n)
+void progress_emit(struct progress *p, const char *s, size_t n)
 {
 	(void)write_all(p->fd, s, n);
 }
 
-static void emitf(struct progress *p, const char *fmt, ...) MOLT_PRINTF(2, 3);
-static void emitf(struct progress *p, const char *fmt, ...)
+void progress_emitf(struct progress *p, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	_cleanup_free_ char *s = xvasprintf(fmt, ap);
 	va_end(ap);
-	emit(p, s, strlen(s));
+	progress_emit(p, s, strlen(s));
 }
 
-/*
- * Terminal control bytes in a step's output must not move our cursor nor reach the
- * terminal (OSC 52, CSI): shown escaped (lib/termesc.c), then cut to the width,
- * never inside a UTF-8 sequence.
- */
-static char *sanitize(const char *s, size_t max)
+const char *progress_step_line(const struct step *s, unsigned i)
 {
-	char *r = term_escape(s);
-	size_t n = strlen(r);
-	if (n > max) {
-		n = max;
-		while (n > 0 && ((unsigned char)r[n] & 0xc0) == 0x80)
-			n--;
-		r[n] = '\0';
-	}
-	for (char *c = r; *c; c++)
-		if (*c == '\t')
-			*c = ' ';
-	return r;
-}
-
-static unsigned tty_width(struct progress *p)
-{
-	struct winsize ws;
-	if (ioctl(p->fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
-		return ws.ws_col;
-	return 80;
-}
-
-static void tty_clear_live(struct progress *p)
-{
-	if (p->live_lines)
-		emitf(p, "\r\033[%uA\033[J", p->live_lines);
-	p->live_lines = 0;
-}
-
-static void tty_draw_live(struct progress *p)
-{
-	unsigned width = tty_width(p);
-	struct strbuf sb = STRBUF_INIT;
-	unsigned lines = 0;
-	for (size_t i = 0; i < p->n_steps; i++) {
-		struct step *s = &p->steps[i];
-		if (s->state != STEP_RUNNING)
-			continue;
-		_cleanup_free_ char *t = sanitize(s->title, width - 12);
-		strbuf_addf(&sb, "\033[1m=> %s\033[0m %.1fs\n", t, since(&s->started));
-		lines++;
-		unsigned show = s->count < TTY_LIVE_LINES ? s->count : TTY_LIVE_LINES;
-		for (unsigned k = s->count - show; k < s->count; k++) {
-			unsigned idx = (s->head + TAIL_LINES - s->count + k) % TAIL_LINES;
-			_cleanup_free_ char *l = sanitize(s->lines[idx], width - 5);
-			strbuf_addf(&sb, "\033[2m   %s\033[0m\n", l);
-			lines++;
-		}
-	}
-	emit(p, strbuf_str(&sb), sb.len);
-	strbuf_done(&sb);
-	p->live_lines = lines;
+	return s->lines[(s->head + PROGRESS_TAIL_LINES - s->count + i) % PROGRESS_TAIL_LINES];
 }
 
 size_t progress_line_add(struct progress_line *l, const char *data, size_t n)
@@ -192,16 +126,7 @@ void progress_line_done(struct progress_line *l)
 	l->cut = 0;
 }
 
-/* plain: another step's text is due while a streamed long line is unfinished. */
-static void close_open_line(struct progress *p)
-{
-	if (!p->open_seq)
-		return;
-	emit(p, "\n", 1);
-	p->open_seq = 0;
-}
-
-/* The step's partial line is complete: keep it (capped) and print it in plain mode. */
+/* The step's partial line is complete: keep it (capped) and print it. */
 static void add_line(struct progress *p, struct step *s)
 {
 	bool streamed = s->streaming;
@@ -209,58 +134,35 @@ static void add_line(struct progress *p, struct step *s)
 	s->lines[s->head] = progress_line_take(&s->partial);
 	s->streaming = false;
 	if (p->mode == PROGRESS_PLAIN) {
-		if (streamed && p->open_seq == s->seq) {
-			emit(p, "\n", 1);
-			p->open_seq = 0;
-		} else if (!streamed) {
-			close_open_line(p);
-			_cleanup_free_ char *safe = term_escape(s->lines[s->head]);
-			emitf(p, "#%u %s\n", s->seq, safe);
-		}
+		if (streamed)
+			plain_line_end(p, s);
+		else
+			plain_line(p, s, s->lines[s->head], s->partial_at);
 	}
-	s->head = (s->head + 1) % TAIL_LINES;
-	if (s->count < TAIL_LINES)
+	s->head = (s->head + 1) % PROGRESS_TAIL_LINES;
+	if (s->count < PROGRESS_TAIL_LINES)
 		s->count++;
 }
 
-/* Writes untrusted step text to the terminal with its control bytes escaped. */
-static void emit_escaped(struct progress *p, const char *data, size_t n)
-{
-	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
-	term_escape_to(&sb, data, n);
-	emit(p, strbuf_str(&sb), sb.len);
-}
-
-/* plain: bytes past the cap are not kept but still printed, as they come. */
-static void stream_cut(struct progress *p, struct step *s, const char *data, size_t n)
-{
-	if (p->mode != PROGRESS_PLAIN || !n)
-		return;
-	if (p->open_seq != s->seq) {
-		close_open_line(p);
-		/* The first time: the kept part; after an interruption: a fresh prefix. */
-		emitf(p, "#%u ", s->seq);
-		if (!s->streaming)
-			emit_escaped(p, s->partial.buf.buf ? s->partial.buf.buf : "",
-				     s->partial.buf.len);
-		p->open_seq = s->seq;
-	}
-	s->streaming = true;
-	emit_escaped(p, data, n);
-}
-
-static void render_start(struct progress *p, unsigned id, const char *title)
+static void render_start(struct progress *p, unsigned id, const char *title, int line,
+			 int end_line)
 {
 	p->steps = xrealloc(p->steps, (p->n_steps + 1) * sizeof(*p->steps));
 	struct step *s = &p->steps[p->n_steps++];
-	*s = (struct step){.id = id, .seq = ++p->next_seq, .title = xstrdup(title)};
+	*s = (struct step){.id = id, .seq = ++p->next_seq, .title = xstrdup(title),
+			   .line = line, .end_line = end_line >= line ? end_line : line};
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
-	if (p->mode == PROGRESS_PLAIN) {
-		close_open_line(p);
-		_cleanup_free_ char *safe = term_escape(title);
-		emitf(p, "#%u %s\n", s->seq, safe);
-	} else if (p->mode == PROGRESS_TTY)
-		progress_tick(p);
+	clock_gettime(CLOCK_REALTIME, &s->started_wall);
+	if (!p->started_set) {
+		p->started = s->started;
+		p->started_set = true;
+	}
+	if (p->mode == PROGRESS_PLAIN)
+		plain_start(p, s);
+	else if (p->mode == PROGRESS_TTY)
+		tty_redraw(p);
+	else if (p->mode == PROGRESS_RAWJSON)
+		json_vertex(p, s);
 }
 
 static void render_output(struct progress *p, unsigned id, const char *data, size_t len)
@@ -268,11 +170,18 @@ static void render_output(struct progress *p, unsigned id, const char *data, siz
 	struct step *s = find_step(p, id);
 	if (!s)
 		return;
+	if (p->mode == PROGRESS_RAWJSON)
+		json_log(p, s, data, len);
 	while (len) {
 		const char *nl = memchr(data, '\n', len);
 		size_t n = nl ? (size_t)(nl - data) : len;
+		if (!s->partial.buf.len && !s->partial.cut)
+			s->partial_at = progress_since(&s->started);
 		size_t kept = progress_line_add(&s->partial, data, n);
-		stream_cut(p, s, data + kept, n - kept);
+		if (n > kept && p->mode == PROGRESS_PLAIN) {
+			plain_stream(p, s, data + kept, n - kept);
+			s->streaming = true;
+		}
 		if (nl) {
 			add_line(p, s);
 			n++;
@@ -280,56 +189,124 @@ static void render_output(struct progress *p, unsigned id, const char *data, siz
 		data += n;
 		len -= n;
 	}
+	if (p->mode == PROGRESS_TTY && progress_since(&p->last_draw) >= 0.1)
+		tty_redraw(p);
+}
+
+static void render_status(struct progress *p, unsigned id, const char *text)
+{
+	struct step *s = find_step(p, id);
+	if (!s)
+		return;
+	s->statuses = xrealloc(s->statuses, (s->n_statuses + 1) * sizeof(*s->statuses));
+	struct step_status *st = &s->statuses[s->n_statuses++];
+	st->text = xstrdup(text);
+	st->at = progress_since(&s->started);
+	if (p->mode == PROGRESS_PLAIN)
+		plain_status(p, s, text);
+	else if (p->mode == PROGRESS_TTY)
+		tty_redraw(p);
+	else if (p->mode == PROGRESS_RAWJSON)
+		json_status(p, s, text);
 }
 
 static void render_end(struct progress *p, unsigned id, bool cached, const char *failure)
 {
 	struct step *s = find_step(p, id);
-	if (!s)
+	if (!s || s->state != STEP_RUNNING)
 		return;
 	if (s->partial.buf.len || s->partial.cut)
 		add_line(p, s);
-	if (p->mode == PROGRESS_PLAIN)
-		close_open_line(p);
-	s->seconds = since(&s->started);
+	s->seconds = progress_since(&s->started);
 	s->state = failure ? STEP_FAILED : (cached ? STEP_CACHED : STEP_DONE);
-	if (p->mode == PROGRESS_PLAIN) {
-		if (failure) {
-			_cleanup_free_ char *safe = term_escape(failure);
-			emitf(p, "#%u ERROR: %s\n", s->seq, safe);
-		}
-		else if (cached)
-			emitf(p, "#%u CACHED\n", s->seq);
-		else
-			emitf(p, "#%u DONE %.1fs\n", s->seq, s->seconds);
-	} else if (p->mode == PROGRESS_TTY) {
-		tty_clear_live(p);
-		_cleanup_free_ char *t = sanitize(s->title, tty_width(p) - 16);
-		_cleanup_free_ char *when = cached ? xstrdup("CACHED") : xasprintf("%.1fs", s->seconds);
-		emitf(p, "%s %s %s\n", failure ? "\033[31m✗\033[0m" : "\033[32m✓\033[0m", t, when);
-		tty_draw_live(p);
-	}
+	s->failure = failure ? xstrdup(failure) : NULL;
+	if (p->mode == PROGRESS_PLAIN)
+		plain_end(p, s);
+	else if (p->mode == PROGRESS_TTY)
+		tty_redraw(p);
+	else if (p->mode == PROGRESS_RAWJSON)
+		json_vertex(p, s);
 }
 
 static void render_note(struct progress *p, const char *text)
 {
-	if (p->mode == PROGRESS_QUIET)
-		return;
-	if (p->mode == PROGRESS_TTY)
-		tty_clear_live(p);
-	close_open_line(p);
-	_cleanup_free_ char *safe = term_escape(text);
-	emitf(p, "%s\n", safe);
-	if (p->mode == PROGRESS_TTY)
-		tty_draw_live(p);
+	if (p->mode == PROGRESS_PLAIN)
+		plain_note(p, text);
+	else if (p->mode == PROGRESS_TTY)
+		tty_note(p, text);
+	/* rawjson carries BuildKit's objects only; a note is a warning molt also logs. */
 }
 
 void progress_tick(struct progress *p)
 {
-	if (p->mode != PROGRESS_TTY)
+	if (p->mode == PROGRESS_TTY)
+		tty_redraw(p);
+}
+
+/* BuildKit's Source.Print: two lines of context around a range, four around one line. */
+static void print_excerpt(struct progress *p, const struct step *s)
+{
+	/* BuildKit splits the file at '\n': the newline ending the last line gives one
+	 * more, empty, line that the excerpt may show. */
+	int n = (int)p->n_src_lines + 1;
+	if (!p->src_lines || s->line < 1 || s->line >= n)
 		return;
-	tty_clear_live(p);
-	tty_draw_live(p);
+	int start = s->line, end = s->end_line > n ? n : s->end_line;
+	int pad = end == start ? 4 : 2;
+	for (int k = 0; k < pad; k++) {
+		if (start > 1) {
+			start--;
+			k++;
+		}
+		if (end != n) {
+			end++;
+			k++;
+		}
+	}
+	progress_emitf(p, "%s:%d\n--------------------\n", p->src_name ? p->src_name : "Dockerfile",
+		       s->line);
+	for (int i = start; i <= end; i++) {
+		bool hit = i >= s->line && i <= s->end_line;
+		_cleanup_free_ char *safe = term_escape(i < n ? p->src_lines[i - 1] : "");
+		progress_emitf(p, " %3d | %s %s\n", i, hit ? ">>>" : "   ", safe);
+	}
+	progress_emit(p, "--------------------\n", 21);
+}
+
+void progress_finish(struct progress *p, const char *error)
+{
+	/* Steps a failing sibling stage cut short never ended: BuildKit's CANCELED. */
+	for (size_t i = 0; i < p->n_steps; i++) {
+		struct step *s = &p->steps[i];
+		if (s->state != STEP_RUNNING)
+			continue;
+		s->state = STEP_CANCELED;
+		s->seconds = progress_since(&s->started);
+		if (p->mode == PROGRESS_PLAIN)
+			plain_end(p, s);
+		else if (p->mode == PROGRESS_RAWJSON)
+			json_vertex(p, s);
+	}
+	if (p->mode == PROGRESS_TTY) {
+		p->finished = true;
+		tty_redraw(p);
+	}
+	if (!error || (p->mode != PROGRESS_PLAIN && p->mode != PROGRESS_TTY))
+		return;
+	if (p->mode == PROGRESS_PLAIN && p->open_seq)
+		progress_emit(p, "\n", 1);
+	p->open_seq = 0;
+	progress_print_error_logs(p);
+	/* The first failed step's own error, as BuildKit's (molt's message adds where). */
+	const char *why = error;
+	for (size_t i = 0; i < p->n_steps; i++)
+		if (p->steps[i].state == STEP_FAILED) {
+			print_excerpt(p, &p->steps[i]);
+			why = p->steps[i].failure ? p->steps[i].failure : error;
+			break;
+		}
+	_cleanup_free_ char *safe = term_escape(why);
+	progress_emitf(p, "ERROR: failed to solve: %s\n", safe);
 }
 
 /* --- the frame transport for worker processes ------------------------------------ */
@@ -354,12 +331,21 @@ static void send_frame(int fd, char type, unsigned id, const char *data, size_t 
 	}
 }
 
+void progress_start_at(const struct progress_out *o, unsigned id, const char *title, int line,
+		       int end_line)
+{
+	if (o->direct) {
+		render_start(o->direct, id, title, line, end_line);
+	} else if (o->fd >= 0) {
+		/* "LINE END TITLE": the title is cut to fit one frame. */
+		_cleanup_free_ char *payload = xasprintf("%d %d %.3800s", line, end_line, title);
+		send_frame(o->fd, 'S', id, payload, strlen(payload));
+	}
+}
+
 void progress_start(const struct progress_out *o, unsigned id, const char *title)
 {
-	if (o->direct)
-		render_start(o->direct, id, title);
-	else if (o->fd >= 0)
-		send_frame(o->fd, 'S', id, title, strlen(title));
+	progress_start_at(o, id, title, 0, 0);
 }
 
 void progress_output(const struct progress_out *o, unsigned id, const char *data, size_t len)
@@ -370,13 +356,21 @@ void progress_output(const struct progress_out *o, unsigned id, const char *data
 		send_frame(o->fd, 'O', id, data, len);
 }
 
+void progress_status(const struct progress_out *o, unsigned id, const char *text)
+{
+	if (o->direct)
+		render_status(o->direct, id, text);
+	else if (o->fd >= 0)
+		send_frame(o->fd, 'T', id, text, strnlen(text, FRAME_MAX - FRAME_HEADER));
+}
+
 void progress_end(const struct progress_out *o, unsigned id, bool cached, const char *failure)
 {
 	if (o->direct) {
 		render_end(o->direct, id, cached, failure);
 	} else if (o->fd >= 0) {
-		_cleanup_free_ char *payload =
-			xasprintf("%c%s", failure ? 'F' : (cached ? 'C' : 'D'), failure ? failure : "");
+		_cleanup_free_ char *payload = xasprintf(
+			"%c%.4000s", failure ? 'F' : (cached ? 'C' : 'D'), failure ? failure : "");
 		send_frame(o->fd, 'E', id, payload, strlen(payload));
 	}
 }
@@ -386,7 +380,16 @@ void progress_note(const struct progress_out *o, const char *text)
 	if (o->direct)
 		render_note(o->direct, text);
 	else if (o->fd >= 0)
-		send_frame(o->fd, 'N', 0, text, strlen(text));
+		send_frame(o->fd, 'N', 0, text, strnlen(text, FRAME_MAX - FRAME_HEADER));
+}
+
+static int dispatch_start(struct progress *p, unsigned id, const char *s)
+{
+	int line = 0, end_line = 0, used = 0;
+	if (sscanf(s, "%d %d %n", &line, &end_line, &used) < 2 || used <= 0)
+		return -EBADMSG;
+	render_start(p, id, s + used, line, end_line);
+	return 0;
 }
 
 static int dispatch_frame(struct progress *p, char type, unsigned id, const char *d, size_t n)
@@ -394,10 +397,12 @@ static int dispatch_frame(struct progress *p, char type, unsigned id, const char
 	_cleanup_free_ char *s = xstrndup(d, n);
 	switch (type) {
 	case 'S':
-		render_start(p, id, s);
-		return 0;
+		return dispatch_start(p, id, s);
 	case 'O':
 		render_output(p, id, d, n);
+		return 0;
+	case 'T':
+		render_status(p, id, s);
 		return 0;
 	case 'E':
 		if (n < 1)
@@ -449,10 +454,8 @@ char *progress_tail(struct progress *p, unsigned id, unsigned lines)
 	if (!s)
 		return strbuf_detach(&sb);
 	unsigned show = s->count < lines ? s->count : lines;
-	for (unsigned k = s->count - show; k < s->count; k++) {
-		unsigned idx = (s->head + TAIL_LINES - s->count + k) % TAIL_LINES;
-		strbuf_addf(&sb, "%s\n", s->lines[idx]);
-	}
+	for (unsigned k = s->count - show; k < s->count; k++)
+		strbuf_addf(&sb, "%s\n", progress_step_line(s, k));
 	if (s->partial.buf.len || s->partial.cut) {
 		struct progress_line copy = {STRBUF_INIT, s->partial.cut};
 		strbuf_add(&copy.buf, s->partial.buf.buf, s->partial.buf.len);

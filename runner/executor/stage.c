@@ -239,12 +239,53 @@ static int run_step(struct stage_run *sr, const struct build_instr *in, bool *re
 	return r;
 }
 
-static char *step_title(const struct stage_run *sr, unsigned step, unsigned n,
-			const struct build_instr *in)
+/* BuildKit's count: FROM (unless scratch), then RUN, COPY, ADD and WORKDIR; the
+ * metadata instructions (ENV, LABEL, …) are no steps of their own. */
+static unsigned step_total(const struct build_stage *st)
 {
+	unsigned n = st->base == BASE_SCRATCH ? 0 : 1;
+	for (size_t i = 0; i < st->n_instrs; i++)
+		n += is_layer_step(&st->instrs[i]);
+	return n;
+}
+
+/* "[builder 2/5] RUN make", "[ 3/12] COPY . ." (BuildKit pads to the total's width; a
+ * Dockerfile of one stage names none, an unnamed one of several is "stage-N"). */
+static char *step_title(const struct stage_run *sr, unsigned step, const char *text)
+{
+	unsigned n = step_total(sr->st), width = 1;
+	for (unsigned t = n; t >= 10; t /= 10)
+		width++;
+	if (sr->b->plan->n_stages == 1)
+		return xasprintf("[%*u/%u] %s", (int)width, step, n, text);
 	_cleanup_free_ char *name = sr->st->name ? xstrdup(sr->st->name)
 						 : xasprintf("stage-%d", sr->st->index);
-	return xasprintf("[%s %u/%u] %s", name, step, n, in->original);
+	return xasprintf("[%s %*u/%u] %s", name, (int)width, step, n, text);
+}
+
+/* The FROM step of an image base: "FROM docker.io/library/busybox:latest@sha256:…". */
+static int from_step(struct stage_run *sr, struct molt_error **err)
+{
+	const struct build_stage *st = sr->st;
+	const struct image *img = NULL;
+	struct molt_error *e = NULL;
+	_cleanup_free_ char *ref = NULL;
+	if (image_ref_normalize(st->from, &ref, &e) < 0) {
+		molt_error_free(e);
+		ref = xstrdup(st->from);
+	}
+	_cleanup_free_ char *text = NULL;
+	if (bases_get(sr->b, st->from, &img, &e) == 0 && !strchr(ref, '@'))
+		text = xasprintf("FROM %s@%s", ref, img->manifest_digest);
+	else
+		text = xasprintf("FROM %s", ref);
+	molt_error_free(e);
+	_cleanup_free_ char *title = step_title(sr, 1, text);
+	unsigned id = (unsigned)(st->index << 16);
+	progress_start_at(sr->po, id, title, st->line, st->line);
+	int r = stage_base(sr, err);
+	progress_end(sr->po, id, false, r < 0 ? (*err)->msg : NULL);
+	return r;
 }
 
 static int onbuild_base(void *ud, const char *image, struct plan_base *ret)
@@ -299,7 +340,7 @@ static int run_onbuild(struct stage_run *sr, struct molt_error **err)
 static int run_stage(struct stage_run *sr, struct molt_error **err)
 {
 	const struct build_stage *st = sr->st;
-	int r = stage_base(sr, err);
+	int r = st->base == BASE_IMAGE ? from_step(sr, err) : stage_base(sr, err);
 	if (r < 0)
 		return molt_error_wrap(err, "%s:%d: FROM %s", sr->b->o->dockerfile_name, st->line,
 				       st->from);
@@ -308,20 +349,26 @@ static int run_stage(struct stage_run *sr, struct molt_error **err)
 		r = run_onbuild(sr, err);
 	if (r < 0)
 		return r;
+	unsigned shown = st->base == BASE_SCRATCH ? 0 : 1;
 	for (size_t i = 0; i < st->n_instrs; i++) {
 		const struct build_instr *in = &st->instrs[i];
+		bool listed = is_layer_step(in);
 		sr->step = (unsigned)i + 1;
 		sr->step_id = (unsigned)(st->index << 16) | sr->step;
-		_cleanup_free_ char *title = step_title(sr, sr->step, (unsigned)st->n_instrs, in);
-		progress_start(sr->po, sr->step_id, title);
+		if (listed) {
+			_cleanup_free_ char *title = step_title(sr, ++shown, in->original);
+			progress_start_at(sr->po, sr->step_id, title, in->line, in->end_line);
+		}
 		bool cached = false;
 		r = run_step(sr, in, &cached, err);
 		if (r < 0) {
-			progress_end(sr->po, sr->step_id, false, (*err)->msg);
+			if (listed)
+				progress_end(sr->po, sr->step_id, false, (*err)->msg);
 			return molt_error_wrap(err, "%s:%d: %s", sr->b->o->dockerfile_name,
 					       in->line, df_kind_name(in->kind));
 		}
-		progress_end(sr->po, sr->step_id, cached, NULL);
+		if (listed)
+			progress_end(sr->po, sr->step_id, cached, NULL);
 	}
 	return 0;
 }

@@ -78,6 +78,7 @@ void build_mount_done(struct build_mount *m);
 struct build_instr {
 	enum df_kind kind;
 	int line;
+	int end_line; /* the last physical line (continuations, heredocs), for excerpts */
 	char *original;
 
 	/* RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK: never expanded by the builder */

@@ -404,6 +404,7 @@ int plan_instr(struct planner *p, struct stage_state *st, struct build_instr *bi
 	const struct df_instr *in = p->in;
 	bi->kind = in->kind;
 	bi->line = in->line;
+	bi->end_line = in->end_line;
 	bi->original = xstrdup(in->original);
 	bi->from_stage = -1;
 	if (in->kind == DF_RUN)

@@ -131,7 +131,7 @@ if build "$c" -t run --build-arg GREETING=hello -o "type=local,dest=$WORK/run"; 
 	like "$(cat "$WORK/run/script" 2>/dev/null)" "^script /" "RUN heredoc with #! runs as a script file"
 	is "$(ls -a "$WORK/run" | grep -c molt-heredoc)" 0 "the heredoc script file is not left in the image"
 	is "$(tr '\n' ' ' <"$WORK/run/tmp/uid")" "1234 1234 " "USER name applies to RUN"
-	like "$(cat "$WORK/build.log")" "#[0-9]+ visible-output" "plain progress prefixes RUN output with the step"
+	like "$(cat "$WORK/build.log")" "#[0-9]+ [0-9]+\\.[0-9]+ visible-output" "plain progress prefixes RUN output with the step and its time"
 	cfg=$(config run)
 	n_layers=$(jq '.rootfs.diff_ids | length' <<<"$cfg")
 	n_hist=$(jq '[.history[] | select(.empty_layer != true)] | length' <<<"$cfg")

@@ -54,4 +54,21 @@ molt_fails 2 "visible to every user" "login: --password=X is refused" \
 	"$MOLT" login --password=x 127.0.0.1:1
 out=$("$MOLT" build --print-plan -m64m -f"$ctxd/Dockerfile" -- "$ctxd" 2>&1)
 like "$out" '"version": 1' "build: -xVALUE and -- are parsed"
+# Every command parses with its option table (runner/cli/cli.c): the same errors, the
+# same --name=V / -xV forms, and --help lists what the table holds.
+molt_fails 2 "run: unknown option '--bogus'" "run: an unknown option" "$MOLT" run --bogus x
+molt_fails 2 "run: --network needs a value" "run: a missing value" "$MOLT" run --network
+molt_fails 2 "images: unknown option '-x'" "images: an unknown option" "$MOLT" images -x
+molt_fails 2 "prune: --all takes no value" "prune: a flag given a value" "$MOLT" prune --all=yes
+molt_fails 2 "load: unknown option '--bogus'" "load: an unknown option" "$MOLT" load --bogus
+molt_fails 2 "save: unknown format 'tar'" "save: --format=V parses (and is checked)" \
+	"$MOLT" save --format=tar -o "$WORK/x.tar" busybox
+molt_fails 2 "tag: unknown option '-x'" "tag: an option-less command refuses options" "$MOLT" tag -x a b
+molt_fails 2 "rmi: unknown option '--force'" "rmi: likewise" "$MOLT" rmi --force x
+molt_fails 2 "invalid image name '-x'" "inspect: after --, an operand may start with '-' (and reaches the command)" "$MOLT" inspect -- -x
+out=$("$MOLT" run --help)
+like "$out" "--pids-limit N" "run --help lists its table's options"
+is "$(printf '%s\n' "$out" | grep -cE '^ +(-[a-z], )?--[a-z]')" 9 "run --help lists each of its 9 options once"
+out=$("$MOLT" --help)
+like "$out" "--version +print molt's version" "molt --help lists the global options from their table"
 done_testing

@@ -169,8 +169,8 @@ build "$c"
 is "$?" 1 "a failing RUN that prints OSC 52 and CSI fails"
 is "$(tr -d -c '\033\007\200-\237' <"$WORK/build.log" | wc -c)" 0 \
 	"no raw ESC, BEL or C1 byte in molt's stderr (plain progress and the final error)"
-like "$(grep -c '\^\[\]52;c;aGk=\^G\^\[\[2J\\x9bHmark' "$WORK/build.log")" "^2$" \
-	"the sequence is shown escaped, in the progress and in the error's last lines"
+like "$(grep -c '\^\[\]52;c;aGk=\^G\^\[\[2J\\x9bHmark' "$WORK/build.log")" "^3$" \
+	"the sequence is shown escaped: in the progress, its failed-step block and the error's last lines"
 
 # ---- 6. A step's /proc/self/mountinfo names no host path: overlayfs shows the strings
 #      its directories were given, and those were the store's paths (the caller's home

@@ -185,7 +185,8 @@ EOF
 "$MOLT" --root "$WORK/s3" build --progress plain -t fromtest "$WORK/ctx" >"$WORK/out" 2>&1; rc=$?
 is "$rc" 0 "FROM and COPY --from images are pulled into an empty store"
 is "$(grep -c '^pulling ' "$WORK/out")" 3 "each image is pulled once"
-is "$(grep -n '^pulling \|#1 ' "$WORK/out" | head -1 | grep -c pulling)" 1 "the pulls come before any step"
+is "$(grep -nE '^pulling |^#[0-9]+ \[[a-z0-9-]+ +[0-9]+/' "$WORK/out" | head -1 | grep -c pulling)" 1 \
+	"the pulls come before any stage's step"
 "$MOLT" --root "$WORK/s3" build --progress plain -t fromtest "$WORK/ctx" >"$WORK/out" 2>&1
 is "$(grep -c '^pulling ' "$WORK/out")" 0 "a second build pulls nothing"
 "$MOLT" --root "$WORK/s3" build --pull --progress plain -t fromtest "$WORK/ctx" >"$WORK/out" 2>&1

@@ -7,6 +7,37 @@
 #include "../../runner/executor/progress.h"
 #include "tap.h"
 
+#include <jansson.h>
+
+/* Drops BuildKit's per-line times ("#3 0.512 text" → "#3 text"): they vary from run to run. */
+static char *strip_times(char *s)
+{
+	char *w = s;
+	for (const char *r = s; *r;) {
+		bool line_start = r == s || r[-1] == '\n';
+		*w++ = *r++;
+		if (!line_start || r[-1] != '#')
+			continue;
+		while (*r >= '0' && *r <= '9')
+			*w++ = *r++;
+		if (*r != ' ')
+			continue;
+		*w++ = *r++;
+		const char *t = r;
+		while (*t >= '0' && *t <= '9')
+			t++;
+		if (t > r && *t == '.') {
+			t++;
+			while (*t >= '0' && *t <= '9')
+				t++;
+			if (*t == ' ' && t[-1] != '.')
+				r = t + 1;
+		}
+	}
+	*w = '\0';
+	return s;
+}
+
 /* Runs the renderer into a pipe and returns what it wrote. */
 static char *capture(enum progress_mode mode, void (*fn)(struct progress *p))
 {
@@ -20,7 +51,7 @@ static char *capture(enum progress_mode mode, void (*fn)(struct progress *p))
 	char buf[65536];
 	ssize_t n = read_full(fds[0], buf, sizeof(buf) - 1);
 	close(fds[0]);
-	return xstrndup(buf, n > 0 ? (size_t)n : 0);
+	return strip_times(xstrndup(buf, n > 0 ? (size_t)n : 0));
 }
 
 static void plain_steps(struct progress *p)
@@ -202,7 +233,7 @@ static char *capture_file(enum progress_mode mode, void (*fn)(struct progress *p
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		strbuf_add(&sb, buf, (size_t)n);
 	close(fd);
-	return strbuf_detach(&sb);
+	return strip_times(strbuf_detach(&sb));
 }
 
 static char *repeat(char c, size_t n)
@@ -257,7 +288,9 @@ static void test_long_lines(void)
 	free(long_tail);
 	_cleanup_free_ char *il = capture_file(PROGRESS_PLAIN, interleaved);
 	_cleanup_free_ char *b5k = repeat('b', 5000);
-	_cleanup_free_ char *want_il = xasprintf("#1 %s\n#2 [b 1/1] RUN x\n#1 bb\n#1 DONE", b5k);
+	_cleanup_free_ char *want_il = xasprintf("#1 %s\n#1 ...\n\n#2 [b 1/1] RUN x\n#2 ...\n\n"
+						 "#1 [a 1/1] RUN spew\n#1 bb\n#1 DONE",
+						 b5k);
 	tap_ok(strstr(il, want_il) != NULL,
 	       "long line: another step's line ends a streamed line, which then goes on");
 
@@ -272,8 +305,117 @@ static void test_long_lines(void)
 	       "progress_line: take appends the cut marker and resets");
 }
 
+static char *const src[] = {"FROM busybox", "ENV A=1", "RUN one", "RUN two \\", "  three",
+			     "LABEL x=1", "CMD x", "USER y"};
+
+/* A failing step at lines 4-5, started through a worker's frames. */
+static void failing(struct progress *p)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return;
+	progress_set_source(p, "Dockerfile.x", src, ARRAY_SIZE(src));
+	struct progress_out w = {.direct = NULL, .fd = fds[1]};
+	progress_start_at(&w, 1, "[2/2] RUN two   three", 4, 5);
+	progress_output(&w, 1, "out1\nout2\n", 10);
+	progress_status(&w, 1, "a status");
+	progress_end(&w, 1, false, "process \"x\" did not complete successfully: exit code: 2");
+	close(fds[1]);
+	while (progress_drain(p, fds[0]) == 0)
+		;
+	close(fds[0]);
+	progress_finish(p, "Dockerfile.x:4: RUN: what molt says");
+}
+
+static void test_failure(void)
+{
+	_cleanup_free_ char *out = capture(PROGRESS_PLAIN, failing);
+	tap_ok(strstr(out, "#1 [2/2] RUN two   three\n#1 out1\n#1 out2\n#1 a status\n#1 ERROR: "
+			   "process \"x\" did not complete successfully: exit code: 2\n") != NULL,
+	       "failure: the step's block, its status line, '#N ERROR: …' (through frames)");
+	const char *want = "------\n > [2/2] RUN two   three:\nout1\nout2\n------\n"
+			   "Dockerfile.x:4\n--------------------\n"
+			   "   3 |     RUN one\n   4 | >>> RUN two \\\n   5 | >>>   three\n"
+			   "   6 |     LABEL x=1\n--------------------\n"
+			   "ERROR: failed to solve: process \"x\" did not complete successfully: "
+			   "exit code: 2\n";
+	tap_ok(str_endswith(out, want), "failure: error logs, the >>> excerpt (two lines around a "
+					"range), the step's own error as 'failed to solve'");
+	if (!str_endswith(out, want))
+		printf("# got: %s\n", out);
+}
+
+static void one_line(struct progress *p)
+{
+	progress_set_source(p, "Dockerfile", src, 2);
+	struct progress_out o = {.direct = p, .fd = -1};
+	progress_start_at(&o, 1, "[1/1] RUN x", 2, 2);
+	progress_end(&o, 1, false, "bad");
+	progress_finish(p, "molt's");
+}
+
+static void cut_short(struct progress *p)
+{
+	struct progress_out o = {.direct = p, .fd = -1};
+	progress_start(&o, 1, "[a 1/1] RUN sleep 9");
+	progress_start(&o, 2, "[b 1/1] RUN false");
+	progress_end(&o, 2, false, "bad");
+	progress_finish(p, "molt's");
+}
+
+static void json_steps(struct progress *p)
+{
+	struct progress_out o = {.direct = p, .fd = -1};
+	progress_start(&o, 1, "[1/1] RUN \xff");
+	progress_output(&o, 1, "hi\n", 3);
+	progress_status(&o, 1, "st");
+	progress_end(&o, 1, true, NULL);
+}
+
+static void test_excerpt_json_tty(void)
+{
+	_cleanup_free_ char *out = capture(PROGRESS_PLAIN, one_line);
+	tap_ok(str_endswith(out, "Dockerfile:2\n--------------------\n   1 |     FROM busybox\n"
+				 "   2 | >>> ENV A=1\n   3 |     \n--------------------\n"
+				 "ERROR: failed to solve: bad\n"),
+	       "excerpt: one line gets four around it, with the empty line after the last");
+	_cleanup_free_ char *cut = capture(PROGRESS_PLAIN, cut_short);
+	tap_ok(strstr(cut, "\n\n#1 [a 1/1] RUN sleep 9\n#1 CANCELED\n") &&
+		       str_endswith(cut, "ERROR: failed to solve: bad\n"),
+	       "finish: a step a failing sibling cut short is CANCELED, as BuildKit's");
+	_cleanup_free_ char *js = capture(PROGRESS_RAWJSON, json_steps);
+	char *save = NULL;
+	unsigned n = 0, good = 0;
+	for (char *l = strtok_r(js, "\n", &save); l; l = strtok_r(NULL, "\n", &save), n++) {
+		json_t *o = json_loads(l, 0, NULL);
+		json_t *v = json_array_get(json_object_get(o, "vertexes"), 0);
+		json_t *g = json_array_get(json_object_get(o, "logs"), 0);
+		json_t *st = json_array_get(json_object_get(o, "statuses"), 0);
+		if (n == 0 && v && !strcmp(json_string_value(json_object_get(v, "name")), "[1/1] RUN \xef\xbf\xbd") &&
+		    str_startswith(json_string_value(json_object_get(v, "digest")), "sha256:") &&
+		    !json_object_get(v, "completed"))
+			good++;
+		if (n == 1 && g && !strcmp(json_string_value(json_object_get(g, "data")), "aGkK"))
+			good++;
+		if (n == 2 && st && !strcmp(json_string_value(json_object_get(st, "id")), "st"))
+			good++;
+		if (n == 3 && v && json_is_true(json_object_get(v, "cached")) &&
+		    json_object_get(v, "completed"))
+			good++;
+		json_decref(o);
+	}
+	tap_ok(n == 4 && good == 4, "rawjson: vertex started, log (base64), status, vertex cached "
+				    "and completed: one object per line, invalid UTF-8 as U+FFFD");
+	_cleanup_free_ char *tty = capture(PROGRESS_TTY, json_steps);
+	tap_ok(strstr(tty, " => CACHED [1/1] RUN ") && strstr(tty, " => => st ") &&
+		       strstr(tty, "[+] Building ") && !strstr(tty, "FINISHED"),
+	       "tty: the header, 'CACHED' before the step, its status; no FINISHED before the end");
+}
+
 int main(void)
 {
+	test_failure();
+	test_excerpt_json_tty();
 	test_term_escape();
 	test_hostile_output();
 	test_long_lines();
