@@ -10,23 +10,23 @@
 #include "stage.h"
 
 
-/* The stages' dependencies as plan positions, for the scheduler. */
+/*
+ * What each stage waits for before it starts, as plan positions: the stage its FROM
+ * names. Its other reads of stages wait in the worker, at the step (scheduler.c).
+ */
 static struct sched_stage *sched_graph(const struct build_plan *p, unsigned **ret_storage)
 {
-	size_t total = 0;
-	for (size_t i = 0; i < p->n_stages; i++)
-		total += p->stages[i].n_depends;
-	unsigned *deps = xcalloc(total + 1, sizeof(unsigned));
+	unsigned *deps = xcalloc(p->n_stages + 1, sizeof(unsigned));
 	struct sched_stage *g = xcalloc(p->n_stages + 1, sizeof(*g));
-	size_t k = 0;
 	for (size_t i = 0; i < p->n_stages; i++) {
-		g[i].deps = deps + k;
-		for (size_t d = 0; d < p->stages[i].n_depends; d++) {
-			int pos = plan_stage_pos(p, p->stages[i].depends_on[d]);
-			if (pos >= 0)
-				deps[k + g[i].n_deps++] = (unsigned)pos;
+		int pos = p->stages[i].base == BASE_STAGE
+				  ? plan_stage_pos(p, p->stages[i].base_stage)
+				  : -1;
+		g[i].deps = deps + i;
+		if (pos >= 0) {
+			deps[i] = (unsigned)pos;
+			g[i].n_deps = 1;
 		}
-		k += g[i].n_deps;
 	}
 	*ret_storage = deps;
 	return g;

@@ -10,7 +10,7 @@
 #define FRAME_HEADER 9u     /* type, id, length */
 #define FRAME_MAX 4096u     /* ≤ PIPE_BUF: frames from parallel workers never interleave */
 
-enum step_state { STEP_RUNNING, STEP_DONE, STEP_CACHED, STEP_FAILED };
+enum step_state { STEP_RUNNING, STEP_DONE, STEP_CACHED, STEP_FAILED, STEP_WAITING };
 
 struct step {
 	unsigned id;
@@ -23,6 +23,7 @@ struct step {
 	unsigned head, count;
 	struct progress_line partial;
 	bool streaming; /* plain: the partial line is past the cap and being streamed */
+	char *wait_for; /* STEP_WAITING: what for ("stage builder") */
 };
 
 struct progress {
@@ -68,6 +69,7 @@ void progress_free(struct progress *p)
 		return;
 	for (size_t i = 0; i < p->n_steps; i++) {
 		free(p->steps[i].title);
+		free(p->steps[i].wait_for);
 		for (unsigned k = 0; k < TAIL_LINES; k++)
 			free(p->steps[i].lines[k]);
 		progress_line_done(&p->steps[i].partial);
@@ -143,6 +145,15 @@ static void tty_clear_live(struct progress *p)
 	p->live_lines = 0;
 }
 
+/* tty: a waiting step's live line, dim, with what it waits for. */
+static unsigned tty_waiting_line(struct strbuf *sb, const struct step *s, unsigned width)
+{
+	_cleanup_free_ char *t = sanitize(s->title, width / 2);
+	_cleanup_free_ char *w = sanitize(s->wait_for, width / 3);
+	strbuf_addf(sb, "\033[2m=> %s waiting for %s\033[0m %.1fs\n", t, w, since(&s->started));
+	return 1;
+}
+
 static void tty_draw_live(struct progress *p)
 {
 	unsigned width = tty_width(p);
@@ -150,6 +161,10 @@ static void tty_draw_live(struct progress *p)
 	unsigned lines = 0;
 	for (size_t i = 0; i < p->n_steps; i++) {
 		struct step *s = &p->steps[i];
+		if (s->state == STEP_WAITING) {
+			lines += tty_waiting_line(&sb, s, width);
+			continue;
+		}
 		if (s->state != STEP_RUNNING)
 			continue;
 		_cleanup_free_ char *t = sanitize(s->title, width - 12);
@@ -249,8 +264,81 @@ static void stream_cut(struct progress *p, struct step *s, const char *data, siz
 	emit_escaped(p, data, n);
 }
 
+/* ---- steps waiting for another stage (scheduler.c) */
+
+static void send_frame(int fd, char type, unsigned id, const char *data, size_t len);
+
+/* A step is shown before it starts: it waits for another stage. */
+static void render_wait(struct progress *p, unsigned id, const char *title, const char *what)
+{
+	p->steps = xrealloc(p->steps, (p->n_steps + 1) * sizeof(*p->steps));
+	struct step *s = &p->steps[p->n_steps++];
+	*s = (struct step){.id = id, .seq = ++p->next_seq, .title = xstrdup(title),
+			   .state = STEP_WAITING, .wait_for = xstrdup(what)};
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	if (p->mode == PROGRESS_PLAIN) {
+		close_open_line(p);
+		_cleanup_free_ char *safe = term_escape(title);
+		_cleanup_free_ char *w = term_escape(what);
+		emitf(p, "#%u %s waiting for %s\n", s->seq, safe, w);
+	} else if (p->mode == PROGRESS_TTY) {
+		progress_tick(p);
+	}
+}
+
+/* A waiting step starts: same number, its time counted from now. */
+static bool resume_waiting(struct progress *p, unsigned id)
+{
+	struct step *s = find_step(p, id);
+	if (!s || s->state != STEP_WAITING)
+		return false;
+	s->state = STEP_RUNNING;
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	if (p->mode == PROGRESS_PLAIN) {
+		close_open_line(p);
+		_cleanup_free_ char *safe = term_escape(s->title);
+		emitf(p, "#%u %s\n", s->seq, safe);
+	} else if (p->mode == PROGRESS_TTY) {
+		progress_tick(p);
+	}
+	return true;
+}
+
+void progress_cancel_running(struct progress *p)
+{
+	for (size_t i = 0; p && i < p->n_steps; i++) {
+		struct step *s = &p->steps[i];
+		if (s->state != STEP_RUNNING && s->state != STEP_WAITING)
+			continue;
+		s->state = STEP_FAILED;
+		if (p->mode == PROGRESS_PLAIN) {
+			close_open_line(p);
+			emitf(p, "#%u CANCELED\n", s->seq);
+		} else if (p->mode == PROGRESS_TTY) {
+			tty_clear_live(p);
+			_cleanup_free_ char *t = sanitize(s->title, tty_width(p) - 16);
+			emitf(p, "\033[33m-\033[0m %s CANCELED\n", t);
+			tty_draw_live(p);
+		}
+	}
+}
+
+void progress_wait(const struct progress_out *o, unsigned id, const char *title,
+		   const char *what)
+{
+	if (o->direct) {
+		render_wait(o->direct, id, title, what);
+	} else if (o->fd >= 0) {
+		_cleanup_free_ char *payload = xasprintf("%s%c%s", title, '\0', what);
+		size_t n = strlen(title) + 1 + strlen(what);
+		send_frame(o->fd, 'W', id, payload, n);
+	}
+}
+
 static void render_start(struct progress *p, unsigned id, const char *title)
 {
+	if (resume_waiting(p, id))
+		return;
 	p->steps = xrealloc(p->steps, (p->n_steps + 1) * sizeof(*p->steps));
 	struct step *s = &p->steps[p->n_steps++];
 	*s = (struct step){.id = id, .seq = ++p->next_seq, .title = xstrdup(title)};
@@ -407,6 +495,11 @@ static int dispatch_frame(struct progress *p, char type, unsigned id, const char
 	case 'N':
 		render_note(p, s);
 		return 0;
+	case 'W': {
+		size_t tl = strlen(s);
+		render_wait(p, id, s, tl < n ? s + tl + 1 : "");
+		return 0;
+	}
 	default:
 		return -EBADMSG;
 	}
