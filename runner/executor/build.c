@@ -96,8 +96,11 @@ static int run_build(struct build_ctx *b, struct progress *p, struct molt_error 
 	char **results = NULL;
 	unsigned jobs = b->o->jobs ? b->o->jobs : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	int r = scheduler_run(g, b->plan->n_stages, jobs, stage_worker, b, p, &results, err);
+	int64_t t0 = timing_now();
 	if (r == 0)
 		r = finish(b, results, p, err);
+	if (r == 0)
+		molt_debug("timing build: exported in %.3f s", (double)(timing_now() - t0) / 1e9);
 	for (size_t i = 0; results && i < b->plan->n_stages; i++)
 		free(results[i]);
 	free(results);
@@ -201,10 +204,15 @@ int build_execute(const struct build_plan *plan, const struct build_request *o,
 		r = layer_store_tmpdir(b.store, &tmp, err);
 	b.tmp = tmp;
 	struct build_plan *own_plan = NULL;
+	int64_t t0 = timing_now();
 	if (r == 0)
 		r = bases_pull(&b, err);
+	int64_t t1 = timing_now();
 	if (r == 0)
 		r = bases_resolve(&b, err);
+	if (r == 0)
+		molt_debug("timing build: bases resolved in %.3f s (pull %.3f s)",
+			   (double)(timing_now() - t0) / 1e9, (double)(t1 - t0) / 1e9);
 	if (r == 0 && o->df && o->plan_opts && (r = replan(&b, &own_plan, err)) == 0)
 		b.plan = own_plan;
 	if (r == 0)

@@ -496,8 +496,10 @@ static int dispatch_frame(struct progress *p, char type, unsigned id, const char
 		render_note(p, s);
 		return 0;
 	case 'W': {
+		/* title NUL what: s stops at the NUL */
 		size_t tl = strlen(s);
-		render_wait(p, id, s, tl < n ? s + tl + 1 : "");
+		_cleanup_free_ char *what = tl < n ? xstrndup(d + tl + 1, n - tl - 1) : xstrdup("");
+		render_wait(p, id, s, what);
 		return 0;
 	}
 	default:
