@@ -132,11 +132,11 @@ static int base_image(struct stage_run *sr, struct molt_error **err)
 		return molt_error_setx(err, EINVAL, "base image '%s': %zu layers but %zu diff IDs",
 				       sr->st->from, sr->n_layers, strv_len(sr->config.diff_ids));
 	int64_t t0 = timing_now();
-	int r2 = image_ensure_unpacked(sr->b->store, sr->b->tmp, &sr->config, sr->layers,
-				       sr->n_layers, err);
+	r = image_ensure_unpacked(sr->b->store, sr->b->tmp, &sr->config, sr->layers,
+				  sr->n_layers, err);
 	molt_debug("timing stage %d: base '%s' unpacked in %.3f s", sr->st->index, sr->st->from,
 		   (double)(timing_now() - t0) / 1e9);
-	return r2;
+	return r;
 }
 
 static int stage_base(struct stage_run *sr, struct molt_error **err)
