@@ -157,4 +157,27 @@ EOF
 build "$c2" && ok "the store builds again after the failure" ||
 	{ not_ok "the store builds again after the failure"; diag "$(tail -n 5 "$WORK/build.log")"; }
 
+# 7. SIGINT while one stage runs and another waits for it: exit 130 at once, the running
+#    stage's processes gone, nothing left in tmp/.
+c=$(ctx sigint <<EOF
+FROM busybox AS slow
+RUN sh -c 'while :; do sleep 1; done' $marker-int
+FROM busybox
+COPY --from=slow / /s
+EOF
+)
+"$MOLT" build --progress plain --no-cache --jobs 4 "$c" >/dev/null 2>"$WORK/int.log" &
+pid=$!
+for _ in $(seq 300); do grep -q "waiting for stage slow" "$WORK/int.log" && pgrep -f "$marker-int" >/dev/null && break; sleep 0.1; done
+like "$(cat "$WORK/int.log")" "waiting for stage slow" "the final stage waits for the running one"
+kill -INT "$pid"
+for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && { not_ok "molt exits within 30 s of SIGINT"; kill -KILL "$pid"; }
+wait "$pid"
+is "$?" 130 "SIGINT with a waiting stage: exit 130"
+sleep 0.5
+is "$(pgrep -f "$marker-int" | wc -l)" 0 "SIGINT: no process of the running stage is left"
+pgrep -f "$marker-int" | xargs -r kill -9 2>/dev/null
+is "$(ls -A "$MOLT_ROOT/tmp" 2>/dev/null | wc -l)" 0 "SIGINT: the store's tmp/ is empty"
+
 done_testing
