@@ -163,7 +163,7 @@ const struct cli_option cmd_build_options[] = {
 	 "print only the image ID on success (as --progress quiet;\n"
 	 "the global molt -q does the same)"},
 	{0, "iidfile", "FILE", false, "write the image ID to FILE"},
-	{0, "jobs", "N", false, "run up to N independent stages at once"},
+	{0, "jobs", "N", false, "run up to N stages at once (one waiting for another stage does not count)"},
 	{0, "print-plan", NULL, false, "print the resolved build plan as JSON and exit"},
 	{0, "max-unpack", "SIZE", false,
 	 "cap on what unpacking one layer or tar may write (k, m, g,\n"

@@ -10,23 +10,23 @@
 #include "stage.h"
 
 
-/* The stages' dependencies as plan positions, for the scheduler. */
+/*
+ * What each stage waits for before it starts, as plan positions: the stage its FROM
+ * names. Its other reads of stages wait in the worker, at the step (scheduler.c).
+ */
 static struct sched_stage *sched_graph(const struct build_plan *p, unsigned **ret_storage)
 {
-	size_t total = 0;
-	for (size_t i = 0; i < p->n_stages; i++)
-		total += p->stages[i].n_depends;
-	unsigned *deps = xcalloc(total + 1, sizeof(unsigned));
+	unsigned *deps = xcalloc(p->n_stages + 1, sizeof(unsigned));
 	struct sched_stage *g = xcalloc(p->n_stages + 1, sizeof(*g));
-	size_t k = 0;
 	for (size_t i = 0; i < p->n_stages; i++) {
-		g[i].deps = deps + k;
-		for (size_t d = 0; d < p->stages[i].n_depends; d++) {
-			int pos = plan_stage_pos(p, p->stages[i].depends_on[d]);
-			if (pos >= 0)
-				deps[k + g[i].n_deps++] = (unsigned)pos;
+		int pos = p->stages[i].base == BASE_STAGE
+				  ? plan_stage_pos(p, p->stages[i].base_stage)
+				  : -1;
+		g[i].deps = deps + i;
+		if (pos >= 0) {
+			deps[i] = (unsigned)pos;
+			g[i].n_deps = 1;
 		}
-		k += g[i].n_deps;
 	}
 	*ret_storage = deps;
 	return g;
@@ -105,8 +105,11 @@ static int run_build(struct build_ctx *b, struct progress *p, struct molt_error 
 	char **results = NULL;
 	unsigned jobs = b->o->jobs ? b->o->jobs : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	int r = scheduler_run(g, b->plan->n_stages, jobs, stage_worker, b, p, &results, err);
+	int64_t t0 = timing_now();
 	if (r == 0)
 		r = finish(b, results, p, err);
+	if (r == 0)
+		molt_debug("timing build: exported in %.3f s", (double)(timing_now() - t0) / 1e9);
 	for (size_t i = 0; results && i < b->plan->n_stages; i++)
 		free(results[i]);
 	free(results);
@@ -261,11 +264,16 @@ int build_execute(const struct build_plan *plan, const struct build_request *o,
 	b.tmp = tmp;
 	struct build_plan *own_plan = NULL;
 	unsigned n_meta = r == 0 ? load_metadata_start(&po, plan) : 0;
+	int64_t t0 = timing_now();
 	if (r == 0)
 		r = bases_pull(&b, err);
+	int64_t t1 = timing_now();
 	if (r == 0)
 		r = bases_resolve(&b, err);
 	load_metadata_end(&po, n_meta, r < 0 ? (*err)->msg : NULL);
+	if (r == 0)
+		molt_debug("timing build: bases resolved in %.3f s (pull %.3f s)",
+			   (double)(timing_now() - t0) / 1e9, (double)(t1 - t0) / 1e9);
 	if (r == 0 && o->df && o->plan_opts && (r = replan(&b, &own_plan, err)) == 0)
 		b.plan = own_plan;
 	if (r == 0) {

@@ -49,6 +49,7 @@ void progress_free(struct progress *p)
 		struct step *s = &p->steps[i];
 		free(s->title);
 		free(s->failure);
+		free(s->wait_for);
 		for (unsigned k = 0; k < PROGRESS_TAIL_LINES; k++)
 			free(s->lines[k]);
 		for (size_t k = 0; k < s->n_statuses; k++)
@@ -144,13 +145,39 @@ static void add_line(struct progress *p, struct step *s)
 		s->count++;
 }
 
-static void render_start(struct progress *p, unsigned id, const char *title, int line,
-			 int end_line)
+/* A step is shown before it starts: it waits for another stage (scheduler.c). */
+static void render_wait(struct progress *p, unsigned id, const char *title, const char *what)
 {
 	p->steps = xrealloc(p->steps, (p->n_steps + 1) * sizeof(*p->steps));
 	struct step *s = &p->steps[p->n_steps++];
 	*s = (struct step){.id = id, .seq = ++p->next_seq, .title = xstrdup(title),
-			   .line = line, .end_line = end_line >= line ? end_line : line};
+			   .state = STEP_WAITING, .wait_for = xstrdup(what)};
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	if (!p->started_set) {
+		p->started = s->started;
+		p->started_set = true;
+	}
+	if (p->mode == PROGRESS_PLAIN)
+		plain_wait(p, s);
+	else if (p->mode == PROGRESS_TTY)
+		tty_redraw(p);
+}
+
+static void render_start(struct progress *p, unsigned id, const char *title, int line,
+			 int end_line)
+{
+	struct step *s = find_step(p, id);
+	if (s && s->state == STEP_WAITING) {
+		/* A waiting step starts: same number, its time counted from now. */
+		s->state = STEP_RUNNING;
+		s->line = line;
+		s->end_line = end_line >= line ? end_line : line;
+	} else {
+		p->steps = xrealloc(p->steps, (p->n_steps + 1) * sizeof(*p->steps));
+		s = &p->steps[p->n_steps++];
+		*s = (struct step){.id = id, .seq = ++p->next_seq, .title = xstrdup(title),
+				   .line = line, .end_line = end_line >= line ? end_line : line};
+	}
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
 	clock_gettime(CLOCK_REALTIME, &s->started_wall);
 	if (!p->started_set) {
@@ -273,12 +300,12 @@ static void print_excerpt(struct progress *p, const struct step *s)
 	progress_emit(p, "--------------------\n", 21);
 }
 
-void progress_finish(struct progress *p, const char *error)
+void progress_cancel_running(struct progress *p)
 {
 	/* Steps a failing sibling stage cut short never ended: BuildKit's CANCELED. */
-	for (size_t i = 0; i < p->n_steps; i++) {
+	for (size_t i = 0; p && i < p->n_steps; i++) {
 		struct step *s = &p->steps[i];
-		if (s->state != STEP_RUNNING)
+		if (s->state != STEP_RUNNING && s->state != STEP_WAITING)
 			continue;
 		s->state = STEP_CANCELED;
 		s->seconds = progress_since(&s->started);
@@ -287,6 +314,13 @@ void progress_finish(struct progress *p, const char *error)
 		else if (p->mode == PROGRESS_RAWJSON)
 			json_vertex(p, s);
 	}
+	if (p && p->mode == PROGRESS_TTY)
+		tty_redraw(p);
+}
+
+void progress_finish(struct progress *p, const char *error)
+{
+	progress_cancel_running(p);
 	if (p->mode == PROGRESS_TTY) {
 		p->finished = true;
 		tty_redraw(p);
@@ -340,6 +374,19 @@ void progress_start_at(const struct progress_out *o, unsigned id, const char *ti
 		/* "LINE END TITLE": the title is cut to fit one frame. */
 		_cleanup_free_ char *payload = xasprintf("%d %d %.3800s", line, end_line, title);
 		send_frame(o->fd, 'S', id, payload, strlen(payload));
+	}
+}
+
+void progress_wait(const struct progress_out *o, unsigned id, const char *title,
+		   const char *what)
+{
+	if (o->direct) {
+		render_wait(o->direct, id, title, what);
+	} else if (o->fd >= 0) {
+		/* "TITLE\0WHAT": both cut to fit one frame. */
+		_cleanup_free_ char *t = xstrndup(title, 3000), *w = xstrndup(what, 800);
+		_cleanup_free_ char *payload = xasprintf("%s%c%s", t, '\0', w);
+		send_frame(o->fd, 'W', id, payload, strlen(t) + 1 + strlen(w));
 	}
 }
 
@@ -412,6 +459,14 @@ static int dispatch_frame(struct progress *p, char type, unsigned id, const char
 	case 'N':
 		render_note(p, s);
 		return 0;
+	case 'W': {
+		const char *nul = memchr(d, '\0', n);
+		if (!nul)
+			return -EBADMSG;
+		_cleanup_free_ char *what = xstrndup(nul + 1, n - (size_t)(nul + 1 - d));
+		render_wait(p, id, s, what);
+		return 0;
+	}
 	default:
 		return -EBADMSG;
 	}

@@ -58,6 +58,15 @@ void progress_output(const struct progress_out *o, unsigned id, const char *data
 /* A step ended: status 0 = success, cached = taken from the build cache, else the
  * failure text ("exit status 2"). */
 void progress_end(const struct progress_out *o, unsigned id, bool cached, const char *failure);
+/*
+ * A step waits for something before it starts (`what`: "stage builder"): shown as
+ * waiting (plain: "#7 [final 3/5] COPY --from=builder … waiting for stage builder") until
+ * progress_start() with the same id starts it.
+ */
+void progress_wait(const struct progress_out *o, unsigned id, const char *title,
+		   const char *what);
+/* The build failed: steps still running or waiting are shown as canceled. */
+void progress_cancel_running(struct progress *p);
 /* A line that belongs to no step (warnings, "writing image sha256:..."). */
 void progress_note(const struct progress_out *o, const char *text);
 

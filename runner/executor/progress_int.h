@@ -13,7 +13,8 @@
 
 #define PROGRESS_TAIL_LINES 20u /* kept per step for the failure's output excerpt */
 
-enum step_state { STEP_RUNNING, STEP_DONE, STEP_CACHED, STEP_FAILED, STEP_CANCELED };
+/* STEP_WAITING: shown before it starts, waiting for another stage (scheduler.c). */
+enum step_state { STEP_RUNNING, STEP_DONE, STEP_CACHED, STEP_FAILED, STEP_CANCELED, STEP_WAITING };
 
 struct step_status {
 	char *text;
@@ -37,6 +38,7 @@ struct step {
 	bool streaming; /* plain: the partial line is past the cap and being streamed */
 	struct step_status *statuses;
 	size_t n_statuses;
+	char *wait_for; /* STEP_WAITING: what for ("stage builder") */
 };
 
 struct progress {
@@ -78,6 +80,8 @@ void plain_line_end(struct progress *p, struct step *s);
 void plain_status(struct progress *p, struct step *s, const char *text);
 void plain_end(struct progress *p, struct step *s);
 void plain_note(struct progress *p, const char *text);
+/* "#N <title> waiting for stage builder": a step that has not started yet. */
+void plain_wait(struct progress *p, struct step *s);
 /* The failed steps' last lines (`------` blocks), as BuildKit's printErrorLogs. */
 void progress_print_error_logs(struct progress *p);
 

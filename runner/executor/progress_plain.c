@@ -146,3 +146,21 @@ void progress_print_error_logs(struct progress *p)
 		progress_emit(p, "------\n", 7);
 	}
 }
+
+void plain_wait(struct progress *p, struct step *s)
+{
+	if (p->open_seq) {
+		progress_emit(p, "\n", 1);
+		p->open_seq = 0;
+	}
+	if (p->cur_seq) {
+		progress_emitf(p, "#%u ...\n", p->cur_seq);
+		p->cur_seq = 0;
+	}
+	if (p->printed_any)
+		progress_emit(p, "\n", 1);
+	p->printed_any = true;
+	_cleanup_free_ char *t = term_escape(s->title);
+	_cleanup_free_ char *w = term_escape(s->wait_for ? s->wait_for : "");
+	progress_emitf(p, "#%u %s waiting for %s\n", s->seq, t, w);
+}

@@ -66,16 +66,20 @@ static void view_add(struct view *v, const char *color, const char *name, const 
 
 static void view_step(struct view *v, const struct step *s)
 {
-	double t = s->state == STEP_RUNNING ? progress_since(&s->started) : s->seconds;
+	double t = s->state == STEP_RUNNING || s->state == STEP_WAITING
+			   ? progress_since(&s->started)
+			   : s->seconds;
 	_cleanup_free_ char *timer = xasprintf("%3.1fs", t < 0.05 ? 0.0 : t);
 	const char *tag = s->state == STEP_CACHED     ? "CACHED "
 			  : s->state == STEP_FAILED   ? "ERROR "
 			  : s->state == STEP_CANCELED ? "CANCELED "
 						      : "";
-	_cleanup_free_ char *name = xasprintf(" => %s%s", tag, s->title);
+	_cleanup_free_ char *name = s->state == STEP_WAITING
+					    ? xasprintf(" => %s waiting for %s", s->title, s->wait_for)
+					    : xasprintf(" => %s%s", tag, s->title);
 	const char *color = s->state == STEP_FAILED     ? COLOR_ERROR
 			    : s->state == STEP_CANCELED ? COLOR_CANCEL
-			    : s->state == STEP_RUNNING  ? NULL
+			    : s->state == STEP_RUNNING || s->state == STEP_WAITING ? NULL
 							: COLOR_DONE;
 	view_add(v, color, name, timer);
 	/* A status takes the time from the one before it (or the step's start). */
@@ -103,7 +107,7 @@ void tty_redraw(struct progress *p)
 	unsigned done = 0;
 	for (size_t i = 0; i < p->n_steps; i++) {
 		view_step(&v, &p->steps[i]);
-		done += p->steps[i].state != STEP_RUNNING;
+		done += p->steps[i].state != STEP_RUNNING && p->steps[i].state != STEP_WAITING;
 	}
 	struct strbuf sb = STRBUF_INIT;
 	if (p->live_lines)

@@ -1,17 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * runner/executor/scheduler.h: runs a build's stages, independent ones in parallel.
+ * runner/executor/scheduler.h: runs a build's stages, overlapped.
  *
  * Each stage runs in a forked worker process (inside the build namespace, which
- * children inherit). Lifecycle:
- *   - the main process forks a worker once every stage it depends on has finished,
- *     at most `jobs` at a time; the worker inherits the results of those stages;
- *   - the worker reports progress frames on a shared pipe and, at its end, one
- *     result (success text, or an error) on a pipe of its own, then exits;
- *   - when a worker fails, is killed, or the build is interrupted (SIGINT/SIGTERM),
- *     the main process SIGKILLs every other worker — a worker's sandboxes die with it
- *     (their pid 1 has PR_SET_PDEATHSIG) — reaps them, and returns the first error.
- * No worker outlives scheduler_run().
+ * children inherit). Every stage starts once a job slot is free and the stage its
+ * FROM names has finished; a step that reads another stage waits for it there
+ * (sched_await). Progress frames go over a shared pipe, waits and the result over a
+ * socket of the worker's own. A failing stage ends the others. The lifecycle is at
+ * the top of scheduler.c. No worker outlives scheduler_run().
  */
 #ifndef MOLT_RUNNER_SCHEDULER_H
 #define MOLT_RUNNER_SCHEDULER_H
@@ -20,16 +16,35 @@
 #include "progress.h"
 
 struct sched_stage {
-	const unsigned *deps; /* indices into the stages array */
+	/* The stages (indices into the stages array) that must have finished before this
+	 * one starts: its FROM stage. Other reads wait in the worker (sched_await). */
+	const unsigned *deps;
 	size_t n_deps;
 };
 
+/* A worker's link to the scheduler. */
+struct sched_link {
+	int fd;
+	/* results[i]: the result text of stage i once known to this worker, else NULL */
+	char **results;
+	size_t n;
+	unsigned self;
+};
+
 /*
- * Runs in the worker for stage `index`. `results[i]` holds the result text of every
- * finished stage (NULL for the others). Returns 0 and sets *ret_result (owned by the
+ * Blocks until the earlier stage `pos` has finished and its result is in
+ * l->results[pos] (at once when it is known). The worker holds no job slot while it
+ * waits. A failing stage ends the build, and with it this worker.
+ */
+int sched_await(struct sched_link *l, unsigned pos, struct molt_error **err);
+/* Whether stage pos's result is known here (sched_await would not block). */
+bool sched_known(const struct sched_link *l, unsigned pos);
+
+/*
+ * Runs in the worker for stage `index`. Returns 0 and sets *ret_result (owned by the
  * callee's heap; the worker sends it) or a negative errno with *err set.
  */
-typedef int (*sched_stage_fn)(void *userdata, unsigned index, char *const *results,
+typedef int (*sched_stage_fn)(void *userdata, unsigned index, struct sched_link *link,
 			      const struct progress_out *po, char **ret_result,
 			      struct molt_error **err);
 

@@ -98,7 +98,9 @@ int stage_mount_from(struct stage_run *sr, const char *from, int from_stage, con
 	if (r == 0) {
 		_cleanup_strv_ char **lowers = layer_store_lowers(sr->b->store, &cfg);
 		_cleanup_free_ char *dir = xasprintf("%s/%s-%u", sr->scratch, name, sr->step);
+		int64_t t0 = timing_now();
 		r = stepfs_mount(dir, lowers, true, ret, err);
+		timing_add(sr, PHASE_MOUNT, t0);
 	}
 	for (size_t i = 0; i < n; i++)
 		image_descriptor_done(&layers[i]);
@@ -129,8 +131,12 @@ static int base_image(struct stage_run *sr, struct molt_error **err)
 	if (strv_len(sr->config.diff_ids) != sr->n_layers)
 		return molt_error_setx(err, EINVAL, "base image '%s': %zu layers but %zu diff IDs",
 				       sr->st->from, sr->n_layers, strv_len(sr->config.diff_ids));
-	return image_ensure_unpacked(sr->b->store, sr->b->tmp, &sr->config, sr->layers,
-				     sr->n_layers, err);
+	int64_t t0 = timing_now();
+	r = image_ensure_unpacked(sr->b->store, sr->b->tmp, &sr->config, sr->layers,
+				  sr->n_layers, err);
+	molt_debug("timing stage %d: base '%s' unpacked in %.3f s", sr->st->index, sr->st->from,
+		   (double)(timing_now() - t0) / 1e9);
+	return r;
 }
 
 static int stage_base(struct stage_run *sr, struct molt_error **err)
@@ -221,21 +227,75 @@ void stage_apply(struct stage_run *sr, struct step_result *res)
  * from running the instruction; either way stage_apply() writes it into the stage,
  * and a result that ran is recorded.
  */
-static int run_step(struct stage_run *sr, const struct build_instr *in, bool *ret_cached,
-		    struct molt_error **err)
+static int run_layer_step(struct stage_run *sr, const struct build_instr *in, bool *ret_cached,
+			  struct molt_error **err)
 {
-	*ret_cached = false;
-	if (!is_layer_step(in))
-		return run_instr(sr, in, NULL, err);
 	struct step_result res = {0};
+	int64_t t0 = timing_now();
 	int r = cache_step_lookup(sr, in, &res, ret_cached, err);
+	timing_add(sr, PHASE_KEY, t0);
 	if (r == 0 && !*ret_cached)
 		r = run_instr(sr, in, &res, err);
 	if (r == 0)
 		stage_apply(sr, &res);
+	t0 = timing_now();
 	if (r == 0 && !*ret_cached)
 		r = cache_step_record(sr, &res, err);
+	timing_add(sr, PHASE_RECORD, t0);
 	step_result_done(&res);
+	return r;
+}
+
+static int run_step(struct stage_run *sr, const struct build_instr *in, const char *title,
+		    bool *ret_cached, struct molt_error **err)
+{
+	*ret_cached = false;
+	if (!is_layer_step(in))
+		return run_instr(sr, in, NULL, err);
+	int64_t t0 = timing_now();
+	int r = run_layer_step(sr, in, ret_cached, err);
+	if (r == 0)
+		timing_report(sr, title, timing_now() - t0 + sr->timing.ns[PHASE_WAIT], *ret_cached);
+	memset(&sr->timing, 0, sizeof(sr->timing));
+	return r;
+}
+
+/* The name progress gives a stage. */
+static char *stage_label(const struct build_stage *st)
+{
+	return st->name ? xstrdup(st->name) : xasprintf("stage-%d", st->index);
+}
+
+/*
+ * A step reading a stage (Dockerfile index) whose result this worker does not know
+ * yet waits for it here, shown as waiting meanwhile. Its job slot goes to another
+ * stage while it waits (scheduler.c).
+ */
+static int await_stage(struct stage_run *sr, int index, const char *title,
+		       struct molt_error **err)
+{
+	int pos = index >= 0 ? plan_stage_pos(sr->b->plan, index) : -1;
+	if (pos < 0 || !sr->link || sched_known(sr->link, (unsigned)pos))
+		return 0;
+	_cleanup_free_ char *label = stage_label(&sr->b->plan->stages[pos]);
+	_cleanup_free_ char *what = xasprintf("stage %s", label);
+	progress_wait(sr->po, sr->step_id, title, what);
+	int64_t t0 = timing_now();
+	int r = sched_await(sr->link, (unsigned)pos, err);
+	timing_add(sr, PHASE_WAIT, t0);
+	return r;
+}
+
+/* Waits for the stages a step reads: COPY/ADD --from, RUN --mount from=. */
+static int await_reads(struct stage_run *sr, const struct build_instr *in, const char *title,
+		       struct molt_error **err)
+{
+	int r = 0;
+	if ((in->kind == DF_COPY || in->kind == DF_ADD) && in->from)
+		r = await_stage(sr, in->from_stage, title, err);
+	for (size_t i = 0; r == 0 && in->kind == DF_RUN && i < in->n_mounts; i++)
+		if (in->mounts[i].from)
+			r = await_stage(sr, in->mounts[i].from_stage, title, err);
 	return r;
 }
 
@@ -258,8 +318,7 @@ static char *step_title(const struct stage_run *sr, unsigned step, const char *t
 		width++;
 	if (sr->b->plan->n_stages == 1)
 		return xasprintf("[%*u/%u] %s", (int)width, step, n, text);
-	_cleanup_free_ char *name = sr->st->name ? xstrdup(sr->st->name)
-						 : xasprintf("stage-%d", sr->st->index);
+	_cleanup_free_ char *name = stage_label(sr->st);
 	return xasprintf("[%s %*u/%u] %s", name, (int)width, step, n, text);
 }
 
@@ -326,7 +385,7 @@ static int run_onbuild(struct stage_run *sr, struct molt_error **err)
 		progress_start(sr->po, id, title);
 		sr->step_id = id;
 		bool cached = false;
-		r = run_step(sr, in, &cached, err);
+		r = run_step(sr, in, title, &cached, err);
 		progress_end(sr->po, id, cached, r < 0 ? "failed" : NULL);
 	}
 	if (r < 0)
@@ -355,12 +414,17 @@ static int run_stage(struct stage_run *sr, struct molt_error **err)
 		bool listed = is_layer_step(in);
 		sr->step = (unsigned)i + 1;
 		sr->step_id = (unsigned)(st->index << 16) | sr->step;
+		_cleanup_free_ char *title = listed ? step_title(sr, ++shown, in->original)
+						    : xstrdup(in->original);
 		if (listed) {
-			_cleanup_free_ char *title = step_title(sr, ++shown, in->original);
+			r = await_reads(sr, in, title, err);
+			if (r < 0)
+				return molt_error_wrap(err, "%s:%d: %s", sr->b->o->dockerfile_name,
+						       in->line, df_kind_name(in->kind));
 			progress_start_at(sr->po, sr->step_id, title, in->line, in->end_line);
 		}
 		bool cached = false;
-		r = run_step(sr, in, &cached, err);
+		r = run_step(sr, in, title, &cached, err);
 		if (r < 0) {
 			if (listed)
 				progress_end(sr->po, sr->step_id, false, (*err)->msg);
@@ -373,12 +437,15 @@ static int run_stage(struct stage_run *sr, struct molt_error **err)
 	return 0;
 }
 
-int stage_worker(void *userdata, unsigned index, char *const *results,
+int stage_worker(void *userdata, unsigned index, struct sched_link *link,
 		 const struct progress_out *po, char **ret_result, struct molt_error **err)
 {
 	struct build_ctx *b = userdata;
-	struct stage_run sr = {
-		.b = b, .st = &b->plan->stages[index], .results = results, .po = po};
+	struct stage_run sr = {.b = b,
+			       .st = &b->plan->stages[index],
+			       .results = link->results,
+			       .link = link,
+			       .po = po};
 	/*
 	 * The worker stays in the build namespace's mount namespace: the store's fds were
 	 * opened there, and rename(2) between a path seen through another mount namespace

@@ -10,6 +10,7 @@
 #include "../../layers/layers.h"
 #include "build.h"
 #include "copy.h"
+#include "scheduler.h"
 #include "stepfs.h"
 
 /* An image the plan names, resolved once (bases.c); img NULL: missing, see missing. */
@@ -32,11 +33,29 @@ struct build_ctx {
 	int64_t build_time; /* SOURCE_DATE_EPOCH or now: config created, history */
 };
 
+/* Where a step's time went, for the --debug line after it (runner/executor/timing.c). */
+enum step_phase {
+	PHASE_WAIT,   /* for the stages it reads */
+	PHASE_KEY,    /* the cache key: what it reads hashed (the context for COPY) */
+	PHASE_MOUNT,  /* its overlay and read-only views mounted and unmounted */
+	PHASE_RUN,    /* the rest: the command, the copy */
+	PHASE_DIFF,   /* the change found */
+	PHASE_COMMIT, /* the layer written (tar, digests, compression), synced, published */
+	PHASE_RECORD, /* the cache entry stored */
+	PHASE_N
+};
+
+struct step_timing {
+	int64_t ns[PHASE_N];
+};
+
 /* One stage being built. */
 struct stage_run {
 	struct build_ctx *b;
 	const struct build_stage *st;
 	char *const *results; /* results of the finished stages, by plan position */
+	struct sched_link *link; /* fills results: stage_await() */
+	struct step_timing timing; /* the running step's */
 	const struct progress_out *po;
 	struct image_config config;
 	struct image_descriptor *layers; /* layer blobs, bottom first */
@@ -68,7 +87,7 @@ void plan_base_from_config(const struct image_config *c, struct plan_base *ret);
 
 /* ---- runner/executor/stage.c: one stage in its worker process */
 /* The worker entry (a sched_stage_fn). */
-int stage_worker(void *userdata, unsigned index, char *const *results,
+int stage_worker(void *userdata, unsigned index, struct sched_link *link,
 		 const struct progress_out *po, char **ret_result, struct molt_error **err);
 /* A stage result: the stage's image as JSON {"config": {...}, "layers": [...]}. */
 char *stage_result_to_json(const struct image_config *c, const struct image_descriptor *layers,
@@ -127,6 +146,14 @@ int instr_run(struct stage_run *sr, const struct build_instr *in, struct step_re
 	      struct molt_error **err);
 int instr_copy(struct stage_run *sr, const struct build_instr *in, struct step_result *res,
 	       struct molt_error **err);
+
+/* ---- runner/executor/timing.c: phase timings (--debug) */
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t timing_now(void);
+/* Adds the time since `since` (a timing_now()) to the running step's phase. */
+void timing_add(struct stage_run *sr, enum step_phase ph, int64_t since);
+/* With --debug: one line with the step's phases (the rest of `total_ns` is "run"). */
+void timing_report(struct stage_run *sr, const char *title, int64_t total_ns, bool cached);
 
 /* ---- runner/executor/chown.c */
 /* Resolves --chown "user[:group]" against the rootfs at rootfd (/etc/passwd, /etc/group). */

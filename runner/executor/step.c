@@ -70,16 +70,19 @@ int step_commit_upper(struct stage_run *sr, const char *upper, struct step_resul
 	struct stepfs *view = NULL;
 	int lowerfd = -1;
 	struct layer_changes ch = {0};
+	int64_t t0 = timing_now();
 	int r = lower_view(sr, &view, &lowerfd, err);
 	if (r == 0)
 		r = differ_overlay(upperfd, lowerfd, &ch, err);
 	if (lowerfd >= 0)
 		close(lowerfd);
 	stepfs_free(view);
+	timing_add(sr, PHASE_DIFF, t0);
 	if (r < 0 || ch.n == 0) {
 		layer_changes_done(&ch);
 		return r;
 	}
+	t0 = timing_now();
 	struct layer_digests d;
 	r = write_blob(sr, upperfd, &ch, &d, err);
 	layer_changes_done(&ch);
@@ -92,6 +95,7 @@ int step_commit_upper(struct stage_run *sr, const char *upper, struct step_resul
 		r = molt_error_set(err, errno, "sync the step's upper directory '%s'", upper);
 	if (r == 0)
 		r = layer_store_unpacked_publish(sr->b->store, d.diff_id, upper, err);
+	timing_add(sr, PHASE_COMMIT, t0);
 	if (r < 0)
 		return r;
 	result_layer(res, &d);
@@ -112,16 +116,20 @@ static int step_commit_walk(struct stage_run *sr, struct stepfs *fs, struct step
 	if (rootfd < 0)
 		return molt_error_set(err, errno, "open '%s'", fs->merged);
 	struct layer_changes ch = {0};
+	int64_t t0 = timing_now();
 	int r = differ_walk(fs->before, rootfd, &ch, err);
+	timing_add(sr, PHASE_DIFF, t0);
 	if (r < 0 || ch.n == 0) {
 		layer_changes_done(&ch);
 		return r;
 	}
+	t0 = timing_now();
 	struct layer_digests d;
 	r = write_blob(sr, rootfd, &ch, &d, err);
 	layer_changes_done(&ch);
 	if (r == 0 && !layer_store_unpacked_exists(sr->b->store, d.diff_id))
 		r = layer_store_unpack(sr->b->store, sr->scratch, d.digest, d.diff_id, true, err);
+	timing_add(sr, PHASE_COMMIT, t0);
 	if (r == 0)
 		result_layer(res, &d);
 	return r;
@@ -131,15 +139,20 @@ int step_mount(struct stage_run *sr, struct stepfs **ret, struct molt_error **er
 {
 	_cleanup_strv_ char **lowers = layer_store_lowers(sr->b->store, &sr->config);
 	_cleanup_free_ char *dir = xasprintf("%s/step-%u", sr->scratch, sr->step);
-	return stepfs_mount(dir, lowers, false, ret, err);
+	int64_t t0 = timing_now();
+	int r = stepfs_mount(dir, lowers, false, ret, err);
+	timing_add(sr, PHASE_MOUNT, t0);
+	return r;
 }
 
 int step_finish(struct stage_run *sr, struct stepfs *fs, int r, const char *created_by,
 		struct step_result *res, struct molt_error **err)
 {
 	res->created_by = xstrdup(created_by);
+	int64_t t0 = timing_now();
 	if (r == 0)
 		r = stepfs_unmount(fs, err);
+	timing_add(sr, PHASE_MOUNT, t0);
 	if (r == 0 && fs->walk)
 		r = step_commit_walk(sr, fs, res, err);
 	else if (r == 0)

@@ -412,8 +412,50 @@ static void test_excerpt_json_tty(void)
 	       "tty: the header, 'CACHED' before the step, its status; no FINISHED before the end");
 }
 
+/* A step waiting for another stage, over the worker frame transport; one canceled. */
+static void waiting_steps(struct progress *p)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return;
+	struct progress_out w = {.direct = NULL, .fd = fds[1]};
+	progress_wait(&w, 4, "[final 2/3] COPY --from=builder /a /a", "stage builder");
+	progress_start(&w, 5, "[builder 1/1] RUN make");
+	progress_end(&w, 5, false, NULL);
+	progress_start(&w, 4, "[final 2/3] COPY --from=builder /a /a");
+	progress_end(&w, 4, false, NULL);
+	progress_wait(&w, 6, "[final 3/3] COPY --from=other /b /b", "stage \033[2Jother");
+	progress_start(&w, 7, "[other 1/1] RUN sleep 9");
+	close(fds[1]);
+	while (progress_drain(p, fds[0]) == 0)
+		;
+	close(fds[0]);
+	progress_tick(p);
+	progress_cancel_running(p);
+}
+
+static void test_waiting(void)
+{
+	_cleanup_free_ char *out = capture(PROGRESS_PLAIN, waiting_steps);
+	tap_ok(strstr(out, "#1 [final 2/3] COPY --from=builder /a /a waiting for stage builder\n\n"
+			   "#2 [builder 1/1] RUN make\n") != NULL,
+	       "plain: a waiting step is shown with what it waits for (through a frame)");
+	tap_ok(strstr(out, "#2 DONE ") && strstr(out, "\n#1 [final 2/3] COPY --from=builder /a /a\n#1 DONE"),
+	       "plain: the waiting step starts under its number once the wait is over");
+	tap_ok(strstr(out, "#3 CANCELED\n") && strstr(out, "#4 CANCELED\n") &&
+		       !strstr(out, "#1 CANCELED") && !strstr(out, "#2 CANCELED"),
+	       "plain: a failed build shows the steps still running or waiting as canceled");
+	tap_ok(!strstr(out, "\033[2J"), "plain: what a step waits for is shown escaped");
+	_cleanup_free_ char *tty = capture(PROGRESS_TTY, waiting_steps);
+	tap_ok(strstr(tty, "COPY --from=other /b /b waiting for stage ^[[2Jother") != NULL,
+	       "tty: a waiting step's line says what it waits for");
+	tap_ok(strstr(tty, "CANCELED [final 3/3] COPY --from=other /b /b") != NULL,
+	       "tty: a canceled waiting step is shown CANCELED");
+}
+
 int main(void)
 {
+	test_waiting();
 	test_failure();
 	test_excerpt_json_tty();
 	test_term_escape();

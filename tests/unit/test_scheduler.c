@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* runner/executor/scheduler.c: stage ordering, parallelism, failure and result passing. */
+/* runner/executor/scheduler.c: stage ordering, overlap, waits, failure and result passing. */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,9 +11,46 @@
 
 static char dir[64];
 
-/* Stage behaviour chosen by userdata: "ok", "slow", "fail", "deps". */
-static int stage_fn(void *ud, unsigned i, char *const *results, const struct progress_out *po,
-		    char **ret, struct molt_error **err)
+/* Waits up to 5 s for a marker file; false when it never came. */
+static bool wait_marker(const char *name)
+{
+	_cleanup_free_ char *f = xasprintf("%s/%s", dir, name);
+	for (int tries = 0; tries < 100; tries++) {
+		if (access(f, F_OK) == 0)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+static void put_marker(const char *name, pid_t pid)
+{
+	_cleanup_free_ char *f = xasprintf("%s/%s", dir, name);
+	char s[16];
+	int n = snprintf(s, sizeof(s), "%d", (int)pid);
+	struct molt_error *e = NULL;
+	write_file_atomic(f, s, (size_t)n, 0644, &e);
+	molt_error_free(e);
+}
+
+/* "after[r0,r1]": the results of stages 0 and 1, waited for. */
+static int await_both(struct sched_link *link, char **ret, struct molt_error **err)
+{
+	int r = sched_await(link, 0, err);
+	if (r == 0)
+		r = sched_await(link, 1, err);
+	if (r == 0)
+		*ret = xasprintf("after[%s,%s]", link->results[0], link->results[1]);
+	return r;
+}
+
+/*
+ * Stage behaviour chosen by userdata: "ok", "slow", "fail", "deps", "meet0/1",
+ * "alone", "gate" (finishes only once stage 2 started), "late" (starts, then waits
+ * for 0 and 1), "await0" (waits for stage 0), "later" (asks for a later stage).
+ */
+static int stage_fn(void *ud, unsigned i, struct sched_link *link,
+		    const struct progress_out *po, char **ret, struct molt_error **err)
 {
 	const char *const *kinds = ud;
 	const char *k = kinds[i];
@@ -59,10 +96,34 @@ static int stage_fn(void *ud, unsigned i, char *const *results, const struct pro
 		(*err)->exit_code = 1;
 		return r;
 	}
+	if (!strcmp(k, "gate") && !wait_marker("late"))
+		return molt_error_setx(err, ETIMEDOUT, "stage %u: stage 2 did not start", i);
+	if (!strcmp(k, "late")) {
+		put_marker("late", getpid());
+		int r = await_both(link, ret, err);
+		progress_end(po, i, false, NULL);
+		return r;
+	}
+	if (!strcmp(k, "await0")) {
+		put_marker("waiter.pid", getpid());
+		int r = sched_await(link, 0, err);
+		*ret = r == 0 ? xasprintf("saw[%s]", link->results[0]) : NULL;
+		return r;
+	}
+	if (!strcmp(k, "meetlate") && !wait_marker("meet-late"))
+		return molt_error_setx(err, ETIMEDOUT, "stage %u: stage 2 never ran", i);
+	if (!strcmp(k, "meet-late"))
+		put_marker("meet-late", getpid());
+	if (!strcmp(k, "later"))
+		return sched_await(link, i + 1, err);
 	if (!strcmp(k, "deps")) {
-		/* Sees the results of the stages it depends on. */
-		*ret = xasprintf("after[%s,%s]", results[0] ? results[0] : "-",
-				 results[1] ? results[1] : "-");
+		/* Sees the results of the stages it depends on (started after them). */
+		bool known = sched_known(link, 0) && sched_known(link, 1);
+		int r = await_both(link, ret, err);
+		if (r == 0 && !known)
+			return molt_error_setx(err, EINVAL, "stage %u started before its deps", i);
+		if (r < 0)
+			return r;
 	} else {
 		*ret = xasprintf("r%u", i);
 	}
@@ -124,6 +185,71 @@ int main(void)
 		    errno == ESRCH;
 	tap_ok(gone, "scheduler: a failure kills and reaps the other running stages");
 	molt_error_free(e2);
+	molt_error_free(err);
+	err = NULL;
+	unlink(pidfile);
+
+	/* Overlap: stage 2 has no start dependency; 0 and 1 end only once it started. */
+	struct sched_stage free3[3] = {{NULL, 0}, {NULL, 0}, {NULL, 0}};
+	const char *overlap[] = {"gate", "gate", "late"};
+	r = run(overlap, free3, 3, 3, &res, &err);
+	tap_ok(r == 0, "scheduler: a stage starts before the stages it reads finished");
+	tap_str_eq(r == 0 ? res[2] : NULL, "after[r0,r1]",
+		   "scheduler: sched_await hands over the results of the stages waited for");
+	if (err)
+		tap_diag("%s", err->msg);
+	strv_free(res);
+	res = NULL;
+	molt_error_free(err);
+	err = NULL;
+
+	/* A waiting stage gives its job slot away: with --jobs 2, stage 0 ends only once
+	 * stage 2 ran, which needs the slot stage 1 holds until it waits for stage 0. */
+	const char *slot[] = {"meetlate", "await0", "meet-late"};
+	r = run(slot, free3, 3, 2, &res, &err);
+	tap_ok(r == 0, "scheduler: a waiting stage holds no job slot");
+	tap_str_eq(r == 0 ? res[1] : NULL, "saw[r0]", "scheduler: the waiter gets the result");
+	if (err)
+		tap_diag("%s", err->msg);
+	strv_free(res);
+	res = NULL;
+	molt_error_free(err);
+	err = NULL;
+
+	/* --jobs 1: in plan order, one at a time, so nothing ever waits. */
+	const char *seq[] = {"alone", "alone", "deps"};
+	r = run(seq, free3, 3, 1, &res, &err);
+	tap_ok(r == 0 && !strcmp(res[2], "after[r0,r1]"),
+	       "scheduler: --jobs 1 runs the stages in plan order, one at a time");
+	if (err)
+		tap_diag("%s", err->msg);
+	strv_free(res);
+	res = NULL;
+	molt_error_free(err);
+	err = NULL;
+
+	/* A failure ends a stage that is waiting for it. */
+	const char *failwait[] = {"fail", "await0"};
+	_cleanup_free_ char *slowpid = xasprintf("%s/slow.pid", dir);
+	put_marker("slow.pid", 0); /* lets "fail" fail at once */
+	r = run(failwait, free3, 2, 2, &res, &err);
+	tap_ok(r < 0 && err && !strcmp(err->msg, "stage 0: RUN failed"),
+	       "scheduler: the failing stage's error, not the waiter's, is returned");
+	_cleanup_free_ char *wfile = xasprintf("%s/waiter.pid", dir);
+	_cleanup_free_ char *wpid = NULL;
+	gone = read_file(wfile, 64, &wpid, NULL, &e2) == 0 && kill(atoi(wpid), 0) < 0 &&
+	       errno == ESRCH;
+	tap_ok(gone, "scheduler: a stage waiting for a failed one is killed and reaped");
+	molt_error_free(e2);
+	e2 = NULL;
+	molt_error_free(err);
+	err = NULL;
+
+	/* Asking for a later stage (a cycle) is refused, not waited on forever. */
+	const char *later[] = {"later", "ok"};
+	r = run(later, free3, 2, 2, &res, &err);
+	tap_ok(r < 0 && err && strstr(err->msg, "not earlier"),
+	       "scheduler: a stage cannot wait for a later one");
 	molt_error_free(err);
 	rm_rf(dir, NULL);
 	return tap_done();
