@@ -39,9 +39,9 @@ if build "$c" --no-cache --jobs 4 -o "type=local,dest=$WORK/overlap"; then
 		ok "the steps after COPY --from=a ran after stage a finished" ||
 		not_ok "the steps after COPY --from=a ran after stage a finished"
 	is "$(cat "$o/t/last-a" 2>/dev/null)" "last" "COPY --from=a sees stage a's final files"
-	like "$(cat "$WORK/build.log")" "#[0-9]+ \[stage-2 2/4\] COPY --from=a .* waiting for stage a" \
+	like "$(cat "$WORK/build.log")" "#[0-9]+ \[stage-2 3/5\] COPY --from=a .* waiting for stage a" \
 		"plain progress shows the COPY waiting for stage a"
-	n=$(grep -cE '^#[0-9]+ \[stage-2 2/4\] COPY --from=a' "$WORK/build.log")
+	n=$(grep -cE '^#[0-9]+ \[stage-2 3/5\] COPY --from=a' "$WORK/build.log")
 	is "$n" 2 "the waiting step is shown again under its number when it starts"
 else
 	not_ok "the overlapping build"; diag "$(tail -n 20 "$WORK/build.log")"
@@ -111,7 +111,7 @@ unset SOURCE_DATE_EPOCH
 if "$MOLT" --debug build --progress plain --no-cache --jobs 4 "$c" >/dev/null 2>"$WORK/debug.log"; then
 	n=$(grep -cE 'debug: timing \[[^]]*\] .*: wait [0-9.]+ key [0-9.]+ mount [0-9.]+ run [0-9.]+ diff [0-9.]+ commit [0-9.]+ record [0-9.]+ total [0-9.]+ s' "$WORK/debug.log")
 	is "$n" 6 "--debug prints one timing line per layer step"
-	like "$(grep 'timing \[stage-2 3/4\]' "$WORK/debug.log")" "wait 0\.[0-9]*[1-9]|wait [1-9]" \
+	like "$(grep 'timing \[stage-2 4/5\]' "$WORK/debug.log")" "wait 0\.[0-9]*[1-9]|wait [1-9]" \
 		"the timing line of COPY --from=a shows its wait"
 	like "$(cat "$WORK/debug.log")" "debug: timing build: bases resolved" "--debug times the bases"
 	like "$(cat "$WORK/debug.log")" "debug: timing build: exported" "--debug times the export"
