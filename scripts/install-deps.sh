@@ -18,6 +18,8 @@ pkgs=(
 	docker-registry apache2-utils openssl curl python3
 	# examples and benchmarks
 	debootstrap hyperfine time pigz strace
+	# --ssh KEYFILE (molt starts ssh-agent) and its tests (ssh-keygen, ssh-add)
+	openssh-client
 )
 sudo=
 [ "$(id -u)" = 0 ] || sudo=sudo

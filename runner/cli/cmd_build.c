@@ -12,6 +12,7 @@
 #include "../../layers/layers.h"
 #include "../executor/build.h"
 #include "../frontend/plan.h"
+#include "../executor/run_opts.h"
 
 /* Refuse absurd Dockerfiles before reading them into memory. */
 #define DOCKERFILE_MAX (16u << 20)
@@ -42,6 +43,7 @@ struct build_options {
 	char **push_refs; /* type=image,name=REF,push=true */
 	struct platform platform;
 	bool platform_set;
+	struct build_run_opts run; /* --secret, --ssh, --add-host, --ulimit, --shm-size */
 };
 
 static void build_options_done(struct build_options *o)
@@ -52,6 +54,7 @@ static void build_options_done(struct build_options *o)
 	for (size_t i = 0; i < o->n_outputs; i++)
 		free(o->outputs[i].dest);
 	free(o->outputs);
+	build_run_opts_done(&o->run);
 }
 
 /* `type=image,name=REF[,push=true]` (BuildKit's): names the result, maybe pushes it. */
@@ -168,6 +171,18 @@ const struct cli_option cmd_build_options[] = {
 	{0, "platform", "OS/ARCH", false, "the target platform (base images' entry, TARGETARCH)"},
 	{0, "tls-verify", "BOOL", true,
 	 "=false allows plain http and unverified TLS for registries"},
+	{0, "secret", "id=ID[,src=FILE|env=VAR]", false,
+	 "a secret for RUN --mount=type=secret (repeatable; id=ID\n"
+	 "alone reads $ID, else the file ID); never in the image"},
+	{0, "ssh", "default|ID[=SOCKET|KEY[,KEY]]", false,
+	 "an SSH agent for RUN --mount=type=ssh (repeatable;\n"
+	 "default is $SSH_AUTH_SOCK; key files get an agent of\n"
+	 "molt's own)"},
+	{0, "add-host", "NAME:IP", false, "add NAME to /etc/hosts of RUN steps (repeatable)"},
+	{0, "ulimit", "NAME=SOFT[:HARD]", false,
+	 "an rlimit of RUN steps (repeatable; -1 unlimited; not\n"
+	 "above your own hard limit)"},
+	{0, "shm-size", "SIZE", false, "size of /dev/shm in RUN steps (default 64m)"},
 	{0, NULL, NULL, false, NULL},
 };
 
@@ -267,6 +282,8 @@ static int set_option(void *userdata, const struct cli_option *opt, const char *
 		o->pull = true;
 	} else if (!strcmp(name, "push")) {
 		o->push = true;
+	} else if (build_run_opts_handles(name)) {
+		return build_run_opts_add(&o->run, name, v, err);
 	} else {
 		return set_checked(o, name, v, err);
 	}
@@ -402,6 +419,7 @@ static int execute(const struct build_options *o, struct molt_global *g,
 		.registry = &o->reg,
 		.pull = o->pull,
 		.push_refs = o->push_refs,
+		.run = &o->run,
 	};
 	int r = build_execute(plan, &req, err);
 	free(outs);
@@ -450,7 +468,9 @@ static int build_with(const struct build_options *o, struct molt_global *g,
 		fputs(json, stdout);
 		return 0;
 	}
-	r = execute(o, g, plan, df, &popts, err);
+	r = build_run_opts_start((struct build_run_opts *)&o->run, err);
+	if (r == 0)
+		r = execute(o, g, plan, df, &popts, err);
 	build_plan_free(plan);
 	dockerfile_free(df);
 	return r;
@@ -461,6 +481,8 @@ int cmd_build(int argc, char **argv, struct molt_global *g, struct molt_error **
 	struct build_options o = {.network = "host", .progress = "auto", .jobs = 0,
 				  .reg = {.tls_verify = true}};
 	int r = parse_options(argc, argv, &o, err);
+	if (r == 0)
+		r = build_args_apply_epoch(o.build_args, err);
 	if (r == 0)
 		r = build_with(&o, g, err);
 	build_options_done(&o);
