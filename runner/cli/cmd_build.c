@@ -468,9 +468,7 @@ static int build_with(const struct build_options *o, struct molt_global *g,
 		fputs(json, stdout);
 		return 0;
 	}
-	r = build_run_opts_start((struct build_run_opts *)&o->run, err);
-	if (r == 0)
-		r = execute(o, g, plan, df, &popts, err);
+	r = execute(o, g, plan, df, &popts, err);
 	build_plan_free(plan);
 	dockerfile_free(df);
 	return r;
@@ -483,6 +481,8 @@ int cmd_build(int argc, char **argv, struct molt_global *g, struct molt_error **
 	int r = parse_options(argc, argv, &o, err);
 	if (r == 0)
 		r = build_args_apply_epoch(o.build_args, err);
+	if (r == 0 && !o.print_plan)
+		r = build_run_opts_start(&o.run, err); /* ssh-agents for --ssh ID=KEYFILE */
 	if (r == 0)
 		r = build_with(&o, g, err);
 	build_options_done(&o);
