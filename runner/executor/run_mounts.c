@@ -8,11 +8,18 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "run_mounts.h"
 
 void run_mounts_done(struct run_mounts *m)
 {
+	for (size_t i = 0; i < m->n_relays; i++)
+		molt_pid_killp(&m->relays[i]);
+	free(m->relays);
+	for (size_t i = 0; m->relay_sockets && m->relay_sockets[i]; i++)
+		(void)unlink(m->relay_sockets[i]);
+	strv_free(m->relay_sockets);
 	for (size_t i = 0; i < m->n; i++) {
 		free(m->sources[i]);
 		free(m->targets[i]);

@@ -14,6 +14,9 @@ struct run_mounts {
 	size_t n_views;
 	char **env;                 /* "K=V" the mounts add to the step (secret env=, SSH_AUTH_SOCK) */
 	unsigned n_ssh;             /* ssh mounts so far: the next default target's number */
+	pid_t *relays;              /* ssh relays (run_ssh.c), killed by run_mounts_done() */
+	size_t n_relays;
+	char **relay_sockets;       /* their sockets, removed by run_mounts_done() */
 };
 
 /* Appends a mount of its own to m (takes source and target; source may be NULL). */
