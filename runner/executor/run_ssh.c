@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "run_mounts.h"
 
@@ -62,6 +63,14 @@ static MOLT_NORETURN void relay_main(int lfd, int agent_dir, const char *agent_n
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Only its two fds: an inherited end of the step's output pipe would keep the
+	 * progress tee waiting, and the relay needs nothing else of the worker's. */
+	int hi_l = fcntl(lfd, F_DUPFD, 1000), hi_a = fcntl(agent_dir, F_DUPFD, 1000);
+	if (hi_l < 0 || hi_a < 0 || dup2(hi_l, 3) < 0 || dup2(hi_a, 4) < 0 ||
+	    close_range(5, ~0U, 0) < 0)
+		_exit(1);
+	lfd = 3;
+	agent_dir = 4;
 	int step[RELAY_MAX], agent[RELAY_MAX];
 	size_t n = 0;
 	for (;;) {
