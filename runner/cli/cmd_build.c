@@ -171,17 +171,18 @@ const struct cli_option cmd_build_options[] = {
 	{0, "platform", "OS/ARCH", false, "the target platform (base images' entry, TARGETARCH)"},
 	{0, "tls-verify", "BOOL", true,
 	 "=false allows plain http and unverified TLS for registries"},
-	{0, "secret", "id=ID[,src=FILE|env=VAR]", false,
-	 "a secret for RUN --mount=type=secret (repeatable; id=ID\n"
-	 "alone reads $ID, else the file ID); never in the image"},
-	{0, "ssh", "default|ID[=SOCKET|KEY[,KEY]]", false,
-	 "an SSH agent for RUN --mount=type=ssh (repeatable;\n"
-	 "default is $SSH_AUTH_SOCK; key files get an agent of\n"
-	 "molt's own)"},
+	{0, "secret", "SPEC", false,
+	 "id=ID[,src=FILE|env=VAR]: a secret for RUN\n"
+	 "--mount=type=secret, never in the image (repeatable;\n"
+	 "id=ID alone reads $ID, else the file ID)"},
+	{0, "ssh", "SPEC", false,
+	 "default|ID[=SOCKET|KEY[,KEY]]: an SSH agent for RUN\n"
+	 "--mount=type=ssh (repeatable; default: $SSH_AUTH_SOCK;\n"
+	 "key files get an ssh-agent of molt's own)"},
 	{0, "add-host", "NAME:IP", false, "add NAME to /etc/hosts of RUN steps (repeatable)"},
-	{0, "ulimit", "NAME=SOFT[:HARD]", false,
-	 "an rlimit of RUN steps (repeatable; -1 unlimited; not\n"
-	 "above your own hard limit)"},
+	{0, "ulimit", "SPEC", false,
+	 "NAME=SOFT[:HARD]: an rlimit of RUN steps (repeatable;\n"
+	 "-1 unlimited; not above your own hard limit)"},
 	{0, "shm-size", "SIZE", false, "size of /dev/shm in RUN steps (default 64m)"},
 	{0, NULL, NULL, false, NULL},
 };
