@@ -187,14 +187,30 @@ static void set_run_opts(struct sandbox_config *c, const struct build_run_opts *
 			c->rlimits.nproc = o->ulimits[i].hard ? o->ulimits[i].hard : 1;
 }
 
-static int run_in_sandbox(struct stage_run *sr, const struct build_instr *in, struct stepfs *fs,
-			  struct molt_error **err)
+/* What BuildKit allows only with an entitlement the caller grants. */
+static int run_allowed(const struct stage_run *sr, const struct build_instr *in,
+		       struct molt_error **err)
 {
 	/* BuildKit grants it only with an entitlement a rootless builder cannot have */
 	if (in->security && !strcmp(in->security, "insecure"))
 		return molt_error_setx(err, EPERM, "RUN --security=insecure is not supported: molt "
 					"runs steps rootless and cannot give them the host's "
 					"privileges (drop the flag, or use --security=sandbox)");
+	/* The Dockerfile cannot take back what the caller denied (BuildKit: network.host
+	 * is an entitlement the caller grants). */
+	const char *bnet = sr->b->o->network;
+	if (in->network && !strcmp(in->network, "host") && bnet && !strcmp(bnet, "none"))
+		return molt_error_setx(err, EPERM, "RUN --network=host: this build runs with "
+					"--network none, which a Dockerfile cannot override "
+					"(build with --network host to allow it)");
+	return 0;
+}
+
+static int run_in_sandbox(struct stage_run *sr, const struct build_instr *in, struct stepfs *fs,
+			  struct molt_error **err)
+{
+	if (run_allowed(sr, in, err) < 0)
+		return molt_error_pass(err);
 	_cleanup_close_ int root = open(fs->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return molt_error_set(err, errno, "open '%s'", fs->merged);

@@ -180,9 +180,18 @@ is "$(cat "$WORK/p/sandbox")" "ok" "RUN --security=sandbox runs"
 is "$(tr -d ' ' <"$WORK/p/netnone")" "1" "RUN --network=none has only lo"
 is "$(tr -d ' ' <"$WORK/p/nethost")" "$(grep -c : /proc/net/dev)" "RUN --network=host has the host's interfaces"
 is "$(tr -d ' ' <"$WORK/p/netdefault")" "$(grep -c : /proc/net/dev)" "RUN --network=default is the build's network"
-build "$c6" --network none -o type=tar,dest="$WORK/p2.tar"
+c6b=$(ctx netdefault <<'EOF'
+FROM busybox
+RUN --network=default sh -c 'grep -c : /proc/net/dev >/netdefault'
+RUN --network=none sh -c 'grep -c : /proc/net/dev >/netnone'
+EOF
+)
+build "$c6b" --network none -o type=tar,dest="$WORK/p2.tar"
 mkdir -p "$WORK/p2" && tar -xf "$WORK/p2.tar" -C "$WORK/p2"
 is "$(tr -d ' ' <"$WORK/p2/netdefault" 2>/dev/null)" "1" "RUN --network=default follows molt build --network none"
+build "$c6" --network none
+like "$(cat "$WORK/build.log")" "RUN --network=host: this build runs with --network none" \
+	"RUN --network=host cannot override molt build --network none"
 molt_fails 2 "SOURCE_DATE_EPOCH='soon'" "a malformed SOURCE_DATE_EPOCH build arg is refused" \
 	"$MOLT" build --build-arg SOURCE_DATE_EPOCH=soon "$c6"
 c7=$(ctx insecure <<'EOF'
