@@ -80,6 +80,31 @@ static int need_dir(int rootfd, const char *name, struct mount_points *mp, struc
 	return 0;
 }
 
+/*
+ * The path of leaf in parentfd relative to the root, symlinks resolved (from the
+ * kernel's names of both directories): a stub made through a symlink a step planted
+ * (/run -> /elsewhere) is recorded where it really is, so remove_point, which
+ * refuses to follow links, still finds it. NULL when parentfd is not under the root.
+ */
+static char *real_in_root(int rootfd, int parentfd, const char *leaf)
+{
+	char link[64], root[PATH_MAX], dir[PATH_MAX];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", rootfd);
+	ssize_t nr = readlink(link, root, sizeof(root) - 1);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", parentfd);
+	ssize_t nd = readlink(link, dir, sizeof(dir) - 1);
+	if (nr <= 0 || nd <= 0)
+		return NULL;
+	root[nr] = dir[nd] = '\0';
+	size_t rl = strcmp(root, "/") ? (size_t)nr : 0;
+	if (strncmp(dir, root, rl) || (dir[rl] != '/' && dir[rl]))
+		return NULL;
+	const char *rel = dir + rl;
+	while (*rel == '/')
+		rel++;
+	return *rel ? xasprintf("%s/%s", rel, leaf) : xstrdup(leaf);
+}
+
 /* Creates each missing component of an in-root path; the last one as a file or dir. */
 static int make_path(int rootfd, const char *path, bool dir, struct mount_points *mp,
 		     struct molt_error **err)
@@ -119,7 +144,8 @@ static int make_path(int rootfd, const char *path, bool dir, struct mount_points
 			}
 			if (r < 0)
 				return molt_error_set(err, -r, "rootfs: create mount point '/%s'", p);
-			record(mp, p, parent, &before);
+			_cleanup_free_ char *real = real_in_root(rootfd, parent, leaf);
+			record(mp, real ? real : p, parent, &before);
 		} else if (r < 0) {
 			return molt_error_set(err, -r, "rootfs: resolve '/%s'", p);
 		}

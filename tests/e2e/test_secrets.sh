@@ -66,6 +66,20 @@ mkdir -p "$WORK/b" && tar -xf "$WORK/b.tar" -C "$WORK/b"
 is "$(cat "$WORK/b/uuid" 2>/dev/null)" "$(cat "$WORK/a/uuid")" \
 	"a changed secret value does not change the cache key (the step is not run again)"
 
+# A step that made /run a symlink: the mount point resolves inside the root, its stub
+# goes, and the value stays out of the layer.
+c9=$(ctx seclink <<'EOF'
+FROM busybox
+RUN rm -rf /run && mkdir /elsewhere && ln -s /elsewhere /run
+RUN --mount=type=secret,id=tok sh -c 'md5sum </run/secrets/tok | cut -d" " -f1 >/md5l'
+EOF
+)
+build "$c9" --secret id=tok,src="$WORK/secret.txt" -o type=tar,dest="$WORK/l.tar"
+mkdir -p "$WORK/l" && tar -xf "$WORK/l.tar" -C "$WORK/l"
+is "$(cat "$WORK/l/md5l" 2>/dev/null)" "$(md5 "$S1")" "a secret under a symlinked /run is mounted inside the root"
+is "$(ls -A "$WORK/l/elsewhere" 2>/dev/null)" "" "its stub is not left behind the symlink"
+is "$(found "$S1")" "" "the value is still nowhere in the store or outputs"
+
 # A failing RUN with a secret: its error names the command, never the value.
 c2=$(ctx secfail <<'EOF'
 FROM busybox
