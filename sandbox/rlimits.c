@@ -343,8 +343,13 @@ static int rlimits_apply_ulimits(const struct sandbox_rlimits *r, struct molt_er
 {
 	for (size_t i = 0; i < r->n_ulimits; i++) {
 		struct rlimit rl = {r->ulimits[i].soft, r->ulimits[i].hard};
-		if (setrlimit(r->ulimits[i].resource, &rl) < 0)
-			return molt_error_set(err, errno, "set --ulimit %d", r->ulimits[i].resource);
+		if (setrlimit(r->ulimits[i].resource, &rl) < 0) {
+			const char *name = "?";
+			for (size_t k = 0; k < ARRAY_SIZE(ulimit_names); k++)
+				if (ulimit_names[k].resource == r->ulimits[i].resource)
+					name = ulimit_names[k].name;
+			return molt_error_set(err, errno, "set --ulimit %s", name);
+		}
 	}
 	return 0;
 }

@@ -122,8 +122,10 @@ static int add_secret(struct build_run_opts *o, const char *spec, struct molt_er
 		else if (strlen(v) > BUILD_SECRET_MAX)
 			r = molt_error_usage(err, "--secret id=%s: '$%s' is larger than 500 KiB", id,
 					     env);
-		else
-			s.value = xstrdup(v), s.len = strlen(v);
+		else {
+			s.value = xstrdup(v);
+			s.len = strlen(v);
+		}
 	} else {
 		r = read_secret_file(id, src, &s, err);
 	}
