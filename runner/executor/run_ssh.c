@@ -162,19 +162,9 @@ static int start_relay(struct stage_run *sr, const struct build_mount *bm, const
 	return 0;
 }
 
-static bool has_key(const struct build_mount *bm, const char *const *keys)
-{
-	for (size_t i = 0; i < bm->n_opts; i++)
-		for (size_t k = 0; keys[k]; k++)
-			if (!strcmp(bm->opts[i].key, keys[k]))
-				return true;
-	return false;
-}
-
 int run_mounts_add_ssh(struct stage_run *sr, const struct build_mount *bm, struct run_mounts *m,
 		       struct molt_error **err)
 {
-	static const char *const target_keys[] = {"target", "dst", "destination", NULL};
 	unsigned n = m->n_ssh++;
 	const struct build_ssh *s = build_run_ssh(sr->b->o->run, bm->id);
 	if (!s) {
@@ -188,8 +178,8 @@ int run_mounts_add_ssh(struct stage_run *sr, const struct build_mount *bm, struc
 	int r = start_relay(sr, bm, s->socket, n, m, &sock, err);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *dflt = xasprintf("/run/buildkit/ssh_agent.%u", n);
-	char *abs = run_mounts_target(sr, has_key(bm, target_keys) ? bm->target : dflt);
+	/* the planner numbered the default targets (/run/buildkit/ssh_agent.N) */
+	char *abs = run_mounts_target(sr, bm->target);
 	bool sock_set = false;
 	for (size_t i = 0; m->env && m->env[i]; i++)
 		sock_set |= str_startswith(m->env[i], "SSH_AUTH_SOCK=");

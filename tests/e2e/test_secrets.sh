@@ -119,6 +119,7 @@ FROM busybox
 RUN --mount=type=ssh --mount=type=bind,source=probe_agent,target=/usr/bin/probe_agent sh -c 'probe_agent >/agent1; echo "$SSH_AUTH_SOCK" >/sock1'
 RUN --mount=type=ssh,id=mykey,target=/tmp/agent.sock --mount=type=bind,source=probe_agent,target=/usr/bin/probe_agent sh -c 'probe_agent >/agent2; echo "$SSH_AUTH_SOCK" >/sock2'
 RUN sh -c '[ -e /run/buildkit/ssh_agent.0 ] || [ -n "$SSH_AUTH_SOCK" ] || echo none >/agent3'
+RUN --mount=type=ssh --mount=type=ssh,id=mykey sh -c 'ls /run/buildkit >/twosocks; echo "$SSH_AUTH_SOCK" >/sock3'
 RUN --network=none --mount=type=ssh --mount=type=bind,source=probe_agent,target=/usr/bin/probe_agent sh -c 'probe_agent >/agent7'
 USER 1000
 RUN --mount=type=ssh,uid=1000 --mount=type=bind,source=probe_agent,target=/usr/bin/probe_agent sh -c 'probe_agent >/tmp/agent4; stat -c "%a %u" "$SSH_AUTH_SOCK" >/tmp/perm4'
@@ -141,6 +142,9 @@ if command -v ssh-agent >/dev/null && command -v ssh-keygen >/dev/null; then
 	is "$(cat "$WORK/ssh/agent2" 2>/dev/null)" "keys 1" "--ssh ID=KEYFILE: the step reached molt's own agent with that key"
 	is "$(cat "$WORK/ssh/sock2" 2>/dev/null)" "/tmp/agent.sock" "target= moves the socket and SSH_AUTH_SOCK"
 	is "$(cat "$WORK/ssh/agent3" 2>/dev/null)" "none" "a RUN without the mount has no agent"
+	is "$(cat "$WORK/ssh/twosocks" 2>/dev/null | tr '\n' ' ')" "ssh_agent.0 ssh_agent.1 " \
+		"two ssh mounts of a RUN get ssh_agent.0 and ssh_agent.1"
+	is "$(cat "$WORK/ssh/sock3" 2>/dev/null)" "/run/buildkit/ssh_agent.0" "SSH_AUTH_SOCK names the first"
 	is "$(cat "$WORK/ssh/agent7" 2>/dev/null)" "keys 2" "RUN --network=none still reaches the agent (a unix socket)"
 	is "$(cat "$WORK/ssh/tmp/agent4" 2>/dev/null)" "keys 2" "uid=1000: USER 1000 reaches the agent"
 	is "$(cat "$WORK/ssh/tmp/perm4" 2>/dev/null)" "600 1000" "the step's socket has the mount's owner and mode 0600"
