@@ -56,7 +56,7 @@ static int bind_node(int devfd, const struct devnode *n, struct molt_error **err
 	return bind_onto(sfd, "", tfd, false, false, err);
 }
 
-int devices_setup(const char *devpath, struct molt_error **err)
+int devices_setup(const char *devpath, uint64_t shm_size, struct molt_error **err)
 {
 	_cleanup_close_ int devfd = open(devpath, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (devfd < 0)
@@ -72,7 +72,10 @@ int devices_setup(const char *devpath, struct molt_error **err)
 	 * with a one-id map the tty group does not exist in here and the mount would fail. */
 	if (mount("devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0)
 		return molt_error_set(err, errno, "mount devpts on /dev/pts");
-	if (mount("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k") < 0)
+	/* Docker's default 64 MiB unless --shm-size */
+	_cleanup_free_ char *shm_opts = xasprintf("mode=1777,size=%llu", shm_size ?
+						  (unsigned long long)shm_size : 65536ULL << 10);
+	if (mount("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, shm_opts) < 0)
 		return molt_error_set(err, errno, "mount tmpfs on /dev/shm");
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
 		if (symlinkat(links[i][1], devfd, links[i][0]) < 0)

@@ -80,6 +80,31 @@ static int need_dir(int rootfd, const char *name, struct mount_points *mp, struc
 	return 0;
 }
 
+/*
+ * The path of leaf in parentfd relative to the root, symlinks resolved (from the
+ * kernel's names of both directories): a stub made through a symlink a step planted
+ * (/run -> /elsewhere) is recorded where it really is, so remove_point, which
+ * refuses to follow links, still finds it. NULL when parentfd is not under the root.
+ */
+static char *real_in_root(int rootfd, int parentfd, const char *leaf)
+{
+	char link[64], root[PATH_MAX], dir[PATH_MAX];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", rootfd);
+	ssize_t nr = readlink(link, root, sizeof(root) - 1);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", parentfd);
+	ssize_t nd = readlink(link, dir, sizeof(dir) - 1);
+	if (nr <= 0 || nd <= 0)
+		return NULL;
+	root[nr] = dir[nd] = '\0';
+	size_t rl = strcmp(root, "/") ? (size_t)nr : 0;
+	if (strncmp(dir, root, rl) || (dir[rl] != '/' && dir[rl]))
+		return NULL;
+	const char *rel = dir + rl;
+	while (*rel == '/')
+		rel++;
+	return *rel ? xasprintf("%s/%s", rel, leaf) : xstrdup(leaf);
+}
+
 /* Creates each missing component of an in-root path; the last one as a file or dir. */
 static int make_path(int rootfd, const char *path, bool dir, struct mount_points *mp,
 		     struct molt_error **err)
@@ -119,7 +144,8 @@ static int make_path(int rootfd, const char *path, bool dir, struct mount_points
 			}
 			if (r < 0)
 				return molt_error_set(err, -r, "rootfs: create mount point '/%s'", p);
-			record(mp, p, parent, &before);
+			_cleanup_free_ char *real = real_in_root(rootfd, parent, leaf);
+			record(mp, real ? real : p, parent, &before);
 		} else if (r < 0) {
 			return molt_error_set(err, -r, "rootfs: resolve '/%s'", p);
 		}
@@ -147,8 +173,8 @@ int mounts_make_points(int rootfd, const struct sandbox_config *c, struct mount_
 		if (make_path(rootfd, files[i], false, mp, err) < 0)
 			return molt_error_pass(err);
 	for (size_t i = 0; i < c->n_mounts; i++) {
-		struct stat sst;
-		if (stat(c->mounts[i].source, &sst) < 0)
+		struct stat sst = {.st_mode = S_IFREG};
+		if (!c->mounts[i].data && stat(c->mounts[i].source, &sst) < 0)
 			return molt_error_set(err, errno, "volume source '%s'", c->mounts[i].source);
 		if (make_path(rootfd, c->mounts[i].target, S_ISDIR(sst.st_mode), mp, err) < 0)
 			return molt_error_pass(err);
@@ -291,10 +317,67 @@ static int etc_files(const struct mount_plan *p, const char *root, int rootfd,
 	return r;
 }
 
+/*
+ * Files of bytes (secrets) on a tmpfs of their own, mounted for the moment on the
+ * rootfs's /proc like the /etc files' (before proc is) and detached right after: each
+ * file stays reachable through its read-only bind mount only, in this mount
+ * namespace's memory, and goes with it; the rootfs holds only the empty stub, removed
+ * after the step. Messages name the target, never the bytes.
+ */
+static int data_files(const struct sandbox_config *c, const char *root, int rootfd,
+		      struct molt_error **err)
+{
+	size_t total = 4096;
+	for (size_t i = 0; i < c->n_mounts; i++)
+		if (c->mounts[i].data)
+			total += c->mounts[i].data_len + 4096;
+	if (total == 4096)
+		return 0;
+	_cleanup_free_ char *procpath = xasprintf("%s/proc", root);
+	_cleanup_close_ int procfd =
+		inroot_open_nolinks(rootfd, "proc", O_PATH | O_DIRECTORY, INROOT_AUTO);
+	if (procfd < 0)
+		return molt_error_set(err, -procfd, "rootfs: open '/proc'");
+	_cleanup_free_ char *opts = xasprintf("mode=0755,size=%zu", total);
+	int r = mount_fd("tmpfs", procfd, MS_NOSUID | MS_NODEV | MS_NOEXEC, opts, "/proc", err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int tmpfd = open(procpath, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+	if (tmpfd < 0)
+		r = molt_error_set(err, errno, "open '%s'", procpath);
+	for (size_t i = 0; i < c->n_mounts && r == 0; i++) {
+		const struct sandbox_mount *m = &c->mounts[i];
+		if (!m->data)
+			continue;
+		char name[32];
+		snprintf(name, sizeof(name), "data-%zu", i);
+		_cleanup_close_ int fd =
+			openat(tmpfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+		_cleanup_close_ int tgt = -1;
+		if (fd < 0 || write_all(fd, m->data, m->data_len) < 0)
+			r = molt_error_set(err, errno, "write the file for '%s'", m->target);
+		else if (fchown(fd, m->data_uid, m->data_gid) < 0)
+			r = molt_error_set(err, errno, "give '%s' the owner %u:%u", m->target,
+					   (unsigned)m->data_uid, (unsigned)m->data_gid);
+		else if (fchmod(fd, m->data_mode & 07777) < 0)
+			r = molt_error_set(err, errno, "give '%s' the mode %o", m->target,
+					   (unsigned)m->data_mode);
+		else if ((tgt = inroot_open(rootfd, m->target, O_PATH, INROOT_AUTO)) < 0)
+			r = molt_error_set(err, -tgt, "mount target '%s'", m->target);
+		else
+			r = bind_onto(tmpfd, name, tgt, false, true, err);
+	}
+	if (umount2(procpath, MNT_DETACH) < 0 && r == 0)
+		r = molt_error_set(err, errno, "detach the temporary tmpfs");
+	return r;
+}
+
 static int volumes(const struct sandbox_config *c, int rootfd, struct molt_error **err)
 {
 	for (size_t i = 0; i < c->n_mounts; i++) {
 		const struct sandbox_mount *m = &c->mounts[i];
+		if (m->data)
+			continue; /* data_files() */
 		_cleanup_close_ int src = open(m->source, O_PATH | O_CLOEXEC);
 		if (src < 0)
 			return molt_error_set(err, errno, "volume source '%s'", m->source);
@@ -362,7 +445,7 @@ int mounts_setup(const struct mount_plan *p, struct molt_error **err)
 	_cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return molt_error_set(err, errno, "open rootfs '%s'", root);
-	if (etc_files(p, root, rootfd, err) < 0)
+	if (etc_files(p, root, rootfd, err) < 0 || data_files(c, root, rootfd, err) < 0)
 		return molt_error_pass(err);
 	_cleanup_close_ int procfd =
 		inroot_open_nolinks(rootfd, "proc", O_PATH | O_DIRECTORY, INROOT_AUTO);
@@ -379,7 +462,7 @@ int mounts_setup(const struct mount_plan *p, struct molt_error **err)
 	if (mount_fd("tmpfs", devfd, MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", "/dev",
 		     err) < 0)
 		return molt_error_pass(err);
-	if (devices_setup(devpath, err) < 0 || procfs_setup(root, err) < 0 ||
+	if (devices_setup(devpath, c->shm_size, err) < 0 || procfs_setup(root, err) < 0 ||
 	    volumes(c, rootfd, err) < 0 || pivot(rootfd, err) < 0)
 		return molt_error_pass(err);
 	return devices_verify(err);

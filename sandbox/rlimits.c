@@ -118,6 +118,8 @@ static int oom_prefer_sandbox(struct molt_error **err)
 	return 0;
 }
 
+static int rlimits_apply_ulimits(const struct sandbox_rlimits *r, struct molt_error **err);
+
 int rlimits_apply_memory(const struct sandbox_rlimits *r, struct molt_error **err)
 {
 	return r->data ? apply(RLIMIT_DATA, "memory", r->data, RLIM_INFINITY, err) : 0;
@@ -132,6 +134,8 @@ int rlimits_apply(const struct sandbox_rlimits *r, struct molt_error **err)
 		ret = apply(RLIMIT_AS, "address space", r->as, RLIM_INFINITY, err);
 	if (ret == 0)
 		ret = oom_prefer_sandbox(err);
+	if (ret == 0)
+		ret = rlimits_apply_ulimits(r, err);
 	return ret;
 }
 
@@ -258,4 +262,94 @@ void pids_cgroup_remove(char *dir)
 	for (int i = 0; i < 50 && rmdir(dir) < 0 && errno == EBUSY; i++)
 		usleep(10000);
 	free(dir);
+}
+
+/* ---- --ulimit */
+
+static const struct {
+	const char *name;
+	int resource;
+} ulimit_names[] = {
+	{"core", RLIMIT_CORE},       {"cpu", RLIMIT_CPU},
+	{"data", RLIMIT_DATA},       {"fsize", RLIMIT_FSIZE},
+	{"locks", RLIMIT_LOCKS},     {"memlock", RLIMIT_MEMLOCK},
+	{"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
+	{"nofile", RLIMIT_NOFILE},   {"nproc", RLIMIT_NPROC},
+	{"rss", RLIMIT_RSS},         {"rtprio", RLIMIT_RTPRIO},
+	{"rttime", RLIMIT_RTTIME},   {"sigpending", RLIMIT_SIGPENDING},
+	{"stack", RLIMIT_STACK},
+};
+
+/* A limit value: a whole number, or -1 for unlimited (docker's convention). */
+static int ulimit_value(const char *s, uint64_t *ret)
+{
+	if (!strcmp(s, "-1")) {
+		*ret = RLIM_INFINITY;
+		return 0;
+	}
+	int64_t n;
+	if (str_to_int64(s, 0, INT64_MAX, &n) < 0)
+		return -EINVAL;
+	*ret = (uint64_t)n;
+	return 0;
+}
+
+static char *limit_str(uint64_t v)
+{
+	return v == RLIM_INFINITY ? xstrdup("unlimited") : xasprintf("%llu", (unsigned long long)v);
+}
+
+int sandbox_parse_ulimit(const char *text, struct sandbox_ulimit *ret, struct molt_error **err)
+{
+	const char *eq = strchr(text, '=');
+	if (!eq)
+		return molt_error_usage(err, "--ulimit '%s': expected name=soft[:hard]", text);
+	_cleanup_free_ char *name = xstrndup(text, (size_t)(eq - text));
+	int resource = -1;
+	for (size_t i = 0; i < ARRAY_SIZE(ulimit_names); i++)
+		if (!strcmp(ulimit_names[i].name, name))
+			resource = ulimit_names[i].resource;
+	if (resource < 0)
+		return molt_error_usage(err, "--ulimit '%s': unknown limit '%s' (core, cpu, data, "
+					"fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, "
+					"rtprio, rttime, sigpending or stack)", text, name);
+	_cleanup_free_ char *soft_s = xstrdup(eq + 1);
+	char *colon = strchr(soft_s, ':');
+	if (colon)
+		*colon = '\0';
+	uint64_t soft, hard;
+	if (ulimit_value(soft_s, &soft) < 0 || (colon && ulimit_value(colon + 1, &hard) < 0))
+		return molt_error_usage(err, "--ulimit '%s': limits must be whole numbers or -1 "
+					"(unlimited)", text);
+	if (!colon)
+		hard = soft;
+	if (soft > hard)
+		return molt_error_usage(err, "--ulimit '%s': the soft limit is above the hard limit",
+					text);
+	struct rlimit rl;
+	if (getrlimit(resource, &rl) < 0)
+		return molt_error_set(err, errno, "read the %s limit", name);
+	if (rl.rlim_max != RLIM_INFINITY && hard > rl.rlim_max) {
+		_cleanup_free_ char *want = limit_str(hard), *have = limit_str(rl.rlim_max);
+		return molt_error_usage(err, "--ulimit '%s': %s is above your own hard limit of "
+					"%s (molt cannot raise a limit; lower it or raise yours "
+					"first)", text, want, have);
+	}
+	*ret = (struct sandbox_ulimit){resource, soft, hard};
+	return 0;
+}
+
+static int rlimits_apply_ulimits(const struct sandbox_rlimits *r, struct molt_error **err)
+{
+	for (size_t i = 0; i < r->n_ulimits; i++) {
+		struct rlimit rl = {r->ulimits[i].soft, r->ulimits[i].hard};
+		if (setrlimit(r->ulimits[i].resource, &rl) < 0) {
+			const char *name = "?";
+			for (size_t k = 0; k < ARRAY_SIZE(ulimit_names); k++)
+				if (ulimit_names[k].resource == r->ulimits[i].resource)
+					name = ulimit_names[k].name;
+			return molt_error_set(err, errno, "set --ulimit %s", name);
+		}
+	}
+	return 0;
 }

@@ -105,6 +105,16 @@ struct sandbox_mount {
 	const char *source; /* host path: directory or file */
 	const char *target; /* absolute path inside the rootfs; created when missing */
 	bool readonly;      /* recursively read-only */
+	/*
+	 * With data set, source is ignored: the target is a file holding these bytes
+	 * (mode, owner) on a tmpfs of the sandbox's own, bound read-only. It is written
+	 * inside the sandbox's mount namespace and never reaches the rootfs (secrets).
+	 */
+	const char *data;
+	size_t data_len;
+	uint32_t data_mode;
+	uid_t data_uid;
+	gid_t data_gid;
 };
 
 /*
@@ -120,7 +130,24 @@ struct sandbox_rlimits {
 	uint64_t nofile; /* default 1048576 (Docker's) */
 	uint64_t as;     /* address space in bytes; default unlimited (see rlimits.c) */
 	uint64_t data;   /* RLIMIT_DATA in bytes (heap, anonymous memory); default none */
+	/* --ulimit: applied after the defaults above (both limits as given) */
+	const struct sandbox_ulimit *ulimits;
+	size_t n_ulimits;
 };
+
+/* One `--ulimit name=soft[:hard]` (docker's names and syntax; -1 is unlimited). */
+struct sandbox_ulimit {
+	int resource; /* RLIMIT_* */
+	uint64_t soft, hard; /* RLIM_INFINITY for unlimited */
+};
+
+/*
+ * Parses `name=soft[:hard]` (core, cpu, data, fsize, locks, memlock, msgqueue, nice,
+ * nofile, nproc, rss, rtprio, rttime, sigpending, stack). Checks soft <= hard and
+ * that hard is within the caller's hard limit (a limit can only go down). Pure but
+ * for getrlimit.
+ */
+int sandbox_parse_ulimit(const char *text, struct sandbox_ulimit *ret, struct molt_error **err);
 
 struct sandbox_config {
 	const char *rootfs; /* directory in the build namespace */
@@ -141,6 +168,8 @@ struct sandbox_config {
 	 */
 	bool tty;
 	struct sandbox_rlimits rlimits;
+	char *const *extra_hosts; /* "NAME IP" entries appended to /etc/hosts (--add-host) */
+	uint64_t shm_size;        /* size of /dev/shm in bytes; 0 = 64 MiB (Docker's) */
 };
 
 /* A config with the defaults: fds -1, network host. */

@@ -67,7 +67,7 @@ int mounts_setup(const struct mount_plan *p, struct molt_error **err);
 /* Clones the mount tree at `src` onto the O_PATH fd `target` (open_tree + move_mount). */
 int bind_onto(int srcdirfd, const char *src, int targetfd, bool recursive, bool readonly,
 	      struct molt_error **err);
-int devices_setup(const char *devpath, struct molt_error **err);
+int devices_setup(const char *devpath, uint64_t shm_size, struct molt_error **err);
 int devices_verify(struct molt_error **err);
 int procfs_setup(const char *root, struct molt_error **err);
 

@@ -24,11 +24,21 @@ void sandbox_config_init(struct sandbox_config *c)
 	};
 }
 
-/* BuildKit's /etc/hosts for a step: the hostname resolves to loopback. */
-static char *make_hosts(const char *hostname)
+/*
+ * BuildKit's /etc/hosts for a step: the hostname resolves to loopback; then the
+ * --add-host entries ("NAME IP") as docker appends them.
+ */
+static char *make_hosts(const char *hostname, char *const *extra)
 {
-	return xasprintf("127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-			 hostname);
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addf(&sb, "127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+		    hostname);
+	for (size_t i = 0; extra && extra[i]; i++) {
+		const char *sp = strchr(extra[i], ' ');
+		if (sp)
+			strbuf_addf(&sb, "%s\t%.*s\n", sp + 1, (int)(sp - extra[i]), extra[i]);
+	}
+	return strbuf_detach(&sb);
 }
 
 /*
@@ -250,7 +260,7 @@ int sandbox_run(const struct sandbox_config *c, int *ret_status, struct molt_err
 	const char *hostname = c->hostname && *c->hostname ? c->hostname : "molt";
 	struct mount_plan plan = {
 		.c = c,
-		.hosts = make_hosts(hostname),
+		.hosts = make_hosts(hostname, c->extra_hosts),
 		.hostname = xasprintf("%s\n", hostname),
 		.resolv = make_resolv(c->network),
 	};

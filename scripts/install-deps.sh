@@ -20,6 +20,8 @@ pkgs=(
 	man-db groff-base bash-completion
 	# examples and benchmarks
 	debootstrap hyperfine time pigz strace
+	# --ssh KEYFILE (molt starts ssh-agent) and its tests (ssh-keygen, ssh-add)
+	openssh-client
 )
 sudo=
 [ "$(id -u)" = 0 ] || sudo=sudo

@@ -13,6 +13,7 @@
 #include "../../layers/layers.h"
 #include "../executor/build.h"
 #include "../frontend/plan.h"
+#include "../executor/run_opts.h"
 
 /* Refuse absurd Dockerfiles before reading them into memory. */
 #define DOCKERFILE_MAX (16u << 20)
@@ -44,6 +45,7 @@ struct build_options {
 	char **push_refs; /* type=image,name=REF,push=true */
 	struct platform platform;
 	bool platform_set;
+	struct build_run_opts run; /* --secret, --ssh, --add-host, --ulimit, --shm-size */
 };
 
 static void build_options_done(struct build_options *o)
@@ -54,6 +56,7 @@ static void build_options_done(struct build_options *o)
 	for (size_t i = 0; i < o->n_outputs; i++)
 		free(o->outputs[i].dest);
 	free(o->outputs);
+	build_run_opts_done(&o->run);
 }
 
 /* `type=image,name=REF[,push=true]` (BuildKit's): names the result, maybe pushes it. */
@@ -176,6 +179,19 @@ const struct cli_option cmd_build_options[] = {
 	{0, "tls-verify", "BOOL", true,
 	 "=false allows plain http and unverified TLS for registries"},
 	BUILD_COMPAT_OPTIONS,
+	{0, "secret", "SPEC", false,
+	 "id=ID[,src=FILE|env=VAR]: a secret for RUN\n"
+	 "--mount=type=secret, never in the image (repeatable;\n"
+	 "id=ID alone reads $ID, else the file ID)"},
+	{0, "ssh", "SPEC", false,
+	 "default|ID[=SOCKET|KEY[,KEY]]: an SSH agent for RUN\n"
+	 "--mount=type=ssh (repeatable; default: $SSH_AUTH_SOCK;\n"
+	 "key files get an ssh-agent of molt's own)"},
+	{0, "add-host", "NAME:IP", false, "add NAME to /etc/hosts of RUN steps (repeatable)"},
+	{0, "ulimit", "SPEC", false,
+	 "NAME=SOFT[:HARD]: an rlimit of RUN steps (repeatable;\n"
+	 "-1 unlimited; not above your own hard limit)"},
+	{0, "shm-size", "SIZE", false, "size of /dev/shm in RUN steps (default 64m)"},
 	{0, NULL, NULL, false, NULL},
 };
 
@@ -278,6 +294,8 @@ static int set_option(void *userdata, const struct cli_option *opt, const char *
 		o->push = true;
 	} else if (!strcmp(name, "quiet")) {
 		o->quiet = true;
+	} else if (build_run_opts_handles(name)) {
+		return build_run_opts_add(&o->run, name, v, err);
 	} else {
 		return set_checked(o, name, v, err);
 	}
@@ -416,6 +434,7 @@ static int execute(const struct build_options *o, struct molt_global *g,
 		.registry = &o->reg,
 		.pull = o->pull,
 		.push_refs = o->push_refs,
+		.run = &o->run,
 	};
 	int r = build_execute(plan, &req, err);
 	free(outs);
@@ -475,6 +494,10 @@ int cmd_build(int argc, char **argv, struct molt_global *g, struct molt_error **
 	struct build_options o = {.network = "host", .progress = "auto", .jobs = 0,
 				  .reg = {.tls_verify = true}};
 	int r = parse_options(argc, argv, &o, err);
+	if (r == 0)
+		r = build_args_apply_epoch(o.build_args, err);
+	if (r == 0 && !o.print_plan)
+		r = build_run_opts_start(&o.run, err); /* ssh-agents for --ssh ID=KEYFILE */
 	if (r == 0)
 		r = build_with(&o, g, err);
 	build_options_done(&o);

@@ -20,6 +20,7 @@
 #include "../../lib/base.h"
 #include "../frontend/plan.h"
 #include "progress.h"
+#include "run_opts.h"
 
 enum build_output_type { OUTPUT_LOCAL, OUTPUT_TAR, OUTPUT_OCI, OUTPUT_DOCKER };
 
@@ -55,6 +56,7 @@ struct build_request {
 	const struct registry_opts *registry;
 	bool pull;
 	char *const *push_refs;
+	const struct build_run_opts *run; /* secrets, ssh, hosts, ulimits (NULL: none) */
 };
 
 /*

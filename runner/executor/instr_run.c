@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -82,11 +83,15 @@ static int run_argv(const struct stage_run *sr, const struct build_instr *in, in
 	return 0;
 }
 
-/* ENV of the image, then the build args in scope that ENV does not set. */
+/*
+ * ENV of the image, then the build args in scope that ENV does not set, then the
+ * proxy args given with --build-arg that neither sets (never in the history or config).
+ */
 static char **run_env(const struct stage_run *sr, const struct build_instr *in)
 {
 	char **env = strv_copy(sr->config.env);
 	strv_env_merge(&env, in->args, false);
+	strv_env_merge(&env, sr->b->plan->proxy_env, false);
 	bool has_path = false;
 	for (size_t k = 0; env[k]; k++)
 		has_path |= str_startswith(env[k], "PATH=");
@@ -167,9 +172,45 @@ static char *describe_status(int status)
 	return xasprintf("exit code: %d", status);
 }
 
+/* --add-host, --ulimit, --shm-size */
+static void set_run_opts(struct sandbox_config *c, const struct build_run_opts *o)
+{
+	if (!o)
+		return;
+	c->extra_hosts = o->extra_hosts;
+	c->shm_size = o->shm_size;
+	c->rlimits.ulimits = o->ulimits;
+	c->rlimits.n_ulimits = o->n_ulimits;
+	/* the step's process bound follows a --ulimit nproc (the pids cgroup, pidwatch) */
+	for (size_t i = 0; i < o->n_ulimits; i++)
+		if (o->ulimits[i].resource == RLIMIT_NPROC && o->ulimits[i].hard != RLIM_INFINITY)
+			c->rlimits.nproc = o->ulimits[i].hard ? o->ulimits[i].hard : 1;
+}
+
+/* What BuildKit allows only with an entitlement the caller grants. */
+static int run_allowed(const struct stage_run *sr, const struct build_instr *in,
+		       struct molt_error **err)
+{
+	/* BuildKit grants it only with an entitlement a rootless builder cannot have */
+	if (in->security && !strcmp(in->security, "insecure"))
+		return molt_error_setx(err, EPERM, "RUN --security=insecure is not supported: molt "
+					"runs steps rootless and cannot give them the host's "
+					"privileges (drop the flag, or use --security=sandbox)");
+	/* The Dockerfile cannot take back what the caller denied (BuildKit: network.host
+	 * is an entitlement the caller grants). */
+	const char *bnet = sr->b->o->network;
+	if (in->network && !strcmp(in->network, "host") && bnet && !strcmp(bnet, "none"))
+		return molt_error_setx(err, EPERM, "RUN --network=host: this build runs with "
+					"--network none, which a Dockerfile cannot override "
+					"(build with --network host to allow it)");
+	return 0;
+}
+
 static int run_in_sandbox(struct stage_run *sr, const struct build_instr *in, struct stepfs *fs,
 			  struct molt_error **err)
 {
+	if (run_allowed(sr, in, err) < 0)
+		return molt_error_pass(err);
 	_cleanup_close_ int root = open(fs->merged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return molt_error_set(err, errno, "open '%s'", fs->merged);
@@ -195,6 +236,7 @@ static int run_in_sandbox(struct stage_run *sr, const struct build_instr *in, st
 	c.workdir = sr->config.working_dir;
 	c.network = net && !strcmp(net, "none") ? SANDBOX_NET_NONE : SANDBOX_NET_HOST;
 	c.rlimits.data = sr->b->o->memory;
+	set_run_opts(&c, sr->b->o->run);
 	c.stdout_fd = out_wr;
 	c.stderr_fd = out_wr;
 	/* A RUN step reads nothing from molt's stdin. */
@@ -210,6 +252,8 @@ static int run_in_sandbox(struct stage_run *sr, const struct build_instr *in, st
 	}
 	c.mounts = mounts.v;
 	c.n_mounts = mounts.n;
+	strv_env_merge(&env, mounts.env, true); /* secret env=, SSH_AUTH_SOCK */
+	c.env = env;
 	int status = -1;
 	/* the mount points the image lacks come and go with the step (sandbox/mounts.c) */
 	r = sandbox_run(&c, &status, err);

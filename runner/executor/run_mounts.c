@@ -2,17 +2,24 @@
 /*
  * RUN --mount: cache (a directory beside the store that persists across builds),
  * tmpfs (an empty directory for the step), bind (a path of the context, an earlier
- * stage or an image, read-only). The mounts exist only inside the step's sandbox:
+ * stage or an image, read-only), secret (run_secrets.c), ssh (run_ssh.c). The mounts exist only inside the step's sandbox:
  * nothing written to them reaches the layer.
  */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "run_mounts.h"
 
 void run_mounts_done(struct run_mounts *m)
 {
+	for (size_t i = 0; i < m->n_relays; i++)
+		molt_pid_killp(&m->relays[i]);
+	free(m->relays);
+	for (size_t i = 0; m->relay_sockets && m->relay_sockets[i]; i++)
+		(void)unlink(m->relay_sockets[i]);
+	strv_free(m->relay_sockets);
 	for (size_t i = 0; i < m->n; i++) {
 		free(m->sources[i]);
 		free(m->targets[i]);
@@ -23,21 +30,23 @@ void run_mounts_done(struct run_mounts *m)
 	for (size_t i = 0; i < m->n_views; i++)
 		stepfs_free(m->views[i]);
 	free(m->views);
+	strv_free(m->env);
 	*m = (struct run_mounts){0};
 }
 
-static void add(struct run_mounts *m, char *source, char *target, bool readonly)
+struct sandbox_mount *run_mounts_add(struct run_mounts *m, char *source, char *target,
+				     bool readonly)
 {
 	m->sources = xrealloc(m->sources, (m->n + 1) * sizeof(char *));
 	m->targets = xrealloc(m->targets, (m->n + 1) * sizeof(char *));
 	m->v = xrealloc(m->v, (m->n + 1) * sizeof(*m->v));
 	m->sources[m->n] = source;
 	m->targets[m->n] = target;
-	m->v[m->n] = (struct sandbox_mount){source, target, readonly};
-	m->n++;
+	m->v[m->n] = (struct sandbox_mount){.source = source, .target = target, .readonly = readonly};
+	return &m->v[m->n++];
 }
 
-static char *absolute_target(const struct stage_run *sr, const char *t)
+char *run_mounts_target(const struct stage_run *sr, const char *t)
 {
 	if (t[0] == '/')
 		return xstrdup(t);
@@ -66,7 +75,7 @@ static int add_cache(struct stage_run *sr, const struct build_mount *bm, struct 
 	} else if (errno != EEXIST) {
 		return molt_error_set(err, errno, "create cache directory '%s'", dir);
 	}
-	add(m, TAKE_PTR(dir), absolute_target(sr, bm->target), bm->readonly);
+	run_mounts_add(m, TAKE_PTR(dir), run_mounts_target(sr, bm->target), bm->readonly);
 	return 0;
 }
 
@@ -79,7 +88,7 @@ static int add_tmpfs(struct stage_run *sr, const struct build_mount *bm, struct 
 		free(dir);
 		return molt_error_set(err, e, "create a tmpfs mount directory");
 	}
-	add(m, dir, absolute_target(sr, bm->target), false);
+	run_mounts_add(m, dir, run_mounts_target(sr, bm->target), false);
 	return 0;
 }
 
@@ -118,7 +127,7 @@ static int add_bind(struct stage_run *sr, const struct build_mount *bm, struct r
 	if (n < 0)
 		return molt_error_set(err, errno, "resolve bind source '%s'", src);
 	path[n] = '\0';
-	add(m, xstrdup(path), absolute_target(sr, bm->target), true);
+	run_mounts_add(m, xstrdup(path), run_mounts_target(sr, bm->target), true);
 	return 0;
 }
 
@@ -138,10 +147,11 @@ int run_mounts_prepare(struct stage_run *sr, const struct build_instr *in, struc
 		case MOUNT_BIND:
 			r = add_bind(sr, bm, m, err);
 			break;
+		case MOUNT_SECRET:
+			r = run_mounts_add_secret(sr, bm, m, err);
+			break;
 		default:
-			r = molt_error_setx(err, ENOTSUP, "RUN --mount=type=%s is not supported yet "
-							  "(molt has no --secret or --ssh option)",
-					    bm->type == MOUNT_SECRET ? "secret" : "ssh");
+			r = run_mounts_add_ssh(sr, bm, m, err);
 		}
 		if (r < 0) {
 			run_mounts_done(m);

@@ -78,6 +78,7 @@ void build_plan_free(struct build_plan *p)
 	free(p->stages);
 	free(p->target);
 	strv_free(p->unused_build_args);
+	strv_free(p->proxy_env);
 	free(p->syntax);
 	free(p->check);
 	free(p);
@@ -358,13 +359,26 @@ static bool arg_declared(const struct dockerfile *df, const char *name)
 	return false;
 }
 
-/* BuildKit warns about build args no ARG consumes; the proxy args never need one. */
+/*
+ * BuildKit warns about build args no ARG consumes; the proxy args never need one,
+ * nor does SOURCE_DATE_EPOCH (it sets the build's timestamps).
+ */
 static char **unused_build_args(const struct planner *p)
 {
 	char **v = xcalloc(1, sizeof(char *));
 	for (size_t i = 0; i < p->bargs.n; i++)
-		if (!is_proxy_arg(p->bargs.keys[i]) && !arg_declared(p->df, p->bargs.keys[i]))
+		if (!is_proxy_arg(p->bargs.keys[i]) && strcmp(p->bargs.keys[i], "SOURCE_DATE_EPOCH") &&
+		    !arg_declared(p->df, p->bargs.keys[i]))
 			strv_push(&v, p->bargs.keys[i]);
+	return v;
+}
+
+static char **proxy_env(const struct planner *p)
+{
+	char **v = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; i < p->bargs.n; i++)
+		if (is_proxy_arg(p->bargs.keys[i]) && p->bargs.vals[i])
+			strv_push_take(&v, xasprintf("%s=%s", p->bargs.keys[i], p->bargs.vals[i]));
 	return v;
 }
 
@@ -452,6 +466,7 @@ static int plan_all(struct planner *p, struct build_plan *plan)
 	}
 	prune(p, plan, target);
 	plan->unused_build_args = unused_build_args(p);
+	plan->proxy_env = proxy_env(p);
 	plan->target_index = target;
 	plan->target = p->names[target][0] ? xstrdup(p->names[target]) : xasprintf("%d", target);
 	return 0;

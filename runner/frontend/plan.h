@@ -179,6 +179,10 @@ struct build_plan {
 	char escape;
 	/* --build-arg names no ARG declares (proxy args excepted), for docker's warning */
 	char **unused_build_args;
+	/* "K=V" of the predefined proxy args given with --build-arg: every RUN's
+	 * environment has them, declared or not, and no history, config or cache key
+	 * does (docker's rule for HTTP_PROXY and the like) */
+	char **proxy_env;
 };
 
 /*

@@ -324,9 +324,19 @@ static int mount_expand(void *ud, const char *in, char **out)
 	return expand1(ud, in, out);
 }
 
+static bool mount_has_target(const struct build_mount *m)
+{
+	for (size_t i = 0; i < m->n_opts; i++)
+		if (!strcmp(m->opts[i].key, "target") || !strcmp(m->opts[i].key, "dst") ||
+		    !strcmp(m->opts[i].key, "destination"))
+			return true;
+	return false;
+}
+
 static int plan_run_flags(struct planner *p, struct build_instr *bi)
 {
 	const struct df_instr *in = p->in;
+	unsigned n_ssh = 0;
 	for (size_t i = 0; i < in->n_flags; i++) {
 		if (strcmp(in->flags[i].name, "mount"))
 			continue;
@@ -335,6 +345,10 @@ static int plan_run_flags(struct planner *p, struct build_instr *bi)
 		if (build_mount_parse(in->flags[i].value, mount_expand, p, &m, &e) < 0)
 			return p->err && *p->err ? molt_error_ret(*p->err)
 						     : instr_error_at(p, "--mount", "%s", e->msg);
+		if (m.type == MOUNT_SSH && n_ssh++ && !mount_has_target(&m)) {
+			free(m.target); /* BuildKit numbers a RUN's ssh sockets */
+			m.target = xasprintf("/run/buildkit/ssh_agent.%u", n_ssh - 1);
+		}
 		bi->mounts = xrealloc(bi->mounts, (bi->n_mounts + 1) * sizeof(*bi->mounts));
 		bi->mounts[bi->n_mounts++] = m;
 		if (m.from && stage_ref(p, "--mount from", m.from, true,

@@ -447,11 +447,11 @@ else
 fi
 c=$(ctx secret <<'EOF'
 FROM busybox
-RUN --mount=type=secret,id=tok cat /run/secrets/tok
+RUN --mount=type=secret,id=tok,required cat /run/secrets/tok
 EOF
 )
 build "$c"
-is "$?" 1 "RUN --mount=type=secret fails clearly (no --secret option yet)"
-like "$(cat "$WORK/build.log")" "type=secret is not supported" "the error says what is not supported"
+is "$?" 1 "RUN --mount=type=secret,required fails clearly without --secret (test_secrets.sh has the rest)"
+like "$(cat "$WORK/build.log")" "secret 'tok' is required but was not given" "the error names the secret"
 
 done_testing
