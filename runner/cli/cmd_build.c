@@ -9,6 +9,7 @@
 
 #include "../../sandbox/sandbox.h"
 #include "cli.h"
+#include "build_extra.h"
 #include "../../layers/layers.h"
 #include "../executor/build.h"
 #include "../frontend/plan.h"
@@ -42,6 +43,7 @@ struct build_options {
 	char **push_refs; /* type=image,name=REF,push=true */
 	struct platform platform;
 	bool platform_set;
+	struct build_extra x; /* docker build parity flags (cmd_build_extra.c) */
 };
 
 static void build_options_done(struct build_options *o)
@@ -52,6 +54,7 @@ static void build_options_done(struct build_options *o)
 	for (size_t i = 0; i < o->n_outputs; i++)
 		free(o->outputs[i].dest);
 	free(o->outputs);
+	build_extra_done(&o->x);
 }
 
 /* `type=image,name=REF[,push=true]` (BuildKit's): names the result, maybe pushes it. */
@@ -168,6 +171,7 @@ const struct cli_option cmd_build_options[] = {
 	{0, "platform", "OS/ARCH", false, "the target platform (base images' entry, TARGETARCH)"},
 	{0, "tls-verify", "BOOL", true,
 	 "=false allows plain http and unverified TLS for registries"},
+	BUILD_EXTRA_OPTIONS,
 	{0, NULL, NULL, false, NULL},
 };
 
@@ -243,6 +247,9 @@ static int set_option(void *userdata, const struct cli_option *opt, const char *
 {
 	struct build_options *o = userdata;
 	const char *name = opt->name;
+	int handled = build_extra_option(&o->x, name, v, err);
+	if (handled != 0)
+		return handled < 0 ? handled : 0;
 	if (!strcmp(name, "file")) {
 		o->file = v;
 	} else if (!strcmp(name, "tag")) {
@@ -402,6 +409,10 @@ static int execute(const struct build_options *o, struct molt_global *g,
 		.registry = &o->reg,
 		.pull = o->pull,
 		.push_refs = o->push_refs,
+		.labels = o->x.labels,
+		.annotations = o->x.annotations,
+		.no_cache_stages = o->x.no_cache_stages,
+		.metadata_file = o->x.metadata_file,
 	};
 	int r = build_execute(plan, &req, err);
 	free(outs);
@@ -430,6 +441,8 @@ static int build_with(const struct build_options *o, struct molt_global *g,
 				     .target_platform = o->platform_set ? &o->platform : NULL};
 	struct build_plan *plan = NULL;
 	r = build_plan_make(df, &popts, &plan, err);
+	if (r == 0 && (r = platform_check_native(plan, err)) < 0)
+		build_plan_free(plan);
 	if (r < 0) {
 		dockerfile_free(df);
 		return r;

@@ -78,3 +78,39 @@ int platform_parse(const char *s, struct platform *ret)
 	*ret = p;
 	return 0;
 }
+
+/*
+ * Whether want runs on this machine without emulation. amd64's v2..v4 and arm64's v8
+ * name CPU feature levels, not another instruction set; 32-bit arm's variants differ.
+ */
+static bool platform_native(const struct platform *host, const struct platform *want)
+{
+	if (strcmp(host->os, want->os) || strcmp(host->arch, want->arch))
+		return false;
+	return strcmp(want->arch, "arm") || !want->variant[0] || !strcmp(host->variant, want->variant);
+}
+
+int platform_check_native(const struct build_plan *p, struct molt_error **err)
+{
+	struct platform host;
+	if (platform_host(&host, err) < 0)
+		return -ENOTSUP;
+	_cleanup_free_ char *h = platform_format(&host);
+	const char *what = "--platform";
+	struct platform want = p->target_platform;
+	bool bad = !platform_native(&host, &want);
+	for (size_t i = 0; !bad && i < p->n_stages; i++) {
+		const struct build_stage *st = &p->stages[i];
+		if (st->platform && platform_parse(st->platform, &want) == 0 &&
+		    !platform_native(&host, &want))
+			bad = true, what = "FROM --platform";
+	}
+	if (!bad)
+		return 0;
+	_cleanup_free_ char *w = platform_format(&want);
+	return molt_error_setx(err, ENOTSUP,
+			       "%s=%s: molt runs steps natively; building for %s on %s needs "
+			       "binfmt emulation, which molt does not do (build on a %s machine, "
+			       "or drop the flag to build for %s)",
+			       what, w, w, h, w, h);
+}
