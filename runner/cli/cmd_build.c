@@ -12,6 +12,7 @@
 #include "build_extra.h"
 #include "../../layers/layers.h"
 #include "../executor/build.h"
+#include "../executor/context_src.h"
 #include "../frontend/plan.h"
 
 /* Refuse absurd Dockerfiles before reading them into memory. */
@@ -44,6 +45,11 @@ struct build_options {
 	struct platform platform;
 	bool platform_set;
 	struct build_extra x; /* docker build parity flags (cmd_build_extra.c) */
+	/* A context that is not a directory of the caller's (`-`, a git URL), made into
+	 * one; -f then names a file inside it, as docker's rule for those is. */
+	struct context_source src;
+	bool file_in_context;
+	char **named_aliases; /* --build-context resolved: "NAME=IMAGE" */
 };
 
 static void build_options_done(struct build_options *o)
@@ -55,6 +61,8 @@ static void build_options_done(struct build_options *o)
 		free(o->outputs[i].dest);
 	free(o->outputs);
 	build_extra_done(&o->x);
+	context_source_done(&o->src);
+	strv_free(o->named_aliases);
 }
 
 /* `type=image,name=REF[,push=true]` (BuildKit's): names the result, maybe pushes it. */
@@ -93,9 +101,53 @@ static int parse_image_output(struct build_options *o, const char *spec, struct 
 	return 0;
 }
 
+/*
+ * docker's `-o -` (the result as a tar on stdout) and `type=registry,name=REF` (BuildKit's
+ * type=image,push=true); *ret_done false: the spec is for parse_output.
+ */
+static int parse_output_docker_forms(struct build_options *o, const char *spec, bool *ret_done,
+				     struct molt_error **err)
+{
+	*ret_done = true;
+	if (!strcmp(spec, "-")) {
+		o->outputs = xrealloc(o->outputs, (o->n_outputs + 1) * sizeof(*o->outputs));
+		o->outputs[o->n_outputs++] = (struct build_output){"tar", xstrdup("-")};
+		return 0;
+	}
+	const char *t = strstr(spec, "type=registry");
+	if (t && (t == spec || t[-1] == ',') && (!t[13] || t[13] == ',')) {
+		_cleanup_free_ char *img = xasprintf("%.*stype=image%s,push=true", (int)(t - spec),
+						     spec, t + 13);
+		return parse_image_output(o, img, err);
+	}
+	*ret_done = false;
+	return 0;
+}
+
+/* Outputs to stdout (dest=-): one, a tar, and not onto a terminal. */
+static int check_stdout_outputs(const struct build_options *o, struct molt_error **err)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < o->n_outputs; i++) {
+		if (strcmp(o->outputs[i].dest, "-"))
+			continue;
+		if (!strcmp(o->outputs[i].type, "local"))
+			return cli_usage_error(err, "build", "--output type=local,dest=- : a local "
+							     "output is a directory; use type=tar "
+							     "for stdout");
+		if (++n > 1)
+			return cli_usage_error(err, "build", "only one --output can go to stdout (dest=-)");
+	}
+	return n ? stream_refuse_tty(STDOUT_FILENO, "write the build output to", err) : 0;
+}
+
 /* `-o DIR` or `type=oci|docker|local|tar,dest=PATH`. */
 static int parse_output(struct build_options *o, const char *spec, struct molt_error **err)
 {
+	bool done = false;
+	int r = parse_output_docker_forms(o, spec, &done, err);
+	if (r < 0 || done)
+		return r;
 	if (str_startswith(spec, "type=image,") || !strcmp(spec, "type=image") ||
 	    strstr(spec, ",type=image"))
 		return parse_image_output(o, spec, err);
@@ -154,7 +206,8 @@ const struct cli_option cmd_build_options[] = {
 	 "type=oci|docker|local|tar,dest=PATH, or a directory;\n"
 	 "local writes files owned by you, without set-uid and\n"
 	 "set-gid bits; type=image,name=REF[,push=true] names\n"
-	 "the result REF (and pushes it)"},
+	 "the result REF (and pushes it); type=registry,name=REF\n"
+	 "pushes it; - or dest=- writes a tar to stdout"},
 	{0, "network", "MODE", false, "network for RUN steps: host (default) or none"},
 	{'m', "memory", "SIZE", false, "memory each RUN process may allocate (see molt run)"},
 	{0, "progress", "MODE", false, "auto, plain, tty or quiet"},
@@ -297,6 +350,8 @@ static int parse_options(int argc, char **argv, struct build_options *o, struct 
 		return r;
 	if (!o->context)
 		return cli_usage_error(err, "build", "missing the build CONTEXT directory");
+	if ((r = check_stdout_outputs(o, err)) < 0)
+		return r;
 	if (o->push && !o->tags)
 		return cli_usage_error(err, "build", "--push needs a name to push to (-t NAME)");
 	for (size_t i = 0; o->push && o->tags[i]; i++)
@@ -333,9 +388,14 @@ static int read_stream(int fd, const char *what, char **ret, size_t *ret_len,
 static int read_dockerfile(const struct build_options *o, char **ret, size_t *ret_len,
 			   struct molt_error **err)
 {
+	if (o->src.dockerfile) {
+		*ret = xstrndup(o->src.dockerfile, o->src.dockerfile_len);
+		*ret_len = o->src.dockerfile_len;
+		return 0;
+	}
 	if (o->file && !strcmp(o->file, "-"))
 		return read_stream(STDIN_FILENO, "stdin", ret, ret_len, err);
-	if (o->file) {
+	if (o->file && !o->file_in_context) {
 		/* The user's own choice, so a pipe (`-f <(…)`) is read as it comes. */
 		_cleanup_close_ int fd = open(o->file, O_RDONLY | O_NOCTTY | O_CLOEXEC);
 		if (fd < 0)
@@ -343,7 +403,7 @@ static int read_dockerfile(const struct build_options *o, char **ret, size_t *re
 		return read_stream(fd, o->file, ret, ret_len, err);
 	}
 	int r;
-	if (o->file) {
+	if (o->file && !o->file_in_context) {
 		/* Named by the user: read where it is, as docker build -f does (read_file
 		 * refuses a FIFO). */
 		r = read_file(o->file, DOCKERFILE_MAX, ret, ret_len, err);
@@ -354,7 +414,8 @@ static int read_dockerfile(const struct build_options *o, char **ret, size_t *re
 		 * syntax error); a FIFO or device there is refused without blocking. */
 		_cleanup_close_ int ctx = open(o->context, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		r = ctx < 0 ? molt_error_set(err, errno, "open build context '%s'", o->context)
-			    : inroot_read_file(ctx, "Dockerfile", DOCKERFILE_MAX, ret, ret_len, err);
+			    : inroot_read_file(ctx, o->file ? o->file : "Dockerfile", DOCKERFILE_MAX,
+					       ret, ret_len, err);
 	}
 	if (r < 0)
 		molt_error_wrap(err, "reading the Dockerfile");
@@ -386,7 +447,9 @@ static int execute(const struct build_options *o, struct molt_global *g,
 	(void)progress_mode_parse(o->progress, &mode);
 	_cleanup_free_ char *name = display_name(o->file);
 	_cleanup_free_ char *path = NULL;
-	if (!o->file)
+	if (o->file_in_context || o->src.dockerfile)
+		path = NULL; /* the context's own .dockerignore only */
+	else if (!o->file)
 		path = xasprintf("%s/Dockerfile", o->context);
 	else if (strcmp(o->file, "-"))
 		path = xstrdup(o->file);
@@ -438,7 +501,8 @@ static int build_with(const struct build_options *o, struct molt_global *g,
 	if ((r = dockerfile_parse(text, len, name, &df, err)) < 0)
 		return r;
 	struct plan_options popts = {.target = o->target, .build_args = o->build_args,
-				     .target_platform = o->platform_set ? &o->platform : NULL};
+				     .target_platform = o->platform_set ? &o->platform : NULL,
+				     .named_contexts = o->named_aliases};
 	struct build_plan *plan = NULL;
 	r = build_plan_make(df, &popts, &plan, err);
 	if (r == 0 && (r = platform_check_native(plan, err)) < 0)
@@ -469,11 +533,52 @@ static int build_with(const struct build_options *o, struct molt_global *g,
 	return r;
 }
 
+/* --build-context sources made into images the store holds (context_src.h). */
+static int resolve_named_contexts(struct build_options *o, struct molt_global *g,
+				  struct molt_error **err)
+{
+	int r = sandbox_enter_build_namespace(NULL, err);
+	_cleanup_store_ struct layer_store *s = NULL;
+	if (r == 0)
+		r = layer_store_open(cli_store_root(g), &s, err);
+	if (r == 0)
+		r = named_contexts_resolve(s, o->x.build_contexts, &o->named_aliases, err);
+	return r;
+}
+
+/* `-` (a tar or a Dockerfile on stdin) and git URLs, made into a context directory. */
+static int prepare_sources(struct build_options *o, struct molt_global *g, struct molt_error **err)
+{
+	int r = 0;
+	if (!strcmp(o->context, "-")) {
+		if (o->file && !strcmp(o->file, "-"))
+			return cli_usage_error(err, "build", "-f - and CONTEXT -: the Dockerfile and "
+							     "the context cannot both come from stdin");
+		/* extracted in the build namespace: the tar's ids and modes are the build's */
+		if ((r = sandbox_enter_build_namespace(NULL, err)) < 0 ||
+		    (r = context_source_stdin(&o->src, err)) < 0)
+			return r;
+		if (o->src.dockerfile && o->file)
+			return cli_usage_error(err, "build", "-f '%s': stdin held a Dockerfile, not a "
+							     "context tar to find it in", o->file);
+	} else if (context_is_git_url(o->context)) {
+		if ((r = context_source_git(o->context, &o->src, err)) < 0)
+			return r;
+	}
+	if (o->src.dir) {
+		o->context = o->src.dir;
+		o->file_in_context = true;
+	}
+	return o->x.build_contexts ? resolve_named_contexts(o, g, err) : 0;
+}
+
 int cmd_build(int argc, char **argv, struct molt_global *g, struct molt_error **err)
 {
 	struct build_options o = {.network = "host", .progress = "auto", .jobs = 0,
 				  .reg = {.tls_verify = true}};
 	int r = parse_options(argc, argv, &o, err);
+	if (r == 0)
+		r = prepare_sources(&o, g, err);
 	if (r == 0)
 		r = build_with(&o, g, err);
 	build_options_done(&o);

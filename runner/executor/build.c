@@ -106,7 +106,10 @@ static int finish(struct build_ctx *b, char *const *results, struct progress *p,
 	/* A build whose export failed must not have moved a tag (as BuildKit). */
 	if (r == 0 && b->o->tags && b->o->tags[0])
 		r = layer_store_index_add(b->store, img->manifest_digest, b->o->tags, err);
-	if (r == 0 && progress_get_mode(p) == PROGRESS_QUIET)
+	bool to_stdout = false; /* -o -: stdout holds the tar, not the ID */
+	for (size_t i = 0; i < b->o->n_outputs; i++)
+		to_stdout |= !strcmp(b->o->outputs[i].dest, "-");
+	if (r == 0 && progress_get_mode(p) == PROGRESS_QUIET && !to_stdout)
 		printf("%s\n", img->id);
 	image_free(img);
 	return r;

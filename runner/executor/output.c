@@ -104,9 +104,25 @@ static int output_image(struct build_ctx *b, const struct image *img,
 	return layer_store_save(b->store, img, b->o->tags, fmt, out->dest, err);
 }
 
+/* dest=- (docker's `-o -`): written to a scratch file, then copied to stdout, since
+ * the writers rename a finished file into place. */
+static int output_stdout(struct build_ctx *b, const struct build_output_spec *out,
+			 const struct image *img, struct molt_error **err)
+{
+	_cleanup_free_ char *tmp = xasprintf("%s/output-stdout.tar", b->tmp);
+	struct build_output_spec file = {.type = out->type, .dest = tmp};
+	int r = output_write(b, &file, img, err);
+	if (r == 0)
+		r = stream_file_to_stdout(tmp, err);
+	unlink(tmp);
+	return r < 0 ? molt_error_wrap(err, "output to stdout") : 0;
+}
+
 int output_write(struct build_ctx *b, const struct build_output_spec *out, const struct image *img,
 		 struct molt_error **err)
 {
+	if (!strcmp(out->dest, "-") && out->type != OUTPUT_LOCAL)
+		return output_stdout(b, out, img, err);
 	switch (out->type) {
 	case OUTPUT_LOCAL:
 		return output_local(b, img, out->dest, err);
