@@ -128,4 +128,18 @@ is "$?" 0 "a local-only base image builds without --pull"
 molt_fails 1 "--pull: base image '127.0.0.1:1/local/busybox:1' could not be re-resolved from its registry \(it is only in the local store" \
 	"--pull with a local-only base says it is only local" "$MOLT" build --pull --tls-verify=false "$l"
 
+# -o type=registry,name=REF: BuildKit's push output
+. "$(dirname "$0")/registry_lib.sh"
+reg_require
+reg_start || { not_ok "start a registry"; done_testing; exit 1; }
+reg_molt_env
+build "$c" -o "type=registry,name=$REG_HOST/flags/app:1" --metadata-file "$WORK/reg-meta.json"
+is "$?" 0 "build with -o type=registry,name=REF"
+digest=$(reg_skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG_HOST/flags/app:1" 2>&1)
+is "$digest" "$(jq -r '."containerimage.digest"' "$WORK/reg-meta.json")" \
+	"type=registry pushed the built manifest"
+is "$(jq -r '."image.name"' "$WORK/reg-meta.json")" "$REG_HOST/flags/app:1" "image.name is the pushed name"
+molt_fails 2 "type=image needs name=REF" "-o type=registry without a name is refused" \
+	"$MOLT" build -o type=registry "$c"
+
 done_testing
