@@ -18,7 +18,7 @@ static int cmd_version(int argc, char **argv, struct molt_global *g, struct molt
 
 static const struct molt_command commands[] = {
 	{"build", cmd_build,
-	 "molt build [OPTIONS] CONTEXT",
+	 "molt build [OPTIONS] (DIR | - | GIT-URL[#REF[:SUBDIR]])",
 	 "build an image from a Dockerfile",
 	 "", cmd_build_options},
 	{"run", cmd_run,
@@ -42,13 +42,13 @@ static const struct molt_command commands[] = {
 	{"rmi", cmd_rmi, "molt rmi IMAGE...", "remove image names (and unused blobs)", "", NULL},
 	{"prune", cmd_prune, "molt prune [--all]", "remove unused blobs, layers and cache",
 	 "      --all                empty the store completely\n", NULL},
-	{"load", cmd_load, "molt load -i FILE|DIR",
+	{"load", cmd_load, "molt load [-i FILE|DIR|-]",
 	 "load a docker save tar, an OCI archive or an OCI layout",
-	 "  -i, --input FILE|DIR     what to load\n"
+	 "  -i, --input FILE|DIR|-   what to load (default, and -: a tar on stdin)\n"
 	 HELP_MAX_UNPACK, NULL},
-	{"save", cmd_save, "molt save -o FILE [--format docker|oci] IMAGE",
+	{"save", cmd_save, "molt save [-o FILE|-] [--format docker|oci] IMAGE",
 	 "write an image as a docker load tar or an OCI archive",
-	 "  -o, --output FILE        where to write\n"
+	 "  -o, --output FILE|-      where to write (default, and -: stdout, not a terminal)\n"
 	 "      --format FMT         docker (default) or oci\n", NULL},
 	{"import", cmd_import, "molt import ROOTFS.tar NAME[:TAG]",
 	 "make a one-layer image from a rootfs tar", "", NULL},

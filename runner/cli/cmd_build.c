@@ -197,7 +197,8 @@ static int parse_output(struct build_options *o, const char *spec, struct molt_e
 
 const struct cli_option cmd_build_options[] = {
 	{'f', "file", "FILE|-", false,
-	 "the Dockerfile (default CONTEXT/Dockerfile; - reads stdin)"},
+	 "the Dockerfile (default CONTEXT/Dockerfile; - reads stdin;\n"
+	 "with a context from stdin or git, a path inside it)"},
 	{'t', "tag", "NAME[:TAG]", false, "name the result in the store (repeatable)"},
 	{0, "target", "STAGE", false, "build only up to this stage"},
 	{0, "build-arg", "K[=V]", false, "set a build argument (repeatable; K alone takes $K)"},
@@ -221,7 +222,9 @@ const struct cli_option cmd_build_options[] = {
 	 "pull every image the Dockerfile names, even when stored\n"
 	 "(images missing from the store are always pulled)"},
 	{0, "push", NULL, false, "push the result to each -t NAME"},
-	{0, "platform", "OS/ARCH", false, "the target platform (base images' entry, TARGETARCH)"},
+	{0, "platform", "OS/ARCH", false,
+	 "the target platform: this machine's only (molt runs\n"
+	 "steps natively, without binfmt emulation)"},
 	{0, "tls-verify", "BOOL", true,
 	 "=false allows plain http and unverified TLS for registries"},
 	BUILD_EXTRA_OPTIONS,

@@ -107,8 +107,7 @@ static int from_layout(struct layer_store *s, const char *spec, char **ret, stru
 	return 0;
 }
 
-static int resolve_one(struct layer_store *s, const char *name, const char *src, char **ret,
-		       struct molt_error **err)
+static int resolve_one(struct layer_store *s, const char *src, char **ret, struct molt_error **err)
 {
 	if (str_startswith(src, "docker-image://")) {
 		const char *ref = src + strlen("docker-image://");
@@ -124,7 +123,6 @@ static int resolve_one(struct layer_store *s, const char *name, const char *src,
 		return molt_error_setx(err, ENOTSUP,
 				       "a git or URL source is not supported as a named context "
 				       "(use a directory, docker-image://REF or oci-layout://DIR)");
-	(void)name;
 	return from_dir(s, src, ret, err);
 }
 
@@ -136,7 +134,7 @@ int named_contexts_resolve(struct layer_store *s, char *const *specs, char ***re
 		const char *eq = strchr(specs[i], '=');
 		_cleanup_free_ char *name = xstrndup(specs[i], (size_t)(eq - specs[i]));
 		_cleanup_free_ char *image = NULL;
-		if (resolve_one(s, name, eq + 1, &image, err) < 0)
+		if (resolve_one(s, eq + 1, &image, err) < 0)
 			return molt_error_wrap(err, "--build-context %s", specs[i]);
 		strv_push_take(&out, xasprintf("%s=%s", name, image));
 	}

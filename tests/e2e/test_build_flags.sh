@@ -112,6 +112,25 @@ EOF2
 )
 	build "$f2"
 	is "$?" 0 "FROM --platform=\$BUILDPLATFORM builds"
+	# BuildKit's cross-compiling pattern: nothing runs on the target platform
+	x=$(ctx cross <<'EOF2'
+FROM --platform=$BUILDPLATFORM busybox AS build
+ARG TARGETARCH
+RUN echo "built for $TARGETARCH" >/out
+FROM scratch
+COPY --from=build /out /out
+EOF2
+)
+	build "$x" --platform "$foreign" -t cross
+	is "$?" 0 "--platform $foreign builds when only a \$BUILDPLATFORM stage runs"
+	is "$(config cross | jq -r .architecture)" "${foreign#linux/}" "the image is labelled ${foreign#linux/}"
+	fl=$(ctx fromplat-final <<EOF2
+FROM --platform=$foreign busybox
+COPY --from=busybox /bin/busybox /b
+EOF2
+)
+	molt_fails 1 "FROM --platform=$foreign on line 1: the final stage's platform differs from the target $host.*build with --platform $foreign" \
+		"a final FROM --platform other than the target is refused, not mislabelled" "$MOLT" build "$fl"
 else
 	skip "--platform cases: unknown machine $(uname -m)"
 fi
