@@ -48,14 +48,15 @@ static int git_timeout(int64_t *ret, struct molt_error **err)
 	return 0;
 }
 
-/* The child: its own process group (so a timeout kills git's helpers too), no
- * terminal prompts, none of the caller's GIT_DIR-like variables, stdout on stderr. */
+/* The child: its own session (a timeout kills git's helpers too, and without a
+ * controlling terminal ssh cannot ask about a host key or a passphrase), no prompts,
+ * none of the caller's GIT_DIR-like variables, stdout on stderr. */
 static void git_child(char **argv)
 {
 	static const char *const drop[] = {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE",
 					   "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
 					   "GIT_NAMESPACE", "GIT_COMMON_DIR", "GIT_CONFIG_PARAMETERS"};
-	setpgid(0, 0);
+	setsid();
 	for (size_t i = 0; i < ARRAY_SIZE(drop); i++)
 		unsetenv(drop[i]);
 	setenv("GIT_TERMINAL_PROMPT", "0", 1);
@@ -76,7 +77,6 @@ static int run_git(char **argv, int64_t timeout, const char *url, struct molt_er
 		return molt_error_set(err, errno, "fork");
 	if (pid == 0)
 		git_child(argv);
-	setpgid(pid, pid);
 	struct timespec start, now;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	int status = 0;

@@ -71,6 +71,8 @@ molt_fails 2 "only one --output can go to stdout" "two outputs to stdout are ref
 if command -v script >/dev/null; then
 	out=$(script -qec "$MOLT build -o - $c" /dev/null 2>&1)
 	like "$out" "refusing to write the build output to a terminal" "-o - onto a terminal is refused"
+	out=$(script -qec "$MOLT build -" /dev/null 2>&1 </dev/null)
+	like "$out" "refusing to read a tar from a terminal" "build - with a terminal on stdin is refused"
 else
 	skip "script(1) missing: terminal case"
 fi
