@@ -29,21 +29,34 @@ molt_fails 1 "COPY.*hello" "COPY from the empty context of a stdin Dockerfile fa
 	"$MOLT" build --progress plain - <<<$'FROM busybox\nCOPY hello /hello'
 molt_fails 2 "the Dockerfile and the context cannot both come from stdin" "-f - with context - is refused" \
 	"$MOLT" build -f - - </dev/null
-# a hostile tar: an entry climbing out of the context lands nowhere outside it
-python3 - "$WORK/evil.tar" <<'PY'
+# a hostile tar: an entry climbing out with .. is refused; one through a symlink to /
+# lands inside the context; a device node is not made
+python3 - "$WORK/evil.tar" "$WORK/evil2.tar" <<'PY'
 import io, sys, tarfile
+def add(t, name, data=b"", **kw):
+    i = tarfile.TarInfo(name); i.size = len(data)
+    for k, v in kw.items(): setattr(i, k, v)
+    t.addfile(i, io.BytesIO(data))
+d = b"FROM busybox\nCOPY . /ctx\n"
 with tarfile.open(sys.argv[1], "w") as t:
-    d = b"FROM busybox\nCOPY . /ctx\n"
-    i = tarfile.TarInfo("Dockerfile"); i.size = len(d); t.addfile(i, io.BytesIO(d))
-    e = b"escaped\n"
-    i = tarfile.TarInfo("../../../../../../../../tmp/molt-ctx-escape-$$"); i.size = len(e)
-    t.addfile(i, io.BytesIO(e))
-    i = tarfile.TarInfo("link"); i.type = tarfile.SYMTYPE; i.linkname = "/"; t.addfile(i)
-    i = tarfile.TarInfo("link/tmp/molt-ctx-escape2"); i.size = len(e); t.addfile(i, io.BytesIO(e))
+    add(t, "Dockerfile", d)
+    add(t, "../../../../../../../../tmp/molt-ctx-escape", b"escaped\n")
+with tarfile.open(sys.argv[2], "w") as t:
+    add(t, "Dockerfile", d)
+    add(t, "link", type=tarfile.SYMTYPE, linkname="/")
+    add(t, "link/tmp/molt-ctx-escape2", b"inside\n")
+    add(t, "null2", type=tarfile.CHRTYPE, devmajor=1, devminor=3)
 PY
-"$MOLT" build --progress plain - <"$WORK/evil.tar" >/dev/null 2>"$WORK/evil.log"
+molt_fails 1 "build context from stdin: .*'../../../../../../../../tmp/molt-ctx-escape': path escapes the root" \
+	"a context tar entry with .. is refused" "$MOLT" build - <"$WORK/evil.tar"
+"$MOLT" build --progress plain -o "type=tar,dest=$WORK/evil2.out" - <"$WORK/evil2.tar" >/dev/null 2>"$WORK/evil2.log"
+is "$?" 0 "a context tar with a symlink to / and a device node builds"
+is "$(tar -xOf "$WORK/evil2.out" ctx/tmp/molt-ctx-escape2 2>/dev/null)" inside \
+	"an entry through a symlink to / lands inside the context"
+unlike "$(tar -tf "$WORK/evil2.out" 2>/dev/null)" 'ctx/null2' "the device node is not made"
+like "$(cat "$WORK/evil2.log")" "device node 'null2' skipped" "… and that is said"
 ls /tmp/molt-ctx-escape* "${TMPDIR:-/tmp}"/molt-ctx-escape* >/dev/null 2>&1 && esc=yes || esc=no
-is "$esc" no "tar entries with .. or through a symlink do not leave the context"
+is "$esc" no "nothing was written outside the context"
 MOLT_MAX_CONTEXT=1k molt_fails 1 "stdin is larger than 1024 bytes" "a context tar over MOLT_MAX_CONTEXT is refused" \
 	"$MOLT" build - <"$WORK/t1.tar"
 ls -d "${TMPDIR:-/tmp}"/molt-context-* >/dev/null 2>&1 && left=yes || left=no
