@@ -164,6 +164,18 @@ static int git_fetch(const char *repo, const struct git_url *g, const char *url,
 	if (r == 0)
 		r = git(repo, t, url, err, "fetch", "-q", "--depth=1", "--no-tags",
 			"--recurse-submodules=no", "origin", ref);
+	if (r < 0 && str_startswith(g->remote, "http")) {
+		/* A "dumb" http server (static files) cannot serve a shallow fetch
+		 * ("dumb http transport does not support shallow capabilities"): the
+		 * whole history then. */
+		if (err) {
+			molt_error_free(*err);
+			*err = NULL;
+		}
+		molt_warn("git context '%s': a shallow fetch failed; fetching the whole history", url);
+		r = git(repo, t, url, err, "fetch", "-q", "--no-tags", "--recurse-submodules=no",
+			"origin", ref, NULL);
+	}
 	if (r == 0)
 		r = git(repo, t, url, err, "checkout", "-q", "FETCH_HEAD", NULL, NULL, NULL, NULL);
 	return r;

@@ -189,6 +189,17 @@ if command -v git >/dev/null && git daemon --help >/dev/null 2>&1; then
 	molt_fails 1 "subdirectory 'rootlink'.*not a symlink" "a subdirectory that is a symlink is refused" \
 		"$MOLT" build "$url#main:rootlink"
 	molt_fails 1 "may not start with '-'" "a ref starting with - is refused" "$MOLT" build "$url#--upload-pack=x"
+	# a "dumb" http server (static files): no shallow fetch there, the whole history
+	git -C "$WORK/git/repo.git" update-server-info
+	wport=$(free_port)
+	(cd "$WORK/git" && exec timeout 300 python3 -m http.server --bind 127.0.0.1 "$wport") >"$WORK/http.log" 2>&1 &
+	bg_pids+=($!)
+	for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$wport/repo.git/HEAD" >/dev/null 2>&1 && break; sleep 0.1; done
+	"$MOLT" build --progress plain -o "type=tar,dest=$WORK/g3.tar" "http://127.0.0.1:$wport/repo.git#main:app" \
+		>/dev/null 2>"$WORK/g3.log"
+	is "$?" 0 "a git context over dumb http builds"
+	is "$(tar -xOf "$WORK/g3.tar" app/version 2>/dev/null)" v2 "… with the branch's files"
+	like "$(cat "$WORK/g3.log")" "a shallow fetch failed; fetching the whole history" "… after saying the shallow fetch failed"
 	# a server that accepts and says nothing: bounded by MOLT_GIT_TIMEOUT
 	hport=$(free_port)
 	timeout 60 python3 -c 'import socket, sys, time
