@@ -34,9 +34,9 @@ struct build_extra {
 	{0, "build-context", "NAME=SRC", false,                                                \
 	 "a named context for FROM NAME and COPY --from=NAME:\n"                               \
 	 "a directory, docker-image://REF or oci-layout://DIR[:TAG]"},                        \
-	{0, "provenance", "BOOL", true,                                                        \
+	{0, "provenance", "BOOL", false,                                                       \
 	 "only false is accepted: molt writes no attestations"},                              \
-	{0, "sbom", "BOOL", true, "only false is accepted: molt writes no SBOM"},             \
+	{0, "sbom", "BOOL", false, "only false is accepted: molt writes no SBOM"},            \
 	{0, "load", NULL, false,                                                               \
 	 "accepted, does nothing: the result is always in the\n"                               \
 	 "local store (molt images, molt save)"},                                              \

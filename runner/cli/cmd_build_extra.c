@@ -53,13 +53,11 @@ static int add_no_cache_filter(struct build_extra *x, const char *v, struct molt
  * attestation molt cannot write. */
 static int attestation(const char *opt, const char *v, struct molt_error **err)
 {
-	if (v && (!strcmp(v, "false") || !strcmp(v, "0")))
+	if (!strcmp(v, "false") || !strcmp(v, "0"))
 		return 0;
 	return molt_error_setx(err, ENOTSUP,
-			       "--%s%s%s: molt does not generate %s attestations; pass "
-			       "--%s=false (what buildx does without a builder that supports them)",
-			       opt, v ? "=" : "", v ? v : "",
-			       !strcmp(opt, "sbom") ? "SBOM" : "provenance", opt);
+			       "--%s=%s: molt does not generate %s attestations; pass --%s=false",
+			       opt, v, !strcmp(opt, "sbom") ? "SBOM" : "provenance", opt);
 }
 
 static int build_context_option(struct build_extra *x, const char *v, struct molt_error **err)

@@ -67,12 +67,12 @@ build "$c"
 like "$(grep -A1 'RUN echo base' "$WORK/build.log")" CACHED "without the filter the base stage is cached"
 
 # --provenance / --sbom: false is a no-op; true is refused with the reason
-build "$c" --provenance=false --sbom=false --load --isolation default
-is "$?" 0 "--provenance=false --sbom=false --load --isolation default are accepted"
+build "$c" --provenance=false --sbom 0 --load --isolation default
+is "$?" 0 "--provenance=false --sbom 0 --load --isolation default are accepted"
 molt_fails 1 "does not generate provenance attestations; pass --provenance=false" \
 	"--provenance=true is refused" "$MOLT" build --provenance=true "$c"
-molt_fails 1 "does not generate SBOM attestations" "--sbom alone is refused" \
-	"$MOLT" build --sbom "$c"
+molt_fails 1 "--sbom=mode=max: molt does not generate SBOM attestations" "--sbom=mode=max is refused" \
+	"$MOLT" build --sbom=mode=max "$c"
 molt_fails 1 "molt runs RUN steps in its own sandbox" "--cgroup-parent is refused with the reason" \
 	"$MOLT" build --cgroup-parent /ci "$c"
 molt_fails 2 "only 'default' exists on Linux" "--isolation hyperv is refused" \
