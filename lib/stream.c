@@ -55,8 +55,15 @@ int stream_stdin_to_file(const char *dir, uint64_t max, int *ret_fd, struct molt
 	int r = stream_refuse_tty(STDIN_FILENO, "read a tar from", err);
 	if (r < 0)
 		return r;
-	/* Unnamed: nothing is left behind whatever happens to molt. */
+	/* Unnamed: nothing is left behind whatever happens to molt. A filesystem
+	 * without O_TMPFILE gets a named file, unlinked at once. */
 	_cleanup_close_ int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+		_cleanup_free_ char *path = xasprintf("%s/stdin-XXXXXX", dir);
+		fd = mkostemp(path, O_CLOEXEC);
+		if (fd >= 0)
+			unlink(path);
+	}
 	if (fd < 0)
 		return molt_error_set(err, errno, "create a temporary file in '%s'", dir);
 	r = stream_copy(STDIN_FILENO, fd, max, "stdin", err);
