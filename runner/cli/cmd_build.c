@@ -508,8 +508,6 @@ static int build_with(const struct build_options *o, struct molt_global *g,
 				     .named_contexts = o->named_aliases};
 	struct build_plan *plan = NULL;
 	r = build_plan_make(df, &popts, &plan, err);
-	if (r == 0 && (r = platform_check_native(plan, err)) < 0)
-		build_plan_free(plan);
 	if (r < 0) {
 		dockerfile_free(df);
 		return r;
@@ -530,7 +528,10 @@ static int build_with(const struct build_options *o, struct molt_global *g,
 		fputs(json, stdout);
 		return 0;
 	}
-	r = execute(o, g, plan, df, &popts, err);
+	/* only a build runs steps: --print-plan shows any platform's plan */
+	r = platform_check_native(plan, err);
+	if (r == 0)
+		r = execute(o, g, plan, df, &popts, err);
 	build_plan_free(plan);
 	dockerfile_free(df);
 	return r;

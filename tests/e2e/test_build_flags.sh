@@ -98,6 +98,9 @@ EOF2
 		"$host $host" "TARGETPLATFORM and BUILDPLATFORM are the host's"
 	molt_fails 1 "molt runs steps natively; building for $foreign on $host needs binfmt emulation, which molt does not do" \
 		"--platform $foreign is refused" "$MOLT" build --platform "$foreign" "$p"
+	"$MOLT" build --print-plan --platform "$foreign" "$p" >"$WORK/plan.json" 2>&1
+	is "$?/$(jq -r '.stages | length' "$WORK/plan.json" 2>/dev/null)" 0/1 \
+		"--print-plan shows a foreign platform's plan (nothing runs)"
 	f=$(ctx fromplat <<EOF2
 FROM --platform=$foreign busybox
 RUN true
