@@ -2,6 +2,7 @@
 /* molt load [-i FILE|DIR|-]: a docker save tar, an OCI archive or an OCI layout
  * directory; without -i (or -i -) the tar comes on stdin, as docker load. */
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../../layers/layers.h"
 #include "../../sandbox/sandbox.h"
@@ -18,6 +19,10 @@ static int load_stdin(struct layer_store *s, char ***ret_names, struct molt_erro
 		r = stream_stdin_to_file(tmp, 0, &fd, err);
 	if (r < 0)
 		return molt_error_wrap(err, "load from stdin");
+	struct stat st;
+	if (fstat(fd, &st) == 0 && st.st_size == 0)
+		return cli_usage_error(err, "load", "nothing to load: stdin is empty (give -i FILE|DIR, "
+						    "or a tar on stdin)");
 	_cleanup_free_ char *path = xasprintf("/proc/self/fd/%d", fd);
 	r = layer_store_load(s, path, ret_names, err);
 	return r < 0 ? molt_error_wrap(err, "load from stdin") : 0;

@@ -105,6 +105,7 @@ like "$out" "Loaded image: docker.io/library/stdout:1" "molt load from stdin nam
 is "$?" 0 "molt load -i - reads stdin"
 like "$("$MOLT" images 2>&1)" 'docker.io/library/stdout +1' "the image loaded with -i - is in the store"
 molt_fails 1 "load from stdin: .*not a readable tar" "garbage on stdin is refused" "$MOLT" load <<<garbage
+molt_fails 2 "nothing to load: stdin is empty" "an empty stdin is a usage error" "$MOLT" load -i - </dev/null
 if command -v script >/dev/null; then
 	out=$(script -qec "$MOLT save stdout:1" /dev/null 2>&1)
 	like "$out" "refusing to write an image tar to a terminal" "molt save onto a terminal is refused"
