@@ -343,6 +343,11 @@ int layer_store_image_commit(struct layer_store *s, const struct image_config *c
 			     const struct image_descriptor *layers, size_t n_layers,
 			     char *const *names, char ret_manifest[DIGEST_STR_LEN],
 			     struct molt_error **err);
+/* The same with manifest annotations ("key=value", may be NULL; build --annotation). */
+int layer_store_image_commit_annotated(struct layer_store *s, const struct image_config *config,
+				       const struct image_descriptor *layers, size_t n_layers,
+				       char *const *annotations, char *const *names,
+				       char ret_manifest[DIGEST_STR_LEN], struct molt_error **err);
 /* Records an existing manifest blob in the index (names may be NULL: untagged). */
 int layer_store_index_add(struct layer_store *s, const char *manifest_digest, char *const *names,
 			  struct molt_error **err);

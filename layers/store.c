@@ -606,6 +606,15 @@ int layer_store_image_commit(struct layer_store *s, const struct image_config *c
 			     char *const *names, char ret_manifest[DIGEST_STR_LEN],
 			     struct molt_error **err)
 {
+	return layer_store_image_commit_annotated(s, config, layers, n_layers, NULL, names,
+						  ret_manifest, err);
+}
+
+int layer_store_image_commit_annotated(struct layer_store *s, const struct image_config *config,
+				       const struct image_descriptor *layers, size_t n_layers,
+				       char *const *annotations, char *const *names,
+				       char ret_manifest[DIGEST_STR_LEN], struct molt_error **err)
+{
 	_cleanup_strv_ char **norm = NULL;
 	int r = store_normalize_names(names, &norm, err);
 	if (r < 0)
@@ -619,7 +628,8 @@ int layer_store_image_commit(struct layer_store *s, const struct image_config *c
 				   .config = {.media_type = (char *)MEDIA_OCI_CONFIG,
 					      .size = (int64_t)strlen(cfg)},
 				   .layers = (struct image_descriptor *)layers,
-				   .n_layers = n_layers};
+				   .n_layers = n_layers,
+				   .annotations = (char **)annotations};
 	r = layer_store_blob_put_mem(s, cfg, strlen(cfg), NULL, m.config.digest, err);
 	if (r < 0)
 		return r;

@@ -258,6 +258,17 @@ int mkdir_p(const char *path, mode_t mode, struct molt_error **err);
  */
 int rm_rf_at(int dirfd, const char *name, struct molt_error **err);
 int rm_rf(const char *path, struct molt_error **err);
+
+/* ---- lib/stream.c: `-` for stdin and stdout */
+/* Copies in to its end into out; more than max bytes (0: no limit) is -EFBIG. */
+int stream_copy(int in, int out, uint64_t max, const char *what, struct molt_error **err);
+int stream_file_to_stdout(const char *path, struct molt_error **err);
+/* -ENOTTY when fd is a terminal: a tar is neither typed nor shown ("write to", "read a
+ * tar from"). */
+int stream_refuse_tty(int fd, const char *what, struct molt_error **err);
+/* Stdin copied whole (at most max bytes, 0: no limit) into an unnamed file in dir,
+ * returned at offset 0; a terminal on stdin is refused. */
+int stream_stdin_to_file(const char *dir, uint64_t max, int *ret_fd, struct molt_error **err);
 /* The names in the directory dirfd (without . and ..), sorted by strcmp so walks are
  * reproducible; 0 or -errno, *ret untouched on failure. */
 int dir_list_sorted(int dirfd, char ***ret);

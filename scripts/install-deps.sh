@@ -11,6 +11,8 @@ pkgs=(
 	clang libclang-rt-14-dev
 	# runtime: newuidmap/newgidmap for the subuid map
 	uidmap
+	# runtime: git contexts (`molt build https://….git#ref`; git is also a build package)
+	git
 	# tests: the base image, interop peers, archive tools
 	busybox-static file jq attr acl zstd xz-utils bzip2 gzip tar util-linux iproute2
 	skopeo umoci podman buildah

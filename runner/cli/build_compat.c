@@ -53,7 +53,7 @@ int build_compat_option(const char *name, const char *v, struct molt_error **err
 {
 	static const char *const ignored[] = {"builder", "compress", "disable-content-trust",
 					      "force-rm", "rm", NULL};
-	static const char *const refused[] = {"check", "cgroup-parent", "cpu-period", "detach",
+	static const char *const refused[] = {"check", "cpu-period", "detach",
 					      "cpu-quota", "cpu-shares", "cpuset-cpus",
 					      "cpuset-mems", "memory-swap", "security-opt",
 					      "squash", NULL};
@@ -73,10 +73,6 @@ int build_compat_option(const char *name, const char *v, struct molt_error **err
 		if (strcmp(v, "build"))
 			return cli_usage_error(err, "build", "--call '%s' is not supported: molt only "
 							     "builds (--print-plan prints the stages)", v);
-	} else if (!strcmp(name, "isolation")) {
-		if (strcmp(v, "default"))
-			return cli_usage_error(err, "build", "--isolation '%s' is not supported: only "
-							     "default (the others are Windows')", v);
 	} else {
 		return molt_error_setx(err, EINVAL, "build: option '--%s' has no handler", name);
 	}

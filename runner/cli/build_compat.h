@@ -19,9 +19,6 @@
 	{0, "builder", "NAME", false, "ignored: molt is its own, only, builder"}, \
 	{0, "call", "build", false, "only build (check, outline, targets: see --print-plan)"}, \
 	{0, "check", NULL, false, "refused: molt has no Dockerfile linter (--call=check)"}, \
-	{0, "cgroup-parent", "CGROUP", false, \
-	 "refused: RUN steps stay in molt's own cgroup (start\n" \
-	 "molt under systemd-run to place it)"}, \
 	{0, "compress", NULL, false, "ignored: the context is read in place, never sent"}, \
 	{0, "cpu-period", "N", false, "refused: molt sets no CPU limits (use systemd-run)"}, \
 	{0, "cpu-quota", "N", false, "refused: molt sets no CPU limits (use systemd-run)"}, \
@@ -33,7 +30,6 @@
 	 "ignored: molt verifies digests, it has no Notary trust"}, \
 	{0, "force-rm", NULL, false, "ignored: molt leaves no intermediate containers"}, \
 	{0, "rm", "BOOL", true, "ignored: molt leaves no intermediate containers"}, \
-	{0, "isolation", "default", false, "only default (the other values are Windows')"}, \
 	{0, "memory-swap", "SIZE", false, "refused: molt limits memory with -m only"}, \
 	{0, "security-opt", "OPT", false, \
 	 "refused: RUN's seccomp and capabilities are molt's own\n" \

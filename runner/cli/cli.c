@@ -27,7 +27,7 @@ const struct cli_option cli_global_options[] = {
 
 const struct molt_command cli_commands[] = {
 	{"build", cmd_build,
-	 "molt build [OPTIONS] CONTEXT",
+	 "molt build [OPTIONS] (DIR | - | GIT-URL[#REF[:SUBDIR]])",
 	 "build an image from a Dockerfile",
 	 "", cmd_build_options},
 	{"run", cmd_run,
@@ -43,9 +43,9 @@ const struct molt_command cli_commands[] = {
 	 cli_no_options},
 	{"prune", cmd_prune, "molt prune [--all]", "remove unused blobs, layers and cache", "",
 	 cmd_prune_options},
-	{"load", cmd_load, "molt load -i FILE|DIR",
+	{"load", cmd_load, "molt load [-i FILE|DIR|-]",
 	 "load a docker save tar, an OCI archive or an OCI layout", "", cmd_load_options},
-	{"save", cmd_save, "molt save -o FILE [--format docker|oci] IMAGE",
+	{"save", cmd_save, "molt save [-o FILE|-] [--format docker|oci] IMAGE",
 	 "write an image as a docker load tar or an OCI archive", "", cmd_save_options},
 	{"import", cmd_import, "molt import ROOTFS.tar NAME[:TAG]",
 	 "make a one-layer image from a rootfs tar", "", cli_no_options},

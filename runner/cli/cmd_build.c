@@ -10,8 +10,10 @@
 #include "../../sandbox/sandbox.h"
 #include "build_compat.h"
 #include "cli.h"
+#include "build_extra.h"
 #include "../../layers/layers.h"
 #include "../executor/build.h"
+#include "../executor/context_src.h"
 #include "../frontend/plan.h"
 #include "../executor/run_opts.h"
 
@@ -46,6 +48,12 @@ struct build_options {
 	struct platform platform;
 	bool platform_set;
 	struct build_run_opts run; /* --secret, --ssh, --add-host, --ulimit, --shm-size */
+	struct build_extra x; /* docker build parity flags (cmd_build_extra.c) */
+	/* A context that is not a directory of the caller's (`-`, a git URL), made into
+	 * one; -f then names a file inside it, as docker's rule for those is. */
+	struct context_source src;
+	bool file_in_context;
+	char **named_aliases; /* --build-context resolved: "NAME=IMAGE" */
 };
 
 static void build_options_done(struct build_options *o)
@@ -57,6 +65,9 @@ static void build_options_done(struct build_options *o)
 		free(o->outputs[i].dest);
 	free(o->outputs);
 	build_run_opts_done(&o->run);
+	build_extra_done(&o->x);
+	context_source_done(&o->src);
+	strv_free(o->named_aliases);
 }
 
 /* `type=image,name=REF[,push=true]` (BuildKit's): names the result, maybe pushes it. */
@@ -95,9 +106,53 @@ static int parse_image_output(struct build_options *o, const char *spec, struct 
 	return 0;
 }
 
+/*
+ * docker's `-o -` (the result as a tar on stdout) and `type=registry,name=REF` (BuildKit's
+ * type=image,push=true); *ret_done false: the spec is for parse_output.
+ */
+static int parse_output_docker_forms(struct build_options *o, const char *spec, bool *ret_done,
+				     struct molt_error **err)
+{
+	*ret_done = true;
+	if (!strcmp(spec, "-")) {
+		o->outputs = xrealloc(o->outputs, (o->n_outputs + 1) * sizeof(*o->outputs));
+		o->outputs[o->n_outputs++] = (struct build_output){"tar", xstrdup("-")};
+		return 0;
+	}
+	const char *t = strstr(spec, "type=registry");
+	if (t && (t == spec || t[-1] == ',') && (!t[13] || t[13] == ',')) {
+		_cleanup_free_ char *img = xasprintf("%.*stype=image%s,push=true", (int)(t - spec),
+						     spec, t + 13);
+		return parse_image_output(o, img, err);
+	}
+	*ret_done = false;
+	return 0;
+}
+
+/* Outputs to stdout (dest=-): one, a tar, and not onto a terminal. */
+static int check_stdout_outputs(const struct build_options *o, struct molt_error **err)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < o->n_outputs; i++) {
+		if (strcmp(o->outputs[i].dest, "-"))
+			continue;
+		if (!strcmp(o->outputs[i].type, "local"))
+			return cli_usage_error(err, "build", "--output type=local,dest=- : a local "
+							     "output is a directory; use type=tar "
+							     "for stdout");
+		if (++n > 1)
+			return cli_usage_error(err, "build", "only one --output can go to stdout (dest=-)");
+	}
+	return n ? stream_refuse_tty(STDOUT_FILENO, "write the build output to", err) : 0;
+}
+
 /* `-o DIR` or `type=oci|docker|local|tar,dest=PATH`. */
 static int parse_output(struct build_options *o, const char *spec, struct molt_error **err)
 {
+	bool done = false;
+	int r = parse_output_docker_forms(o, spec, &done, err);
+	if (r < 0 || done)
+		return r;
 	if (str_startswith(spec, "type=image,") || !strcmp(spec, "type=image") ||
 	    strstr(spec, ",type=image"))
 		return parse_image_output(o, spec, err);
@@ -147,7 +202,8 @@ static int parse_output(struct build_options *o, const char *spec, struct molt_e
 
 const struct cli_option cmd_build_options[] = {
 	{'f', "file", "FILE|-", false,
-	 "the Dockerfile (default CONTEXT/Dockerfile; - reads stdin)"},
+	 "the Dockerfile (default CONTEXT/Dockerfile; - reads stdin;\n"
+	 "with a context from stdin or git, a path inside it)"},
 	{'t', "tag", "NAME[:TAG]", false, "name the result in the store (repeatable)"},
 	{0, "target", "STAGE", false, "build only up to this stage"},
 	{0, "build-arg", "K[=V]", false, "set a build argument (repeatable; K alone takes $K)"},
@@ -156,7 +212,8 @@ const struct cli_option cmd_build_options[] = {
 	 "type=oci|docker|local|tar,dest=PATH, or a directory;\n"
 	 "local writes files owned by you, without set-uid and\n"
 	 "set-gid bits; type=image,name=REF[,push=true] names\n"
-	 "the result REF (and pushes it)"},
+	 "the result REF (and pushes it); type=registry,name=REF\n"
+	 "pushes it; - or dest=- writes a tar to stdout"},
 	{0, "network", "MODE", false, "network for RUN steps: host (default) or none"},
 	{'m', "memory", "SIZE", false, "memory each RUN process may allocate (see molt run)"},
 	{0, "progress", "MODE", false,
@@ -175,7 +232,9 @@ const struct cli_option cmd_build_options[] = {
 	 "pull every image the Dockerfile names, even when stored\n"
 	 "(images missing from the store are always pulled)"},
 	{0, "push", NULL, false, "push the result to each -t NAME"},
-	{0, "platform", "OS/ARCH", false, "the target platform (base images' entry, TARGETARCH)"},
+	{0, "platform", "OS/ARCH", false,
+	 "the target platform: this machine's only (molt runs\n"
+	 "steps natively, without binfmt emulation)"},
 	{0, "tls-verify", "BOOL", true,
 	 "=false allows plain http and unverified TLS for registries"},
 	BUILD_COMPAT_OPTIONS,
@@ -192,6 +251,7 @@ const struct cli_option cmd_build_options[] = {
 	 "NAME=SOFT[:HARD]: an rlimit of RUN steps (repeatable;\n"
 	 "-1 unlimited; not above your own hard limit)"},
 	{0, "shm-size", "SIZE", false, "size of /dev/shm in RUN steps (default 64m)"},
+	BUILD_EXTRA_OPTIONS,
 	{0, NULL, NULL, false, NULL},
 };
 
@@ -268,6 +328,9 @@ static int set_option(void *userdata, const struct cli_option *opt, const char *
 {
 	struct build_options *o = userdata;
 	const char *name = opt->name;
+	int handled = build_extra_option(&o->x, name, v, err);
+	if (handled != 0)
+		return handled < 0 ? handled : 0;
 	if (!strcmp(name, "file")) {
 		o->file = v;
 	} else if (!strcmp(name, "tag")) {
@@ -319,6 +382,8 @@ static int parse_options(int argc, char **argv, struct build_options *o, struct 
 		return r;
 	if (!o->context)
 		return cli_usage_error(err, "build", "missing the build CONTEXT directory");
+	if ((r = check_stdout_outputs(o, err)) < 0)
+		return r;
 	if (o->push && !o->tags)
 		return cli_usage_error(err, "build", "--push needs a name to push to (-t NAME)");
 	for (size_t i = 0; o->push && o->tags[i]; i++)
@@ -355,9 +420,14 @@ static int read_stream(int fd, const char *what, char **ret, size_t *ret_len,
 static int read_dockerfile(const struct build_options *o, char **ret, size_t *ret_len,
 			   struct molt_error **err)
 {
+	if (o->src.dockerfile) {
+		*ret = xstrndup(o->src.dockerfile, o->src.dockerfile_len);
+		*ret_len = o->src.dockerfile_len;
+		return 0;
+	}
 	if (o->file && !strcmp(o->file, "-"))
 		return read_stream(STDIN_FILENO, "stdin", ret, ret_len, err);
-	if (o->file) {
+	if (o->file && !o->file_in_context) {
 		/* The user's own choice, so a pipe (`-f <(…)`) is read as it comes. */
 		_cleanup_close_ int fd = open(o->file, O_RDONLY | O_NOCTTY | O_CLOEXEC);
 		if (fd < 0)
@@ -365,7 +435,7 @@ static int read_dockerfile(const struct build_options *o, char **ret, size_t *re
 		return read_stream(fd, o->file, ret, ret_len, err);
 	}
 	int r;
-	if (o->file) {
+	if (o->file && !o->file_in_context) {
 		/* Named by the user: read where it is, as docker build -f does (read_file
 		 * refuses a FIFO). */
 		r = read_file(o->file, DOCKERFILE_MAX, ret, ret_len, err);
@@ -376,7 +446,8 @@ static int read_dockerfile(const struct build_options *o, char **ret, size_t *re
 		 * syntax error); a FIFO or device there is refused without blocking. */
 		_cleanup_close_ int ctx = open(o->context, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		r = ctx < 0 ? molt_error_set(err, errno, "open build context '%s'", o->context)
-			    : inroot_read_file(ctx, "Dockerfile", DOCKERFILE_MAX, ret, ret_len, err);
+			    : inroot_read_file(ctx, o->file ? o->file : "Dockerfile", DOCKERFILE_MAX,
+					       ret, ret_len, err);
 	}
 	if (r < 0)
 		molt_error_wrap(err, "reading the Dockerfile");
@@ -411,7 +482,9 @@ static int execute(const struct build_options *o, struct molt_global *g,
 		mode = PROGRESS_QUIET;
 	_cleanup_free_ char *name = display_name(o->file);
 	_cleanup_free_ char *path = NULL;
-	if (!o->file)
+	if (o->file_in_context || o->src.dockerfile)
+		path = NULL; /* the context's own .dockerignore only */
+	else if (!o->file)
 		path = xasprintf("%s/Dockerfile", o->context);
 	else if (strcmp(o->file, "-"))
 		path = xstrdup(o->file);
@@ -435,6 +508,10 @@ static int execute(const struct build_options *o, struct molt_global *g,
 		.pull = o->pull,
 		.push_refs = o->push_refs,
 		.run = &o->run,
+		.labels = o->x.labels,
+		.annotations = o->x.annotations,
+		.no_cache_stages = o->x.no_cache_stages,
+		.metadata_file = o->x.metadata_file,
 	};
 	int r = build_execute(plan, &req, err);
 	free(outs);
@@ -460,7 +537,8 @@ static int build_with(const struct build_options *o, struct molt_global *g,
 	if ((r = dockerfile_parse(text, len, name, &df, err)) < 0)
 		return r;
 	struct plan_options popts = {.target = o->target, .build_args = o->build_args,
-				     .target_platform = o->platform_set ? &o->platform : NULL};
+				     .target_platform = o->platform_set ? &o->platform : NULL,
+				     .named_contexts = o->named_aliases};
 	struct build_plan *plan = NULL;
 	r = build_plan_make(df, &popts, &plan, err);
 	if (r < 0) {
@@ -483,10 +561,52 @@ static int build_with(const struct build_options *o, struct molt_global *g,
 		fputs(json, stdout);
 		return 0;
 	}
-	r = execute(o, g, plan, df, &popts, err);
+	/* only a build runs steps: --print-plan shows any platform's plan */
+	r = platform_check_native(plan, err);
+	if (r == 0)
+		r = execute(o, g, plan, df, &popts, err);
 	build_plan_free(plan);
 	dockerfile_free(df);
 	return r;
+}
+
+/* --build-context sources made into images the store holds (context_src.h). */
+static int resolve_named_contexts(struct build_options *o, struct molt_global *g,
+				  struct molt_error **err)
+{
+	int r = sandbox_enter_build_namespace(NULL, err);
+	_cleanup_store_ struct layer_store *s = NULL;
+	if (r == 0)
+		r = layer_store_open(cli_store_root(g), &s, err);
+	if (r == 0)
+		r = named_contexts_resolve(s, o->x.build_contexts, &o->named_aliases, err);
+	return r;
+}
+
+/* `-` (a tar or a Dockerfile on stdin) and git URLs, made into a context directory. */
+static int prepare_sources(struct build_options *o, struct molt_global *g, struct molt_error **err)
+{
+	int r = 0;
+	if (!strcmp(o->context, "-")) {
+		if (o->file && !strcmp(o->file, "-"))
+			return cli_usage_error(err, "build", "-f - and CONTEXT -: the Dockerfile and "
+							     "the context cannot both come from stdin");
+		/* extracted in the build namespace: the tar's ids and modes are the build's */
+		if ((r = sandbox_enter_build_namespace(NULL, err)) < 0 ||
+		    (r = context_source_stdin(&o->src, err)) < 0)
+			return r;
+		if (o->src.dockerfile && o->file)
+			return cli_usage_error(err, "build", "-f '%s': stdin held a Dockerfile, not a "
+							     "context tar to find it in", o->file);
+	} else if (context_is_git_url(o->context)) {
+		if ((r = context_source_git(o->context, &o->src, err)) < 0)
+			return r;
+	}
+	if (o->src.dir) {
+		o->context = o->src.dir;
+		o->file_in_context = true;
+	}
+	return o->x.build_contexts ? resolve_named_contexts(o, g, err) : 0;
 }
 
 int cmd_build(int argc, char **argv, struct molt_global *g, struct molt_error **err)
@@ -496,6 +616,8 @@ int cmd_build(int argc, char **argv, struct molt_global *g, struct molt_error **
 	int r = parse_options(argc, argv, &o, err);
 	if (r == 0)
 		r = build_args_apply_epoch(o.build_args, err);
+	if (r == 0)
+		r = prepare_sources(&o, g, err);
 	if (r == 0 && !o.print_plan)
 		r = build_run_opts_start(&o.run, err); /* ssh-agents for --ssh ID=KEYFILE */
 	if (r == 0)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * molt save -o FILE [--format docker|oci] IMAGE: saved under the name given (when
+ * molt save [-o FILE|-] [--format docker|oci] IMAGE: saved under the name given (when
  * IMAGE is a name), else under all the image's names (an ID given: as docker does,
  * the names are kept so `load` restores them). With --format oci, an -o that is an
  * existing (empty) directory or ends in '/' gets an OCI layout directory, not a tar.
+ * Without -o, or with -o -, the tar goes to stdout (as docker save), never a terminal.
  */
 #include <string.h>
 #include <sys/stat.h>
@@ -30,10 +31,27 @@ static char **save_names(struct layer_store *s, const char *what, const struct i
 }
 
 const struct cli_option cmd_save_options[] = {
-	{'o', "output", "FILE", false, "where to write"},
+	{'o', "output", "FILE|-", false, "where to write (default, and -: stdout, not a terminal)"},
 	{0, "format", "FMT", false, "docker (default) or oci"},
 	{0, NULL, NULL, false, NULL},
 };
+
+/* The writer renames a finished file into place: it writes into the store's scratch
+ * directory, and the file is copied to stdout. */
+static int save_to_stdout(struct layer_store *s, const struct image *img, char *const *names,
+			  enum image_save_format fmt, struct molt_error **err)
+{
+	const char *tmp = NULL;
+	int r = layer_store_tmpdir(s, &tmp, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *path = xasprintf("%s/save-stdout.tar", tmp);
+	r = layer_store_save(s, img, names, fmt, path, err);
+	if (r == 0)
+		r = stream_file_to_stdout(path, err);
+	unlink(path);
+	return r;
+}
 
 int cmd_save(int argc, char **argv, struct molt_global *g, struct molt_error **err)
 {
@@ -52,8 +70,11 @@ int cmd_save(int argc, char **argv, struct molt_global *g, struct molt_error **e
 		return cli_usage_error(err, argv[0], "unknown format '%s' (docker or oci)", f);
 	if (n_operands > 1)
 		return cli_usage_error(err, argv[0], "only one IMAGE can be saved");
-	if (!out || !what)
-		return cli_usage_error(err, argv[0], "-o FILE and IMAGE are required");
+	if (!what)
+		return cli_usage_error(err, argv[0], "an IMAGE is required");
+	bool to_stdout = !out || !strcmp(out, "-");
+	if (to_stdout && stream_refuse_tty(STDOUT_FILENO, "write an image tar to", err) < 0)
+		return molt_error_wrap(err, "save: use -o FILE or redirect stdout");
 	_cleanup_store_ struct layer_store *s = NULL;
 	_cleanup_image_ struct image *img = NULL;
 	int r = layer_store_open(cli_store_root(g), &s, err);
@@ -63,6 +84,8 @@ int cmd_save(int argc, char **argv, struct molt_global *g, struct molt_error **e
 		return r;
 	_cleanup_strv_ char **names = save_names(s, what, img);
 	struct stat st;
+	if (to_stdout)
+		return save_to_stdout(s, img, names, fmt, err);
 	if (fmt == IMAGE_SAVE_OCI && (str_endswith(out, "/") || (stat(out, &st) == 0 && S_ISDIR(st.st_mode))))
 		fmt = IMAGE_SAVE_OCI_LAYOUT;
 	return layer_store_save(s, img, names, fmt, out, err);

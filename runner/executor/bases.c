@@ -77,6 +77,13 @@ int bases_pull(struct build_ctx *b, struct molt_error **err)
 		if (!ro.quiet)
 			fprintf(stderr, "pulling %s\n", images[i]);
 		int r = registry_pull(b->store, images[i], &ro, NULL, err);
+		/* --pull over an image only the store has (loaded, imported, built): say
+		 * so, rather than "not in the store" */
+		if (r < 0 && o->pull && in_store(b->store, images[i]))
+			return molt_error_wrap(err, "--pull: base image '%s' could not be "
+						    "re-resolved from its registry (it is only in the "
+						    "local store; build without --pull to use it)",
+					       images[i]);
 		if (r < 0)
 			return molt_error_wrap(err, "base image '%s' is not in the store and could "
 						    "not be pulled", images[i]);

@@ -36,6 +36,20 @@ static struct sched_stage *sched_graph(const struct build_plan *p, unsigned **re
 #define EXPORT_STEP_ID 0xfff00000u
 #define INTERNAL_STEP_ID 0xffe00000u
 
+bool build_stage_no_cache(const struct build_request *o, const struct build_stage *st)
+{
+	if (o->no_cache)
+		return true;
+	for (size_t i = 0; o->no_cache_stages && o->no_cache_stages[i]; i++) {
+		const char *f = o->no_cache_stages[i];
+		int64_t n;
+		if ((st->name && str_eq_nocase(st->name, f)) ||
+		    (str_to_int64(f, 0, INT32_MAX, &n) == 0 && n == st->index))
+			return true;
+	}
+	return false;
+}
+
 static int commit_final(struct build_ctx *b, const char *result, struct image **ret_img,
 			struct molt_error **err)
 {
@@ -44,9 +58,16 @@ static int commit_final(struct build_ctx *b, const char *result, struct image **
 	size_t n = 0;
 	int r = stage_result_parse(result, &cfg, &layers, &n, err);
 	char manifest[DIGEST_STR_LEN];
+	/* --label: on the final image only, over the Dockerfile's LABELs (as BuildKit) */
+	for (size_t i = 0; r == 0 && b->o->labels && b->o->labels[i]; i++) {
+		const char *kv = b->o->labels[i], *eq = strchr(kv, '=');
+		_cleanup_free_ char *k = xstrndup(kv, (size_t)(eq - kv));
+		image_kv_set(&cfg.labels, k, eq + 1);
+	}
 	/* Untagged for now: the names move only once every output was written (finish). */
 	if (r == 0)
-		r = layer_store_image_commit(b->store, &cfg, layers, n, NULL, manifest, err);
+		r = layer_store_image_commit_annotated(b->store, &cfg, layers, n,
+						       b->o->annotations, NULL, manifest, err);
 	if (r == 0)
 		r = layer_store_image_get(b->store, manifest, ret_img, err);
 	for (size_t i = 0; i < n; i++)
@@ -88,11 +109,16 @@ static int finish(struct build_ctx *b, char *const *results, struct progress *p,
 		r = output_push(b, img, err);
 	if (r == 0 && b->o->iidfile)
 		r = write_file_atomic(b->o->iidfile, img->id, strlen(img->id), 0644, err);
+	if (r == 0 && b->o->metadata_file)
+		r = output_metadata_file(b, img, err);
 	/* A build whose export failed must not have moved a tag (as BuildKit). */
 	if (r == 0 && b->o->tags && b->o->tags[0])
 		r = layer_store_index_add(b->store, img->manifest_digest, b->o->tags, err);
 	progress_end(&po, EXPORT_STEP_ID, false, r < 0 ? (*err)->msg : NULL);
-	if (r == 0 && progress_get_mode(p) == PROGRESS_QUIET)
+	bool to_stdout = false; /* -o -: stdout holds the tar, not the ID */
+	for (size_t i = 0; i < b->o->n_outputs; i++)
+		to_stdout |= !strcmp(b->o->outputs[i].dest, "-");
+	if (r == 0 && progress_get_mode(p) == PROGRESS_QUIET && !to_stdout)
 		printf("%s\n", img->id);
 	image_free(img);
 	return r;

@@ -57,7 +57,17 @@ struct build_request {
 	bool pull;
 	char *const *push_refs;
 	const struct build_run_opts *run; /* secrets, ssh, hosts, ulimits (NULL: none) */
+	/* docker build parity (runner/cli/cmd_build_extra.c): --label k=v on the config,
+	 * --annotation k=v on the manifest, --no-cache-filter stage names or indexes,
+	 * --metadata-file written after the outputs (NULL/empty: none). */
+	char *const *labels;
+	char *const *annotations;
+	char *const *no_cache_stages;
+	const char *metadata_file;
 };
+
+/* Whether the build cache is off for this stage (--no-cache, --no-cache-filter). */
+bool build_stage_no_cache(const struct build_request *o, const struct build_stage *st);
 
 /*
  * Runs the plan. On success the image is in the store (tagged with o->tags), the

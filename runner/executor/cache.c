@@ -607,7 +607,7 @@ int cache_step_lookup(struct stage_run *sr, const struct build_instr *in,
 		return 0;
 	}
 	memcpy(c->key, key, DIGEST_STR_LEN);
-	if (sr->b->o->no_cache)
+	if (build_stage_no_cache(sr->b->o, sr->st))
 		return 0;
 	struct cache_entry e = {0};
 	r = cache_index_get(sr->b->store, key, &e, err);

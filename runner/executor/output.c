@@ -11,6 +11,8 @@
 #include "stage.h"
 #include "stepfs.h"
 
+#include <jansson.h>
+
 /* The final image's tree, mounted read-only from its unpacked layers. */
 static int mount_image(struct build_ctx *b, const struct image *img, const char *name,
 		       struct stepfs **ret, struct molt_error **err)
@@ -102,9 +104,25 @@ static int output_image(struct build_ctx *b, const struct image *img,
 	return layer_store_save(b->store, img, b->o->tags, fmt, out->dest, err);
 }
 
+/* dest=- (docker's `-o -`): written to a scratch file, then copied to stdout, since
+ * the writers rename a finished file into place. */
+static int output_stdout(struct build_ctx *b, const struct build_output_spec *out,
+			 const struct image *img, struct molt_error **err)
+{
+	_cleanup_free_ char *tmp = xasprintf("%s/output-stdout.tar", b->tmp);
+	struct build_output_spec file = {.type = out->type, .dest = tmp};
+	int r = output_write(b, &file, img, err);
+	if (r == 0)
+		r = stream_file_to_stdout(tmp, err);
+	unlink(tmp);
+	return r < 0 ? molt_error_wrap(err, "output to stdout") : 0;
+}
+
 int output_write(struct build_ctx *b, const struct build_output_spec *out, const struct image *img,
 		 struct molt_error **err)
 {
+	if (!strcmp(out->dest, "-") && out->type != OUTPUT_LOCAL)
+		return output_stdout(b, out, img, err);
 	switch (out->type) {
 	case OUTPUT_LOCAL:
 		return output_local(b, img, out->dest, err);
@@ -133,4 +151,33 @@ int output_push(struct build_ctx *b, const struct image *img, struct molt_error 
 			return r;
 	}
 	return 0;
+}
+
+int output_metadata_file(struct build_ctx *b, const struct image *img, struct molt_error **err)
+{
+	json_t *o = json_object();
+	json_t *desc = json_object();
+	json_object_set_new(desc, "mediaType", json_string(img->manifest.media_type
+							    ? img->manifest.media_type
+							    : "application/vnd.oci.image.manifest.v1+json"));
+	json_object_set_new(desc, "digest", json_string(img->manifest_digest));
+	json_object_set_new(desc, "size", json_integer(img->manifest_size));
+	json_object_set_new(o, "containerimage.config.digest", json_string(img->id));
+	json_object_set_new(o, "containerimage.descriptor", desc);
+	json_object_set_new(o, "containerimage.digest", json_string(img->manifest_digest));
+	/* buildx: the names, normalised, joined by commas; absent without -t */
+	_cleanup_strbuf_ struct strbuf names = STRBUF_INIT;
+	for (size_t i = 0; b->o->tags && b->o->tags[i]; i++) {
+		_cleanup_free_ char *norm = NULL;
+		_cleanup_error_ struct molt_error *e = NULL;
+		(void)image_ref_normalize(b->o->tags[i], &norm, &e);
+		strbuf_addf(&names, "%s%s", i ? "," : "", norm ? norm : b->o->tags[i]);
+	}
+	if (names.len)
+		json_object_set_new(o, "image.name", json_string(names.buf));
+	_cleanup_free_ char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(o);
+	if (!text)
+		return molt_error_setx(err, ENOMEM, "write the metadata file '%s'", b->o->metadata_file);
+	return write_file_atomic(b->o->metadata_file, text, strlen(text), 0644, err);
 }

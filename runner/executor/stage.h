@@ -187,5 +187,7 @@ int output_write(struct build_ctx *b, const struct build_output_spec *out, const
 		 struct molt_error **err);
 /* Pushes the final image to the --push / type=image,push=true destinations. */
 int output_push(struct build_ctx *b, const struct image *img, struct molt_error **err);
+/* --metadata-file: the result's digests and names as buildx writes them. */
+int output_metadata_file(struct build_ctx *b, const struct image *img, struct molt_error **err);
 
 #endif

@@ -205,11 +205,14 @@ static int plan_from(struct planner *p, size_t s)
 	if (st->platform && platform_parse(st->platform, &pl) < 0)
 		return instr_error(p, "invalid --platform '%s' (OS/ARCH[/VARIANT], e.g. linux/amd64)",
 				   st->platform);
+	bool named = named_context(p, &st->from);
 	if (!strcmp(st->from, "scratch")) {
 		st->base = BASE_SCRATCH;
 		return 0;
 	}
-	if (stage_ref(p, "image", st->from, false, &st->base_stage) < 0)
+	if (named)
+		st->base_stage = -1; /* a named context's image, never a stage */
+	else if (stage_ref(p, "image", st->from, false, &st->base_stage) < 0)
 		return -EINVAL;
 	st->base = st->base_stage >= 0 ? BASE_STAGE : BASE_IMAGE;
 	return 0;

@@ -34,6 +34,10 @@ int platform_from_machine(const char *machine, struct platform *ret);
 char *platform_format(const struct platform *p);
 /* Parses "os/arch[/variant]" (as in FROM --platform); -EINVAL on a malformed string. */
 int platform_parse(const char *s, struct platform *ret);
+struct build_plan;
+/* Refuses a plan whose target platform or a FROM --platform is not this machine's
+ * (molt runs steps natively, without emulation). */
+int platform_check_native(const struct build_plan *p, struct molt_error **err);
 
 /* ---- the plan */
 
@@ -217,6 +221,9 @@ struct plan_options {
 	/* Overrides of the host platform (tests); NULL = platform_host(). */
 	const struct platform *build_platform;
 	const struct platform *target_platform;
+	/* --build-context: "NAME=IMAGE"; FROM NAME, COPY --from=NAME and RUN --mount
+	 * from=NAME read IMAGE, even where a stage is named NAME (as BuildKit). */
+	char *const *named_contexts;
 };
 
 /* Resolves df into a plan. Errors are usage errors naming the Dockerfile line. */

@@ -250,7 +250,9 @@ static int plan_copy_flags(struct planner *p, struct build_instr *bi)
 	if (expand_flag(p, "from", &bi->from) < 0 || expand_flag(p, "chown", &bi->chown) < 0 ||
 	    expand_flag(p, "chmod", &bi->chmod) < 0 || expand_flag(p, "checksum", &bi->checksum) < 0)
 		return -EINVAL;
-	if (bi->from && stage_ref(p, "--from", bi->from, true, &bi->from_stage) < 0)
+	if (bi->from && named_context(p, &bi->from))
+		bi->from_stage = -1;
+	else if (bi->from && stage_ref(p, "--from", bi->from, true, &bi->from_stage) < 0)
 		return -EINVAL;
 	if (bi->chmod && !chmod_valid(bi->chmod))
 		return instr_error_at(p, "--chmod", "invalid --chmod '%s' (an octal mode like 0755)",
@@ -351,8 +353,10 @@ static int plan_run_flags(struct planner *p, struct build_instr *bi)
 		}
 		bi->mounts = xrealloc(bi->mounts, (bi->n_mounts + 1) * sizeof(*bi->mounts));
 		bi->mounts[bi->n_mounts++] = m;
-		if (m.from && stage_ref(p, "--mount from", m.from, true,
-					&bi->mounts[bi->n_mounts - 1].from_stage) < 0)
+		struct build_mount *bm = &bi->mounts[bi->n_mounts - 1];
+		if (bm->from && named_context(p, &bm->from))
+			bm->from_stage = -1;
+		else if (bm->from && stage_ref(p, "--mount from", bm->from, true, &bm->from_stage) < 0)
 			return -EINVAL;
 	}
 	if (expand_flag(p, "network", &bi->network) < 0)

@@ -57,6 +57,8 @@ bool is_proxy_arg(const char *name);
  * names an image; naming itself or a later stage is an error.
  */
 int stage_ref(struct planner *p, const char *what, const char *ref, bool allow_index, int *ret);
+/* Replaces *ref by the image of a --build-context of that name (plan_options), if any. */
+bool named_context(struct planner *p, char **ref);
 
 /* ---- plan_instr.c */
 /* Plans the current instruction p->in of stage st into bi. */

@@ -90,6 +90,20 @@ char *lower_dup(const char *s)
 	return l;
 }
 
+bool named_context(struct planner *p, char **ref)
+{
+	char *const *v = p->opts->named_contexts;
+	size_t n = strlen(*ref);
+	for (size_t i = 0; v && v[i]; i++) {
+		if (!strncmp(v[i], *ref, n) && v[i][n] == '=') {
+			free(*ref);
+			*ref = xstrdup(v[i] + n + 1);
+			return true;
+		}
+	}
+	return false;
+}
+
 /*
  * The earlier stage `ref` names (by AS name, or by index when allow_index), -1 when it
  * names an image. A stage may only use stages defined before it, so naming itself or

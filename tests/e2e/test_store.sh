@@ -100,7 +100,8 @@ molt_fails 1 "not a readable tar archive" "a file that is no tar is refused" "$M
 molt_fails 1 "No such file" "a missing input file is refused" "$MOLT" load -i "$WORK/nothere.tar"
 molt_fails 1 "import: '.*trunc.tar': Truncated" "import of a truncated tar is refused" "$MOLT" import "$WORK/trunc.tar" t:1
 check "everything refused left the store untouched" untouched
-molt_fails 2 "-i FILE|DIR is required" "load without -i is a usage error" "$MOLT" load
+molt_fails 2 "nothing to load: stdin is empty" "load without -i and with an empty stdin is a usage error" \
+	"$MOLT" load </dev/null
 
 # ---- load a docker save tar made by molt: names come from RepoTags
 out=$("$MOLT" load -i "$WORK/good.tar")

@@ -251,6 +251,71 @@ static void test_platform(void)
 	       "malformed --platform values are refused");
 }
 
+/* platform_check_native: a RUN on a foreign platform is refused (no emulation); copying is not. */
+static int native(struct build_plan *plan, const char *from_platform, bool run, bool final,
+		  struct molt_error **err)
+{
+	struct build_instr in = {.kind = run ? DF_RUN : DF_COPY};
+	struct build_stage st = {.platform = (char *)from_platform, .instrs = &in, .n_instrs = 1,
+				 .line = 3, .index = 0, .base = BASE_IMAGE};
+	plan->stages = &st;
+	plan->n_stages = 1;
+	plan->target_index = final ? 0 : 1;
+	int r = platform_check_native(plan, err);
+	plan->stages = NULL;
+	plan->n_stages = 0;
+	return r;
+}
+
+static void test_platform_native(void)
+{
+	struct build_plan plan = {0};
+	struct platform host;
+	struct molt_error *err = NULL;
+	if (platform_host(&host, NULL) < 0) {
+		tap_skip("unknown machine: native platform checks");
+		return;
+	}
+	_cleanup_free_ char *h = platform_format(&host);
+	struct platform foreign = host;
+	snprintf(foreign.arch, sizeof(foreign.arch), "%s", strcmp(host.arch, "arm64") ? "arm64" : "amd64");
+	foreign.variant[0] = '\0';
+	_cleanup_free_ char *f = platform_format(&foreign);
+	plan.target_platform = host;
+	tap_ok(native(&plan, NULL, true, true, &err) == 0, "a RUN on the host's platform (%s) is native", h);
+	plan.target_platform = foreign;
+	int r = native(&plan, NULL, true, true, &err);
+	_cleanup_free_ char *want = xasprintf("--platform=%s: molt runs steps natively; building for "
+					      "%s on %s needs binfmt emulation, which molt does not do",
+					      f, f, h);
+	tap_ok(r == -ENOTSUP && err && str_startswith(err->msg, want), "a RUN under a foreign "
+	       "--platform is refused: %s", err ? err->msg : "(none)");
+	molt_error_free(err);
+	err = NULL;
+	tap_ok(native(&plan, NULL, false, true, &err) == 0,
+	       "a stage that only copies builds for a foreign --platform (cross-compiling)");
+	plan.target_platform = host;
+	r = native(&plan, f, true, false, &err);
+	tap_ok(r == -ENOTSUP && err && str_startswith(err->msg, "FROM --platform=") &&
+		       strstr(err->msg, "binfmt emulation"),
+	       "a RUN after a foreign FROM --platform is refused, named as such");
+	molt_error_free(err);
+	err = NULL;
+	r = native(&plan, f, false, true, &err);
+	tap_ok(r == -ENOTSUP && err && strstr(err->msg, "differs from the target"),
+	       "a final stage FROM --platform other than the target is refused (its label): %s",
+	       err ? err->msg : "(none)");
+	molt_error_free(err);
+	err = NULL;
+	tap_ok(native(&plan, f, false, false, &err) == 0,
+	       "an intermediate stage that only copies may have a foreign FROM --platform");
+	if (!strcmp(host.arch, "amd64")) {
+		tap_ok(native(&plan, "linux/amd64/v3", true, false, &err) == 0,
+		       "FROM --platform=linux/amd64/v3 is amd64 (a feature level)");
+		molt_error_free(err);
+	}
+}
+
 int main(void)
 {
 	test_durations();
@@ -259,5 +324,6 @@ int main(void)
 	test_words();
 	test_heredoc_markers();
 	test_platform();
+	test_platform_native();
 	return tap_done();
 }

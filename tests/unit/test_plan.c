@@ -476,6 +476,40 @@ static void run_struct_cases(void)
 	molt_error_free(err);
 }
 
+/* --build-context NAME=IMAGE: the name reads the image wherever a stage could be named. */
+static void run_named_context_cases(void)
+{
+	const char *t = "FROM busybox AS assets\nRUN x\nFROM assets\nCOPY --from=assets /a /a\n"
+			"COPY --from=tools /t /t\nRUN --mount=from=tools,target=/m true\n";
+	char *named[] = {"assets=sha256:1111111111111111111111111111111111111111111111111111111111111111",
+			 "tools=docker-image-ref:1", NULL};
+	struct dockerfile *df = NULL;
+	struct build_plan *plan = NULL;
+	struct molt_error *err = NULL;
+	int r = dockerfile_parse(t, strlen(t), NULL, &df, &err);
+	struct plan_options o = {.build_platform = &amd64, .target_platform = &amd64,
+				 .named_contexts = named};
+	if (r == 0)
+		r = build_plan_make(df, &o, &plan, &err);
+	if (!tap_ok(r == 0, "a plan with named contexts: %s", err ? err->msg : "ok")) {
+		molt_error_free(err);
+		dockerfile_free(df);
+		return;
+	}
+	const struct build_stage *s = build_plan_stage(plan, 1);
+	tap_ok(s && s->base == BASE_IMAGE && !strcmp(s->from, named[0] + strlen("assets=")),
+	       "FROM NAME reads the named context's image, not the stage of that name");
+	tap_ok(s && s->instrs[0].from_stage == -1 && !strcmp(s->instrs[0].from, named[0] + 7),
+	       "COPY --from=NAME reads the named context, not the stage");
+	tap_str_eq(s ? s->instrs[1].from : NULL, "docker-image-ref:1", "COPY --from names an image context");
+	tap_ok(s && s->instrs[2].n_mounts == 1 && s->instrs[2].mounts[0].from_stage == -1 &&
+		       !strcmp(s->instrs[2].mounts[0].from, "docker-image-ref:1"),
+	       "RUN --mount from=NAME reads the named context");
+	tap_ok(build_plan_stage(plan, 0) == NULL, "the overridden stage is not built");
+	build_plan_free(plan);
+	dockerfile_free(df);
+}
+
 static int fake_base(void *ud, const char *image, struct plan_base *ret)
 {
 	(void)ud;
@@ -564,5 +598,6 @@ int main(void)
 	run_err_facts();
 	run_struct_cases();
 	run_base_config_cases();
+	run_named_context_cases();
 	return tap_done();
 }
