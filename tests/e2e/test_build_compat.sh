@@ -28,7 +28,6 @@ refused() {
 refused --check "no Dockerfile linter"
 refused --call check "only builds"
 refused --call targets "only builds"
-refused --cgroup-parent /x "own cgroup"
 refused --cpu-period 100 "no CPU limits"
 refused --cpu-quota 100 "no CPU limits"
 refused -c 2 "no CPU limits"
@@ -40,6 +39,5 @@ refused --squash "one layer per step"
 refused --detach "no build server"
 refused --allow security.insecure "no privilege"
 refused --attest type=sbom "no attestations"
-refused --isolation hyperv "Windows"
 
 done_testing
