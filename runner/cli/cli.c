@@ -40,8 +40,17 @@ static const struct molt_command commands[] = {
 	{"inspect", cmd_inspect, "molt inspect IMAGE", "print an image's config and manifest", "", NULL},
 	{"tag", cmd_tag, "molt tag SRC DST", "give an image another name", "", NULL},
 	{"rmi", cmd_rmi, "molt rmi IMAGE...", "remove image names (and unused blobs)", "", NULL},
-	{"prune", cmd_prune, "molt prune [--all]", "remove unused blobs, layers and cache",
-	 "      --all                empty the store completely\n", NULL},
+	{"prune", cmd_prune, "molt prune [--all | --keep-storage SIZE] [--filter until=DURATION]",
+	 "remove unused blobs, layers and cache",
+	 "      --all                empty the store completely\n"
+	 "      --keep-storage SIZE  remove build cache entries, least recently used first,\n"
+	 "                           until blobs and unpacked layers take at most SIZE\n"
+	 "                           (512m, 10GB); images in the store and their layers are\n"
+	 "                           always kept, so the store may stay above SIZE\n"
+	 "      --filter until=DURATION  remove only cache entries unused for DURATION (24h,\n"
+	 "                           90m, 7d; with --keep-storage: only those, until SIZE)\n"
+	 "      --keep-duration DURATION  the same as --filter until=DURATION\n"
+	 "without options: remove blobs and layers no image and no cache entry uses\n", NULL},
 	{"load", cmd_load, "molt load -i FILE|DIR",
 	 "load a docker save tar, an OCI archive or an OCI layout",
 	 "  -i, --input FILE|DIR     what to load\n"

@@ -625,6 +625,7 @@ int cache_step_lookup(struct stage_run *sr, const struct build_instr *in,
 		return r;
 	}
 	hit_result(in, &e, ret);
+	cache_index_touch(sr->b->store, key); /* last use, for molt prune */
 	cache_state_next(key, e.has_layer ? e.diff_id : NULL, c->state);
 	c->key[0] = '\0';
 	cache_entry_done(&e);
