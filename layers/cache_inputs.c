@@ -99,7 +99,7 @@ int cache_inputs_put(struct layer_store *s, const char *key, const char *json,
 	if (r == 0)
 		r = ensure_dir(s, LINKS_DIR, err);
 	_cleanup_free_ char *rel = xasprintf(INPUTS_DIR "/%s", digest_hex(key));
-	if (r == 0)
+	if (r == 0 && json)
 		r = put_file(s, rel, json, err);
 	for (size_t i = 0; r == 0 && links && links[i]; i++)
 		if (digest_is_valid(links[i]))

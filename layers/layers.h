@@ -461,8 +461,9 @@ int cache_index_mark(struct layer_store *s, char ***blobs, char ***diffs, size_t
 
 /* ---- the cache's inputs and last use (cache_inputs.c), pruning it (cache_prune.c) */
 /*
- * Records what the entry `key` was built from (JSON, runner/executor/cache_explain.c)
- * and puts key first in each of links' lists (a few most recent keys per link).
+ * Records what the entry `key` was built from (JSON, runner/executor/cache_explain.c;
+ * NULL: keeps the record) and puts key first in each of links' lists (a few most
+ * recent keys per link).
  */
 int cache_inputs_put(struct layer_store *s, const char *key, const char *json,
 		     char *const *links, struct molt_error **err);

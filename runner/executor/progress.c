@@ -324,6 +324,21 @@ static void render_note(struct progress *p, const char *text)
 		tty_draw_live(p);
 }
 
+static void render_explain(struct progress *p, unsigned id, const char *text)
+{
+	struct step *s = find_step(p, id);
+	if (p->mode == PROGRESS_TTY)
+		tty_clear_live(p);
+	close_open_line(p);
+	_cleanup_free_ char *safe = term_escape(text);
+	if (p->mode == PROGRESS_PLAIN && s)
+		emitf(p, "#%u %s\n", s->seq, safe);
+	else
+		emitf(p, "%s\n", safe);
+	if (p->mode == PROGRESS_TTY)
+		tty_draw_live(p);
+}
+
 void progress_tick(struct progress *p)
 {
 	if (p->mode != PROGRESS_TTY)
@@ -381,6 +396,14 @@ void progress_end(const struct progress_out *o, unsigned id, bool cached, const 
 	}
 }
 
+void progress_explain(const struct progress_out *o, unsigned id, const char *text)
+{
+	if (o->direct)
+		render_explain(o->direct, id, text);
+	else if (o->fd >= 0)
+		send_frame(o->fd, 'X', id, text, strlen(text));
+}
+
 void progress_note(const struct progress_out *o, const char *text)
 {
 	if (o->direct)
@@ -406,6 +429,9 @@ static int dispatch_frame(struct progress *p, char type, unsigned id, const char
 		return 0;
 	case 'N':
 		render_note(p, s);
+		return 0;
+	case 'X':
+		render_explain(p, id, s);
 		return 0;
 	default:
 		return -EBADMSG;
