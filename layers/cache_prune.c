@@ -5,7 +5,10 @@
  * keepDuration) for long-lived CI machines.
  *
  * Under gc.lock held exclusive (no build is between writing a blob and recording it):
- *   1. what the index's images reach is kept whatever the limits (tagged images);
+ *   0. untagged images leave the index: every build's result is stored untagged until
+ *      named, so a CI machine's index fills with results nobody named (docker image
+ *      prune's dangling images); their layers stay while cache entries use them;
+ *   1. what the tagged images reach is kept whatever the limits;
  *   2. the cache entries are ordered by last use (the entry file's mtime, touched on
  *      every hit: cache_inputs.c), oldest first;
  *   3. entries are removed in that order while they match (--filter: unused that long;
@@ -242,13 +245,36 @@ static void prune_state_done(struct prune_state *p)
 	free(p->v);
 }
 
+/* Step 0: removes the index entries without a name (unless the same image has one). */
+static int drop_untagged(struct layer_store *s, size_t *ret_n, struct molt_error **err)
+{
+	struct image_entry *v = NULL;
+	size_t n = 0, dropped = 0;
+	int r = layer_store_list(s, &v, &n, err);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		bool named = v[i].name != NULL;
+		for (size_t k = 0; k < n && !named; k++)
+			named = v[k].name && !strcmp(v[k].manifest_digest, v[i].manifest_digest);
+		if (named)
+			continue;
+		r = layer_store_image_remove(s, v[i].manifest_digest, err);
+		dropped += r == 0;
+	}
+	image_entries_free(v, n);
+	*ret_n = dropped;
+	return r;
+}
+
 static int prune_locked(struct layer_store *s, const struct cache_prune_opts *o,
 			struct cache_prune_report *ret, struct molt_error **err)
 {
 	_cleanup_strv_ char **iblobs = xcalloc(1, sizeof(char *));
 	_cleanup_strv_ char **idiffs = xcalloc(1, sizeof(char *));
 	bool keep_all_unpacked = false;
-	int r = store_gc_image_set(s, &iblobs, &idiffs, &keep_all_unpacked, err);
+	size_t untagged = 0;
+	int r = drop_untagged(s, &untagged, err);
+	if (r == 0)
+		r = store_gc_image_set(s, &iblobs, &idiffs, &keep_all_unpacked, err);
 	if (r < 0)
 		return molt_error_wrap(err, "prune stopped, nothing removed");
 	struct prune_state p = {0};
@@ -264,6 +290,7 @@ static int prune_locked(struct layer_store *s, const struct cache_prune_opts *o,
 	rep.removed = remove_entries(s, &p, o);
 	rep.kept = p.n - rep.removed;
 	rep.bytes_after = p.used;
+	rep.untagged = untagged;
 	prune_state_done(&p);
 	r = store_gc_collect(s, &rep.files_removed, err);
 	if (r < 0)

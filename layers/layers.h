@@ -484,6 +484,7 @@ struct cache_prune_opts {
 };
 struct cache_prune_report {
 	size_t removed, kept;          /* cache entries */
+	size_t untagged;               /* untagged images removed from the index */
 	size_t files_removed;          /* blobs and unpacked layers */
 	uint64_t bytes_before, bytes_after, image_bytes; /* image_bytes: held by images */
 };
@@ -491,8 +492,9 @@ struct cache_prune_report {
  * Removes cache entries, least recently used first: with unused_for, those unused
  * that long; with keep_bytes, until the store's blobs and unpacked layers take at
  * most keep_bytes (both: the first kind, until the second holds, as BuildKit's GC
- * policies). Images in the index and what they reference are never removed. Waits
- * for other molt processes (gc.lock), then collects garbage as layer_store_gc().
+ * policies). Untagged images leave the index first; tagged images and what they
+ * reference are never removed. Waits for other molt processes (gc.lock), then
+ * collects garbage as layer_store_gc().
  */
 int cache_prune(struct layer_store *s, const struct cache_prune_opts *o,
 		struct cache_prune_report *ret, struct molt_error **err);

@@ -138,8 +138,10 @@ static int prune_cache(struct layer_store *s, const struct cache_prune_opts *o,
 	       "the store took %s, now %s\n",
 	       rep.removed, rep.removed == 1 ? "y" : "ies", rep.files_removed, rep.kept, before,
 	       after);
+	if (rep.untagged)
+		printf("removed %zu untagged image%s\n", rep.untagged, rep.untagged == 1 ? "" : "s");
 	if (o->keep_bytes >= 0 && rep.bytes_after > (uint64_t)o->keep_bytes)
-		printf("still above --keep-storage: images in the store hold %s and are kept "
+		printf("still above --keep-storage: tagged images hold %s and are kept "
 		       "('molt rmi' them first)%s\n",
 		       img, o->unused_for >= 0 ? ", and newer cache entries are kept by --filter" : "");
 	return 0;
