@@ -19,8 +19,9 @@
  *   reads        what a step reads besides the context: --from stage/image, bind
  *                mounts, ADD URLs -> their identity (a state, a manifest digest)
  *   files        COPY/ADD from the context: [path, mode, owner, content digest] of
- *                every entry the key's walk hashed (at most FILES_MAX; more are
- *                summarised), collected in the same walk, so no file is read twice
+ *                every entry the key's walk hashed (at most FILES_MAX entries and
+ *                FILES_BYTES_MAX of paths; more are summarised), collected in the
+ *                same walk, so no file is read twice
  *
  * and two link lists point at it (most recent first): by its parent state and by
  * its position (context directory, Dockerfile name, stage, instruction index).
@@ -44,13 +45,14 @@
 #include "cache_explain.h"
 
 #define FILES_MAX 50000u  /* files listed per step; above, only "the files changed" */
+#define FILES_BYTES_MAX (8u << 20) /* and their paths' bytes (long names cost memory) */
 #define SHOW_MAX 4u       /* reasons per line */
 #define FILES_SHOW 3u     /* files per line */
 #define TEXT_SHOW 60u     /* characters of an instruction or value shown */
 
 struct explain_files {
 	json_t *list; /* [[path, mode, owner, content], …] */
-	size_t n;
+	size_t n, bytes;
 	bool over;
 };
 
@@ -161,7 +163,8 @@ void explain_file(struct explain_files *f, const char *path, const struct stat *
 {
 	if (!f)
 		return;
-	if (f->n >= FILES_MAX) {
+	f->bytes += strlen(path);
+	if (f->n >= FILES_MAX || f->bytes > FILES_BYTES_MAX) {
 		f->over = true;
 		return;
 	}
