@@ -79,6 +79,8 @@ static int link_add(struct layer_store *s, const char *link, const char *key,
 		    struct molt_error **err)
 {
 	_cleanup_strv_ char **old = cache_inputs_linked(s, link);
+	if (old[0] && !strcmp(old[0], key))
+		return 0; /* a hit on the step last built: nothing to move, nothing to write */
 	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
 	strbuf_addf(&sb, "%s\n", key);
 	for (size_t i = 0, n = 1; old[i] && n < LINK_KEEP; i++)

@@ -41,6 +41,11 @@ build "$c" >/dev/null; echo 'int main(){return 1;}' >"$c/src/main.c"
 build "$c" && is "$(n_misses)" 0 "without --explain-cache nothing is explained" ||
 	{ not_ok "a build without --explain-cache"; fail_diag; }
 
+echo 'int main(){return 3;}' >"$c/src/main.c"
+err=$("$MOLT" build --progress quiet --explain-cache "$c" 2>&1 >/dev/null)
+like "$err" "^cache miss: COPY src/ /app/: file 'src/main.c' changed \(content\)" \
+	"--progress quiet still prints what --explain-cache asked for (without step numbers)"
+
 # 2. Context files: changed content, added, removed, changed mode; and the step after.
 echo 'int main(){return 2;}' >"$c/src/main.c"
 if xbuild "$c"; then
