@@ -159,7 +159,19 @@ xbuild "$c" --platform linux/arm64 &&
 	is "$(why 'COPY p')" "COPY p /p: platform changed: linux/amd64 → linux/arm64" \
 		"another platform" || { not_ok "a scratch build for linux/arm64"; fail_diag; }
 
-# 7. --no-cache says so; a lost layer says so.
+# 7. Settings in effect (their values are in the image config, so they are shown).
+u=$(ctx user <<'EOF2'
+FROM busybox
+USER 1000
+RUN id -u > /tmp/id
+EOF2
+)
+xbuild "$u" || { not_ok "a build as USER 1000"; fail_diag; }
+sed -i 's/^USER 1000/USER 1001/' "$u/Dockerfile"
+xbuild "$u" && is "$(why 'RUN id')" "RUN id -u > /tmp/id: USER changed: '1000' → '1001'" \
+	"USER: old → new" || { not_ok "a build as USER 1001"; fail_diag; }
+
+# 8. --no-cache says so; a lost layer says so.
 xbuild "$c" --platform linux/arm64 --no-cache &&
 	is "$(why 'COPY p')" "COPY p /p: --no-cache" "--no-cache is the reason" ||
 	{ not_ok "a --no-cache build"; fail_diag; }
