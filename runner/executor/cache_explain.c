@@ -64,6 +64,7 @@ struct explain_stage {
 	json_t *rec;        /* the running step's record */
 	char parent_link[DIGEST_STR_LEN], pos_link[DIGEST_STR_LEN];
 	bool prev_missed;   /* the layer step before this one (in this stage) missed */
+	char *prev_text;    /* its instruction */
 };
 
 /* ---------------------------------------------------------------- collecting */
@@ -144,6 +145,7 @@ void explain_stage_free(struct explain_stage *x)
 	free(x->base_what);
 	free(x->base_id);
 	free(x->platform);
+	free(x->prev_text);
 	free(x);
 }
 
@@ -599,6 +601,10 @@ static char *why_missed(struct stage_run *sr, struct explain_stage *x)
 	then = nearest(s, x->pos_link, x->rec);
 	if (!then)
 		return xstrdup("no previous build of this step");
+	if (x->prev_missed && x->prev_text) {
+		_cleanup_free_ char *t = shown(x->prev_text);
+		return xasprintf("the step before (%s) made a new layer", t);
+	}
 	if (x->prev_missed)
 		return xstrdup("the step before made a new layer");
 	return explain_diff(then, now, false);
@@ -614,8 +620,6 @@ void explain_miss(struct stage_run *sr, struct explain_stage *x, const char *why
 	_cleanup_free_ char *reason = why ? xstrdup(why)
 				    : x && x->rec ? why_missed(sr, x)
 						  : xstrdup("the step cannot be cached");
-	if (x)
-		x->prev_missed = true;
 	/* The instruction again, so that the line reads alone (a log grepped for misses). */
 	const struct build_stage *st = sr->st;
 	unsigned i = sr->step_id & 0xffffu;
@@ -625,6 +629,11 @@ void explain_miss(struct stage_run *sr, struct explain_stage *x, const char *why
 	_cleanup_free_ char *t = clip(text ? text : "");
 	_cleanup_free_ char *line = xasprintf("cache miss: %s: %s", t, reason);
 	progress_explain(sr->po, sr->step_id, line);
+	if (x) {
+		x->prev_missed = true;
+		free(x->prev_text);
+		x->prev_text = xstrdup(text ? text : "");
+	}
 }
 
 void explain_hit(struct stage_run *sr, struct explain_stage *x, const char *key)

@@ -51,7 +51,7 @@ echo 'int main(){return 2;}' >"$c/src/main.c"
 if xbuild "$c"; then
 	is "$(why 'COPY src/')" "COPY src/ /app/: file 'src/main.c' changed (content)" \
 		"a changed file is named, with what changed (content)"
-	is "$(why 'RUN cat')" "RUN cat /app/main.c > /out: the step before made a new layer" \
+	is "$(why 'RUN cat')" "RUN cat /app/main.c > /out: the step before ('COPY src/ /app/') made a new layer" \
 		"the step after it: its parent layer changed"
 else not_ok "a build after a content change"; fail_diag; fi
 echo new >"$c/src/new.h"
