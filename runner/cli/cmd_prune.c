@@ -180,8 +180,8 @@ int cmd_prune(int argc, char **argv, struct molt_global *g, struct molt_error **
 	size_t n_cached = 0;
 	_cleanup_error_ struct molt_error *e2 = NULL;
 	if (cache_index_mark(s, &blobs, &diffs, &n_cached, &e2) == 0 && n_cached)
-		printf("kept %zu build cache entr%s and %zu cached layer%s ('molt prune --all' "
-		       "removes them)\n",
+		printf("kept %zu build cache entr%s and %zu cached layer%s ('molt prune "
+		       "--keep-storage SIZE' or '--filter until=DURATION' removes them)\n",
 		       n_cached, n_cached == 1 ? "y" : "ies", strv_len(blobs),
 		       strv_len(blobs) == 1 ? "" : "s");
 	strv_free(blobs);
