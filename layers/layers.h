@@ -464,6 +464,46 @@ int cache_index_put(struct layer_store *s, const struct cache_entry *e, struct m
 int cache_index_mark(struct layer_store *s, char ***blobs, char ***diffs, size_t *ret_n,
 		     struct molt_error **err);
 
+/* ---- the cache's inputs and last use (cache_inputs.c), pruning it (cache_prune.c) */
+/*
+ * Records what the entry `key` was built from (JSON, runner/executor/cache_explain.c;
+ * NULL: keeps the record) and puts key first in each of links' lists (a few most
+ * recent keys per link).
+ */
+int cache_inputs_put(struct layer_store *s, const char *key, const char *json,
+		     char *const *links, struct molt_error **err);
+/* The record of key (-ENOENT when there is none). */
+int cache_inputs_get(struct layer_store *s, const char *key, char **ret_json,
+		     struct molt_error **err);
+/* The keys recorded under link, most recent first (an empty list when none). */
+char **cache_inputs_linked(struct layer_store *s, const char *link);
+void cache_inputs_drop(struct layer_store *s, const char *key);
+/* Removes records and link lists no entry needs any more (garbage collection). */
+void cache_inputs_sweep(struct layer_store *s);
+/* Marks an entry used now (the prune's LRU order and age). */
+void cache_index_touch(struct layer_store *s, const char *key);
+
+struct cache_prune_opts {
+	int64_t keep_bytes;   /* remove until the store takes at most this; < 0: no limit */
+	int64_t unused_for;   /* only entries unused for this many seconds; < 0: any */
+};
+struct cache_prune_report {
+	size_t removed, kept;          /* cache entries */
+	size_t untagged;               /* untagged images removed from the index */
+	size_t files_removed;          /* blobs and unpacked layers */
+	uint64_t bytes_before, bytes_after, image_bytes; /* image_bytes: held by images */
+};
+/*
+ * Removes cache entries, least recently used first: with unused_for, those unused
+ * that long; with keep_bytes, until the store's blobs and unpacked layers take at
+ * most keep_bytes (both: the first kind, until the second holds, as BuildKit's GC
+ * policies). Untagged images leave the index first; tagged images and what they
+ * reference are never removed. Waits for other molt processes (gc.lock), then
+ * collects garbage as layer_store_gc().
+ */
+int cache_prune(struct layer_store *s, const struct cache_prune_opts *o,
+		struct cache_prune_report *ret, struct molt_error **err);
+
 /* end of section A */
 
 

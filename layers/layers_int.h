@@ -31,6 +31,11 @@ struct layer_store {
 int store_lock_file(int dirfd, const char *name, bool exclusive, bool wait, int *ret_fd,
 		    struct molt_error **err);
 int store_lock_fd(int fd, bool exclusive, bool wait, struct molt_error **err);
+/* store_gc.c, with gc.lock held exclusive: appends the hex names of the blobs and diff
+ * IDs the index's images reach (unsorted); collects garbage (layer_store_gc's work). */
+int store_gc_image_set(struct layer_store *s, char ***blobs, char ***diffs,
+		       bool *keep_all_unpacked, struct molt_error **err);
+int store_gc_collect(struct layer_store *s, size_t *ret_removed, struct molt_error **err);
 /* Makes tmp/<pid>.<rand>/ and returns it flock'ed (the lock lives as long as the fd). */
 int store_tmp_create(int tmpfd, const char *tmp_path, char **ret_path, int *ret_lockfd,
 		     struct molt_error **err);

@@ -56,20 +56,25 @@ static int mark_image(struct layer_store *s, const char *manifest_digest, char *
 	return 0;
 }
 
-/* Hex names of every blob and diff ID the index reaches, sorted for bsearch. */
-static int reachable_set(struct layer_store *s, char ***ret_blobs, char ***ret_diffs,
-			 bool *keep_all_unpacked, struct molt_error **err)
+int store_gc_image_set(struct layer_store *s, char ***blobs, char ***diffs,
+		       bool *keep_all_unpacked, struct molt_error **err)
 {
 	struct image_entry *v = NULL;
 	size_t n = 0;
 	int r = layer_store_list(s, &v, &n, err);
-	if (r < 0)
-		return r;
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = mark_image(s, v[i].manifest_digest, blobs, diffs, keep_all_unpacked, err);
+	image_entries_free(v, n);
+	return r;
+}
+
+/* Hex names of every blob and diff ID the index reaches, sorted for bsearch. */
+static int reachable_set(struct layer_store *s, char ***ret_blobs, char ***ret_diffs,
+			 bool *keep_all_unpacked, struct molt_error **err)
+{
 	_cleanup_strv_ char **blobs = xcalloc(1, sizeof(char *));
 	_cleanup_strv_ char **diffs = xcalloc(1, sizeof(char *));
-	for (size_t i = 0; i < n && r == 0; i++)
-		r = mark_image(s, v[i].manifest_digest, &blobs, &diffs, keep_all_unpacked, err);
-	image_entries_free(v, n);
+	int r = store_gc_image_set(s, &blobs, &diffs, keep_all_unpacked, err);
 	/* The build cache's layers live as long as its entries (layers/cache_index.c). */
 	size_t n_cached = 0;
 	if (r == 0)
@@ -148,16 +153,30 @@ int layer_store_gc(struct layer_store *s, bool wait, size_t *ret_removed,
 	}
 	if (r < 0)
 		return r;
+	r = store_gc_collect(s, &removed, err);
+	/* Back to shared: this process still has the store open. */
+	(void)layer_store_gc_lock(s, false, true, NULL);
+	if (r < 0)
+		return r;
+	*ret_removed = removed;
+	return 0;
+}
+
+int store_gc_collect(struct layer_store *s, size_t *ret_removed, struct molt_error **err)
+{
+	size_t removed = 0;
 	_cleanup_strv_ char **blobs = NULL;
 	_cleanup_strv_ char **diffs = NULL;
 	bool keep_all_unpacked = false;
-	r = reachable_set(s, &blobs, &diffs, &keep_all_unpacked, err);
+	int r = reachable_set(s, &blobs, &diffs, &keep_all_unpacked, err);
 	if (r == 0)
 		r = sweep(s, "blobs/sha256", blobs, &removed, err);
 	if (r == 0 && !keep_all_unpacked)
 		r = sweep(s, "layers/sha256", diffs, &removed, err);
 	if (r == 0)
 		sweep_index_temps(s);
+	if (r == 0)
+		cache_inputs_sweep(s);
 	/*
 	 * The registry client's records (registry_pull.c, registry_blob.c): where a blob
 	 * came from is kept only while the blob is; a partial download belongs to a pull
@@ -168,8 +187,6 @@ int layer_store_gc(struct layer_store *s, bool wait, size_t *ret_removed,
 		r = sweep(s, "registry/sources", blobs, &reg_removed, err);
 	if (r == 0)
 		r = sweep(s, "registry/partial", NULL, &reg_removed, err);
-	/* Back to shared: this process still has the store open. */
-	(void)layer_store_gc_lock(s, false, true, NULL);
 	if (r < 0)
 		return r;
 	*ret_removed = removed;

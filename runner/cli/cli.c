@@ -41,7 +41,7 @@ const struct molt_command cli_commands[] = {
 	{"tag", cmd_tag, "molt tag SRC DST", "give an image another name", "", cli_no_options},
 	{"rmi", cmd_rmi, "molt rmi IMAGE...", "remove image names (and unused blobs)", "",
 	 cli_no_options},
-	{"prune", cmd_prune, "molt prune [--all]", "remove unused blobs, layers and cache", "",
+	{"prune", cmd_prune, "molt prune [--all | --keep-storage SIZE] [--filter until=DURATION]", "remove unused blobs, layers and cache", "",
 	 cmd_prune_options},
 	{"load", cmd_load, "molt load [-i FILE|DIR|-]",
 	 "load a docker save tar, an OCI archive or an OCI layout", "", cmd_load_options},

@@ -31,6 +31,7 @@ struct build_options {
 	const char *target;
 	char **build_args;
 	bool no_cache;
+	bool explain_cache;
 	struct build_output *outputs;
 	size_t n_outputs;
 	const char *network;
@@ -208,6 +209,7 @@ const struct cli_option cmd_build_options[] = {
 	{0, "target", "STAGE", false, "build only up to this stage"},
 	{0, "build-arg", "K[=V]", false, "set a build argument (repeatable; K alone takes $K)"},
 	{0, "no-cache", NULL, false, "do not use the build cache"},
+	{0, "explain-cache", NULL, false, "say which input changed for each step that missed the cache"},
 	{'o', "output", "SPEC", false,
 	 "type=oci|docker|local|tar,dest=PATH, or a directory;\n"
 	 "local writes files owned by you, without set-uid and\n"
@@ -349,6 +351,8 @@ static int set_option(void *userdata, const struct cli_option *opt, const char *
 		return cli_set_max_unpack("build", v, err);
 	} else if (!strcmp(name, "no-cache")) {
 		o->no_cache = true;
+	} else if (!strcmp(name, "explain-cache")) {
+		o->explain_cache = true;
 	} else if (!strcmp(name, "print-plan")) {
 		o->print_plan = true;
 	} else if (!strcmp(name, "pull")) {
@@ -502,6 +506,7 @@ static int execute(const struct build_options *o, struct molt_global *g,
 		.progress = mode,
 		.jobs = o->jobs > 0 ? (unsigned)o->jobs : 0,
 		.no_cache = o->no_cache,
+		.explain_cache = o->explain_cache,
 		.df = df,
 		.plan_opts = popts,
 		.registry = &o->reg,

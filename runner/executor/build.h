@@ -44,6 +44,7 @@ struct build_request {
 	enum progress_mode progress;
 	unsigned jobs;
 	bool no_cache;
+	bool explain_cache; /* --explain-cache: say why each missed step missed */
 	/*
 	 * The parsed Dockerfile and the options the plan was made with: once the store
 	 * is open the executor plans again with the base images' configs (plan_base), so

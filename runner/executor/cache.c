@@ -8,6 +8,7 @@
 #include <sys/sysmacros.h>
 
 #include "cache.h"
+#include "cache_explain.h"
 #include "../frontend/dockerignore.h"
 
 #define CACHE_DOMAIN "molt build cache v1"
@@ -187,6 +188,7 @@ struct src_walk {
 	size_t src_prefix; /* as the copy engine: length of the source's path plus '/' */
 	struct seen_inode *seen;
 	size_t n_seen;
+	struct explain_files *files; /* --explain-cache: what the walk hashed, or NULL */
 };
 
 /* The same rule as the copy engine's excluded(). */
@@ -201,9 +203,9 @@ static bool walk_excluded(const struct src_walk *w, const char *rel, bool is_dir
 	return *below && w->exclude(w->exclude_ud, below, is_dir);
 }
 
-static int hash_content(struct cache_hash *h, int fd, const char *rel, struct molt_error **err)
+static int hash_content(struct cache_hash *h, int fd, const char *rel,
+			char digest[DIGEST_STR_LEN], struct molt_error **err)
 {
-	char digest[DIGEST_STR_LEN];
 	uint64_t size = 0;
 	int r = digest_fd(fd, digest, &size, err);
 	if (r < 0)
@@ -231,19 +233,25 @@ static int hash_meta(struct src_walk *w, int dirfd, const char *name, const stru
 			return molt_error_set(err, errno, "read link '%s'", rel);
 		target[n] = '\0';
 		cache_hash_str(h, "target", target);
+		explain_file(w->files, rel, st, w->keep_owner, target);
 		return 0;
 	}
 	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
 		cache_hash_int(h, "rdev", (int64_t)st->st_rdev);
+		_cleanup_free_ char *dev = xasprintf("rdev %ju", (uintmax_t)st->st_rdev);
+		explain_file(w->files, rel, st, w->keep_owner, dev);
 		return 0;
 	}
-	if (!S_ISREG(st->st_mode))
+	if (!S_ISREG(st->st_mode)) {
+		explain_file(w->files, rel, st, w->keep_owner, NULL);
 		return 0;
+	}
 	/* The copy keeps hardlinks between copied files: their structure is output too. */
 	if (st->st_nlink > 1) {
 		for (size_t i = 0; i < w->n_seen; i++)
 			if (w->seen[i].dev == st->st_dev && w->seen[i].ino == st->st_ino) {
 				cache_hash_str(h, "hardlink", w->seen[i].rel);
+				explain_file(w->files, rel, st, w->keep_owner, w->seen[i].rel);
 				return 0;
 			}
 		w->seen = xrealloc(w->seen, (w->n_seen + 1) * sizeof(*w->seen));
@@ -254,7 +262,11 @@ static int hash_meta(struct src_walk *w, int dirfd, const char *name, const stru
 		openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return molt_error_set(err, errno, "open '%s'", rel);
-	return hash_content(h, fd, rel, err);
+	char digest[DIGEST_STR_LEN];
+	int r = hash_content(h, fd, rel, digest, err);
+	if (r == 0)
+		explain_file(w->files, rel, st, w->keep_owner, digest);
+	return r;
 }
 
 static int walk_children(struct src_walk *w, int *dirfd, const char *rel, unsigned depth,
@@ -326,6 +338,7 @@ static int walk_source(struct src_walk *w, const char *src, struct molt_error **
 	size_t sn = strv_len(comps);
 	if (S_ISDIR(st.st_mode)) {
 		cache_hash_int(w->h, "dir", (int64_t)(st.st_mode & 07777));
+		explain_file(w->files, src, &st, w->keep_owner, NULL);
 		if (w->keep_owner) {
 			cache_hash_int(w->h, "uid", (int64_t)st.st_uid);
 			cache_hash_int(w->h, "gid", (int64_t)st.st_gid);
@@ -346,15 +359,23 @@ static int walk_source(struct src_walk *w, const char *src, struct molt_error **
 		cache_hash_int(w->h, "uid", (int64_t)st.st_uid);
 		cache_hash_int(w->h, "gid", (int64_t)st.st_gid);
 	}
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st.st_mode)) {
+		explain_file(w->files, src, &st, w->keep_owner, NULL);
 		return 0;
-	return hash_content(w->h, fd, src, err);
+	}
+	char digest[DIGEST_STR_LEN];
+	int r = hash_content(w->h, fd, src, digest, err);
+	if (r == 0)
+		explain_file(w->files, src, &st, w->keep_owner, digest);
+	return r;
 }
 
-int cache_sources_digest(int src_root, char *const *sources, bool keep_owner,
-			 bool (*skip)(void *, const char *, bool), void *skip_userdata,
-			 bool (*exclude)(void *, const char *, bool), void *exclude_userdata,
-			 char ret[DIGEST_STR_LEN], struct molt_error **err)
+/* cache_sources_digest(), the walk also reporting each entry to files (may be NULL). */
+static int sources_digest(int src_root, char *const *sources, bool keep_owner,
+			  bool (*skip)(void *, const char *, bool), void *skip_userdata,
+			  bool (*exclude)(void *, const char *, bool), void *exclude_userdata,
+			  struct explain_files *files, char ret[DIGEST_STR_LEN],
+			  struct molt_error **err)
 {
 	struct src_walk w = {
 		.h = cache_hash_new("sources"),
@@ -364,6 +385,7 @@ int cache_sources_digest(int src_root, char *const *sources, bool keep_owner,
 		.skip_ud = skip_userdata,
 		.exclude = exclude,
 		.exclude_ud = exclude_userdata,
+		.files = files,
 	};
 	int r = 0;
 	for (size_t i = 0; sources && sources[i] && r == 0; i++) {
@@ -383,6 +405,15 @@ int cache_sources_digest(int src_root, char *const *sources, bool keep_owner,
 	return r;
 }
 
+int cache_sources_digest(int src_root, char *const *sources, bool keep_owner,
+			 bool (*skip)(void *, const char *, bool), void *skip_userdata,
+			 bool (*exclude)(void *, const char *, bool), void *exclude_userdata,
+			 char ret[DIGEST_STR_LEN], struct molt_error **err)
+{
+	return sources_digest(src_root, sources, keep_owner, skip, skip_userdata, exclude,
+			      exclude_userdata, NULL, ret, err);
+}
+
 /* ---------------------------------------------------------------- the executor's hooks */
 
 struct stage_cache {
@@ -390,6 +421,7 @@ struct stage_cache {
 	char key[DIGEST_STR_LEN];   /* the running step's key, "" when not recorded */
 	char *clock;                /* created of the last layer step (or the base) */
 	bool fixed_time;            /* $SOURCE_DATE_EPOCH: every time is the build time */
+	struct explain_stage *ex;   /* the steps' inputs part by part (cache_explain.c) */
 };
 
 /* The manifest digest of an image the plan names (bases.c), "" when it is missing. */
@@ -431,6 +463,7 @@ int cache_stage_begin(struct stage_run *sr, struct molt_error **err)
 		stage_state(sr, sr->st->base_stage, c->state);
 		break;
 	}
+	c->ex = explain_stage_new(sr);
 	return 0;
 }
 
@@ -459,6 +492,8 @@ static int copy_reads(struct stage_run *sr, const struct build_instr *in,
 		if (!in->checksum)
 			r = add_url_prefetch(sr, in->sources[i], &fetched, err);
 		cache_hash_str(h, "url", fetched);
+		_cleanup_free_ char *what = xasprintf("URL '%s'", in->sources[i]);
+		explain_read(sr->cache->ex, what, fetched);
 	}
 	struct dockerignore *ex = NULL;
 	if (r == 0 && in->exclude && in->exclude[0])
@@ -468,12 +503,27 @@ static int copy_reads(struct stage_run *sr, const struct build_instr *in,
 	context_copy_filter(sr->b, &skip, &skip_ud);
 	char d[DIGEST_STR_LEN] = "";
 	if (r == 0)
-		r = cache_sources_digest(sr->b->context_fd, local, false, skip, skip_ud,
-					 ex ? context_ignored : NULL, ex, d, err);
+		r = sources_digest(sr->b->context_fd, local, false, skip, skip_ud,
+				   ex ? context_ignored : NULL, ex, explain_files_of(sr->cache->ex), d,
+				   err);
 	dockerignore_free(ex);
 	cache_hash_str(h, "local", d);
 	cache_hash_final(h, ret);
 	return r;
+}
+
+/* --explain-cache: a stage's identity is its final state, an image's its manifest digest. */
+static void explain_from(struct stage_run *sr, const char *flag, const char *from, int stage)
+{
+	const struct image *img = NULL;
+	_cleanup_error_ struct molt_error *e = NULL;
+	char id[DIGEST_STR_LEN] = "";
+	if (stage >= 0)
+		stage_state(sr, stage, id);
+	else if (bases_get(sr->b, from, &img, &e) == 0)
+		snprintf(id, sizeof(id), "%s", img->manifest_digest);
+	_cleanup_free_ char *what = xasprintf("%s %s '%s'", flag, stage >= 0 ? "stage" : "image", from);
+	explain_read(sr->cache->ex, what, id);
 }
 
 /* What a step reads besides its own text: sources, --from states, mount sources. */
@@ -489,6 +539,7 @@ static int step_reads(struct stage_run *sr, const struct build_instr *in, char r
 			else
 				image_state(sr, in->from, ret);
 			*ret_cacheable = ret[0] != '\0';
+			explain_from(sr, "--from", in->from, in->from_stage);
 			return 0;
 		}
 		return copy_reads(sr, in, ret, err);
@@ -502,6 +553,8 @@ static int step_reads(struct stage_run *sr, const struct build_instr *in, char r
 		char d[DIGEST_STR_LEN] = "";
 		if (m->type != MOUNT_BIND) /* cache, tmpfs, secret, ssh: contents are not keys */
 			continue;
+		if (m->from)
+			explain_from(sr, "--mount from", m->from, m->from_stage);
 		if (m->from && m->from_stage >= 0)
 			stage_state(sr, m->from_stage, d);
 		else if (m->from)
@@ -513,6 +566,8 @@ static int step_reads(struct stage_run *sr, const struct build_instr *in, char r
 			char *const src[] = {m->source ? m->source : ".", NULL};
 			r = cache_sources_digest(sr->b->context_fd, src, false, skip, skip_ud, NULL,
 						 NULL, d, err);
+			_cleanup_free_ char *what = xasprintf("bind mount of '%s'", src[0]);
+			explain_read(sr->cache->ex, what, d);
 		}
 		if (!d[0])
 			*ret_cacheable = false;
@@ -543,6 +598,7 @@ static void step_key(struct stage_run *sr, const struct build_instr *in, const c
 		.sources = reads,
 	};
 	cache_step_key(&x, ret);
+	explain_step_key(sr, sr->cache->ex, &x, ret);
 }
 
 static void set_clock(struct stage_cache *c, char *t)
@@ -592,8 +648,11 @@ int cache_step_lookup(struct stage_run *sr, const struct build_instr *in,
 	c->key[0] = '\0';
 	/* A step that runs makes a layer now: the clock moves to the build's time. */
 	set_clock(c, image_time_format(sr->b->build_time));
-	if (!c->state[0])
+	explain_step_start(c->ex);
+	if (!c->state[0]) {
+		explain_miss(sr, c->ex, "the stage's base has no digest (it is not cached)");
 		return 0;
+	}
 	char reads[DIGEST_STR_LEN];
 	bool cacheable = true;
 	int r = step_reads(sr, in, reads, &cacheable, err);
@@ -604,20 +663,26 @@ int cache_step_lookup(struct stage_run *sr, const struct build_instr *in,
 	if (!cacheable) {
 		/* Not looked up nor recorded, but the state after it still chains. */
 		memcpy(c->state, key, DIGEST_STR_LEN);
+		explain_miss(sr, c->ex, "it reads an image or stage without a digest (not cached)");
 		return 0;
 	}
 	memcpy(c->key, key, DIGEST_STR_LEN);
-	if (build_stage_no_cache(sr->b->o, sr->st))
+	if (build_stage_no_cache(sr->b->o, sr->st)) {
+		explain_miss(sr, c->ex, sr->b->o->no_cache ? "--no-cache" : "--no-cache-filter");
 		return 0;
+	}
 	struct cache_entry e = {0};
 	r = cache_index_get(sr->b->store, key, &e, err);
-	if (r == -ENOENT)
+	if (r == -ENOENT) {
+		explain_miss(sr, c->ex, NULL);
 		return 0;
+	}
 	_cleanup_error_ struct molt_error *e2 = NULL;
 	if (r == 0 && e.has_layer && ensure_tree(sr, &e, &e2) < 0) {
 		/* A layer that cannot be unpacked is a miss: the step runs and replaces it. */
 		molt_warn("build cache: %s; running the step again", e2 ? e2->msg : e.digest);
 		cache_entry_done(&e);
+		explain_miss(sr, c->ex, "its cached layer cannot be unpacked");
 		return 0;
 	}
 	if (r < 0) {
@@ -625,6 +690,8 @@ int cache_step_lookup(struct stage_run *sr, const struct build_instr *in,
 		return r;
 	}
 	hit_result(in, &e, ret);
+	cache_index_touch(sr->b->store, key); /* last use, for molt prune */
+	explain_hit(sr, c->ex, key);
 	cache_state_next(key, e.has_layer ? e.diff_id : NULL, c->state);
 	c->key[0] = '\0';
 	cache_entry_done(&e);
@@ -662,6 +729,8 @@ int cache_step_record(struct stage_run *sr, const struct step_result *res,
 	/* A cache that cannot be written costs speed, never the build. */
 	if (cache_index_put(sr->b->store, &e, &e2) < 0)
 		molt_warn("build cache: %s", e2 ? e2->msg : "cannot record a step");
+	else
+		explain_record(sr, c->ex);
 	cache_state_next(c->key, diff_id, c->state);
 	c->key[0] = '\0';
 	return 0;
@@ -716,6 +785,7 @@ void cache_stage_free(struct stage_run *sr)
 	if (!sr->cache)
 		return;
 	free(sr->cache->clock);
+	explain_stage_free(sr->cache->ex);
 	free(sr->cache);
 	sr->cache = NULL;
 }

@@ -264,6 +264,25 @@ static void render_note(struct progress *p, const char *text)
 	/* rawjson carries BuildKit's objects only; a note is a warning molt also logs. */
 }
 
+/* --explain-cache: a line under the step (quiet: still printed, without a number). */
+static void render_explain(struct progress *p, unsigned id, const char *text)
+{
+	struct step *s = find_step(p, id);
+	if (p->mode == PROGRESS_PLAIN && s) {
+		plain_status(p, s, text);
+	} else if (p->mode == PROGRESS_PLAIN) {
+		plain_note(p, text);
+	} else if (p->mode == PROGRESS_TTY) {
+		tty_note(p, text);
+	} else if (p->mode == PROGRESS_RAWJSON && s) {
+		_cleanup_free_ char *line = xasprintf("%s\n", text);
+		json_log(p, s, line, strlen(line));
+	} else if (p->mode == PROGRESS_QUIET) {
+		_cleanup_free_ char *safe = term_escape(text);
+		progress_emitf(p, "%s\n", safe);
+	}
+}
+
 void progress_tick(struct progress *p)
 {
 	if (p->mode == PROGRESS_TTY)
@@ -422,6 +441,14 @@ void progress_end(const struct progress_out *o, unsigned id, bool cached, const 
 	}
 }
 
+void progress_explain(const struct progress_out *o, unsigned id, const char *text)
+{
+	if (o->direct)
+		render_explain(o->direct, id, text);
+	else if (o->fd >= 0)
+		send_frame(o->fd, 'X', id, text, strlen(text));
+}
+
 void progress_note(const struct progress_out *o, const char *text)
 {
 	if (o->direct)
@@ -467,6 +494,9 @@ static int dispatch_frame(struct progress *p, char type, unsigned id, const char
 		render_wait(p, id, s, what);
 		return 0;
 	}
+	case 'X':
+		render_explain(p, id, s);
+		return 0;
 	default:
 		return -EBADMSG;
 	}

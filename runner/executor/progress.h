@@ -69,6 +69,9 @@ void progress_wait(const struct progress_out *o, unsigned id, const char *title,
 void progress_cancel_running(struct progress *p);
 /* A line that belongs to no step (warnings, "writing image sha256:..."). */
 void progress_note(const struct progress_out *o, const char *text);
+/* A line about a step from molt itself (--explain-cache): "#N text" in plain mode, a
+ * line of its own in tty mode; shown in quiet mode too, since it was asked for. */
+void progress_explain(const struct progress_out *o, unsigned id, const char *text);
 
 /*
  * Reads the frames available on fd (non-blocking or after poll) and renders them.
