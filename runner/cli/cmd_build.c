@@ -241,13 +241,13 @@ const struct cli_option cmd_build_options[] = {
 	 "=false allows plain http and unverified TLS for registries"},
 	BUILD_COMPAT_OPTIONS,
 	{0, "secret", "SPEC", false,
-	 "id=ID[,src=FILE|env=VAR]: a secret for RUN\n"
-	 "--mount=type=secret, never in the image (repeatable;\n"
+	 "id=ID[,src=FILE|env=VAR]: a secret for a RUN with\n"
+	 "a type=secret mount, never in the image (repeatable;\n"
 	 "id=ID alone reads $ID, else the file ID)"},
 	{0, "ssh", "SPEC", false,
-	 "default|ID[=SOCKET|KEY[,KEY]]: an SSH agent for RUN\n"
-	 "--mount=type=ssh (repeatable; default: $SSH_AUTH_SOCK;\n"
-	 "key files get an ssh-agent of molt's own)"},
+	 "default|ID[=SOCKET|KEY[,KEY]]: an SSH agent for a RUN\n"
+	 "with a type=ssh mount (repeatable; default:\n"
+	 "$SSH_AUTH_SOCK; key files get an ssh-agent of molt's own)"},
 	{0, "add-host", "NAME:IP", false, "add NAME to /etc/hosts of RUN steps (repeatable)"},
 	{0, "ulimit", "SPEC", false,
 	 "NAME=SOFT[:HARD]: an rlimit of RUN steps (repeatable;\n"

@@ -73,7 +73,7 @@ complete_words() {
 [ "$(complete_words molt bu)" = build ] && ok "completion: commands" || not_ok "completion: commands"
 [ "$(complete_words molt --root /tmp bu)" = build ] && ok "completion: the command after a global option's value" \
 	|| not_ok "completion: the command after a global option's value"
-got=$(complete_words molt build --pro)
+got=$(complete_words molt build --progr)
 [ "$got" = --progress ] && ok "completion: a build option" || not_ok "completion: a build option (got '$got')"
 got=$(complete_words molt run --pid)
 [ "$got" = --pids-limit ] && ok "completion: a run option" || not_ok "completion: a run option (got '$got')"
