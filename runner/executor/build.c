@@ -105,26 +105,6 @@ static int run_build(struct build_ctx *b, struct progress *p, struct molt_error 
 }
 
 
-static int resolved_base_config(void *ud, const char *image, struct plan_base *ret)
-{
-	const struct image *img = NULL;
-	_cleanup_error_ struct molt_error *e = NULL;
-	int r = bases_get(ud, image, &img, &e);
-	if (r < 0)
-		return r;
-	plan_base_from_config(&img->config, ret);
-	return 0;
-}
-
-/* Plans again with the resolved base images' configs (build.h: df). */
-static int replan(struct build_ctx *b, struct build_plan **ret, struct molt_error **err)
-{
-	struct plan_options po = *b->o->plan_opts;
-	po.base_config = resolved_base_config;
-	po.base_ud = b;
-	return build_plan_make(b->o->df, &po, ret, err);
-}
-
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
 static char *mountinfo_unescape(const char *s)
 {
@@ -180,8 +160,7 @@ static void unmount_below(const char *dir)
 			molt_debug("build: cannot unmount '%s': %s", points[i], strerror(errno));
 }
 
-int build_execute(const struct build_plan *plan, const struct build_request *o,
-		  struct molt_error **err)
+int build_open(const struct build_request *o, struct build_ctx **ret, struct molt_error **err)
 {
 	int r = sandbox_enter_build_namespace(NULL, err);
 	if (r < 0)
@@ -191,35 +170,49 @@ int build_execute(const struct build_plan *plan, const struct build_request *o,
 	 * another image digest for another user). Files molt keeps private get explicit
 	 * modes (the store is 0700). */
 	umask(022);
-	struct build_ctx b = {.plan = plan, .o = o, .context_fd = -1};
-	b.context_fd = open(o->context_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (b.context_fd < 0)
-		return molt_error_set(err, errno, "open the build context '%s'", o->context_dir);
-	r = layer_store_open(o->store_root, &b.store, err);
+	struct build_ctx *b = xcalloc(1, sizeof(*b));
+	*b = (struct build_ctx){.o = o, .context_fd = -1};
+	b->context_fd = open(o->context_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (b->context_fd < 0)
+		r = molt_error_set(err, errno, "open the build context '%s'", o->context_dir);
+	if (r == 0)
+		r = layer_store_open(o->store_root, &b->store, err);
 	const char *tmp = NULL;
 	if (r == 0)
-		r = layer_store_tmpdir(b.store, &tmp, err);
-	b.tmp = tmp;
-	struct build_plan *own_plan = NULL;
+		r = layer_store_tmpdir(b->store, &tmp, err);
+	b->tmp = tmp;
+	if (r < 0) {
+		build_close(b);
+		return r;
+	}
+	*ret = b;
+	return 0;
+}
+
+int build_run(struct build_ctx *b, const struct build_plan *plan, struct molt_error **err)
+{
+	b->plan = plan;
+	int r = bases_resolve(b, err);
 	if (r == 0)
-		r = bases_pull(&b, err);
+		r = context_filter_load(b, err);
+	b->build_time = image_build_time();
+	struct progress *p = r == 0 ? progress_new(b->o->progress, STDERR_FILENO) : NULL;
 	if (r == 0)
-		r = bases_resolve(&b, err);
-	if (r == 0 && o->df && o->plan_opts && (r = replan(&b, &own_plan, err)) == 0)
-		b.plan = own_plan;
-	if (r == 0)
-		r = context_filter_load(&b, err);
-	b.build_time = image_build_time();
-	struct progress *p = r == 0 ? progress_new(o->progress, STDERR_FILENO) : NULL;
-	if (r == 0)
-		r = run_build(&b, p, err);
+		r = run_build(b, p, err);
 	progress_free(p);
-	if (r < 0 && b.tmp)
-		unmount_below(b.tmp);
-	context_filter_free(&b);
-	bases_free(&b);
-	layer_store_free(b.store);
-	build_plan_free(own_plan);
-	close(b.context_fd);
+	if (r < 0 && b->tmp)
+		unmount_below(b->tmp);
 	return r;
+}
+
+void build_close(struct build_ctx *b)
+{
+	if (!b)
+		return;
+	context_filter_free(b);
+	bases_free(b);
+	layer_store_free(b->store);
+	if (b->context_fd >= 0)
+		close(b->context_fd);
+	free(b);
 }

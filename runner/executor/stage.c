@@ -247,37 +247,19 @@ static char *step_title(const struct stage_run *sr, unsigned step, unsigned n,
 	return xasprintf("[%s %u/%u] %s", name, step, n, in->original);
 }
 
-static int onbuild_base(void *ud, const char *image, struct plan_base *ret)
-{
-	(void)image;
-	plan_base_from_config(ud, ret);
-	return 0;
-}
-
 /*
- * The base image's ONBUILD triggers run right after FROM, as if they were written
- * there, and are not inherited further (Dockerfile reference: ONBUILD).
+ * The ONBUILD triggers the plan gives the stage (its base image's, or its base
+ * stage's ONBUILD instructions) run right after FROM, as if they were written there,
+ * and are not inherited further (Dockerfile reference: ONBUILD).
  */
 static int run_onbuild(struct stage_run *sr, struct molt_error **err)
 {
-	if (!sr->config.onbuild || !sr->config.onbuild[0])
-		return 0;
-	struct strbuf sb = STRBUF_INIT;
-	/* A stand-in base whose config is the stage's (onbuild_base): triggers expand with
-	 * the base image's Env and WorkingDir like the stage's own instructions. */
-	strbuf_adds(&sb, "FROM onbuild-base\n");
-	for (size_t i = 0; sr->config.onbuild[i]; i++)
-		strbuf_addf(&sb, "%s\n", sr->config.onbuild[i]);
 	strv_free(sr->config.onbuild);
 	sr->config.onbuild = NULL;
-	struct dockerfile *df = NULL;
-	struct build_plan *p = NULL;
-	struct plan_options po = {.base_config = onbuild_base, .base_ud = &sr->config};
-	int r = dockerfile_parse(sb.buf, sb.len, "ONBUILD", &df, err);
-	if (r == 0)
-		r = build_plan_make(df, &po, &p, err);
-	for (size_t i = 0; r == 0 && i < p->stages[0].n_instrs; i++) {
-		const struct build_instr *in = &p->stages[0].instrs[i];
+	const struct build_stage *ob = sr->st->onbuild;
+	int r = 0;
+	for (size_t i = 0; ob && r == 0 && i < ob->n_instrs; i++) {
+		const struct build_instr *in = &ob->instrs[i];
 		unsigned id = (unsigned)(sr->st->index << 16) | 0x8000u | (unsigned)i;
 		_cleanup_free_ char *title = xasprintf("[%s ONBUILD] %s",
 						       sr->st->name ? sr->st->name : "stage",
@@ -290,9 +272,6 @@ static int run_onbuild(struct stage_run *sr, struct molt_error **err)
 	}
 	if (r < 0)
 		molt_error_wrap(err, "ONBUILD trigger of '%s'", sr->st->from);
-	build_plan_free(p);
-	dockerfile_free(df);
-	strbuf_done(&sb);
 	return r;
 }
 

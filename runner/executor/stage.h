@@ -17,6 +17,7 @@ struct resolved_base {
 	char *ref;
 	struct image *img;
 	struct molt_error *missing;
+	bool pull_failed; /* missing is a pull's error, which fails the whole build */
 };
 
 /* Shared by every stage of one build; read-only in the workers. */
@@ -54,10 +55,9 @@ struct stage_run {
 struct step_result; /* below, with step.c */
 
 /* ---- runner/executor/bases.c: the images the plan names */
-/* Pulls what the plan needs and the store lacks (every image with --pull). */
-int bases_pull(struct build_ctx *b, struct molt_error **err);
-/* Resolves every image the plan names once (after bases_pull); a missing one is an
- * error only for the stage that reads it. */
+/* Pulls (what the store lacks; every image with --pull) and resolves every image the
+ * plan names not resolved while planning; a pull's failure fails the build, a missing
+ * image only the stage that reads it. */
 int bases_resolve(struct build_ctx *b, struct molt_error **err);
 /* The image resolved for ref (owned by b), or its resolution's error. */
 int bases_get(struct build_ctx *b, const char *ref, const struct image **ret,

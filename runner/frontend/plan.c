@@ -67,6 +67,9 @@ static void build_stage_done(struct build_stage *s)
 	strv_free(s->shell);
 	free(s->workdir);
 	free(s->user);
+	if (s->onbuild)
+		build_stage_done(s->onbuild);
+	free(s->onbuild);
 }
 
 void build_plan_free(struct build_plan *p)
@@ -214,7 +217,8 @@ static int plan_from(struct planner *p, size_t s)
 	return 0;
 }
 
-static int state_init(struct planner *p, size_t s)
+/* The stage's state after FROM; *ret_triggers: the base image's ONBUILD triggers. */
+static int state_init(struct planner *p, size_t s, char ***ret_triggers)
 {
 	struct stage_state *st = &p->states[s];
 	const struct build_stage *bs = &p->stages[s];
@@ -232,7 +236,7 @@ static int state_init(struct planner *p, size_t s)
 	if (bs->base == BASE_SCRATCH)
 		vars_set(&st->env, "PATH", PLAN_DEFAULT_PATH);
 	if (bs->base != BASE_IMAGE || !p->opts->base_config ||
-	    p->opts->base_config(p->opts->base_ud, bs->from, &img) < 0)
+	    p->opts->base_config(p->opts->base_ud, bs->from, bs->platform, &img) < 0)
 		memset(&img, 0, sizeof(img));
 	/* The image's Env is the stage's starting ENV: it beats a same-named ARG too. */
 	for (size_t i = 0; img.env && img.env[i]; i++) {
@@ -251,6 +255,8 @@ static int state_init(struct planner *p, size_t s)
 	}
 	st->workdir = path_clean_abs(img.workdir && *img.workdir ? img.workdir : "/");
 	st->user = xstrdup(img.user ? img.user : "");
+	*ret_triggers = img.onbuild;
+	img.onbuild = NULL;
 	plan_base_done(&img);
 	if (st->env.bytes > PLAN_MAX_ENV)
 		return instr_error(p, "the base image's environment exceeds %u MiB",
@@ -264,6 +270,7 @@ void plan_base_done(struct plan_base *b)
 	free(b->workdir);
 	strv_free(b->shell);
 	free(b->user);
+	strv_free(b->onbuild);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -272,7 +279,10 @@ static int plan_stage(struct planner *p, size_t s)
 	int r = plan_from(p, s);
 	if (r < 0)
 		return r;
-	r = state_init(p, s);
+	_cleanup_strv_ char **triggers = NULL;
+	r = state_init(p, s, &triggers);
+	if (r == 0)
+		r = plan_onbuild(p, s, triggers);
 	if (r < 0)
 		return r;
 	struct build_stage *bs = &p->stages[s];

@@ -58,6 +58,11 @@ bool is_proxy_arg(const char *name);
  */
 int stage_ref(struct planner *p, const char *what, const char *ref, bool allow_index, int *ret);
 
+/* ---- plan_onbuild.c */
+/* Plans the ONBUILD triggers stage s runs after FROM (p->stages[s].onbuild):
+ * image_triggers (its base image's) or its base stage's ONBUILD instructions. */
+int plan_onbuild(struct planner *p, size_t s, char *const *image_triggers);
+
 /* ---- plan_instr.c */
 /* Plans the current instruction p->in of stage st into bi. */
 int plan_instr(struct planner *p, struct stage_state *st, struct build_instr *bi);
