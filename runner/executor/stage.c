@@ -62,14 +62,6 @@ int stage_result_parse(const char *text, struct image_config *ret_config,
 }
 
 
-void stage_history(struct stage_run *sr, const char *created_by, bool empty_layer)
-{
-	_cleanup_free_ char *when = cache_stage_time(sr);
-	image_config_add_history(&sr->config, when, created_by, "buildkit.dockerfile.v0",
-				 empty_layer);
-}
-
-
 int stage_mount_from(struct stage_run *sr, const char *from, int from_stage, const char *name,
 		     struct stepfs **ret, struct molt_error **err)
 {
@@ -172,7 +164,7 @@ static int run_instr(struct stage_run *sr, const struct build_instr *in, struct 
 	case DF_WORKDIR:
 		return instr_workdir(sr, in, res, err);
 	default:
-		return instr_metadata(sr, in, err);
+		return instr_metadata(sr, in, res, err);
 	}
 }
 
@@ -182,58 +174,24 @@ static bool is_layer_step(const struct build_instr *in)
 	       in->kind == DF_WORKDIR;
 }
 
-void step_result_done(struct step_result *res)
-{
-	image_descriptor_done(&res->layer);
-	free(res->created_by);
-	free(res->comment);
-	free(res->created);
-	free(res->workdir);
-	*res = (struct step_result){0};
-}
-
-void stage_apply(struct stage_run *sr, struct step_result *res)
-{
-	if (res->has_layer) {
-		sr->layers = xrealloc(sr->layers, (sr->n_layers + 1) * sizeof(*sr->layers));
-		struct image_descriptor *d = &sr->layers[sr->n_layers++];
-		*d = (struct image_descriptor){.media_type = xstrdup(res->layer.media_type),
-					       .size = res->layer.size};
-		memcpy(d->digest, res->layer.digest, DIGEST_STR_LEN);
-		strv_push(&sr->config.diff_ids, res->diff_id);
-	}
-	if (res->created)
-		cache_clock_set(sr, res->created);
-	_cleanup_free_ char *when = cache_stage_time(sr);
-	image_config_add_history(&sr->config, when, res->created_by,
-				 res->comment ? res->comment : "buildkit.dockerfile.v0",
-				 !res->has_layer);
-	if (!res->created)
-		res->created = xstrdup(when);
-	if (res->workdir) {
-		free(sr->config.working_dir);
-		sr->config.working_dir = xstrdup(res->workdir);
-	}
-}
-
 /*
  * One step: a layer step's result comes from the build cache when it holds it, else
- * from running the instruction; either way stage_apply() writes it into the stage,
- * and a result that ran is recorded.
+ * from running the instruction (a metadata instruction's always does); either way
+ * stage_apply() writes it into the stage, and a layer step's result that ran is
+ * recorded.
  */
 static int run_step(struct stage_run *sr, const struct build_instr *in, bool *ret_cached,
 		    struct molt_error **err)
 {
 	*ret_cached = false;
-	if (!is_layer_step(in))
-		return run_instr(sr, in, NULL, err);
+	bool layer = is_layer_step(in);
 	struct step_result res = {0};
-	int r = cache_step_lookup(sr, in, &res, ret_cached, err);
+	int r = layer ? cache_step_lookup(sr, in, &res, ret_cached, err) : 0;
 	if (r == 0 && !*ret_cached)
 		r = run_instr(sr, in, &res, err);
 	if (r == 0)
-		stage_apply(sr, &res);
-	if (r == 0 && !*ret_cached)
+		stage_apply(sr, in, &res);
+	if (r == 0 && layer && !*ret_cached)
 		r = cache_step_record(sr, &res, err);
 	step_result_done(&res);
 	return r;

@@ -76,19 +76,16 @@ char *stage_result_to_json(const struct image_config *c, const struct image_desc
 int stage_result_parse(const char *json, struct image_config *ret_config,
 		       struct image_descriptor **ret_layers, size_t *ret_n,
 		       struct molt_error **err);
-/* Records a history entry without a layer (metadata instructions). */
-void stage_history(struct stage_run *sr, const char *created_by, bool empty_layer);
-/* Writes one layer step's result into the stage (res->created is filled when NULL). */
-void stage_apply(struct stage_run *sr, struct step_result *res);
 /* Mounts an earlier stage's result or a stored image read-only (COPY --from, RUN
  * --mount from=) under the stage's scratch directory as NAME-STEP. */
 int stage_mount_from(struct stage_run *sr, const char *from, int from_stage, const char *name,
 		     struct stepfs **ret, struct molt_error **err);
 
 /*
- * What one layer step (RUN, COPY, ADD, WORKDIR) did: at most one layer, one history
- * entry, WORKDIR's config change. The instruction fills it, stage_apply() is the one
- * place that writes it into the stage, and the build cache stores and replays it.
+ * What one step did: at most one layer and one history entry; its config change is
+ * the instruction's own (instr_config_apply). The instruction fills it, stage_apply()
+ * is the one place that writes it into the stage, and the build cache stores and
+ * replays it (layer steps: RUN, COPY, ADD, WORKDIR).
  */
 struct step_result {
 	bool has_layer;
@@ -97,9 +94,13 @@ struct step_result {
 	char *created_by;
 	char *comment; /* the history comment, NULL: BuildKit's "buildkit.dockerfile.v0" */
 	char *created; /* the history time: a replayed step's, else set by stage_apply */
-	char *workdir; /* WORKDIR's new working directory, NULL for the others */
 };
+
+/* ---- runner/executor/apply.c: a step's result into its stage */
 void step_result_done(struct step_result *res);
+/* Writes the result of step `in` into the stage: its layer, its history entry (none
+ * when created_by is NULL; res->created is filled when NULL) and its config change. */
+void stage_apply(struct stage_run *sr, const struct build_instr *in, struct step_result *res);
 
 /* ---- runner/executor/step.c: a step's overlay and its commit as a layer */
 /* Mounts the overlay a step works on (its scratch directory is step-N). */
@@ -119,7 +120,11 @@ int step_commit_upper(struct stage_run *sr, const char *upper, struct step_resul
 		      struct molt_error **err);
 
 /* ---- runner/executor/instr_*.c: the instructions */
-int instr_metadata(struct stage_run *sr, const struct build_instr *in, struct molt_error **err);
+/* A metadata instruction's result: its history entry (ARG: none). */
+int instr_metadata(struct stage_run *sr, const struct build_instr *in, struct step_result *res,
+		   struct molt_error **err);
+/* The config change of instruction `in` (none for RUN, COPY, ADD, ARG). */
+void instr_config_apply(struct stage_run *sr, const struct build_instr *in);
 /* The layer steps: each fills a step_result and leaves the stage to stage_apply(). */
 int instr_workdir(struct stage_run *sr, const struct build_instr *in, struct step_result *res,
 		  struct molt_error **err);
