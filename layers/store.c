@@ -63,7 +63,11 @@ static int ensure_layout(struct layer_store *s, struct molt_error **err)
 
 int layer_store_open(const char *root, struct layer_store **ret, struct molt_error **err)
 {
-	int r = mkdir_p(root, 0700, err);
+	/* Every blob the store reads or writes is checked against its sha256. */
+	int r = digest_init(err);
+	if (r < 0)
+		return r;
+	r = mkdir_p(root, 0700, err);
 	if (r < 0)
 		return molt_error_wrap(err, "store");
 	struct layer_store *s = xcalloc(1, sizeof(*s));

@@ -93,7 +93,7 @@ int cmd_pull(int argc, char **argv, struct molt_global *g, struct molt_error **e
 	_cleanup_free_ char *name = NULL;
 	struct molt_error *e = NULL;
 	if (image_ref_normalize(ref, &name, &e) < 0)
-		molt_error_free(e);
+		molt_error_drop(&e, "pull: the name is reported as given");
 	if (!o.quiet)
 		fprintf(stderr, "Digest: %s\n", digest);
 	printf("%s\n", name ? name : ref);

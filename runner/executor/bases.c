@@ -54,7 +54,7 @@ static bool in_store(struct layer_store *s, const char *image)
 	struct image *img = NULL;
 	struct molt_error *e = NULL;
 	int r = layer_store_resolve(s, image, &img, &e);
-	molt_error_free(e);
+	molt_error_drop(&e, "build: not in the store, pulled");
 	image_free(img);
 	return r == 0;
 }
@@ -70,8 +70,8 @@ static int base_pull(struct build_ctx *b, const char *image, const char *platfor
 	struct image_ref ref = {0};
 	struct molt_error *e = NULL;
 	if (image_ref_parse(image, &ref, &e) < 0) {
-		molt_error_free(e);
-		return 0; /* the stage reports it as a missing image */
+		molt_error_drop(&e, "build: the stage reports it as a missing image");
+		return 0;
 	}
 	image_ref_done(&ref);
 	struct registry_opts ro =

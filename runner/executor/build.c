@@ -70,7 +70,7 @@ static int finish(struct build_ctx *b, char *const *results, struct progress *p,
 		_cleanup_free_ char *norm = NULL;
 		struct molt_error *e = NULL;
 		if (image_ref_normalize(b->o->tags[i], &norm, &e) < 0)
-			molt_error_free(e);
+			molt_error_drop(&e, "build: the tag is reported as given");
 		_cleanup_free_ char *t = xasprintf("naming to %s", norm ? norm : b->o->tags[i]);
 		progress_note(&po, t);
 	}

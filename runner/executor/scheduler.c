@@ -46,7 +46,7 @@ static bool ready(const struct sched *s, size_t i)
 	return true;
 }
 
-/* In the worker: run the stage and send "R<result>" or "E<exit><TAB><msg>\0<detail>". */
+/* In the worker: run the stage and send "R<result>", or its error (lib/error_codec.c). */
 static MOLT_NORETURN void worker_main(struct sched *s, unsigned i, int result_fd,
 				      sched_stage_fn fn, void *ud)
 {
@@ -61,10 +61,12 @@ static MOLT_NORETURN void worker_main(struct sched *s, unsigned i, int result_fd
 	int r = fn(ud, i, s->results, &po, &result, &err);
 	struct strbuf sb = STRBUF_INIT;
 	if (r < 0 || err) {
-		strbuf_addf(&sb, "E%d\t%s", err ? err->exit_code : 1, err ? err->msg : "stage failed");
-		strbuf_addc(&sb, '\0');
-		if (err && err->detail)
-			strbuf_adds(&sb, err->detail);
+		if (!err)
+			molt_error_setx(&err, EIO, "stage failed");
+		size_t cap = molt_error_encoded_size(err);
+		char *buf = xmalloc(cap);
+		strbuf_add(&sb, buf, molt_error_encode(err, buf, cap));
+		free(buf);
 	} else {
 		strbuf_addf(&sb, "R%s", result ? result : "");
 	}
@@ -133,7 +135,7 @@ static void read_results(struct worker *w)
 		strbuf_add(&w->result, buf, (size_t)n);
 }
 
-/* Turns a worker's "E..." message back into a molt_error. */
+/* Turns a worker's error record back into a molt_error. */
 static int worker_error(struct worker *w, unsigned i, int status, struct molt_error **err)
 {
 	const char *m = strbuf_str(&w->result);
@@ -143,16 +145,7 @@ static int worker_error(struct worker *w, unsigned i, int status, struct molt_er
 					       WTERMSIG(status));
 		return molt_error_setx(err, EIO, "stage %u: worker exited without a result", i);
 	}
-	int code = atoi(m + 1);
-	const char *tab = strchr(m, '\t');
-	int r = molt_error_setx(err, EIO, "%s", tab ? tab + 1 : "stage failed");
-	if (err && *err) {
-		(*err)->exit_code = code > 0 ? code : 1;
-		size_t msglen = strlen(m);
-		if (msglen + 1 < w->result.len)
-			molt_error_set_detail(*err, m + msglen + 1);
-	}
-	return r;
+	return molt_error_decode(w->result.buf, w->result.len, err);
 }
 
 /* A worker's pidfd became readable: it exited. */

@@ -288,8 +288,8 @@ int stage_worker(void *userdata, unsigned index, char *const *results,
 		cache_stage_result(&sr, ret_result);
 	}
 	struct molt_error *e2 = NULL;
-	rm_rf(sr.scratch, &e2);
-	molt_error_free(e2);
+	if (rm_rf(sr.scratch, &e2) < 0)
+		molt_error_drop(&e2, "build: the store's tmp/ sweep removes it later");
 	free(sr.scratch);
 	for (size_t i = 0; i < sr.n_layers; i++)
 		image_descriptor_done(&sr.layers[i]);

@@ -200,7 +200,7 @@ static int plan_from(struct planner *p, size_t s)
 	st->name = *p->names[s] ? xstrdup(p->names[s]) : NULL;
 	st->base_stage = -1;
 	if (expand1(p, in->args[0], &st->from) < 0 || expand_flag(p, "platform", &st->platform) < 0)
-		return -EINVAL;
+		return molt_error_pass(p->err);
 	if (!*st->from)
 		return instr_error(p, "the image name '%s' is empty after expansion", in->args[0]);
 	struct platform pl;
@@ -212,7 +212,7 @@ static int plan_from(struct planner *p, size_t s)
 		return 0;
 	}
 	if (stage_ref(p, "image", st->from, false, &st->base_stage) < 0)
-		return -EINVAL;
+		return molt_error_pass(p->err);
 	st->base = st->base_stage >= 0 ? BASE_STAGE : BASE_IMAGE;
 	return 0;
 }
@@ -437,7 +437,7 @@ static int plan_platforms(const struct plan_options *opts, struct build_plan *pl
 {
 	struct platform host;
 	if ((!opts->build_platform || !opts->target_platform) && platform_host(&host, err) < 0)
-		return -ENOTSUP;
+		return molt_error_pass(err);
 	plan->build_platform = opts->build_platform ? *opts->build_platform : host;
 	plan->target_platform = opts->target_platform ? *opts->target_platform : host;
 	return 0;
