@@ -341,11 +341,9 @@ int layer_store_blob_put_fd(struct layer_store *s, int in, const char *want_dige
 		return r;
 	char buf[65536];
 	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = read_full(in, buf, sizeof(buf));
 		if (n < 0)
-			r = molt_error_set(err, errno, "read blob data");
+			r = molt_error_set(err, (int)-n, "read blob data");
 		else if (n > 0)
 			r = blob_writer_write(w, buf, (size_t)n, err);
 		if (n <= 0 || r < 0)

@@ -26,12 +26,9 @@ int cmd_load(int argc, char **argv, struct molt_global *g, struct molt_error **e
 	}
 	if (!input)
 		return cli_usage_error(err, argv[0], "-i FILE|DIR is required");
-	int r = sandbox_enter_build_namespace(NULL, err);
-	if (r < 0)
-		return r;
 	_cleanup_store_ struct layer_store *s = NULL;
 	_cleanup_strv_ char **names = NULL;
-	r = layer_store_open(cli_store_root(g), &s, err);
+	int r = cli_store_open(g, true, &s, err);
 	if (r == 0)
 		r = layer_store_load(s, input, &names, err);
 	if (r < 0)

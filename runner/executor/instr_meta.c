@@ -23,10 +23,12 @@ static char **join_command(const struct build_instr *in)
 	return v;
 }
 
-static void add_unique(char ***v, const char *s)
+/* Adds each of add (may be NULL) to *v unless it is there (EXPOSE, VOLUME). */
+static void add_unique(char ***v, char *const *add)
 {
-	if (!strv_contains(*v, s))
-		strv_push(v, s);
+	for (size_t i = 0; add && add[i]; i++)
+		if (!strv_contains(*v, add[i]))
+			strv_push(v, add[i]);
 }
 
 static void set_healthcheck(struct image_config *c, const struct build_instr *in)
@@ -59,6 +61,21 @@ static void set_str(char **field, const char *value)
 {
 	free(*field);
 	*field = value ? xstrdup(value) : NULL;
+}
+
+/* The config field a one-value instruction sets (USER, STOPSIGNAL, MAINTAINER, WORKDIR). */
+static char **value_field(struct image_config *c, enum df_kind kind)
+{
+	switch (kind) {
+	case DF_USER:
+		return &c->user;
+	case DF_STOPSIGNAL:
+		return &c->stop_signal;
+	case DF_MAINTAINER:
+		return &c->author;
+	default:
+		return &c->working_dir;
+	}
 }
 
 /* BuildKit writes the command of CMD/ENTRYPOINT/SHELL as a JSON array in history. */
@@ -178,30 +195,22 @@ void instr_config_apply(struct stage_run *sr, const struct build_instr *in)
 		c->shell = strv_copy(in->command);
 		break;
 	case DF_EXPOSE:
-		for (size_t i = 0; in->ports && in->ports[i]; i++)
-			add_unique(&c->exposed_ports, in->ports[i]);
+		add_unique(&c->exposed_ports, in->ports);
 		break;
 	case DF_VOLUME:
-		for (size_t i = 0; in->paths && in->paths[i]; i++)
-			add_unique(&c->volumes, in->paths[i]);
+		add_unique(&c->volumes, in->paths);
 		break;
 	case DF_USER:
-		set_str(&c->user, in->value);
-		break;
 	case DF_STOPSIGNAL:
-		set_str(&c->stop_signal, in->value);
+	case DF_MAINTAINER:
+	case DF_WORKDIR:
+		set_str(value_field(c, in->kind), in->value);
 		break;
 	case DF_HEALTHCHECK:
 		set_healthcheck(c, in);
 		break;
 	case DF_ONBUILD:
 		strv_push(&c->onbuild, in->value);
-		break;
-	case DF_MAINTAINER:
-		set_str(&c->author, in->value);
-		break;
-	case DF_WORKDIR:
-		set_str(&c->working_dir, in->value);
 		break;
 	default:
 		break; /* ARG, and the steps whose change is their layer */
