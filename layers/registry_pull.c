@@ -98,7 +98,8 @@ struct platform_want {
 	char os[32], arch[32], variant[32];
 };
 
-static int platform_parse(const char *p, struct platform_want *ret, struct molt_error **err)
+static int platform_want_parse(const char *p, struct platform_want *ret,
+			       struct molt_error **err)
 {
 	*ret = (struct platform_want){0};
 	if (!p || !*p) {
@@ -500,7 +501,7 @@ int registry_pull(struct layer_store *store, const char *refstr, const struct re
 	_cleanup_free_ char *name = image_ref_string(&ref);
 	struct pull_target t = {.ref = &ref, .name = name, .cred_host = ref.domain};
 	struct registry_host_conf hc = {0};
-	r = platform_parse(o->platform, &t.pw, err);
+	r = platform_want_parse(o->platform, &t.pw, err);
 	if (r == 0)
 		r = registry_conf_lookup(ref.domain, ref.path, &hc, err);
 	if (r == 0 && hc.blocked)
