@@ -235,7 +235,7 @@ static int state_init(struct planner *p, size_t s, char ***ret_triggers)
 	/* Expansion in a scratch stage sees the PATH its image config gets (stage.c). */
 	if (bs->base == BASE_SCRATCH)
 		vars_set(&st->env, "PATH", PLAN_DEFAULT_PATH);
-	if (bs->base != BASE_IMAGE || !p->opts->base_config ||
+	if (bs->base != BASE_IMAGE || !p->opts->base_config || (p->needed && !p->needed[s]) ||
 	    p->opts->base_config(p->opts->base_ud, bs->from, bs->platform, &img) < 0)
 		memset(&img, 0, sizeof(img));
 	/* The image's Env is the stage's starting ENV: it beats a same-named ARG too. */
@@ -467,11 +467,40 @@ static int plan_all(struct planner *p, struct build_plan *plan)
 	return 0;
 }
 
+/*
+ * The stages the target needs, by index, from the stage graph alone (a plan without
+ * the base images): only their images are asked for, and so pulled, as BuildKit
+ * resolves only the stages the target reaches.
+ */
+static int needed_stages(const struct dockerfile *df, const struct plan_options *opts,
+			 bool **ret, struct molt_error **err)
+{
+	struct plan_options graph = *opts;
+	graph.base_config = NULL;
+	struct build_plan *p = NULL;
+	int r = build_plan_make(df, &graph, &p, err);
+	if (r < 0)
+		return r;
+	bool *need = xcalloc(df->n_instrs + 1, sizeof(bool));
+	for (size_t i = 0; i < p->n_stages; i++)
+		need[p->stages[i].index] = true;
+	build_plan_free(p);
+	*ret = need;
+	return 0;
+}
+
 int build_plan_make(const struct dockerfile *df, const struct plan_options *opts,
 		    struct build_plan **ret, struct molt_error **err)
 {
 	static const struct plan_options no_opts;
 	struct planner p = {.df = df, .opts = opts ? opts : &no_opts, .err = err};
+	_cleanup_free_ bool *needed = NULL;
+	if (p.opts->base_config) {
+		int r = needed_stages(df, p.opts, &needed, err);
+		if (r < 0)
+			return r;
+		p.needed = needed;
+	}
 	struct build_plan *plan = xcalloc(1, sizeof(*plan));
 	plan->escape = df->escape;
 	plan->syntax = df->syntax ? xstrdup(df->syntax) : NULL;

@@ -205,7 +205,8 @@ struct plan_options {
 	const char *target; /* --target, NULL for the last stage */
 	/*
 	 * The config of the image a FROM names (after expansion; platform: the FROM's
-	 * --platform, or NULL). Returns 0 and fills
+	 * --platform, or NULL), asked only for the stages the target needs (their graph
+	 * is found first without it), once per stage, in stage order. Returns 0 and fills
 	 * *ret (allocated, freed by the planner), or a negative errno when the image is
 	 * unknown: the stage then starts from the defaults (the executor reports a
 	 * missing image). NULL: every image starts from the defaults.

@@ -36,6 +36,9 @@ struct planner {
 	const struct df_instr *in;
 	int stage;
 	const struct vars *scope_env, *scope_args;
+	/* by stage index: the target needs it (only their base images are asked for);
+	 * NULL: every stage */
+	const bool *needed;
 };
 
 /* ---- plan_scope.c */

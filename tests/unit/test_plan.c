@@ -587,6 +587,39 @@ static void run_onbuild_cases(void)
 	molt_error_free(err);
 }
 
+static int record_base(void *ud, const char *image, const char *platform, struct plan_base *ret)
+{
+	strv_push(ud, image);
+	return fake_base(NULL, image, platform, ret);
+}
+
+/* Only the images of the stages the target needs are asked for (and so pulled). */
+static void run_needed_bases_cases(void)
+{
+	const char *t = "FROM unused-image AS other\nRUN x\nFROM withenv AS dep\n"
+			"FROM triggers AS t\nCOPY --from=dep /a /b\nFROM also-unused\n";
+	struct dockerfile *df = NULL;
+	struct build_plan *plan = NULL;
+	struct molt_error *err = NULL;
+	_cleanup_strv_ char **asked = xcalloc(1, sizeof(char *));
+	int r = dockerfile_parse(t, strlen(t), NULL, &df, &err);
+	struct plan_options o = {.base_config = record_base, .base_ud = &asked,
+				 .build_platform = &amd64, .target_platform = &amd64, .target = "t"};
+	if (r == 0)
+		r = build_plan_make(df, &o, &plan, &err);
+	_cleanup_strbuf_ struct strbuf got = STRBUF_INIT;
+	for (size_t i = 0; asked[i]; i++)
+		strbuf_addf(&got, "%s%s", i ? "," : "", asked[i]);
+	tap_ok(r == 0 && plan->n_stages == 2, "a plan for --target t: %s", err ? err->msg : "ok");
+	tap_str_eq(got.buf ? got.buf : "", "withenv,triggers",
+		   "base configs are asked only for the stages the target needs, once each");
+	tap_ok(r == 0 && build_plan_stage(plan, 2)->onbuild,
+	       "the needed stage still gets its base image's ONBUILD triggers");
+	build_plan_free(plan);
+	dockerfile_free(df);
+	molt_error_free(err);
+}
+
 static void caret_case(const char *name, const char *text, const char *want_detail)
 {
 	struct molt_error *err = NULL;
@@ -620,5 +653,6 @@ int main(void)
 	run_struct_cases();
 	run_base_config_cases();
 	run_onbuild_cases();
+	run_needed_bases_cases();
 	return tap_done();
 }
