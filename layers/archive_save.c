@@ -330,7 +330,8 @@ static int save_layout_dir(struct layer_store *s, const struct image *img, char 
 	if (r < 0) {
 		struct molt_error *e = NULL;
 		if (rm_rf(tmp, &e) < 0)
-			molt_error_drop(&e, "save: a partial .tmp- directory stays beside the destination");
+			molt_error_drop(&e, "save: a partial .tmp- directory stays beside the "
+					    "destination");
 		return molt_error_wrap(err, "save %s", img->id);
 	}
 	return 0;

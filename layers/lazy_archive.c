@@ -108,7 +108,7 @@
 	F(int, archive_write_finish_entry, (struct archive * a), (a), ARCHIVE_FATAL)               \
 	F(la_int64_t, archive_filter_bytes, (struct archive * a, int n), (a, n), -1)               \
 	F(int, archive_errno, (struct archive * a), (a), ELIBACC)                                  \
-	F(const char *, archive_error_string, (struct archive * a), (a), lazylib_why)               \
+	F(const char *, archive_error_string, (struct archive * a), (a), lazylib_why)              \
 	V(archive_clear_error, (struct archive * a), (a))                                          \
 	F(struct archive_entry *, archive_entry_new, (void), (), DEAD_ENTRY)                       \
 	V(archive_entry_free, (struct archive_entry * e), (e))                                     \

@@ -96,7 +96,8 @@ int cli_store_open(struct molt_global *g, bool in_build_ns, struct layer_store *
 		   struct molt_error **err);
 /* Opens the store (as cli_store_open) and resolves image, a name or an ID, in it. */
 int cli_store_image(struct molt_global *g, bool in_build_ns, const char *image,
-		    struct layer_store **ret_store, struct image **ret_img, struct molt_error **err);
+		    struct layer_store **ret_store, struct image **ret_img,
+		    struct molt_error **err);
 
 int cmd_build(int argc, char **argv, struct molt_global *g, struct molt_error **err);
 int cmd_run(int argc, char **argv, struct molt_global *g, struct molt_error **err);

@@ -47,7 +47,9 @@ static void test_errors(void)
 /* lib/error_codec.c: an error through a pipe comes back whole, or cut to fit. */
 static void test_error_codec(void)
 {
-	struct molt_error e = {.code = ENOSPC, .exit_code = 2, .msg = (char *)"  two spaces\tand a tab",
+	struct molt_error e = {.code = ENOSPC,
+			       .exit_code = 2,
+			       .msg = (char *)"  two spaces\tand a tab",
 			       .detail = (char *)"RUN output\nlast line"};
 	size_t cap = molt_error_encoded_size(&e);
 	_cleanup_free_ char *buf = xmalloc(cap);
@@ -70,7 +72,8 @@ static void test_error_codec(void)
 	molt_error_free(got);
 	got = NULL;
 	r = molt_error_decode("R{}", 4, &got);
-	tap_ok(r == -EIO && got && strstr(got->msg, "malformed"), "other bytes are no error record");
+	tap_ok(r == -EIO && got && strstr(got->msg, "malformed"),
+	       "other bytes are no error record");
 	molt_error_free(got);
 	got = NULL;
 	r = molt_error_decode("E1 5", 4, &got);

@@ -604,7 +604,8 @@ static void run_needed_bases_cases(void)
 	_cleanup_strv_ char **asked = xcalloc(1, sizeof(char *));
 	int r = dockerfile_parse(t, strlen(t), NULL, &df, &err);
 	struct plan_options o = {.base_config = record_base, .base_ud = &asked,
-				 .build_platform = &amd64, .target_platform = &amd64, .target = "t"};
+				 .build_platform = &amd64, .target_platform = &amd64,
+				 .target = "t"};
 	if (r == 0)
 		r = build_plan_make(df, &o, &plan, &err);
 	_cleanup_strbuf_ struct strbuf got = STRBUF_INIT;
