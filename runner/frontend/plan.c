@@ -274,6 +274,31 @@ void plan_base_done(struct plan_base *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* Plans the ONBUILD triggers of stage s (plan_onbuild.c) into its onbuild stage. */
+static int plan_onbuild(struct planner *p, size_t s, char *const *image_triggers)
+{
+	struct build_stage *bs = &p->stages[s];
+	struct plan_options po;
+	_cleanup_free_ char *text = onbuild_dockerfile(p, s, image_triggers, &po);
+	if (!text)
+		return 0;
+	struct dockerfile *df = NULL;
+	struct build_plan *tp = NULL;
+	int r = dockerfile_parse(text, strlen(text), "ONBUILD", &df, p->err);
+	if (r == 0)
+		r = build_plan_make(df, &po, &tp, p->err);
+	if (r == 0) {
+		bs->onbuild = xmalloc(sizeof(*bs->onbuild));
+		*bs->onbuild = tp->stages[0];
+		tp->n_stages = 0;
+	}
+	build_plan_free(tp);
+	dockerfile_free(df);
+	if (r < 0)
+		molt_error_wrap(p->err, "ONBUILD trigger of '%s'", bs->from);
+	return r;
+}
+
 static int plan_stage(struct planner *p, size_t s)
 {
 	int r = plan_from(p, s);

@@ -62,9 +62,13 @@ bool is_proxy_arg(const char *name);
 int stage_ref(struct planner *p, const char *what, const char *ref, bool allow_index, int *ret);
 
 /* ---- plan_onbuild.c */
-/* Plans the ONBUILD triggers stage s runs after FROM (p->stages[s].onbuild):
- * image_triggers (its base image's) or its base stage's ONBUILD instructions. */
-int plan_onbuild(struct planner *p, size_t s, char *const *image_triggers);
+/*
+ * The ONBUILD triggers stage s runs after FROM — image_triggers (its base image's) or
+ * its base stage's ONBUILD instructions — as a Dockerfile of their own (allocated)
+ * and the options to plan it with; NULL when there are none.
+ */
+char *onbuild_dockerfile(struct planner *p, size_t s, char *const *image_triggers,
+			 struct plan_options *ret_opts);
 
 /* ---- plan_instr.c */
 /* Plans the current instruction p->in of stage st into bi. */

@@ -3,8 +3,8 @@
  * runner/frontend/plan_onbuild.c: the ONBUILD triggers a stage runs right after its
  * FROM, as if written there (Dockerfile reference: ONBUILD): those of its base
  * image's config (known from plan_options.base_config), or the ONBUILD instructions
- * of the earlier stage it is built on. They are planned here, with the rest of the
- * plan, so the executor runs them as data like any other instruction.
+ * of the earlier stage it is built on. They are planned with the rest of the plan
+ * (plan.c), so the executor runs them as data like any other instruction.
  */
 #include <string.h>
 
@@ -36,37 +36,11 @@ static char **stage_triggers(const struct build_stage *base)
 
 /*
  * Triggers expand with the base's Env and WorkingDir like the stage's own
- * instructions, but see none of the build's ARGs: they are planned as a Dockerfile
- * of their own, "FROM <the stage's state>" and the trigger lines.
+ * instructions, but see none of the build's ARGs: they are a Dockerfile of their
+ * own, "FROM <the stage's state>" and the trigger lines.
  */
-static int plan_triggers(struct planner *p, size_t s, char *const *triggers)
-{
-	struct build_stage *bs = &p->stages[s];
-	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
-	strbuf_adds(&sb, "FROM onbuild-base\n");
-	for (size_t i = 0; triggers[i]; i++)
-		strbuf_addf(&sb, "%s\n", triggers[i]);
-	struct plan_options po = {.base_config = trigger_base, .base_ud = &p->states[s],
-				  .build_platform = p->opts->build_platform,
-				  .target_platform = p->opts->target_platform};
-	struct dockerfile *df = NULL;
-	struct build_plan *tp = NULL;
-	int r = dockerfile_parse(sb.buf, sb.len, "ONBUILD", &df, p->err);
-	if (r == 0)
-		r = build_plan_make(df, &po, &tp, p->err);
-	if (r == 0) {
-		bs->onbuild = xmalloc(sizeof(*bs->onbuild));
-		*bs->onbuild = tp->stages[0];
-		tp->n_stages = 0;
-	}
-	build_plan_free(tp);
-	dockerfile_free(df);
-	if (r < 0)
-		molt_error_wrap(p->err, "ONBUILD trigger of '%s'", bs->from);
-	return r;
-}
-
-int plan_onbuild(struct planner *p, size_t s, char *const *image_triggers)
+char *onbuild_dockerfile(struct planner *p, size_t s, char *const *image_triggers,
+			 struct plan_options *ret_opts)
 {
 	const struct build_stage *bs = &p->stages[s];
 	_cleanup_strv_ char **own = bs->base == BASE_STAGE
@@ -74,6 +48,13 @@ int plan_onbuild(struct planner *p, size_t s, char *const *image_triggers)
 					    : NULL;
 	char *const *triggers = own ? own : image_triggers;
 	if (!triggers || !triggers[0])
-		return 0;
-	return plan_triggers(p, s, triggers);
+		return NULL;
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_adds(&sb, "FROM onbuild-base\n");
+	for (size_t i = 0; triggers[i]; i++)
+		strbuf_addf(&sb, "%s\n", triggers[i]);
+	*ret_opts = (struct plan_options){.base_config = trigger_base, .base_ud = &p->states[s],
+					  .build_platform = p->opts->build_platform,
+					  .target_platform = p->opts->target_platform};
+	return strbuf_detach(&sb);
 }
