@@ -235,7 +235,7 @@ static int read_tar(struct layer_store *s, const char *path, struct source *src,
 	write_budget_init(&src->budget, src->what);
 	_cleanup_(archive_readp) struct archive *a = archive_read_new();
 	if (decompress_refuse_foreign(fd, path, err) < 0 || decompress_enable(a, err) < 0)
-		return -ENOTSUP;
+		return molt_error_pass(err);
 	if (archive_read_support_format_tar(a) != ARCHIVE_OK ||
 	    archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK)
 		return archive_fail(a, path, err);

@@ -328,8 +328,10 @@ static int save_layout_dir(struct layer_store *s, const struct image *img, char 
 					      out_path)
 			    : molt_error_set(err, errno, "rename '%s' to '%s'", tmp, out_path);
 	if (r < 0) {
-		_cleanup_error_ struct molt_error *e = NULL;
-		(void)rm_rf(tmp, &e);
+		struct molt_error *e = NULL;
+		if (rm_rf(tmp, &e) < 0)
+			molt_error_drop(&e, "save: a partial .tmp- directory stays beside the "
+					    "destination");
 		return molt_error_wrap(err, "save %s", img->id);
 	}
 	return 0;

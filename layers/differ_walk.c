@@ -36,11 +36,13 @@ struct tree_snapshot {
 
 #define STATX_WANT (STATX_BASIC_STATS | STATX_BTIME)
 
-static int stat_at(int dfd, const char *name, struct statx *ret)
+/* The entry name in dfd (path: its name in messages). */
+static int stat_at(int dfd, const char *name, const char *path, struct statx *ret,
+		   struct molt_error **err)
 {
-	return statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_WANT, ret) < 0
-		       ? -errno
-		       : 0;
+	if (statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_WANT, ret) < 0)
+		return molt_error_set(err, errno, "stat '%s'", path);
+	return 0;
 }
 
 static bool is_dir(const struct statx *s)
@@ -145,10 +147,8 @@ static int snap_one(void *ctx, int *dfd, const char *name, const char *path, uns
 {
 	struct tree_snapshot *s = ctx;
 	struct snap_entry e = {0};
-	int r = stat_at(*dfd, name, &e.stx);
-	if (r < 0)
-		return molt_error_set(err, -r, "stat '%s'", path);
-	if ((r = read_extra(*dfd, name, path, &e, err)) < 0)
+	int r = stat_at(*dfd, name, path, &e.stx, err);
+	if (r < 0 || (r = read_extra(*dfd, name, path, &e, err)) < 0)
 		return r;
 	e.path = xstrdup(path);
 	if (s->n == s->cap) {
@@ -243,17 +243,23 @@ static int file_changed(const struct snap_entry *old, const struct statx *now, i
 	return r;
 }
 
-/* Below a new or replaced directory everything is new. */
+static int diff_all(void *ctx, int *dfd, const char *name, const char *path, unsigned depth,
+		    struct molt_error **err);
+
+/* A new entry (now: its stat): below a new or replaced directory everything is new. */
+static int add_new(struct walk_diff *wd, int *dfd, const char *name, const char *path,
+		   unsigned depth, const struct statx *now, struct molt_error **err)
+{
+	layer_changes_add(wd->out, path, LAYER_CHANGE_ENTRY);
+	return is_dir(now) ? recurse(dfd, name, path, depth, diff_all, wd, err) : 0;
+}
+
 static int diff_all(void *ctx, int *dfd, const char *name, const char *path, unsigned depth,
 		    struct molt_error **err)
 {
-	struct walk_diff *wd = ctx;
 	struct statx now;
-	int r = stat_at(*dfd, name, &now);
-	if (r < 0)
-		return molt_error_set(err, -r, "stat '%s'", path);
-	layer_changes_add(wd->out, path, LAYER_CHANGE_ENTRY);
-	return is_dir(&now) ? recurse(dfd, name, path, depth, diff_all, wd, err) : 0;
+	int r = stat_at(*dfd, name, path, &now, err);
+	return r < 0 ? r : add_new(ctx, dfd, name, path, depth, &now, err);
 }
 
 static int diff_one(void *ctx, int *dfd, const char *name, const char *path, unsigned depth,
@@ -261,19 +267,19 @@ static int diff_one(void *ctx, int *dfd, const char *name, const char *path, uns
 {
 	struct walk_diff *wd = ctx;
 	struct statx now;
-	int r = stat_at(*dfd, name, &now);
+	int r = stat_at(*dfd, name, path, &now, err);
 	if (r < 0)
-		return molt_error_set(err, -r, "stat '%s'", path);
+		return r;
 	const struct snap_entry *old = lookup(wd->before, path);
 	if (!old)
-		return diff_all(ctx, dfd, name, path, depth, err);
+		return add_new(wd, dfd, name, path, depth, &now, err);
 	size_t idx = (size_t)(old - wd->before->v);
 	if (replaced(&old->stx, &now)) {
 		wd->seen[idx] = SEEN_REPLACED;
 		/* overlayfs marks a directory made where something was deleted opaque */
 		if (is_dir(&now))
 			layer_changes_add(wd->out, path, LAYER_CHANGE_OPAQUE);
-		return diff_all(ctx, dfd, name, path, depth, err);
+		return add_new(wd, dfd, name, path, depth, &now, err);
 	}
 	wd->seen[idx] = SEEN_KEPT;
 	if (!is_dir(&now)) {

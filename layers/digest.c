@@ -13,16 +13,23 @@ struct digester {
 	uint64_t size;
 };
 
+int digest_init(struct molt_error **err)
+{
+	const char *why = lazy_crypto_failure();
+	if (why)
+		return molt_error_setx(err, ELIBACC, "cannot compute sha256 digests: %s", why);
+	return 0;
+}
+
 struct digester *digester_new(void)
 {
-	struct digester *d = xcalloc(1, sizeof(*d));
-	/* Without libcrypto molt can verify nothing; it is an installation fault, not an
-	 * input error, and every caller would have to stop anyway. */
-	const char *why = lazy_crypto_failure();
-	if (why) {
-		fprintf(stderr, "molt: cannot compute sha256 digests: %s\n", why);
-		exit(1);
+	/* digest_init() succeeded first (layer_store_open calls it): a digester without
+	 * libcrypto is a bug in molt, like running out of memory here. */
+	if (lazy_crypto_failure()) {
+		fputs("molt: sha256 used before digest_init() succeeded\n", stderr);
+		abort();
 	}
+	struct digester *d = xcalloc(1, sizeof(*d));
 	d->ctx = EVP_MD_CTX_new();
 	/* Only allocation can fail here, and molt does not recover from that. */
 	if (!d->ctx || EVP_DigestInit_ex(d->ctx, EVP_sha256(), NULL) != 1) {

@@ -63,7 +63,7 @@ int blob_decompress(int fd, int (*cb)(const void *buf, size_t n, void *userdata)
 	struct archive_entry *entry;
 	if (decompress_refuse_foreign(fd, "layer blob", err) < 0 ||
 	    decompress_enable(a, err) < 0)
-		return -ENOTSUP;
+		return molt_error_pass(err);
 	if (archive_read_support_format_raw(a) != ARCHIVE_OK ||
 	    archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK)
 		return archive_fail(a, err, "decompress");
@@ -90,7 +90,7 @@ int tar_validate(int fd, const char *what, struct molt_error **err)
 	_cleanup_(archive_readp) struct archive *a = archive_read_new();
 	struct archive_entry *entry;
 	if (decompress_refuse_foreign(fd, what, err) < 0 || decompress_enable(a, err) < 0)
-		return -ENOTSUP;
+		return molt_error_pass(err);
 	if (archive_read_support_format_tar(a) != ARCHIVE_OK ||
 	    archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK)
 		return archive_fail(a, err, what);

@@ -22,7 +22,13 @@
 #define DIGEST_STR_LEN 72
 #define DIGEST_PREFIX "sha256:"
 
-/* A streaming sha256 (OpenSSL EVP). */
+/*
+ * Loads libcrypto (lazy_crypto.c) once: 0, or -ELIBACC and "cannot compute sha256
+ * digests: …". Every hashing below needs it first; layer_store_open() calls it (the
+ * store verifies each blob it reads), so only code hashing without a store does.
+ */
+int digest_init(struct molt_error **err);
+/* A streaming sha256 (OpenSSL EVP); after digest_init() succeeded. */
 struct digester;
 struct digester *digester_new(void);
 void digester_update(struct digester *d, const void *buf, size_t n);

@@ -21,11 +21,10 @@
  */
 #include <archive.h>
 #include <archive_entry.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "../lib/base.h"
+#include "../lib/lazylib.h"
 
 #ifndef MOLT_LIBARCHIVE_SONAME
 /* The Makefile passes the SONAME of the libarchive linked at build time; a compile
@@ -109,7 +108,7 @@
 	F(int, archive_write_finish_entry, (struct archive * a), (a), ARCHIVE_FATAL)               \
 	F(la_int64_t, archive_filter_bytes, (struct archive * a, int n), (a, n), -1)               \
 	F(int, archive_errno, (struct archive * a), (a), ELIBACC)                                  \
-	F(const char *, archive_error_string, (struct archive * a), (a), load_error)               \
+	F(const char *, archive_error_string, (struct archive * a), (a), lazylib_why)              \
 	V(archive_clear_error, (struct archive * a), (a))                                          \
 	F(struct archive_entry *, archive_entry_new, (void), (), DEAD_ENTRY)                       \
 	V(archive_entry_free, (struct archive_entry * e), (e))                                     \
@@ -157,57 +156,18 @@
 	  (e, name, value, size), ARCHIVE_WARN)
 
 /* The library's functions, by index, once loaded. */
-#define INDEX(ret, name, params, args, fail) IDX_##name,
-#define VINDEX(name, params, args) IDX_##name,
-enum { ARCHIVE_FUNCS(INDEX, VINDEX) IDX_archive_set_error, N_FUNCS };
-#undef INDEX
-#undef VINDEX
-#define NAME(ret, name, params, args, fail) #name,
-#define VNAME(name, params, args) #name,
-static const char *const names[N_FUNCS] = {ARCHIVE_FUNCS(NAME, VNAME) "archive_set_error"};
-#undef NAME
-#undef VNAME
+enum { ARCHIVE_FUNCS(LAZYLIB_INDEX, LAZYLIB_VINDEX) IDX_archive_set_error, N_FUNCS };
+static const char *const names[N_FUNCS] = {ARCHIVE_FUNCS(LAZYLIB_NAME, LAZYLIB_VNAME)
+						   "archive_set_error"};
 static void *fns[N_FUNCS];
-#define REAL(name) ((__typeof__(&name))fns[IDX_##name])
 
 /* Stand-ins handed out by the constructors when the library is missing. */
 static char dead_archive, dead_entry;
 #define DEAD_ARCHIVE ((struct archive *)(void *)&dead_archive)
 #define DEAD_ENTRY ((struct archive_entry *)(void *)&dead_entry)
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static char load_error_buf[512];
-static const char *load_error; /* NULL once the library is loaded */
-
-static void load(void)
-{
-	if (lazylib_open(MOLT_LIBARCHIVE_SONAME, names, fns, N_FUNCS, load_error_buf,
-			 sizeof(load_error_buf)) < 0)
-		load_error = load_error_buf;
-}
-
-static inline bool loaded(void)
-{
-	pthread_once(&once, load);
-	return load_error == NULL;
-}
-
-#define WRAP(ret, name, params, args, fail)                                                        \
-	ret name params                                                                            \
-	{                                                                                          \
-		if (loaded())                                                                      \
-			return REAL(name) args;                                                    \
-		return fail;                                                                       \
-	}
-#define VWRAP(name, params, args)                                                                  \
-	void name params                                                                           \
-	{                                                                                          \
-		if (loaded())                                                                      \
-			REAL(name) args;                                                           \
-	}
-ARCHIVE_FUNCS(WRAP, VWRAP)
-#undef WRAP
-#undef VWRAP
+LAZYLIB_LOADER(MOLT_LIBARCHIVE_SONAME, NULL)
+ARCHIVE_FUNCS(LAZYLIB_WRAP, LAZYLIB_VWRAP)
 
 /* Variadic: forwarded as "%s" of the formatted message. */
 void archive_set_error(struct archive *a, int err, const char *fmt, ...)
@@ -219,5 +179,5 @@ void archive_set_error(struct archive *a, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	REAL(archive_set_error)(a, err, "%s", msg);
+	LAZYLIB_REAL(archive_set_error)(a, err, "%s", msg);
 }

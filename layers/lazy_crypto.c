@@ -2,14 +2,13 @@
 /*
  * libcrypto, loaded on first use instead of at start: relocating OpenSSL's 4.7 MB
  * costs every molt start ~5 ms, and `molt run` or `molt --version` never hash.
- * Same scheme as lazy_archive.c: the few EVP functions molt calls (sha256 only)
+ * Same scheme as lazy_archive.c (lib/lazylib.h): the few EVP functions molt calls (sha256 only)
  * are defined here with OpenSSL's prototypes and forward to the real ones, resolved
  * once from dlopen(MOLT_LIBCRYPTO_SONAME). Without the library every call fails the
  * way OpenSSL reports failure (NULL, 0).
  */
 #include <openssl/evp.h>
-#include <pthread.h>
-
+#include "../lib/lazylib.h"
 #include "layers.h"
 
 #ifndef MOLT_LIBCRYPTO_SONAME
@@ -27,47 +26,19 @@
 	F(int, EVP_DigestFinal_ex, (EVP_MD_CTX * ctx, unsigned char *md, unsigned int *n),         \
 	  (ctx, md, n), 0)
 
-#define INDEX(ret, name, params, args, fail) IDX_##name,
-enum { CRYPTO_FUNCS(INDEX) IDX_EVP_MD_CTX_free, N_FUNCS };
-#undef INDEX
-#define NAME(ret, name, params, args, fail) #name,
-static const char *const names[N_FUNCS] = {CRYPTO_FUNCS(NAME) "EVP_MD_CTX_free"};
-#undef NAME
+enum { CRYPTO_FUNCS(LAZYLIB_INDEX) IDX_EVP_MD_CTX_free, N_FUNCS };
+static const char *const names[N_FUNCS] = {CRYPTO_FUNCS(LAZYLIB_NAME) "EVP_MD_CTX_free"};
 static void *fns[N_FUNCS];
-#define REAL(name) ((__typeof__(&name))fns[IDX_##name])
-
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static bool ok;
-static char why[512];
-
-static void load(void)
-{
-	ok = lazylib_open(MOLT_LIBCRYPTO_SONAME, names, fns, N_FUNCS, why, sizeof(why)) == 0;
-}
-
-static inline bool loaded(void)
-{
-	pthread_once(&once, load);
-	return ok;
-}
-
-#define WRAP(ret, name, params, args, fail)                                                        \
-	ret name params                                                                            \
-	{                                                                                          \
-		if (loaded())                                                                      \
-			return REAL(name) args;                                                    \
-		return fail;                                                                       \
-	}
-CRYPTO_FUNCS(WRAP)
-#undef WRAP
+LAZYLIB_LOADER(MOLT_LIBCRYPTO_SONAME, NULL)
+CRYPTO_FUNCS(LAZYLIB_WRAP)
 
 void EVP_MD_CTX_free(EVP_MD_CTX *ctx)
 {
 	if (loaded())
-		REAL(EVP_MD_CTX_free)(ctx);
+		LAZYLIB_REAL(EVP_MD_CTX_free)(ctx);
 }
 
 const char *lazy_crypto_failure(void)
 {
-	return loaded() ? NULL : why;
+	return loaded() ? NULL : lazylib_why;
 }

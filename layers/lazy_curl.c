@@ -2,15 +2,15 @@
 /*
  * libcurl, loaded on first use instead of linked: with its TLS, Kerberos, LDAP, SSH, …
  * dependencies it would cost every molt start several milliseconds, and only ADD of a
- * URL and the registry client (registry_*.c) talk HTTP. Same scheme as lazy_crypto.c:
+ * URL and the registry client (registry_*.c) talk HTTP. Same scheme as lazy_crypto.c
+ * (lib/lazylib.h):
  * the curl functions molt calls are defined here with libcurl's prototypes and forward
  * to the real ones, resolved once from dlopen(MOLT_LIBCURL_SONAME), so callers keep
  * curl's own compile-time option type checks. Without the library curl_easy_init()
  * returns NULL and lazy_curl_failure() says why.
  */
 #include <curl/curl.h>
-#include <pthread.h>
-
+#include "../lib/lazylib.h"
 #include "layers.h"
 
 #ifndef MOLT_LIBCURL_SONAME
@@ -27,57 +27,33 @@
 	F(struct curl_slist *, curl_slist_append, (struct curl_slist * l, const char *s), (l, s),  \
 	  NULL)
 
-#define INDEX(ret, name, params, args, fail) IDX_##name,
 enum {
-	CURL_FUNCS(INDEX) IDX_curl_easy_setopt,
+	CURL_FUNCS(LAZYLIB_INDEX) IDX_curl_easy_setopt,
 	IDX_curl_easy_getinfo,
 	IDX_curl_easy_cleanup,
 	IDX_curl_slist_free_all,
 	IDX_curl_global_init,
 	N_FUNCS
 };
-#undef INDEX
-#define NAME(ret, name, params, args, fail) #name,
-static const char *const names[N_FUNCS] = {CURL_FUNCS(NAME) "curl_easy_setopt", "curl_easy_getinfo",
-					   "curl_easy_cleanup", "curl_slist_free_all",
-					   "curl_global_init"};
-#undef NAME
+static const char *const names[N_FUNCS] = {CURL_FUNCS(LAZYLIB_NAME) "curl_easy_setopt",
+					   "curl_easy_getinfo", "curl_easy_cleanup",
+					   "curl_slist_free_all", "curl_global_init"};
 static void *fns[N_FUNCS];
-#define REAL(name) ((__typeof__(&(name)))fns[IDX_##name])
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static bool ok;
-static char why[512];
-
-static void load(void)
+/*
+ * curl_global_init is not thread-safe in every libcurl build; here it runs once,
+ * before any thread of the registry client has a handle.
+ */
+static bool global_init(char *why, size_t why_len)
 {
-	ok = lazylib_open(MOLT_LIBCURL_SONAME, names, fns, N_FUNCS, why, sizeof(why)) == 0;
-	/*
-	 * curl_global_init is not thread-safe in every libcurl build; here it runs once,
-	 * before any thread of the registry client has a handle.
-	 */
-	if (ok && REAL(curl_global_init)(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		snprintf(why, sizeof(why), "initialise the shared library '%s'",
-			 MOLT_LIBCURL_SONAME);
-		ok = false;
-	}
+	if (LAZYLIB_REAL(curl_global_init)(CURL_GLOBAL_DEFAULT) == CURLE_OK)
+		return true;
+	snprintf(why, why_len, "initialise the shared library '%s'", MOLT_LIBCURL_SONAME);
+	return false;
 }
 
-static inline bool loaded(void)
-{
-	pthread_once(&once, load);
-	return ok;
-}
-
-#define WRAP(ret, name, params, args, fail)                                                        \
-	ret name params                                                                            \
-	{                                                                                          \
-		if (loaded())                                                                      \
-			return REAL(name) args;                                                    \
-		return fail;                                                                       \
-	}
-CURL_FUNCS(WRAP)
-#undef WRAP
+LAZYLIB_LOADER(MOLT_LIBCURL_SONAME, global_init)
+CURL_FUNCS(LAZYLIB_WRAP)
 
 /*
  * The variadic two: an option's number says the type of its argument (curl.h's
@@ -92,11 +68,11 @@ CURLcode(curl_easy_setopt)(CURL *c, CURLoption o, ...)
 	va_start(ap, o);
 	CURLcode r;
 	if (o < CURLOPTTYPE_OBJECTPOINT)
-		r = REAL(curl_easy_setopt)(c, o, va_arg(ap, long));
+		r = LAZYLIB_REAL(curl_easy_setopt)(c, o, va_arg(ap, long));
 	else if (o >= CURLOPTTYPE_OFF_T && o < CURLOPTTYPE_BLOB)
-		r = REAL(curl_easy_setopt)(c, o, va_arg(ap, curl_off_t));
+		r = LAZYLIB_REAL(curl_easy_setopt)(c, o, va_arg(ap, curl_off_t));
 	else
-		r = REAL(curl_easy_setopt)(c, o, va_arg(ap, void *));
+		r = LAZYLIB_REAL(curl_easy_setopt)(c, o, va_arg(ap, void *));
 	va_end(ap);
 	return r;
 }
@@ -107,7 +83,7 @@ CURLcode(curl_easy_getinfo)(CURL *c, CURLINFO info, ...)
 		return CURLE_FAILED_INIT;
 	va_list ap;
 	va_start(ap, info);
-	CURLcode r = REAL(curl_easy_getinfo)(c, info, va_arg(ap, void *));
+	CURLcode r = LAZYLIB_REAL(curl_easy_getinfo)(c, info, va_arg(ap, void *));
 	va_end(ap);
 	return r;
 }
@@ -115,16 +91,16 @@ CURLcode(curl_easy_getinfo)(CURL *c, CURLINFO info, ...)
 void curl_easy_cleanup(CURL *c)
 {
 	if (c && loaded())
-		REAL(curl_easy_cleanup)(c);
+		LAZYLIB_REAL(curl_easy_cleanup)(c);
 }
 
 void curl_slist_free_all(struct curl_slist *l)
 {
 	if (l && loaded())
-		REAL(curl_slist_free_all)(l);
+		LAZYLIB_REAL(curl_slist_free_all)(l);
 }
 
 const char *lazy_curl_failure(void)
 {
-	return loaded() ? NULL : why;
+	return loaded() ? NULL : lazylib_why;
 }

@@ -40,7 +40,7 @@ static int blob_sink(void *ud, long status, const void *buf, size_t n, struct mo
 	b->first = false;
 	/* The server ignored our Range and sends everything: start over from byte 0. */
 	if (first && status == 200 && b->got > 0 && restart(b, err) < 0)
-		return -EIO;
+		return molt_error_pass(err);
 	if (b->got + (int64_t)n > b->d->size)
 		return molt_error_setx(err, EFBIG,
 				       "registry '%s': blob %s is larger than the %lld "
@@ -81,7 +81,7 @@ static int partial_open(struct layer_store *store, struct blob_dl *b, char **ret
 	if (fstat(b->fd, &st) < 0)
 		return molt_error_set(err, errno, "stat '%s'", path);
 	if (st.st_size > b->d->size && restart(b, err) < 0)
-		return -EIO;
+		return molt_error_pass(err);
 	char buf[65536];
 	ssize_t n;
 	while ((n = read_full(b->fd, buf, sizeof(buf))) > 0) {
@@ -116,9 +116,9 @@ static int transfer(struct reg_session *s, struct reg_conn *c, struct blob_dl *b
 		b->first = true;
 		int r = reg_do(s, c, &q, &resp, &e);
 		if (r == -EPIPE && attempt + 1 < REG_MAX_ATTEMPTS) {
-			molt_debug("registry: blob %s broke off at %lld bytes: %s; resuming",
-				   b->d->digest, (long long)b->got, e ? e->msg : "");
-			molt_error_free(e);
+			molt_debug("registry: blob %s broke off at %lld bytes; resuming",
+				   b->d->digest, (long long)b->got);
+			molt_error_drop(&e, "registry: resuming after");
 			continue;
 		}
 		if (r < 0) {
@@ -129,7 +129,7 @@ static int transfer(struct reg_session *s, struct reg_conn *c, struct blob_dl *b
 			/* Our partial bytes are no prefix of this blob: start again. */
 			reg_resp_done(&resp);
 			if (restart(b, err) < 0)
-				return -EIO;
+				return molt_error_pass(err);
 			continue;
 		} else if (resp.status != 200 && resp.status != 206) {
 			_cleanup_free_ char *what = xasprintf("blob %s", b->d->digest);

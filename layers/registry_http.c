@@ -403,8 +403,7 @@ int reg_do(struct reg_session *s, struct reg_conn *conn, const struct reg_req *q
 			unsigned max = cr == CURLE_OPERATION_TIMEDOUT ? 2 : REG_MAX_ATTEMPTS;
 			bool again = retryable_curl(cr) && r.sunk == 0 && ++attempt < max;
 			if (again) {
-				molt_debug("registry: %s, retrying", e ? e->msg : "");
-				molt_error_free(e);
+				molt_error_drop(&e, "registry: retrying");
 				reg_resp_done(&r);
 				backoff(attempt, -1);
 				continue;

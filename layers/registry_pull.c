@@ -98,7 +98,8 @@ struct platform_want {
 	char os[32], arch[32], variant[32];
 };
 
-static int platform_parse(const char *p, struct platform_want *ret, struct molt_error **err)
+static int platform_want_parse(const char *p, struct platform_want *ret,
+			       struct molt_error **err)
 {
 	*ret = (struct platform_want){0};
 	if (!p || !*p) {
@@ -235,7 +236,7 @@ static int stored_size_ok(struct reg_session *s, struct layer_store *store,
 	_cleanup_free_ char *path = NULL;
 	struct stat st;
 	if (layer_store_blob_path(store, d->digest, &path, err) < 0)
-		return -EIO;
+		return molt_error_pass(err);
 	if (stat(path, &st) < 0)
 		return molt_error_set(err, errno, "stat '%s'", path);
 	if (st.st_size != d->size)
@@ -367,9 +368,7 @@ void reg_sources_add(struct layer_store *s, const char *digest, const char *host
 	_cleanup_free_ char *path = source_path(s, digest);
 	struct molt_error *e = NULL;
 	if (mkdir_p(dir, 0755, &e) < 0 || write_file_atomic(path, sb.buf, sb.len, 0644, &e) < 0)
-		molt_debug("registry: cannot record where %s came from: %s", digest,
-			   e ? e->msg : "");
-	molt_error_free(e);
+		molt_error_drop(&e, "registry: cannot record where a blob came from");
 	strbuf_done(&sb);
 }
 
@@ -502,7 +501,7 @@ int registry_pull(struct layer_store *store, const char *refstr, const struct re
 	_cleanup_free_ char *name = image_ref_string(&ref);
 	struct pull_target t = {.ref = &ref, .name = name, .cred_host = ref.domain};
 	struct registry_host_conf hc = {0};
-	r = platform_parse(o->platform, &t.pw, err);
+	r = platform_want_parse(o->platform, &t.pw, err);
 	if (r == 0)
 		r = registry_conf_lookup(ref.domain, ref.path, &hc, err);
 	if (r == 0 && hc.blocked)
@@ -516,8 +515,7 @@ int registry_pull(struct layer_store *store, const char *refstr, const struct re
 		const struct registry_endpoint *ep = &hc.endpoints[i];
 		if (!endpoint_serves(ep, &ref))
 			continue;
-		molt_error_free(last);
-		last = NULL;
+		molt_error_drop(&last, "registry: the next endpoint is tried");
 		if (pull_endpoint(store, &t, ep, o, ret_digest, &last) == 0)
 			done = true;
 		else if (ep->is_mirror)

@@ -138,7 +138,7 @@ static int choose_scheme(struct reg_session *s, const struct registry_endpoint *
 		       cr != CURLE_COULDNT_RESOLVE_HOST);
 	if (r < 0 && http_ok && no_tls) {
 		molt_debug("registry: '%s' does not speak TLS, trying plain http", s->host);
-		molt_error_free(e);
+		molt_error_drop(&e, "registry: the TLS attempt");
 		e = NULL;
 		free(s->base);
 		free(s->origin);
@@ -146,8 +146,7 @@ static int choose_scheme(struct reg_session *s, const struct registry_endpoint *
 		s->origin = reg_url_origin(s->base);
 		r = ping(s, &cr, &e);
 	} else if (r < 0 && cr == CURLE_SSL_CONNECT_ERROR && !http_ok) {
-		molt_error_free(e);
-		e = NULL;
+		molt_error_drop(&e, "registry: the handshake's error, replaced by the advice");
 		r = molt_error_setx(&e, EPROTO,
 				    "registry '%s': the TLS handshake failed (a plain "
 				    "http registry needs --tls-verify=false or "

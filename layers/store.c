@@ -63,7 +63,11 @@ static int ensure_layout(struct layer_store *s, struct molt_error **err)
 
 int layer_store_open(const char *root, struct layer_store **ret, struct molt_error **err)
 {
-	int r = mkdir_p(root, 0700, err);
+	/* Every blob the store reads or writes is checked against its sha256. */
+	int r = digest_init(err);
+	if (r < 0)
+		return r;
+	r = mkdir_p(root, 0700, err);
 	if (r < 0)
 		return molt_error_wrap(err, "store");
 	struct layer_store *s = xcalloc(1, sizeof(*s));
@@ -337,11 +341,9 @@ int layer_store_blob_put_fd(struct layer_store *s, int in, const char *want_dige
 		return r;
 	char buf[65536];
 	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = read_full(in, buf, sizeof(buf));
 		if (n < 0)
-			r = molt_error_set(err, errno, "read blob data");
+			r = molt_error_set(err, (int)-n, "read blob data");
 		else if (n > 0)
 			r = blob_writer_write(w, buf, (size_t)n, err);
 		if (n <= 0 || r < 0)

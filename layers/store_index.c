@@ -13,16 +13,15 @@
 #define INDEX_MAX (64u << 20)
 
 
-static int index_lock(struct layer_store *s, bool exclusive, int *ret_fd, struct molt_error **err)
-{
-	return store_lock_file(s->rootfd, "lock", exclusive, true, ret_fd, err);
-}
-
-static int index_read(struct layer_store *s, struct image_index *ret, struct molt_error **err)
+/* Locks index.json (exclusive: to write it back; the lock is *ret_fd) and reads it. */
+static int index_open(struct layer_store *s, bool exclusive, int *ret_fd,
+		      struct image_index *ret, struct molt_error **err)
 {
 	_cleanup_free_ char *data = NULL;
 	size_t len = 0;
-	int r = read_file_at(s->rootfd, "index.json", INDEX_MAX, &data, &len, err);
+	int r = store_lock_file(s->rootfd, "lock", exclusive, true, ret_fd, err);
+	if (r == 0)
+		r = read_file_at(s->rootfd, "index.json", INDEX_MAX, &data, &len, err);
 	if (r == 0)
 		r = image_index_parse(data, len, ret, err);
 	if (r < 0)
@@ -197,9 +196,7 @@ int layer_store_index_add(struct layer_store *s, const char *manifest_digest, ch
 		return r;
 	_cleanup_close_ int lfd = -1;
 	struct image_index idx = {0};
-	r = index_lock(s, true, &lfd, err);
-	if (r == 0)
-		r = index_read(s, &idx, err);
+	r = index_open(s, true, &lfd, &idx, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; norm[i]; i++)
@@ -229,9 +226,7 @@ int layer_store_tag_get(struct layer_store *s, const char *name,
 		return r;
 	_cleanup_close_ int lfd = -1;
 	struct image_index idx = {0};
-	r = index_lock(s, false, &lfd, err);
-	if (r == 0)
-		r = index_read(s, &idx, err);
+	r = index_open(s, false, &lfd, &idx, err);
 	if (r < 0)
 		return r;
 	r = -ENOENT;
@@ -252,9 +247,7 @@ static int index_remove(struct layer_store *s, const char *name, const char *dig
 {
 	_cleanup_close_ int lfd = -1;
 	struct image_index idx = {0};
-	int r = index_lock(s, true, &lfd, err);
-	if (r == 0)
-		r = index_read(s, &idx, err);
+	int r = index_open(s, true, &lfd, &idx, err);
 	if (r < 0)
 		return r;
 	size_t dropped = 0;
@@ -302,9 +295,7 @@ int layer_store_list(struct layer_store *s, struct image_entry **ret, size_t *re
 {
 	_cleanup_close_ int lfd = -1;
 	struct image_index idx = {0};
-	int r = index_lock(s, false, &lfd, err);
-	if (r == 0)
-		r = index_read(s, &idx, err);
+	int r = index_open(s, false, &lfd, &idx, err);
 	if (r < 0)
 		return r;
 	struct image_entry *v = xcalloc(idx.n_manifests + 1, sizeof(*v));

@@ -145,9 +145,9 @@ int layer_store_unpack(struct layer_store *s, const char *tmp, const char *diges
 	if (r < 0)
 		return r;
 	/* lzop, lrzip, ...: refused by name before libarchive would look for a program. */
-	if (decompress_refuse_foreign(fd, "read layer", err) < 0) {
+	if ((r = decompress_refuse_foreign(fd, "read layer", err)) < 0) {
 		close(fd);
-		return -ENOTSUP;
+		return r;
 	}
 	_cleanup_free_ char *dir = xasprintf("%s/unpack-XXXXXX", tmp);
 	if (!mkdtemp(dir))

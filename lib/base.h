@@ -67,6 +67,22 @@ int molt_error_ret(const struct molt_error *e);
 /* After a callee failed and set *err: its -code, to return unchanged (err may be NULL). */
 int molt_error_pass(struct molt_error **err);
 void molt_error_free(struct molt_error *e);
+/*
+ * Drops an error on purpose — a best-effort clean-up, a probe whose failure has a
+ * fallback, a result the caller recomputes — saying why: logs "why: message" at
+ * debug level, frees *e and sets it to NULL (no-op when *e is NULL).
+ */
+void molt_error_drop(struct molt_error **e, const char *why);
+
+/* lib/error_codec.c: an error across a process boundary (pipes between molt's processes). */
+/* Bytes molt_error_encode() needs for the whole of e. */
+size_t molt_error_encoded_size(const struct molt_error *e);
+/* Writes e into buf (cap >= 33 bytes), cutting the message, then the detail, to fit;
+ * returns the bytes written. Allocates nothing (safe in a forked child). */
+size_t molt_error_encode(const struct molt_error *e, char *buf, size_t cap);
+/* Reads what molt_error_encode() wrote into *err (exit code, errno, message, detail);
+ * returns its -errno, or -EIO for bytes that are no such record. */
+int molt_error_decode(const char *buf, size_t len, struct molt_error **err);
 /* Prints "molt: <msg>\n<detail>" to stderr. Only main() (and test drivers) call it. */
 void molt_error_print(const struct molt_error *e);
 

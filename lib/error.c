@@ -99,6 +99,15 @@ void molt_error_free(struct molt_error *e)
 	free(e);
 }
 
+void molt_error_drop(struct molt_error **e, const char *why)
+{
+	if (!e || !*e)
+		return;
+	molt_debug("%s: %s", why, (*e)->msg);
+	molt_error_free(*e);
+	*e = NULL;
+}
+
 void molt_error_print(const struct molt_error *e)
 {
 	if (!e)

@@ -223,7 +223,7 @@ MOLT_NORETURN static void run_command(const struct reaper_args *a)
 }
 
 /* Exit code of a finished process, SPEC.md §2. */
-static int status_code(int status)
+int sandbox_status_code(int status)
 {
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
@@ -274,7 +274,7 @@ MOLT_NORETURN static void reap(pid_t cmd, DIR *proc, uint64_t pids_max)
 		pid_t pid;
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 			if (pid == cmd)
-				_exit(status_code(status));
+				_exit(sandbox_status_code(status));
 		if (pid < 0 && errno == ECHILD)
 			_exit(MOLT_EXIT_FAILURE);
 	}

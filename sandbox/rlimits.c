@@ -213,7 +213,7 @@ int pids_cgroup_delegated(uint64_t max, char **ret_dir, struct molt_error **err)
 		return molt_error_setx(err, ENOTSUP, "no pids cgroup hierarchy in /sys/fs/cgroup");
 	_cleanup_free_ char *text = NULL, *base = NULL;
 	if (read_file("/proc/self/cgroup", 1 << 16, &text, NULL, err) < 0)
-		return -EIO;
+		return molt_error_pass(err);
 	base = pids_cgroup_delegated_base(text, v1);
 	if (!base)
 		return molt_error_setx(err, ENOTSUP, "no cgroup of ours to make a pids cgroup in");
@@ -241,7 +241,7 @@ int pids_cgroup_create(uint64_t max, char **ret_dir, struct molt_error **err)
 						"/sys/fs/cgroup");
 		/* v2: the controller must be enabled for the root's children. */
 		if (write_cg(base, "cgroup.subtree_control", "+pids", err) < 0)
-			return -ENOTSUP;
+			return molt_error_pass(err);
 	}
 	return make_child(base, max, ret_dir, err);
 }

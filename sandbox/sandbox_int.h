@@ -177,6 +177,8 @@ void tty_raw(struct tty_relay *t);
 bool tty_pump(struct tty_relay *t, bool stdin_ready, bool master_ready);
 
 /* ---- reaper.c ---- */
+/* The exit code of a finished process (SPEC.md §2): its own, or 128 + the signal. */
+int sandbox_status_code(int status);
 
 struct reaper_args {
 	const struct mount_plan *plan;

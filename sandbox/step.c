@@ -54,15 +54,6 @@ static char *make_resolv(enum sandbox_network net)
 	return xstrdup("");
 }
 
-/* Exit code of a finished process, SPEC.md §2. */
-static int status_code(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return MOLT_EXIT_FAILURE;
-}
 
 static const int handled[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGWINCH};
 
@@ -124,7 +115,7 @@ static int wait_sandbox(struct run_state *s)
 		if (poll(&p, 1, 100) <= 0)
 			break;
 	}
-	return status_code(status);
+	return sandbox_status_code(status);
 }
 
 static int clone_sandbox(const struct sandbox_config *c, const struct reaper_args *a,

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "../../layers/layers.h"
+#include "../../sandbox/sandbox.h"
 #include "cli.h"
 #include "../runner.h"
 
@@ -241,4 +242,18 @@ int runner_main(int argc, char **argv)
 		return err ? err->exit_code : MOLT_EXIT_FAILURE;
 	}
 	return r;
+}
+
+int cli_store_open(struct molt_global *g, bool in_build_ns, struct layer_store **ret,
+		   struct molt_error **err)
+{
+	int r = in_build_ns ? sandbox_enter_build_namespace(NULL, err) : 0;
+	return r < 0 ? r : layer_store_open(cli_store_root(g), ret, err);
+}
+
+int cli_store_image(struct molt_global *g, bool in_build_ns, const char *image,
+		    struct layer_store **ret_store, struct image **ret_img, struct molt_error **err)
+{
+	int r = cli_store_open(g, in_build_ns, ret_store, err);
+	return r < 0 ? r : layer_store_resolve(*ret_store, image, ret_img, err);
 }

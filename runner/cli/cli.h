@@ -119,6 +119,16 @@ int cli_registry_parse(const struct cli_option *opts, size_t max_args, int argc,
 		       struct cli_registry_args *ret, struct molt_error **err);
 /* The resolved store root (never NULL). */
 const char *cli_store_root(struct molt_global *g);
+/*
+ * Opens the store. in_build_ns: enters the build namespace first, while molt is
+ * single-threaded (the commands that make store files: they are made there).
+ */
+int cli_store_open(struct molt_global *g, bool in_build_ns, struct layer_store **ret,
+		   struct molt_error **err);
+/* Opens the store (as cli_store_open) and resolves image, a name or an ID, in it. */
+int cli_store_image(struct molt_global *g, bool in_build_ns, const char *image,
+		    struct layer_store **ret_store, struct image **ret_img,
+		    struct molt_error **err);
 
 int cmd_build(int argc, char **argv, struct molt_global *g, struct molt_error **err);
 int cmd_run(int argc, char **argv, struct molt_global *g, struct molt_error **err);

@@ -458,6 +458,33 @@ static int read_dockerfile(const struct build_options *o, char **ret, size_t *re
 	return r;
 }
 
+static void warn_unused_args(const struct build_plan *plan)
+{
+	if (!plan->unused_build_args[0])
+		return;
+	_cleanup_strbuf_ struct strbuf names = STRBUF_INIT;
+	for (size_t i = 0; plan->unused_build_args[i]; i++)
+		strbuf_addf(&names, "%s%s", i ? ", " : "", plan->unused_build_args[i]);
+	molt_warn("build-args not consumed by any ARG: %s", names.buf);
+}
+
+/* --print-plan: the plan without the store, so base images give no config. */
+static int print_plan(const struct dockerfile *df, const struct plan_options *popts,
+		      struct molt_error **err)
+{
+	struct build_plan *plan = NULL;
+	_cleanup_free_ char *json = NULL;
+	int r = build_plan_make(df, popts, &plan, err);
+	if (r == 0) {
+		warn_unused_args(plan);
+		r = build_plan_to_json(plan, &json, err);
+	}
+	build_plan_free(plan);
+	if (r == 0)
+		fputs(json, stdout);
+	return r;
+}
+
 static char *display_name(const char *file)
 {
 	if (!file || !strcmp(file, "-"))
@@ -466,10 +493,38 @@ static char *display_name(const char *file)
 	return xstrdup(slash && slash[1] ? slash + 1 : file);
 }
 
-/* Hands the plan to the executor (runner/executor/build.h). */
+/*
+ * The build's one way through (runner/executor/build.h): the executor opens the
+ * build, the frontend plans once with the base images it resolves, the executor runs
+ * that plan.
+ */
+static int plan_and_run(const struct build_request *req, const struct dockerfile *df,
+			struct plan_options *popts, struct molt_error **err)
+{
+	struct build_ctx *b = NULL;
+	struct build_plan *plan = NULL;
+	int r = build_open(req, &b, err);
+	if (r == 0) {
+		popts->base_config = build_base_config;
+		popts->base_ud = b;
+		r = build_plan_make(df, popts, &plan, err);
+	}
+	if (r == 0) {
+		warn_unused_args(plan);
+		/* only a build runs steps: --print-plan shows any platform's plan */
+		r = platform_check_native(plan, err);
+	}
+	if (r == 0)
+		r = build_run(b, plan, err);
+	build_plan_free(plan);
+	build_close(b);
+	return r;
+}
+
+/* Hands the Dockerfile to the executor (runner/executor/build.h). */
 static int execute(const struct build_options *o, struct molt_global *g,
-		   const struct build_plan *plan, const struct dockerfile *df,
-		   const struct plan_options *popts, struct molt_error **err)
+		   const struct dockerfile *df, struct plan_options *popts,
+		   struct molt_error **err)
 {
 	static const char *const types[] = {"local", "tar", "oci", "docker"};
 	struct build_output_spec *outs = xcalloc(o->n_outputs + 1, sizeof(*outs));
@@ -508,7 +563,6 @@ static int execute(const struct build_options *o, struct molt_global *g,
 		.no_cache = o->no_cache,
 		.explain_cache = o->explain_cache,
 		.df = df,
-		.plan_opts = popts,
 		.registry = &o->reg,
 		.pull = o->pull,
 		.push_refs = o->push_refs,
@@ -518,7 +572,7 @@ static int execute(const struct build_options *o, struct molt_global *g,
 		.no_cache_stages = o->x.no_cache_stages,
 		.metadata_file = o->x.metadata_file,
 	};
-	int r = build_execute(plan, &req, err);
+	int r = plan_and_run(&req, df, popts, err);
 	free(outs);
 	return r;
 }
@@ -544,33 +598,7 @@ static int build_with(const struct build_options *o, struct molt_global *g,
 	struct plan_options popts = {.target = o->target, .build_args = o->build_args,
 				     .target_platform = o->platform_set ? &o->platform : NULL,
 				     .named_contexts = o->named_aliases};
-	struct build_plan *plan = NULL;
-	r = build_plan_make(df, &popts, &plan, err);
-	if (r < 0) {
-		dockerfile_free(df);
-		return r;
-	}
-	if (plan->unused_build_args[0]) {
-		_cleanup_strbuf_ struct strbuf names = STRBUF_INIT;
-		for (size_t i = 0; plan->unused_build_args[i]; i++)
-			strbuf_addf(&names, "%s%s", i ? ", " : "", plan->unused_build_args[i]);
-		molt_warn("build-args not consumed by any ARG: %s", names.buf);
-	}
-	if (o->print_plan) {
-		_cleanup_free_ char *json = NULL;
-		r = build_plan_to_json(plan, &json, err);
-		build_plan_free(plan);
-		dockerfile_free(df);
-		if (r < 0)
-			return r;
-		fputs(json, stdout);
-		return 0;
-	}
-	/* only a build runs steps: --print-plan shows any platform's plan */
-	r = platform_check_native(plan, err);
-	if (r == 0)
-		r = execute(o, g, plan, df, &popts, err);
-	build_plan_free(plan);
+	r = o->print_plan ? print_plan(df, &popts, err) : execute(o, g, df, &popts, err);
 	dockerfile_free(df);
 	return r;
 }

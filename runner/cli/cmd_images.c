@@ -113,7 +113,7 @@ int cmd_images(int argc, char **argv, struct molt_global *g, struct molt_error *
 	_cleanup_store_ struct layer_store *s = NULL;
 	struct image_entry *v = NULL;
 	size_t n = 0;
-	int r = layer_store_open(cli_store_root(g), &s, err);
+	int r = cli_store_open(g, false, &s, err);
 	if (r == 0)
 		r = layer_store_list(s, &v, &n, err);
 	if (r < 0)

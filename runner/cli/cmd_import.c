@@ -13,13 +13,9 @@ int cmd_import(int argc, char **argv, struct molt_global *g, struct molt_error *
 	int r = name ? image_ref_normalize(name, &norm, err) : 0;
 	if (r < 0)
 		return r;
-	/* Before anything else, while single-threaded: store files are made in there. */
-	r = sandbox_enter_build_namespace(NULL, err);
-	if (r < 0)
-		return r;
 	_cleanup_store_ struct layer_store *s = NULL;
 	char manifest[DIGEST_STR_LEN];
-	r = layer_store_open(cli_store_root(g), &s, err);
+	r = cli_store_open(g, true, &s, err);
 	if (r == 0)
 		r = layer_store_import(s, argv[1], norm, manifest, err);
 	if (r < 0)

@@ -86,7 +86,7 @@ int cmd_inspect(int argc, char **argv, struct molt_global *g, struct molt_error 
 	if (argc < 2)
 		return cli_usage_error(err, argv[0], "expected at least one IMAGE");
 	_cleanup_store_ struct layer_store *s = NULL;
-	int r = layer_store_open(cli_store_root(g), &s, err);
+	int r = cli_store_open(g, false, &s, err);
 	if (r < 0)
 		return r;
 	json_t *out = json_array();

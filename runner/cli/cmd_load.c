@@ -50,12 +50,9 @@ int cmd_load(int argc, char **argv, struct molt_global *g, struct molt_error **e
 	bool from_stdin = !input || !strcmp(input, "-");
 	if (from_stdin && stream_refuse_tty(STDIN_FILENO, "read an image tar from", err) < 0)
 		return molt_error_wrap(err, "load: use -i FILE or redirect stdin");
-	int r = sandbox_enter_build_namespace(NULL, err);
-	if (r < 0)
-		return r;
 	_cleanup_store_ struct layer_store *s = NULL;
 	_cleanup_strv_ char **names = NULL;
-	r = layer_store_open(cli_store_root(g), &s, err);
+	int r = cli_store_open(g, true, &s, err);
 	if (r == 0 && from_stdin)
 		r = load_stdin(s, &names, err);
 	else if (r == 0)

@@ -183,7 +183,7 @@ int cmd_prune(int argc, char **argv, struct molt_global *g, struct molt_error **
 	}
 	_cleanup_store_ struct layer_store *s = NULL;
 	size_t removed = 0;
-	r = layer_store_open(cli_store_root(g), &s, err);
+	r = cli_store_open(g, false, &s, err);
 	if (r == 0 && (a.o.keep_bytes >= 0 || a.o.unused_for >= 0))
 		return prune_cache(s, &a.o, err);
 	if (r == 0)

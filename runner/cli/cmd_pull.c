@@ -80,12 +80,9 @@ int cmd_pull(int argc, char **argv, struct molt_global *g, struct molt_error **e
 	const char *ref = a.args[0];
 	if (!ref)
 		return cli_usage_error(err, argv[0], "an image reference is required");
-	r = sandbox_enter_build_namespace(NULL, err);
-	if (r < 0)
-		return r;
 	_cleanup_store_ struct layer_store *s = NULL;
 	char digest[DIGEST_STR_LEN];
-	r = layer_store_open(cli_store_root(g), &s, err);
+	r = cli_store_open(g, true, &s, err);
 	if (r == 0)
 		r = registry_pull(s, ref, &o, digest, err);
 	if (r < 0)
@@ -93,7 +90,7 @@ int cmd_pull(int argc, char **argv, struct molt_global *g, struct molt_error **e
 	_cleanup_free_ char *name = NULL;
 	struct molt_error *e = NULL;
 	if (image_ref_normalize(ref, &name, &e) < 0)
-		molt_error_free(e);
+		molt_error_drop(&e, "pull: the name is reported as given");
 	if (!o.quiet)
 		fprintf(stderr, "Digest: %s\n", digest);
 	printf("%s\n", name ? name : ref);

@@ -22,14 +22,9 @@ int cmd_push(int argc, char **argv, struct molt_global *g, struct molt_error **e
 	const char *image = a.args[0], *ref = a.args[1];
 	if (!image)
 		return cli_usage_error(err, argv[0], "an image is required");
-	r = sandbox_enter_build_namespace(NULL, err);
-	if (r < 0)
-		return r;
 	_cleanup_store_ struct layer_store *s = NULL;
 	_cleanup_image_ struct image *img = NULL;
-	r = layer_store_open(cli_store_root(g), &s, err);
-	if (r == 0)
-		r = layer_store_resolve(s, image, &img, err);
+	r = cli_store_image(g, true, image, &s, &img, err);
 	if (r < 0)
 		return r;
 	/* Without REF the image goes where its name says (an ID has no such place). */

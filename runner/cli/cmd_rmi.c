@@ -42,11 +42,8 @@ int cmd_rmi(int argc, char **argv, struct molt_global *g, struct molt_error **er
 {
 	if (argc < 2)
 		return cli_usage_error(err, argv[0], "expected at least one IMAGE");
-	int r = sandbox_enter_build_namespace(NULL, err);
-	if (r < 0)
-		return r;
 	_cleanup_store_ struct layer_store *s = NULL;
-	r = layer_store_open(cli_store_root(g), &s, err);
+	int r = cli_store_open(g, true, &s, err);
 	if (r < 0)
 		return r;
 	int first = 0;

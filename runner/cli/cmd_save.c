@@ -77,9 +77,7 @@ int cmd_save(int argc, char **argv, struct molt_global *g, struct molt_error **e
 		return molt_error_wrap(err, "save: use -o FILE or redirect stdout");
 	_cleanup_store_ struct layer_store *s = NULL;
 	_cleanup_image_ struct image *img = NULL;
-	int r = layer_store_open(cli_store_root(g), &s, err);
-	if (r == 0)
-		r = layer_store_resolve(s, what, &img, err);
+	int r = cli_store_image(g, false, what, &s, &img, err);
 	if (r < 0)
 		return r;
 	_cleanup_strv_ char **names = save_names(s, what, img);

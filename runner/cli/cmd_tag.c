@@ -14,9 +14,7 @@ int cmd_tag(int argc, char **argv, struct molt_global *g, struct molt_error **er
 		return r;
 	_cleanup_store_ struct layer_store *s = NULL;
 	_cleanup_image_ struct image *img = NULL;
-	r = layer_store_open(cli_store_root(g), &s, err);
-	if (r == 0)
-		r = layer_store_resolve(s, argv[1], &img, err);
+	r = cli_store_image(g, false, argv[1], &s, &img, err);
 	if (r == 0)
 		r = layer_store_tag_set(s, dst, img->manifest_digest, err);
 	return r < 0 ? molt_error_wrap(err, "tag") : 0;

@@ -1,16 +1,29 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * runner/executor/bases.c: the images the plan names. Before any stage runs, every
- * image a FROM, COPY --from or RUN --mount from= names that the store lacks (all of
- * them with --pull) is pulled, then each is resolved once and kept (bases_resolve):
- * the expansion environment, the layers and the cache key of every stage all come
- * from that one manifest, whatever `molt tag` or `molt pull` does meanwhile.
+ * runner/executor/bases.c: the images the plan names. Each image a FROM, COPY --from
+ * or RUN --mount from= names is pulled when the store lacks it (always with --pull)
+ * and resolved once, then kept: a FROM's while the frontend plans (its config gives
+ * the stage's expansion environment and ONBUILD triggers, build_base_config), the
+ * others before any stage runs (bases_resolve). The expansion environment, the layers
+ * and the cache key of every stage all come from that one manifest, whatever
+ * `molt tag` or `molt pull` does meanwhile.
  */
 #include <string.h>
 
 #include "stage.h"
 
-/* Every image (not stage) the plan reads, once each. */
+static void push_instr_images(char ***v, const struct build_instr *in)
+{
+	if (in->from && in->from_stage < 0 && !strv_contains(*v, in->from))
+		strv_push(v, in->from);
+	for (size_t m = 0; m < in->n_mounts; m++) {
+		const struct build_mount *bm = &in->mounts[m];
+		if (bm->from && bm->from_stage < 0 && !strv_contains(*v, bm->from))
+			strv_push(v, bm->from);
+	}
+}
+
+/* Every image (not stage) the plan reads, once each, ONBUILD triggers included. */
 static char **plan_images(const struct build_plan *p)
 {
 	char **v = xcalloc(1, sizeof(char *));
@@ -18,16 +31,10 @@ static char **plan_images(const struct build_plan *p)
 		const struct build_stage *st = &p->stages[i];
 		if (st->base == BASE_IMAGE && st->from && !strv_contains(v, st->from))
 			strv_push(&v, st->from);
-		for (size_t k = 0; k < st->n_instrs; k++) {
-			const struct build_instr *in = &st->instrs[k];
-			if (in->from && in->from_stage < 0 && !strv_contains(v, in->from))
-				strv_push(&v, in->from);
-			for (size_t m = 0; m < in->n_mounts; m++) {
-				const struct build_mount *bm = &in->mounts[m];
-				if (bm->from && bm->from_stage < 0 && !strv_contains(v, bm->from))
-					strv_push(&v, bm->from);
-			}
-		}
+		for (size_t k = 0; st->onbuild && k < st->onbuild->n_instrs; k++)
+			push_instr_images(&v, &st->onbuild->instrs[k]);
+		for (size_t k = 0; k < st->n_instrs; k++)
+			push_instr_images(&v, &st->instrs[k]);
 	}
 	return v;
 }
@@ -47,50 +54,78 @@ static bool in_store(struct layer_store *s, const char *image)
 	struct image *img = NULL;
 	struct molt_error *e = NULL;
 	int r = layer_store_resolve(s, image, &img, &e);
-	molt_error_free(e);
+	molt_error_drop(&e, "build: not in the store, pulled");
 	image_free(img);
 	return r == 0;
 }
 
-int bases_pull(struct build_ctx *b, struct molt_error **err)
+/* Pulls image when the store lacks it (always with --pull). */
+static int base_pull(struct build_ctx *b, const char *image, const char *platform,
+		     struct molt_error **err)
 {
 	const struct build_request *o = b->o;
-	_cleanup_strv_ char **images = plan_images(b->plan);
-	for (size_t i = 0; images[i]; i++) {
-		/* An ID or a name only the store knows is never looked for elsewhere. */
-		if (digest_is_valid(images[i]) || (!o->pull && in_store(b->store, images[i])))
-			continue;
-		struct image_ref ref = {0};
-		struct molt_error *e = NULL;
-		if (image_ref_parse(images[i], &ref, &e) < 0) {
-			molt_error_free(e);
-			continue; /* the stage reports it as a missing image */
-		}
-		image_ref_done(&ref);
-		struct registry_opts ro =
-			o->registry ? *o->registry : (struct registry_opts){.tls_verify = true};
-		const char *plat = stage_platform(b->plan, images[i]);
-		if (plat)
-			ro.platform = plat;
-		if (o->progress == PROGRESS_QUIET)
-			ro.quiet = true;
-		if (!ro.quiet)
-			fprintf(stderr, "pulling %s\n", images[i]);
-		int r = registry_pull(b->store, images[i], &ro, NULL, err);
-		/* --pull over an image only the store has (loaded, imported, built): say
-		 * so, rather than "not in the store" */
-		if (r < 0 && o->pull && in_store(b->store, images[i]))
-			return molt_error_wrap(err, "--pull: base image '%s' could not be "
-						    "re-resolved from its registry (it is only in the "
-						    "local store; build without --pull to use it)",
-					       images[i]);
-		if (r < 0)
-			return molt_error_wrap(err, "base image '%s' is not in the store and could "
-						    "not be pulled", images[i]);
+	/* An ID or a name only the store knows is never looked for elsewhere. */
+	if (digest_is_valid(image) || (!o->pull && in_store(b->store, image)))
+		return 0;
+	struct image_ref ref = {0};
+	struct molt_error *e = NULL;
+	if (image_ref_parse(image, &ref, &e) < 0) {
+		molt_error_drop(&e, "build: the stage reports it as a missing image");
+		return 0;
 	}
+	image_ref_done(&ref);
+	struct registry_opts ro =
+		o->registry ? *o->registry : (struct registry_opts){.tls_verify = true};
+	if (platform)
+		ro.platform = platform;
+	if (o->progress == PROGRESS_QUIET)
+		ro.quiet = true;
+	if (!ro.quiet)
+		fprintf(stderr, "pulling %s\n", image);
+	int r = registry_pull(b->store, image, &ro, NULL, err);
+	/* --pull over an image only the store has (loaded, imported, built): say so,
+	 * rather than "not in the store" */
+	if (r < 0 && o->pull && in_store(b->store, image))
+		return molt_error_wrap(err, "--pull: base image '%s' could not be re-resolved "
+					    "from its registry (it is only in the local store; "
+					    "build without --pull to use it)", image);
+	if (r < 0)
+		return molt_error_wrap(err, "base image '%s' is not in the store and could "
+					    "not be pulled", image);
 	return 0;
 }
 
+/* The image resolved for ref, pulled and resolved now on its first use. */
+static struct resolved_base *base_resolve(struct build_ctx *b, const char *ref,
+					  const char *platform)
+{
+	for (size_t i = 0; i < b->n_bases; i++)
+		if (!strcmp(b->bases[i].ref, ref))
+			return &b->bases[i];
+	b->bases = xrealloc(b->bases, (b->n_bases + 1) * sizeof(*b->bases));
+	struct resolved_base *base = &b->bases[b->n_bases++];
+	*base = (struct resolved_base){.ref = xstrdup(ref)};
+	/* BuildKit's "[internal] load metadata for docker.io/library/debian:12". */
+	unsigned id = INTERNAL_STEP_ID + 16 + (unsigned)b->n_bases;
+	_cleanup_free_ char *norm = NULL;
+	struct molt_error *e = NULL;
+	if (image_ref_normalize(ref, &norm, &e) < 0)
+		molt_error_drop(&e, "build: the step names the image as given");
+	_cleanup_free_ char *title = xasprintf("[internal] load metadata for %s", norm ? norm : ref);
+	progress_start(&b->po, id, title);
+	int64_t t0 = timing_now();
+	if (base_pull(b, ref, platform, &base->missing) < 0)
+		base->pull_failed = true;
+	int64_t t1 = timing_now();
+	/* a missing image fails the stage that reads it, with this error */
+	if (!base->pull_failed &&
+	    layer_store_resolve(b->store, ref, &base->img, &base->missing) < 0)
+		base->img = NULL;
+	b->pull_ns += t1 - t0;
+	b->bases_ns += timing_now() - t0;
+	progress_end(&b->po, id, false, base->pull_failed ? base->missing->msg : NULL);
+	return base;
+}
 
 void plan_base_from_config(const struct image_config *c, struct plan_base *ret)
 {
@@ -98,20 +133,30 @@ void plan_base_from_config(const struct image_config *c, struct plan_base *ret)
 	ret->workdir = c->working_dir ? xstrdup(c->working_dir) : NULL;
 	ret->shell = strv_copy(c->shell);
 	ret->user = c->user ? xstrdup(c->user) : NULL;
+	ret->onbuild = strv_copy(c->onbuild);
+}
+
+int build_base_config(void *ud, const char *image, const char *platform, struct plan_base *ret)
+{
+	const struct resolved_base *base = base_resolve(ud, image, platform);
+	if (!base->img)
+		return -ENOENT;
+	plan_base_from_config(&base->img->config, ret);
+	return 0;
 }
 
 int bases_resolve(struct build_ctx *b, struct molt_error **err)
 {
-	(void)err;
 	_cleanup_strv_ char **images = plan_images(b->plan);
-	size_t n = strv_len(images);
-	b->bases = xcalloc(n + 1, sizeof(*b->bases));
-	for (size_t i = 0; i < n; i++) {
-		struct resolved_base *base = &b->bases[b->n_bases++];
-		base->ref = xstrdup(images[i]);
-		/* a missing image fails the stage that reads it, with this error */
-		if (layer_store_resolve(b->store, images[i], &base->img, &base->missing) < 0)
-			base->img = NULL;
+	for (size_t i = 0; images[i]; i++) {
+		struct resolved_base *base =
+			base_resolve(b, images[i], stage_platform(b->plan, images[i]));
+		if (base->pull_failed) {
+			int r = molt_error_ret(base->missing);
+			*err = TAKE_PTR(base->missing);
+			base->pull_failed = false;
+			return r;
+		}
 	}
 	return 0;
 }
@@ -119,19 +164,13 @@ int bases_resolve(struct build_ctx *b, struct molt_error **err)
 int bases_get(struct build_ctx *b, const char *ref, const struct image **ret,
 	      struct molt_error **err)
 {
-	struct resolved_base *base = NULL;
+	const struct resolved_base *base = NULL;
 	for (size_t i = 0; i < b->n_bases && !base; i++)
 		if (!strcmp(b->bases[i].ref, ref))
 			base = &b->bases[i];
-	if (!base) {
-		/* named by an ONBUILD trigger, known only once its base image was read:
-		 * resolved on first use in this worker, then kept like the others */
-		b->bases = xrealloc(b->bases, (b->n_bases + 1) * sizeof(*b->bases));
-		base = &b->bases[b->n_bases++];
-		*base = (struct resolved_base){.ref = xstrdup(ref)};
-		if (layer_store_resolve(b->store, ref, &base->img, &base->missing) < 0)
-			base->img = NULL;
-	}
+	if (!base)
+		return molt_error_setx(err, ENOENT, "image '%s' was not resolved before the build",
+				       ref);
 	*ret = base->img;
 	if (base->img)
 		return 0;

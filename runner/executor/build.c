@@ -33,8 +33,6 @@ static struct sched_stage *sched_graph(const struct build_plan *p, unsigned **re
 }
 
 /* Progress ids of the steps outside the stages (stage steps are index << 16 | step). */
-#define EXPORT_STEP_ID 0xfff00000u
-#define INTERNAL_STEP_ID 0xffe00000u
 
 bool build_stage_no_cache(const struct build_request *o, const struct build_stage *st)
 {
@@ -99,7 +97,7 @@ static int finish(struct build_ctx *b, char *const *results, struct progress *p,
 		_cleanup_free_ char *norm = NULL;
 		struct molt_error *e = NULL;
 		if (image_ref_normalize(b->o->tags[i], &norm, &e) < 0)
-			molt_error_free(e);
+			molt_error_drop(&e, "build: the tag is reported as given");
 		_cleanup_free_ char *t = xasprintf("naming to %s done", norm ? norm : b->o->tags[i]);
 		progress_status(&po, EXPORT_STEP_ID, t);
 	}
@@ -143,26 +141,6 @@ static int run_build(struct build_ctx *b, struct progress *p, struct molt_error 
 }
 
 
-static int resolved_base_config(void *ud, const char *image, struct plan_base *ret)
-{
-	const struct image *img = NULL;
-	_cleanup_error_ struct molt_error *e = NULL;
-	int r = bases_get(ud, image, &img, &e);
-	if (r < 0)
-		return r;
-	plan_base_from_config(&img->config, ret);
-	return 0;
-}
-
-/* Plans again with the resolved base images' configs (build.h: df). */
-static int replan(struct build_ctx *b, struct build_plan **ret, struct molt_error **err)
-{
-	struct plan_options po = *b->o->plan_opts;
-	po.base_config = resolved_base_config;
-	po.base_ud = b;
-	return build_plan_make(b->o->df, &po, ret, err);
-}
-
 /* BuildKit's first step: "[internal] load build definition from Dockerfile". */
 static void load_definition(const struct progress_out *po, const struct build_request *o)
 {
@@ -177,33 +155,6 @@ static void load_definition(const struct progress_out *po, const struct build_re
 		progress_status(po, INTERNAL_STEP_ID, st);
 	}
 	progress_end(po, INTERNAL_STEP_ID, false, NULL);
-}
-
-/* "[internal] load metadata for REF", one step per base image the plan names, over
- * the pull and the resolution of them all. Returns how many were started. */
-static unsigned load_metadata_start(const struct progress_out *po, const struct build_plan *plan)
-{
-	_cleanup_strv_ char **seen = xcalloc(1, sizeof(char *));
-	for (size_t i = 0; i < plan->n_stages; i++) {
-		const struct build_stage *st = &plan->stages[i];
-		if (st->base != BASE_IMAGE || strv_contains(seen, st->from))
-			continue;
-		strv_push(&seen, st->from);
-		_cleanup_free_ char *norm = NULL;
-		struct molt_error *e = NULL;
-		if (image_ref_normalize(st->from, &norm, &e) < 0)
-			molt_error_free(e);
-		_cleanup_free_ char *title = xasprintf("[internal] load metadata for %s",
-						       norm ? norm : st->from);
-		progress_start(po, INTERNAL_STEP_ID + 16 + (unsigned)strv_len(seen), title);
-	}
-	return (unsigned)strv_len(seen);
-}
-
-static void load_metadata_end(const struct progress_out *po, unsigned n, const char *failure)
-{
-	for (unsigned i = 1; i <= n; i++)
-		progress_end(po, INTERNAL_STEP_ID + 16 + i, false, failure);
 }
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
@@ -261,8 +212,7 @@ static void unmount_below(const char *dir)
 			molt_debug("build: cannot unmount '%s': %s", points[i], strerror(errno));
 }
 
-int build_execute(const struct build_plan *plan, const struct build_request *o,
-		  struct molt_error **err)
+int build_open(const struct build_request *o, struct build_ctx **ret, struct molt_error **err)
 {
 	int r = sandbox_enter_build_namespace(NULL, err);
 	if (r < 0)
@@ -272,57 +222,67 @@ int build_execute(const struct build_plan *plan, const struct build_request *o,
 	 * another image digest for another user). Files molt keeps private get explicit
 	 * modes (the store is 0700). */
 	umask(022);
-	struct build_ctx b = {.plan = plan, .o = o, .context_fd = -1};
-	struct progress *p = progress_new(o->progress, STDERR_FILENO);
-	struct progress_out po = {.direct = p, .fd = -1};
+	struct build_ctx *b = xcalloc(1, sizeof(*b));
+	*b = (struct build_ctx){.o = o, .context_fd = -1};
+	/* The renderer lives from here: the planner's base images show as "load metadata"
+	 * steps (bases.c) before any stage runs. */
+	b->p = progress_new(o->progress, STDERR_FILENO);
+	b->po = (struct progress_out){.direct = b->p, .fd = -1};
 	if (o->df)
-		progress_set_source(p, o->dockerfile_name, o->df->lines, o->df->n_lines);
-	load_definition(&po, o);
-	b.context_fd = open(o->context_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (b.context_fd < 0) {
-		progress_free(p);
-		return molt_error_set(err, errno, "open the build context '%s'", o->context_dir);
-	}
-	r = layer_store_open(o->store_root, &b.store, err);
+		progress_set_source(b->p, o->dockerfile_name, o->df->lines, o->df->n_lines);
+	load_definition(&b->po, o);
+	b->context_fd = open(o->context_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (b->context_fd < 0)
+		r = molt_error_set(err, errno, "open the build context '%s'", o->context_dir);
+	if (r == 0)
+		r = layer_store_open(o->store_root, &b->store, err);
 	const char *tmp = NULL;
 	if (r == 0)
-		r = layer_store_tmpdir(b.store, &tmp, err);
-	b.tmp = tmp;
-	struct build_plan *own_plan = NULL;
-	unsigned n_meta = r == 0 ? load_metadata_start(&po, plan) : 0;
-	int64_t t0 = timing_now();
-	if (r == 0)
-		r = bases_pull(&b, err);
-	int64_t t1 = timing_now();
-	if (r == 0)
-		r = bases_resolve(&b, err);
-	load_metadata_end(&po, n_meta, r < 0 ? (*err)->msg : NULL);
+		r = layer_store_tmpdir(b->store, &tmp, err);
+	b->tmp = tmp;
+	if (r < 0) {
+		build_close(b);
+		return r;
+	}
+	*ret = b;
+	return 0;
+}
+
+int build_run(struct build_ctx *b, const struct build_plan *plan, struct molt_error **err)
+{
+	b->plan = plan;
+	int r = bases_resolve(b, err);
 	if (r == 0)
 		molt_debug("timing build: bases resolved in %.3f s (pull %.3f s)",
-			   (double)(timing_now() - t0) / 1e9, (double)(t1 - t0) / 1e9);
-	if (r == 0 && o->df && o->plan_opts && (r = replan(&b, &own_plan, err)) == 0)
-		b.plan = own_plan;
+			   (double)b->bases_ns / 1e9, (double)b->pull_ns / 1e9);
 	if (r == 0) {
-		progress_start(&po, INTERNAL_STEP_ID + 1, "[internal] load .dockerignore");
-		r = context_filter_load(&b, err);
-		progress_end(&po, INTERNAL_STEP_ID + 1, false, r < 0 ? (*err)->msg : NULL);
+		progress_start(&b->po, INTERNAL_STEP_ID + 1, "[internal] load .dockerignore");
+		r = context_filter_load(b, err);
+		progress_end(&b->po, INTERNAL_STEP_ID + 1, false, r < 0 ? (*err)->msg : NULL);
 	}
 	if (r == 0) {
 		/* molt reads the context where it is: nothing to transfer, as a step all the same. */
-		progress_start(&po, INTERNAL_STEP_ID + 2, "[internal] load build context");
-		progress_end(&po, INTERNAL_STEP_ID + 2, false, NULL);
+		progress_start(&b->po, INTERNAL_STEP_ID + 2, "[internal] load build context");
+		progress_end(&b->po, INTERNAL_STEP_ID + 2, false, NULL);
 	}
-	b.build_time = image_build_time();
+	b->build_time = image_build_time();
 	if (r == 0)
-		r = run_build(&b, p, err);
-	progress_finish(p, r < 0 && *err ? (*err)->msg : NULL);
-	progress_free(p);
-	if (r < 0 && b.tmp)
-		unmount_below(b.tmp);
-	context_filter_free(&b);
-	bases_free(&b);
-	layer_store_free(b.store);
-	build_plan_free(own_plan);
-	close(b.context_fd);
+		r = run_build(b, b->p, err);
+	progress_finish(b->p, r < 0 && *err ? (*err)->msg : NULL);
+	if (r < 0 && b->tmp)
+		unmount_below(b->tmp);
 	return r;
+}
+
+void build_close(struct build_ctx *b)
+{
+	if (!b)
+		return;
+	context_filter_free(b);
+	bases_free(b);
+	progress_free(b->p);
+	layer_store_free(b->store);
+	if (b->context_fd >= 0)
+		close(b->context_fd);
+	free(b);
 }

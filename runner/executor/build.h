@@ -45,13 +45,9 @@ struct build_request {
 	unsigned jobs;
 	bool no_cache;
 	bool explain_cache; /* --explain-cache: say why each missed step missed */
-	/*
-	 * The parsed Dockerfile and the options the plan was made with: once the store
-	 * is open the executor plans again with the base images' configs (plan_base), so
-	 * that expansion sees their Env/WorkingDir as BuildKit's does. NULL: the plan as given.
-	 */
+	/* The parsed Dockerfile, for progress only ("load build definition", the lines
+	 * around a failed step); NULL: none shown. */
 	const struct dockerfile *df;
-	const struct plan_options *plan_opts;
 	/* Registries: options (NULL: defaults), --pull (re-check every image the plan
 	 * names), and where the result is pushed (--push, type=image,push=true). */
 	const struct registry_opts *registry;
@@ -71,11 +67,22 @@ struct build_request {
 bool build_stage_no_cache(const struct build_request *o, const struct build_stage *st);
 
 /*
+ * One build, in the order the data flows: build_open() enters the build namespace and
+ * opens the store and the context; the frontend plans with
+ * plan_options.base_config = build_base_config and base_ud = the build, which pulls
+ * and resolves each FROM image once (its config gives the stage's expansion
+ * environment and ONBUILD triggers); build_run() takes that plan as data.
+ */
+struct build_ctx;
+int build_open(const struct build_request *o, struct build_ctx **ret, struct molt_error **err);
+/* A plan_options.base_config (ud: the build_ctx): the image pulled and resolved once. */
+int build_base_config(void *ud, const char *image, const char *platform, struct plan_base *ret);
+/*
  * Runs the plan. On success the image is in the store (tagged with o->tags), the
  * outputs are written, and "writing image sha256:…" is reported. On failure nothing
  * is tagged and the build's scratch state is gone.
  */
-int build_execute(const struct build_plan *plan, const struct build_request *o,
-		  struct molt_error **err);
+int build_run(struct build_ctx *b, const struct build_plan *plan, struct molt_error **err);
+void build_close(struct build_ctx *b);
 
 #endif

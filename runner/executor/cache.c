@@ -620,8 +620,7 @@ static int ensure_tree(struct stage_run *sr, const struct cache_entry *e, struct
 }
 
 /* A hit as the step's result, for stage_apply() to replay. */
-static void hit_result(const struct build_instr *in, const struct cache_entry *e,
-		       struct step_result *res)
+static void hit_result(const struct cache_entry *e, struct step_result *res)
 {
 	res->has_layer = e->has_layer;
 	if (e->has_layer) {
@@ -633,9 +632,6 @@ static void hit_result(const struct build_instr *in, const struct cache_entry *e
 	res->created = e->created ? xstrdup(e->created) : NULL;
 	res->created_by = xstrdup(e->created_by ? e->created_by : "");
 	res->comment = e->comment ? xstrdup(e->comment) : NULL;
-	/* WORKDIR's config change is its argument, which is part of the key. */
-	if (in->kind == DF_WORKDIR)
-		res->workdir = xstrdup(in->value);
 }
 
 int cache_step_lookup(struct stage_run *sr, const struct build_instr *in,
@@ -689,7 +685,7 @@ int cache_step_lookup(struct stage_run *sr, const struct build_instr *in,
 		cache_entry_done(&e);
 		return r;
 	}
-	hit_result(in, &e, ret);
+	hit_result(&e, ret);
 	cache_index_touch(sr->b->store, key); /* last use, for molt prune */
 	explain_hit(sr, c->ex, key);
 	cache_state_next(key, e.has_layer ? e.diff_id : NULL, c->state);

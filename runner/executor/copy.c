@@ -230,13 +230,9 @@ static int copy_file_data_dense(int in, int out, uint64_t *bytes)
 	}
 	char buf[65536];
 	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
+		ssize_t n = read_full(in, buf, sizeof(buf));
+		if (n <= 0)
+			return (int)n;
 		int r = write_all(out, buf, (size_t)n);
 		if (r < 0)
 			return r;

@@ -151,7 +151,7 @@ static int copy_link(struct stage_run *sr, const struct build_instr *in, int src
 	/* published trees were renamed away; anything left is ours */
 	struct molt_error *e = NULL;
 	if (access(dir, F_OK) == 0 && rm_rf(dir, &e) < 0)
-		molt_error_free(e);
+		molt_error_drop(&e, "build: the stage's scratch directory goes with it");
 	return r;
 }
 

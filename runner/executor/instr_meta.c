@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Instructions that only change the image config (ENV, LABEL, CMD, ENTRYPOINT, …)
- * and WORKDIR, which also creates its directory. Each records a history entry the
- * way BuildKit does (created_by = the instruction, empty_layer when no layer).
+ * and WORKDIR, which also creates its directory. Each returns a step result whose
+ * history entry is BuildKit's (created_by = the instruction, empty_layer when no
+ * layer); instr_config_apply() is the config change of every instruction, which
+ * stage_apply() makes for a step that ran and one the cache replays alike.
  */
 #include <fcntl.h>
 #include <string.h>
@@ -21,10 +23,12 @@ static char **join_command(const struct build_instr *in)
 	return v;
 }
 
-static void add_unique(char ***v, const char *s)
+/* Adds each of add (may be NULL) to *v unless it is there (EXPOSE, VOLUME). */
+static void add_unique(char ***v, char *const *add)
 {
-	if (!strv_contains(*v, s))
-		strv_push(v, s);
+	for (size_t i = 0; add && add[i]; i++)
+		if (!strv_contains(*v, add[i]))
+			strv_push(v, add[i]);
 }
 
 static void set_healthcheck(struct image_config *c, const struct build_instr *in)
@@ -59,6 +63,21 @@ static void set_str(char **field, const char *value)
 	*field = value ? xstrdup(value) : NULL;
 }
 
+/* The config field a one-value instruction sets (USER, STOPSIGNAL, MAINTAINER, WORKDIR). */
+static char **value_field(struct image_config *c, enum df_kind kind)
+{
+	switch (kind) {
+	case DF_USER:
+		return &c->user;
+	case DF_STOPSIGNAL:
+		return &c->stop_signal;
+	case DF_MAINTAINER:
+		return &c->author;
+	default:
+		return &c->working_dir;
+	}
+}
+
 /* BuildKit writes the command of CMD/ENTRYPOINT/SHELL as a JSON array in history. */
 static char *json_argv(char *const *v)
 {
@@ -86,12 +105,17 @@ static char *pairs_text(const struct build_instr *in)
 	return strbuf_detach(&sb);
 }
 
-static void set_command(struct stage_run *sr, const struct build_instr *in, char **ret_hist)
+static char *command_history(const struct build_instr *in)
+{
+	_cleanup_strv_ char **argv = join_command(in);
+	_cleanup_free_ char *j = json_argv(argv);
+	return xasprintf("%s %s", df_kind_name(in->kind), j);
+}
+
+static void set_command(struct stage_run *sr, const struct build_instr *in)
 {
 	struct image_config *c = &sr->config;
 	char **argv = join_command(in);
-	_cleanup_free_ char *j = json_argv(argv);
-	*ret_hist = xasprintf("%s %s", df_kind_name(in->kind), j);
 	if (in->kind == DF_CMD) {
 		strv_free(c->cmd);
 		c->cmd = argv;
@@ -107,72 +131,90 @@ static void set_command(struct stage_run *sr, const struct build_instr *in, char
 	}
 }
 
-int instr_metadata(struct stage_run *sr, const struct build_instr *in, struct molt_error **err)
+/* The history entry of a metadata instruction, as BuildKit writes it (NULL: none). */
+static char *meta_history(const struct build_instr *in)
 {
-	struct image_config *c = &sr->config;
-	_cleanup_free_ char *hist = NULL;
 	switch (in->kind) {
 	case DF_ENV:
 	case DF_LABEL: {
+		_cleanup_free_ char *t = pairs_text(in);
+		return xasprintf("%s %s", df_kind_name(in->kind), t);
+	}
+	case DF_ARG:
+		return NULL; /* no config change and no history entry (BuildKit) */
+	case DF_CMD:
+	case DF_ENTRYPOINT:
+		return command_history(in);
+	case DF_SHELL:
+	case DF_VOLUME: {
+		_cleanup_free_ char *j = json_argv(in->kind == DF_SHELL ? in->command : in->paths);
+		return xasprintf("%s %s", df_kind_name(in->kind), j);
+	}
+	case DF_EXPOSE:
+		return xasprintf("EXPOSE %s", in->original + strlen("EXPOSE "));
+	case DF_HEALTHCHECK:
+		return xstrdup(in->original);
+	case DF_USER:
+	case DF_STOPSIGNAL:
+	case DF_ONBUILD:
+	case DF_MAINTAINER:
+		return xasprintf("%s %s", df_kind_name(in->kind), in->value);
+	default:
+		return NULL;
+	}
+}
+
+int instr_metadata(struct stage_run *sr, const struct build_instr *in, struct step_result *res,
+		   struct molt_error **err)
+{
+	(void)sr;
+	res->created_by = meta_history(in);
+	if (!res->created_by && in->kind != DF_ARG)
+		return molt_error_setx(err, EINVAL, "%s is not a metadata instruction",
+				       df_kind_name(in->kind));
+	return 0;
+}
+
+void instr_config_apply(struct stage_run *sr, const struct build_instr *in)
+{
+	struct image_config *c = &sr->config;
+	switch (in->kind) {
+	case DF_ENV:
+	case DF_LABEL:
 		for (size_t i = 0; i < in->n_pairs; i++)
 			env_index_set(in->kind == DF_ENV ? &sr->env_idx : &sr->label_idx,
 				      in->kind == DF_ENV ? &c->env : &c->labels, in->pairs[i].key,
 				      in->pairs[i].value ? in->pairs[i].value : "");
-		_cleanup_free_ char *t = pairs_text(in);
-		hist = xasprintf("%s %s", df_kind_name(in->kind), t);
 		break;
-	}
-	case DF_ARG:
-		return 0; /* no config change and no history entry (BuildKit) */
 	case DF_CMD:
 	case DF_ENTRYPOINT:
-		set_command(sr, in, &hist);
+		set_command(sr, in);
 		break;
-	case DF_SHELL: {
+	case DF_SHELL:
 		strv_free(c->shell);
 		c->shell = strv_copy(in->command);
-		_cleanup_free_ char *j = json_argv(in->command);
-		hist = xasprintf("SHELL %s", j);
 		break;
-	}
 	case DF_EXPOSE:
-		for (size_t i = 0; in->ports && in->ports[i]; i++)
-			add_unique(&c->exposed_ports, in->ports[i]);
-		hist = xasprintf("EXPOSE %s", in->original + strlen("EXPOSE "));
+		add_unique(&c->exposed_ports, in->ports);
 		break;
-	case DF_VOLUME: {
-		for (size_t i = 0; in->paths && in->paths[i]; i++)
-			add_unique(&c->volumes, in->paths[i]);
-		_cleanup_free_ char *j = json_argv(in->paths);
-		hist = xasprintf("VOLUME %s", j);
+	case DF_VOLUME:
+		add_unique(&c->volumes, in->paths);
 		break;
-	}
 	case DF_USER:
-		set_str(&c->user, in->value);
-		hist = xasprintf("USER %s", in->value);
-		break;
 	case DF_STOPSIGNAL:
-		set_str(&c->stop_signal, in->value);
-		hist = xasprintf("STOPSIGNAL %s", in->value);
+	case DF_MAINTAINER:
+	case DF_WORKDIR:
+		set_str(value_field(c, in->kind), in->value);
 		break;
 	case DF_HEALTHCHECK:
 		set_healthcheck(c, in);
-		hist = xstrdup(in->original);
 		break;
 	case DF_ONBUILD:
 		strv_push(&c->onbuild, in->value);
-		hist = xasprintf("ONBUILD %s", in->value);
-		break;
-	case DF_MAINTAINER:
-		set_str(&c->author, in->value);
-		hist = xasprintf("MAINTAINER %s", in->value);
 		break;
 	default:
-		return molt_error_setx(err, EINVAL, "%s is not a metadata instruction",
-				       df_kind_name(in->kind));
+		break; /* ARG, and the steps whose change is their layer */
 	}
-	stage_history(sr, hist, true);
-	return 0;
 }
 
 /*
@@ -206,7 +248,6 @@ static int workdir_owner(int rootfd, const char *user, uid_t *ret_uid, gid_t *re
 int instr_workdir(struct stage_run *sr, const struct build_instr *in, struct step_result *res,
 		  struct molt_error **err)
 {
-	res->workdir = xstrdup(in->value);
 	struct stepfs *fs = NULL;
 	int r = step_mount(sr, &fs, err);
 	if (r < 0)

@@ -138,7 +138,8 @@ static MOLT_NORETURN void tee_main(int in, const struct progress_out *po, unsign
 		strbuf_addf(&out, "%s\n", l);
 	}
 	struct molt_error *err = NULL;
-	(void)write_file_atomic(tail_path, strbuf_str(&out), out.len, 0600, &err);
+	if (write_file_atomic(tail_path, strbuf_str(&out), out.len, 0600, &err) < 0)
+		molt_error_drop(&err, "run: a failing step's error then lacks its output");
 	_exit(0);
 }
 

@@ -135,7 +135,7 @@ bool sched_known(const struct sched_link *l, unsigned pos)
 	return pos < l->n && l->results[pos];
 }
 
-/* In the worker: run the stage, send "R<result>" or "E<exit><TAB><msg>\0<detail>". */
+/* In the worker: run the stage, send "R<result>" or "E" and its error (lib/error_codec.c). */
 static MOLT_NORETURN void worker_main(struct sched *s, unsigned i, int fd, sched_stage_fn fn,
 				      void *ud)
 {
@@ -158,10 +158,12 @@ static MOLT_NORETURN void worker_main(struct sched *s, unsigned i, int fd, sched
 	char type = 'R';
 	if (r < 0 || err) {
 		type = 'E';
-		strbuf_addf(&sb, "%d\t%s", err ? err->exit_code : 1, err ? err->msg : "stage failed");
-		strbuf_addc(&sb, '\0');
-		if (err && err->detail)
-			strbuf_adds(&sb, err->detail);
+		if (!err)
+			molt_error_setx(&err, EIO, "stage failed");
+		size_t cap = molt_error_encoded_size(err);
+		char *buf = xmalloc(cap);
+		strbuf_add(&sb, buf, molt_error_encode(err, buf, cap));
+		free(buf);
 	} else {
 		strbuf_adds(&sb, result ? result : "");
 	}
@@ -285,7 +287,7 @@ static int read_worker(struct sched *s, unsigned i, struct molt_error **err)
 	return r;
 }
 
-/* Turns a worker's "E..." message back into a molt_error. */
+/* Turns a worker's error record back into a molt_error. */
 static int worker_error(struct worker *w, unsigned i, int status, struct molt_error **err)
 {
 	const char *m = w->final ? w->final : "";
@@ -295,16 +297,7 @@ static int worker_error(struct worker *w, unsigned i, int status, struct molt_er
 					       WTERMSIG(status));
 		return molt_error_setx(err, EIO, "stage %u: worker exited without a result", i);
 	}
-	int code = atoi(m + 1);
-	const char *tab = strchr(m, '\t');
-	int r = molt_error_setx(err, EIO, "%s", tab ? tab + 1 : "stage failed");
-	if (err && *err) {
-		(*err)->exit_code = code > 0 ? code : 1;
-		size_t msglen = strlen(m);
-		if (msglen + 1 < w->final_len)
-			molt_error_set_detail(*err, m + msglen + 1);
-	}
-	return r;
+	return molt_error_decode(m + 1, w->final_len - 1, err);
 }
 
 /* A worker's pidfd became readable: it exited. */

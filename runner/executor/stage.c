@@ -62,14 +62,6 @@ int stage_result_parse(const char *text, struct image_config *ret_config,
 }
 
 
-void stage_history(struct stage_run *sr, const char *created_by, bool empty_layer)
-{
-	_cleanup_free_ char *when = cache_stage_time(sr);
-	image_config_add_history(&sr->config, when, created_by, "buildkit.dockerfile.v0",
-				 empty_layer);
-}
-
-
 int stage_mount_from(struct stage_run *sr, const char *from, int from_stage, const char *name,
 		     struct stepfs **ret, struct molt_error **err)
 {
@@ -178,7 +170,7 @@ static int run_instr(struct stage_run *sr, const struct build_instr *in, struct 
 	case DF_WORKDIR:
 		return instr_workdir(sr, in, res, err);
 	default:
-		return instr_metadata(sr, in, err);
+		return instr_metadata(sr, in, res, err);
 	}
 }
 
@@ -188,58 +180,27 @@ static bool is_layer_step(const struct build_instr *in)
 	       in->kind == DF_WORKDIR;
 }
 
-void step_result_done(struct step_result *res)
-{
-	image_descriptor_done(&res->layer);
-	free(res->created_by);
-	free(res->comment);
-	free(res->created);
-	free(res->workdir);
-	*res = (struct step_result){0};
-}
-
-void stage_apply(struct stage_run *sr, struct step_result *res)
-{
-	if (res->has_layer) {
-		sr->layers = xrealloc(sr->layers, (sr->n_layers + 1) * sizeof(*sr->layers));
-		struct image_descriptor *d = &sr->layers[sr->n_layers++];
-		*d = (struct image_descriptor){.media_type = xstrdup(res->layer.media_type),
-					       .size = res->layer.size};
-		memcpy(d->digest, res->layer.digest, DIGEST_STR_LEN);
-		strv_push(&sr->config.diff_ids, res->diff_id);
-	}
-	if (res->created)
-		cache_clock_set(sr, res->created);
-	_cleanup_free_ char *when = cache_stage_time(sr);
-	image_config_add_history(&sr->config, when, res->created_by,
-				 res->comment ? res->comment : "buildkit.dockerfile.v0",
-				 !res->has_layer);
-	if (!res->created)
-		res->created = xstrdup(when);
-	if (res->workdir) {
-		free(sr->config.working_dir);
-		sr->config.working_dir = xstrdup(res->workdir);
-	}
-}
-
 /*
  * One step: a layer step's result comes from the build cache when it holds it, else
- * from running the instruction; either way stage_apply() writes it into the stage,
- * and a result that ran is recorded.
+ * from running the instruction (a metadata instruction's always does); either way
+ * stage_apply() writes it into the stage, and a layer step's result that ran is
+ * recorded.
  */
 static int run_layer_step(struct stage_run *sr, const struct build_instr *in, bool *ret_cached,
 			  struct molt_error **err)
 {
+	*ret_cached = false;
+	bool layer = is_layer_step(in);
 	struct step_result res = {0};
 	int64_t t0 = timing_now();
-	int r = cache_step_lookup(sr, in, &res, ret_cached, err);
+	int r = layer ? cache_step_lookup(sr, in, &res, ret_cached, err) : 0;
 	timing_add(sr, PHASE_KEY, t0);
 	if (r == 0 && !*ret_cached)
 		r = run_instr(sr, in, &res, err);
 	if (r == 0)
-		stage_apply(sr, &res);
+		stage_apply(sr, in, &res);
 	t0 = timing_now();
-	if (r == 0 && !*ret_cached)
+	if (r == 0 && layer && !*ret_cached)
 		r = cache_step_record(sr, &res, err);
 	timing_add(sr, PHASE_RECORD, t0);
 	step_result_done(&res);
@@ -251,7 +212,7 @@ static int run_step(struct stage_run *sr, const struct build_instr *in, const ch
 {
 	*ret_cached = false;
 	if (!is_layer_step(in))
-		return run_instr(sr, in, NULL, err);
+		return run_layer_step(sr, in, ret_cached, err);
 	int64_t t0 = timing_now();
 	int r = run_layer_step(sr, in, ret_cached, err);
 	if (r == 0)
@@ -347,37 +308,19 @@ static int from_step(struct stage_run *sr, struct molt_error **err)
 	return r;
 }
 
-static int onbuild_base(void *ud, const char *image, struct plan_base *ret)
-{
-	(void)image;
-	plan_base_from_config(ud, ret);
-	return 0;
-}
-
 /*
- * The base image's ONBUILD triggers run right after FROM, as if they were written
- * there, and are not inherited further (Dockerfile reference: ONBUILD).
+ * The ONBUILD triggers the plan gives the stage (its base image's, or its base
+ * stage's ONBUILD instructions) run right after FROM, as if they were written there,
+ * and are not inherited further (Dockerfile reference: ONBUILD).
  */
 static int run_onbuild(struct stage_run *sr, struct molt_error **err)
 {
-	if (!sr->config.onbuild || !sr->config.onbuild[0])
-		return 0;
-	struct strbuf sb = STRBUF_INIT;
-	/* A stand-in base whose config is the stage's (onbuild_base): triggers expand with
-	 * the base image's Env and WorkingDir like the stage's own instructions. */
-	strbuf_adds(&sb, "FROM onbuild-base\n");
-	for (size_t i = 0; sr->config.onbuild[i]; i++)
-		strbuf_addf(&sb, "%s\n", sr->config.onbuild[i]);
 	strv_free(sr->config.onbuild);
 	sr->config.onbuild = NULL;
-	struct dockerfile *df = NULL;
-	struct build_plan *p = NULL;
-	struct plan_options po = {.base_config = onbuild_base, .base_ud = &sr->config};
-	int r = dockerfile_parse(sb.buf, sb.len, "ONBUILD", &df, err);
-	if (r == 0)
-		r = build_plan_make(df, &po, &p, err);
-	for (size_t i = 0; r == 0 && i < p->stages[0].n_instrs; i++) {
-		const struct build_instr *in = &p->stages[0].instrs[i];
+	const struct build_stage *ob = sr->st->onbuild;
+	int r = 0;
+	for (size_t i = 0; ob && r == 0 && i < ob->n_instrs; i++) {
+		const struct build_instr *in = &ob->instrs[i];
 		unsigned id = (unsigned)(sr->st->index << 16) | 0x8000u | (unsigned)i;
 		_cleanup_free_ char *title = xasprintf("[%s ONBUILD] %s",
 						       sr->st->name ? sr->st->name : "stage",
@@ -390,9 +333,6 @@ static int run_onbuild(struct stage_run *sr, struct molt_error **err)
 	}
 	if (r < 0)
 		molt_error_wrap(err, "ONBUILD trigger of '%s'", sr->st->from);
-	build_plan_free(p);
-	dockerfile_free(df);
-	strbuf_done(&sb);
 	return r;
 }
 
@@ -465,8 +405,8 @@ int stage_worker(void *userdata, unsigned index, struct sched_link *link,
 		cache_stage_result(&sr, ret_result);
 	}
 	struct molt_error *e2 = NULL;
-	rm_rf(sr.scratch, &e2);
-	molt_error_free(e2);
+	if (rm_rf(sr.scratch, &e2) < 0)
+		molt_error_drop(&e2, "build: the store's tmp/ sweep removes it later");
 	free(sr.scratch);
 	for (size_t i = 0; i < sr.n_layers; i++)
 		image_descriptor_done(&sr.layers[i]);

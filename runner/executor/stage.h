@@ -18,6 +18,7 @@ struct resolved_base {
 	char *ref;
 	struct image *img;
 	struct molt_error *missing;
+	bool pull_failed; /* missing is a pull's error, which fails the whole build */
 };
 
 /* Shared by every stage of one build; read-only in the workers. */
@@ -31,7 +32,16 @@ struct build_ctx {
 	int context_fd;    /* the build context, O_PATH directory */
 	void *ignore;      /* the context's .dockerignore (runner/frontend/dockerignore.h), or NULL */
 	int64_t build_time; /* SOURCE_DATE_EPOCH or now: config created, history */
+	struct progress *p;  /* the renderer, from build_open() to build_close() */
+	struct progress_out po;
+	int64_t bases_ns, pull_ns; /* --debug: base images resolved (and pulled) so far */
 };
+
+/* Progress ids of the steps outside the stages (stage steps are index << 16 | step):
+ * "[internal] load build definition", + 1 .dockerignore, + 2 the context, + 16 + N
+ * the N-th base image's "load metadata"; the export. */
+#define INTERNAL_STEP_ID 0xffe00000u
+#define EXPORT_STEP_ID 0xfff00000u
 
 /* Where a step's time went, for the --debug line after it (runner/executor/timing.c). */
 enum step_phase {
@@ -73,10 +83,9 @@ struct stage_run {
 struct step_result; /* below, with step.c */
 
 /* ---- runner/executor/bases.c: the images the plan names */
-/* Pulls what the plan needs and the store lacks (every image with --pull). */
-int bases_pull(struct build_ctx *b, struct molt_error **err);
-/* Resolves every image the plan names once (after bases_pull); a missing one is an
- * error only for the stage that reads it. */
+/* Pulls (what the store lacks; every image with --pull) and resolves every image the
+ * plan names not resolved while planning; a pull's failure fails the build, a missing
+ * image only the stage that reads it. */
 int bases_resolve(struct build_ctx *b, struct molt_error **err);
 /* The image resolved for ref (owned by b), or its resolution's error. */
 int bases_get(struct build_ctx *b, const char *ref, const struct image **ret,
@@ -95,19 +104,16 @@ char *stage_result_to_json(const struct image_config *c, const struct image_desc
 int stage_result_parse(const char *json, struct image_config *ret_config,
 		       struct image_descriptor **ret_layers, size_t *ret_n,
 		       struct molt_error **err);
-/* Records a history entry without a layer (metadata instructions). */
-void stage_history(struct stage_run *sr, const char *created_by, bool empty_layer);
-/* Writes one layer step's result into the stage (res->created is filled when NULL). */
-void stage_apply(struct stage_run *sr, struct step_result *res);
 /* Mounts an earlier stage's result or a stored image read-only (COPY --from, RUN
  * --mount from=) under the stage's scratch directory as NAME-STEP. */
 int stage_mount_from(struct stage_run *sr, const char *from, int from_stage, const char *name,
 		     struct stepfs **ret, struct molt_error **err);
 
 /*
- * What one layer step (RUN, COPY, ADD, WORKDIR) did: at most one layer, one history
- * entry, WORKDIR's config change. The instruction fills it, stage_apply() is the one
- * place that writes it into the stage, and the build cache stores and replays it.
+ * What one step did: at most one layer and one history entry; its config change is
+ * the instruction's own (instr_config_apply). The instruction fills it, stage_apply()
+ * is the one place that writes it into the stage, and the build cache stores and
+ * replays it (layer steps: RUN, COPY, ADD, WORKDIR).
  */
 struct step_result {
 	bool has_layer;
@@ -116,9 +122,13 @@ struct step_result {
 	char *created_by;
 	char *comment; /* the history comment, NULL: BuildKit's "buildkit.dockerfile.v0" */
 	char *created; /* the history time: a replayed step's, else set by stage_apply */
-	char *workdir; /* WORKDIR's new working directory, NULL for the others */
 };
+
+/* ---- runner/executor/apply.c: a step's result into its stage */
 void step_result_done(struct step_result *res);
+/* Writes the result of step `in` into the stage: its layer, its history entry (none
+ * when created_by is NULL; res->created is filled when NULL) and its config change. */
+void stage_apply(struct stage_run *sr, const struct build_instr *in, struct step_result *res);
 
 /* ---- runner/executor/step.c: a step's overlay and its commit as a layer */
 /* Mounts the overlay a step works on (its scratch directory is step-N). */
@@ -138,7 +148,11 @@ int step_commit_upper(struct stage_run *sr, const char *upper, struct step_resul
 		      struct molt_error **err);
 
 /* ---- runner/executor/instr_*.c: the instructions */
-int instr_metadata(struct stage_run *sr, const struct build_instr *in, struct molt_error **err);
+/* A metadata instruction's result: its history entry (ARG: none). */
+int instr_metadata(struct stage_run *sr, const struct build_instr *in, struct step_result *res,
+		   struct molt_error **err);
+/* The config change of instruction `in` (none for RUN, COPY, ADD, ARG). */
+void instr_config_apply(struct stage_run *sr, const struct build_instr *in);
 /* The layer steps: each fills a step_result and leaves the stage to stage_apply(). */
 int instr_workdir(struct stage_run *sr, const struct build_instr *in, struct step_result *res,
 		  struct molt_error **err);

@@ -177,9 +177,8 @@ int stepfs_mount(const char *dir, char *const *all_lowers, bool readonly, struct
 		struct molt_error *e = NULL;
 		r = mount_overlay(fs, lowers, readonly, &e);
 		if (r < 0 && overlay_missing(r)) {
-			molt_debug("overlayfs unavailable (%s): steps work on copies, the walk "
-				   "differ finds their changes", e->msg);
-			molt_error_free(e);
+			molt_error_drop(&e, "overlayfs unavailable, steps work on copies and the "
+					    "walk differ finds their changes");
 			walk_mode = 1;
 			r = 0;
 		} else if (r < 0) {
@@ -219,8 +218,8 @@ void stepfs_free(struct stepfs *fs)
 		(void)umount2(fs->merged, MNT_DETACH);
 	/* Only our own names: a taken upper directory has been renamed away already. */
 	struct molt_error *err = NULL;
-	(void)rm_rf(fs->dir, &err);
-	molt_error_free(err);
+	if (rm_rf(fs->dir, &err) < 0)
+		molt_error_drop(&err, "stepfs: the stage's scratch directory goes with it");
 	free(fs->dir);
 	free(fs->upper);
 	free(fs->merged);

@@ -67,6 +67,9 @@ static void build_stage_done(struct build_stage *s)
 	strv_free(s->shell);
 	free(s->workdir);
 	free(s->user);
+	if (s->onbuild)
+		build_stage_done(s->onbuild);
+	free(s->onbuild);
 }
 
 void build_plan_free(struct build_plan *p)
@@ -198,7 +201,7 @@ static int plan_from(struct planner *p, size_t s)
 	st->name = *p->names[s] ? xstrdup(p->names[s]) : NULL;
 	st->base_stage = -1;
 	if (expand1(p, in->args[0], &st->from) < 0 || expand_flag(p, "platform", &st->platform) < 0)
-		return -EINVAL;
+		return molt_error_pass(p->err);
 	if (!*st->from)
 		return instr_error(p, "the image name '%s' is empty after expansion", in->args[0]);
 	struct platform pl;
@@ -213,12 +216,13 @@ static int plan_from(struct planner *p, size_t s)
 	if (named)
 		st->base_stage = -1; /* a named context's image, never a stage */
 	else if (stage_ref(p, "image", st->from, false, &st->base_stage) < 0)
-		return -EINVAL;
+		return molt_error_pass(p->err);
 	st->base = st->base_stage >= 0 ? BASE_STAGE : BASE_IMAGE;
 	return 0;
 }
 
-static int state_init(struct planner *p, size_t s)
+/* The stage's state after FROM; *ret_triggers: the base image's ONBUILD triggers. */
+static int state_init(struct planner *p, size_t s, char ***ret_triggers)
 {
 	struct stage_state *st = &p->states[s];
 	const struct build_stage *bs = &p->stages[s];
@@ -235,8 +239,8 @@ static int state_init(struct planner *p, size_t s)
 	/* Expansion in a scratch stage sees the PATH its image config gets (stage.c). */
 	if (bs->base == BASE_SCRATCH)
 		vars_set(&st->env, "PATH", PLAN_DEFAULT_PATH);
-	if (bs->base != BASE_IMAGE || !p->opts->base_config ||
-	    p->opts->base_config(p->opts->base_ud, bs->from, &img) < 0)
+	if (bs->base != BASE_IMAGE || !p->opts->base_config || (p->needed && !p->needed[s]) ||
+	    p->opts->base_config(p->opts->base_ud, bs->from, bs->platform, &img) < 0)
 		memset(&img, 0, sizeof(img));
 	/* The image's Env is the stage's starting ENV: it beats a same-named ARG too. */
 	for (size_t i = 0; img.env && img.env[i]; i++) {
@@ -255,6 +259,8 @@ static int state_init(struct planner *p, size_t s)
 	}
 	st->workdir = path_clean_abs(img.workdir && *img.workdir ? img.workdir : "/");
 	st->user = xstrdup(img.user ? img.user : "");
+	*ret_triggers = img.onbuild;
+	img.onbuild = NULL;
 	plan_base_done(&img);
 	if (st->env.bytes > PLAN_MAX_ENV)
 		return instr_error(p, "the base image's environment exceeds %u MiB",
@@ -268,7 +274,33 @@ void plan_base_done(struct plan_base *b)
 	free(b->workdir);
 	strv_free(b->shell);
 	free(b->user);
+	strv_free(b->onbuild);
 	memset(b, 0, sizeof(*b));
+}
+
+/* Plans the ONBUILD triggers of stage s (plan_onbuild.c) into its onbuild stage. */
+static int plan_onbuild(struct planner *p, size_t s, char *const *image_triggers)
+{
+	struct build_stage *bs = &p->stages[s];
+	struct plan_options po;
+	_cleanup_free_ char *text = onbuild_dockerfile(p, s, image_triggers, &po);
+	if (!text)
+		return 0;
+	struct dockerfile *df = NULL;
+	struct build_plan *tp = NULL;
+	int r = dockerfile_parse(text, strlen(text), "ONBUILD", &df, p->err);
+	if (r == 0)
+		r = build_plan_make(df, &po, &tp, p->err);
+	if (r == 0) {
+		bs->onbuild = xmalloc(sizeof(*bs->onbuild));
+		*bs->onbuild = tp->stages[0];
+		tp->n_stages = 0;
+	}
+	build_plan_free(tp);
+	dockerfile_free(df);
+	if (r < 0)
+		molt_error_wrap(p->err, "ONBUILD trigger of '%s'", bs->from);
+	return r;
 }
 
 static int plan_stage(struct planner *p, size_t s)
@@ -276,7 +308,10 @@ static int plan_stage(struct planner *p, size_t s)
 	int r = plan_from(p, s);
 	if (r < 0)
 		return r;
-	r = state_init(p, s);
+	_cleanup_strv_ char **triggers = NULL;
+	r = state_init(p, s, &triggers);
+	if (r == 0)
+		r = plan_onbuild(p, s, triggers);
 	if (r < 0)
 		return r;
 	struct build_stage *bs = &p->stages[s];
@@ -444,7 +479,7 @@ static int plan_platforms(const struct plan_options *opts, struct build_plan *pl
 {
 	struct platform host;
 	if ((!opts->build_platform || !opts->target_platform) && platform_host(&host, err) < 0)
-		return -ENOTSUP;
+		return molt_error_pass(err);
 	plan->build_platform = opts->build_platform ? *opts->build_platform : host;
 	plan->target_platform = opts->target_platform ? *opts->target_platform : host;
 	return 0;
@@ -475,11 +510,40 @@ static int plan_all(struct planner *p, struct build_plan *plan)
 	return 0;
 }
 
+/*
+ * The stages the target needs, by index, from the stage graph alone (a plan without
+ * the base images): only their images are asked for, and so pulled, as BuildKit
+ * resolves only the stages the target reaches.
+ */
+static int needed_stages(const struct dockerfile *df, const struct plan_options *opts,
+			 bool **ret, struct molt_error **err)
+{
+	struct plan_options graph = *opts;
+	graph.base_config = NULL;
+	struct build_plan *p = NULL;
+	int r = build_plan_make(df, &graph, &p, err);
+	if (r < 0)
+		return r;
+	bool *need = xcalloc(df->n_instrs + 1, sizeof(bool));
+	for (size_t i = 0; i < p->n_stages; i++)
+		need[p->stages[i].index] = true;
+	build_plan_free(p);
+	*ret = need;
+	return 0;
+}
+
 int build_plan_make(const struct dockerfile *df, const struct plan_options *opts,
 		    struct build_plan **ret, struct molt_error **err)
 {
 	static const struct plan_options no_opts;
 	struct planner p = {.df = df, .opts = opts ? opts : &no_opts, .err = err};
+	_cleanup_free_ bool *needed = NULL;
+	if (p.opts->base_config) {
+		int r = needed_stages(df, p.opts, &needed, err);
+		if (r < 0)
+			return r;
+		p.needed = needed;
+	}
 	struct build_plan *plan = xcalloc(1, sizeof(*plan));
 	plan->escape = df->escape;
 	plan->syntax = df->syntax ? xstrdup(df->syntax) : NULL;

@@ -10,9 +10,10 @@
  * ENV inheritance from a stage base, the stage graph (FROM <stage>, COPY --from,
  * RUN --mount from=), --target pruning and the parallel groups.
  *
- * What the plan cannot know without the images: the ENV/WORKDIR/SHELL/USER of a base
- * *image*. plan_options.base_config supplies them (the executor re-plans with the
- * store open); without it their defaults are empty / "/" / ["/bin/sh", "-c"] / "".
+ * What the plan cannot know without the images: the ENV/WORKDIR/SHELL/USER and the
+ * ONBUILD triggers of a base *image*. plan_options.base_config supplies them (the
+ * executor's bases, resolved once with the store open, runner/executor/build.h);
+ * without it their defaults are empty / "/" / ["/bin/sh", "-c"] / "" / none.
  */
 #ifndef MOLT_RUNNER_PLAN_H
 #define MOLT_RUNNER_PLAN_H
@@ -171,6 +172,12 @@ struct build_stage {
 	char **shell;
 	char *workdir;
 	char *user;
+	/*
+	 * The ONBUILD triggers run right after FROM (its base image's, or the ONBUILD
+	 * instructions of the stage it is built on), planned as one stage of their own
+	 * whose instrs are the triggers; NULL when there are none. Not in the JSON.
+	 */
+	struct build_stage *onbuild;
 };
 
 struct build_plan {
@@ -199,18 +206,22 @@ struct plan_base {
 	char *workdir; /* Config.WorkingDir, NULL or "" for "/" */
 	char **shell;  /* Config.Shell, NULL or empty for ["/bin/sh", "-c"] */
 	char *user;    /* Config.User, may be NULL */
+	char **onbuild; /* Config.OnBuild, the triggers the stage runs after FROM, may be NULL */
 };
 void plan_base_done(struct plan_base *b);
 
 struct plan_options {
 	const char *target; /* --target, NULL for the last stage */
 	/*
-	 * The config of the image a FROM names (after expansion). Returns 0 and fills
+	 * The config of the image a FROM names (after expansion; platform: the FROM's
+	 * --platform, or NULL), asked only for the stages the target needs (their graph
+	 * is found first without it), once per stage, in stage order. Returns 0 and fills
 	 * *ret (allocated, freed by the planner), or a negative errno when the image is
 	 * unknown: the stage then starts from the defaults (the executor reports a
 	 * missing image). NULL: every image starts from the defaults.
 	 */
-	int (*base_config)(void *ud, const char *image, struct plan_base *ret);
+	int (*base_config)(void *ud, const char *image, const char *platform,
+			   struct plan_base *ret);
 	void *base_ud;
 	/*
 	 * --build-arg values: "K=V", or "K" which takes K from lookup_env (getenv when

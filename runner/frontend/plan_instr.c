@@ -119,7 +119,7 @@ static int plan_pairs(struct planner *p, struct stage_state *st, struct build_in
 	for (size_t i = 0; i < in->n_kvs; i++) {
 		_cleanup_free_ char *k = NULL, *v = NULL;
 		if (expand1(p, in->kvs[i].key, &k) < 0 || expand1(p, in->kvs[i].value, &v) < 0)
-			return -EINVAL;
+			return molt_error_pass(p->err);
 		if (!*k)
 			return instr_error(p, "a name is empty after expansion in '%s'",
 					   in->kvs[i].key);
@@ -155,7 +155,7 @@ static int plan_arg(struct planner *p, struct stage_state *st, struct build_inst
 		if (j >= 0)
 			v = xstrdup(p->bargs.vals[j]);
 		else if (in->kvs[i].value && expand1(p, in->kvs[i].value, &v) < 0)
-			return -EINVAL;
+			return molt_error_pass(p->err);
 		else if (!in->kvs[i].value && (j = vars_find(&p->meta, k)) >= 0 && p->meta.vals[j])
 			v = xstrdup(p->meta.vals[j]);
 		pairs_push(bi, k, v);
@@ -173,10 +173,10 @@ static int plan_expose(struct planner *p, struct build_instr *bi)
 	for (size_t i = 0; p->in->args[i]; i++) {
 		_cleanup_strv_ char **words = NULL;
 		if (expandv(p, p->in->args[i], &words) < 0)
-			return -EINVAL;
+			return molt_error_pass(p->err);
 		for (size_t j = 0; words[j]; j++)
 			if (port_push(p, &bi->ports, words[j]) < 0)
-				return -EINVAL;
+				return molt_error_pass(p->err);
 	}
 	return 0;
 }
@@ -187,7 +187,7 @@ static int plan_volume(struct planner *p, struct build_instr *bi)
 	for (size_t i = 0; p->in->args[i]; i++) {
 		char *v;
 		if (expand1(p, p->in->args[i], &v) < 0)
-			return -EINVAL;
+			return molt_error_pass(p->err);
 		strv_push_take(&bi->paths, v);
 		if (!*v)
 			return instr_error(p, "a volume path cannot be empty");
@@ -202,7 +202,7 @@ static int plan_single(struct planner *p, struct stage_state *st, struct build_i
 {
 	_cleanup_free_ char *v = NULL;
 	if (expand1(p, p->in->args[0], &v) < 0)
-		return -EINVAL;
+		return molt_error_pass(p->err);
 	if (!*v)
 		return instr_error(p, "the argument '%s' is empty after expansion", p->in->args[0]);
 	if (p->in->kind == DF_USER) {
@@ -249,11 +249,11 @@ static int plan_copy_flags(struct planner *p, struct build_instr *bi)
 	const struct df_instr *in = p->in;
 	if (expand_flag(p, "from", &bi->from) < 0 || expand_flag(p, "chown", &bi->chown) < 0 ||
 	    expand_flag(p, "chmod", &bi->chmod) < 0 || expand_flag(p, "checksum", &bi->checksum) < 0)
-		return -EINVAL;
+		return molt_error_pass(p->err);
 	if (bi->from && named_context(p, &bi->from))
 		bi->from_stage = -1;
 	else if (bi->from && stage_ref(p, "--from", bi->from, true, &bi->from_stage) < 0)
-		return -EINVAL;
+		return molt_error_pass(p->err);
 	if (bi->chmod && !chmod_valid(bi->chmod))
 		return instr_error_at(p, "--chmod", "invalid --chmod '%s' (an octal mode like 0755)",
 				      bi->chmod);
@@ -269,7 +269,7 @@ static int plan_copy_flags(struct planner *p, struct build_instr *bi)
 			continue;
 		char *v;
 		if (expand1(p, in->flags[i].value, &v) < 0)
-			return -EINVAL;
+			return molt_error_pass(p->err);
 		strv_push_take(&bi->exclude, v);
 	}
 	return 0;
@@ -289,7 +289,7 @@ static int plan_copy(struct planner *p, struct build_instr *bi)
 			continue;
 		char *v;
 		if (expand1(p, in->args[i], &v) < 0)
-			return -EINVAL;
+			return molt_error_pass(p->err);
 		strv_push_take(&bi->sources, v);
 		/* BuildKit: "source can't be a URL for COPY", whatever --from says. */
 		if (in->kind == DF_COPY && (str_startswith(v, "http://") || str_startswith(v, "https://")))
@@ -297,7 +297,7 @@ static int plan_copy(struct planner *p, struct build_instr *bi)
 					   "download a file)", v);
 	}
 	if (expand1(p, in->args[n - 1], &bi->dest) < 0)
-		return -EINVAL;
+		return molt_error_pass(p->err);
 	if (n > 2 && !str_endswith(bi->dest, "/"))
 		return instr_error(p,
 				   "with several sources the destination '%s' must be a directory ending in '/'",
@@ -357,10 +357,10 @@ static int plan_run_flags(struct planner *p, struct build_instr *bi)
 		if (bm->from && named_context(p, &bm->from))
 			bm->from_stage = -1;
 		else if (bm->from && stage_ref(p, "--mount from", bm->from, true, &bm->from_stage) < 0)
-			return -EINVAL;
+			return molt_error_pass(p->err);
 	}
 	if (expand_flag(p, "network", &bi->network) < 0)
-		return -EINVAL;
+		return molt_error_pass(p->err);
 	if (bi->network && strcmp(bi->network, "default") && strcmp(bi->network, "none") &&
 	    strcmp(bi->network, "host"))
 		return instr_error_at(p, "--network", "invalid --network '%s' (default, none or host)",

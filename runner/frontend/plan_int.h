@@ -36,6 +36,9 @@ struct planner {
 	const struct df_instr *in;
 	int stage;
 	const struct vars *scope_env, *scope_args;
+	/* by stage index: the target needs it (only their base images are asked for);
+	 * NULL: every stage */
+	const bool *needed;
 };
 
 /* ---- plan_scope.c */
@@ -59,6 +62,15 @@ bool is_proxy_arg(const char *name);
 int stage_ref(struct planner *p, const char *what, const char *ref, bool allow_index, int *ret);
 /* Replaces *ref by the image of a --build-context of that name (plan_options), if any. */
 bool named_context(struct planner *p, char **ref);
+
+/* ---- plan_onbuild.c */
+/*
+ * The ONBUILD triggers stage s runs after FROM — image_triggers (its base image's) or
+ * its base stage's ONBUILD instructions — as a Dockerfile of their own (allocated)
+ * and the options to plan it with; NULL when there are none.
+ */
+char *onbuild_dockerfile(struct planner *p, size_t s, char *const *image_triggers,
+			 struct plan_options *ret_opts);
 
 /* ---- plan_instr.c */
 /* Plans the current instruction p->in of stage st into bi. */

@@ -108,3 +108,13 @@ corpus_setup() {
 		mapfile -t corpus_args < <(printf '%s' "$argline" | xargs -n1 printf '%s\n')
 	fi
 }
+
+# serve_dir DIR: a busybox httpd serving DIR on a loopback port; sets hport and hpid
+# (stop it with stop_served).
+serve_dir() {
+	hport=$((20000 + RANDOM % 20000))
+	busybox httpd -f -p "127.0.0.1:$hport" -h "$1" &
+	hpid=$!
+	sleep 0.3
+}
+stop_served() { kill "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null; }

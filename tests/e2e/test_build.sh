@@ -298,10 +298,7 @@ is "$(cat "$WORK/iid3" 2>/dev/null)" "$(cat "$WORK/iid" 2>/dev/null)" "the same 
 # 13. ADD of an http URL, verified with --checksum (a busybox httpd on loopback).
 mkdir -p "$WORK/www"; echo "downloaded" >"$WORK/www/file.txt"
 sum=$(sha256sum "$WORK/www/file.txt" | cut -d' ' -f1)
-hport=$((20000 + RANDOM % 20000))
-busybox httpd -f -p "127.0.0.1:$hport" -h "$WORK/www" &
-hpid=$!
-sleep 0.3
+serve_dir "$WORK/www"
 c=$(ctx addurl <<EOF
 FROM busybox
 ADD --checksum=sha256:$sum http://127.0.0.1:$hport/file.txt /dl/
@@ -320,7 +317,7 @@ EOF
 build "$c"
 is "$?" 1 "ADD with a wrong --checksum fails"
 like "$(cat "$WORK/build.log")" "checksum" "the error names the checksum"
-kill "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null
+stop_served
 
 # 14. Independent stages run at the same time: they meet over loopback, which only
 #     works when both run together. The talker tries for 40 s, the listener waits 60 s:

@@ -38,4 +38,19 @@ files=$(tar -tf "$WORK/out.tar" 2>/dev/null)
 like "$files" '(^|/)bin/busybox' "the second FROM busybox is the busybox the build started with"
 unlike "$files" 'other-marker' "the second FROM busybox is not the image tagged during the build"
 like "$files" '(^|/)x$' "COPY --from=a of the first stage is in the result"
+
+# Only the stages the target needs have their images pulled and resolved (as BuildKit)
+# (other:1 has no shell: busybox is other:1 now, see above):
+# an unneeded stage's image, missing here (and on no registry: port 1 of loopback),
+# is not looked for.
+c=$(ctx unneeded <<'EOF2'
+FROM 127.0.0.1:1/molt-test/nowhere:1 AS unused
+RUN false
+FROM other:1 AS wanted
+ENV W=wanted
+EOF2
+)
+"$MOLT" build --progress plain --target wanted "$c" >"$WORK/t.out" 2>"$WORK/t.log"
+is "$?" 0 "--target builds without the unneeded stage's image"
+unlike "$(cat "$WORK/t.log")" 'pulling|nowhere' "the unneeded stage's image is not pulled"
 done_testing

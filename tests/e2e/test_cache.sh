@@ -216,10 +216,7 @@ is "$(statuses 'RUN echo' 'COPY f.txt')" "CACHED CACHED" "a build after concurre
 #    and its content decides (BuildKit); with --checksum the checksum is the key and a
 #    hit fetches nothing.
 mkdir -p "$WORK/www"; echo v1 >"$WORK/www/f.txt"
-hport=$((20000 + RANDOM % 20000))
-busybox httpd -f -p "127.0.0.1:$hport" -h "$WORK/www" &
-hpid=$!
-sleep 0.3
+serve_dir "$WORK/www"
 c=$(ctx addurl <<EOF
 FROM busybox
 ADD http://127.0.0.1:$hport/f.txt /dl/
@@ -247,7 +244,7 @@ ADD --checksum=sha256:$sum http://127.0.0.1:$hport/f.txt /dl/
 EOF
 )
 build "$c" >/dev/null 2>&1
-kill "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null
+stop_served
 if build "$c" -o "type=local,dest=$WORK/as"; then
 	is "$(status 'ADD --checksum')" "CACHED" "ADD --checksum: a hit needs no download (the server is gone)"
 	is "$(cat "$WORK/as/dl/f.txt")" "v2" "the cached layer holds the file"

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../../runner/frontend/expand.h"
+#include "../unit/vars_test.h"
 
 static const char *const vars[][2] = {
 	{"A", "a"},	  {"EMPTY", ""},    {"SP", " x  y "}, {"STAR", "*?\\"},
@@ -16,14 +17,7 @@ static const char *const vars[][2] = {
 	{"LONG", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
 };
 
-static const char *lookup(void *userdata, const char *name)
-{
-	(void)userdata;
-	for (size_t i = 0; i < ARRAY_SIZE(vars); i++)
-		if (strcmp(vars[i][0], name) == 0)
-			return vars[i][1];
-	return NULL;
-}
+static struct var_table table = {vars, ARRAY_SIZE(vars)};
 
 static bool valid_name(const char *s)
 {
@@ -47,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *word = strndup((const char *)data + 1, size - 1);
 	if (!word)
 		return 0;
-	struct expand_env env = {lookup, NULL, esc};
+	struct expand_env env = {var_table_lookup, &table, esc};
 
 	struct molt_error *err1 = NULL, *err2 = NULL;
 	char *out = NULL;

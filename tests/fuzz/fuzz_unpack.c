@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "../../layers/layers.h"
+#include "../unit/collect_test.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -62,36 +63,10 @@ static void check_host(void)
 	close(fd);
 }
 
-static void collect(int dfd, const char *prefix, struct layer_changes *c, unsigned depth)
-{
-	int dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-	struct dirent *de;
-	while (d && depth < 80 && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		char *p = *prefix ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
-		layer_changes_add(c, p, LAYER_CHANGE_ENTRY);
-		struct stat st;
-		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
-			int sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub >= 0) {
-				collect(sub, p, c, depth + 1);
-				close(sub);
-			}
-		}
-		free(p);
-	}
-	if (d)
-		closedir(d);
-	else if (dup_fd >= 0)
-		close(dup_fd);
-}
-
 static void write_back(int rootfd)
 {
 	struct layer_changes c = {0};
-	collect(rootfd, "", &c, 0);
+	collect_changes(rootfd, "", &c, 0);
 	int out = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	struct layer_digests d;
 	struct molt_error *e = NULL;

@@ -10,8 +10,7 @@
 #include <sys/wait.h>
 
 #include "../../runner/executor/copy.h"
-#include "../../sandbox/sandbox.h"
-#include "tap.h"
+#include "buildns_test.h"
 
 static char base[64];
 static int ctx, dst; /* root fds of the context and the destination tree */
@@ -259,17 +258,8 @@ static void test_select(void)
 
 int main(void)
 {
-	pid_t pid = fork();
-	if (pid != 0) {
-		int status = 1;
-		waitpid(pid, &status, 0);
-		return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-	}
+	tap_fork_into_build_namespace();
 	struct molt_error *err = NULL;
-	if (sandbox_enter_build_namespace(NULL, &err) < 0) {
-		printf("Bail out! %s\n", err->msg);
-		return 1;
-	}
 	snprintf(base, sizeof(base), "/tmp/molt-copy-XXXXXX");
 	if (!mkdtemp(base))
 		return 1;

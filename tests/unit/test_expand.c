@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../../runner/frontend/expand.h"
+#include "vars_test.h"
 #include "tap.h"
 
 static const char *const vars[][2] = {
@@ -27,14 +28,7 @@ static const char *const vars[][2] = {
 	{"GLOB", "/foo*/*/*.txt"},
 };
 
-static const char *lookup(void *userdata, const char *name)
-{
-	(void)userdata;
-	for (size_t i = 0; i < ARRAY_SIZE(vars); i++)
-		if (strcmp(vars[i][0], name) == 0)
-			return vars[i][1];
-	return NULL;
-}
+static struct var_table table = {vars, ARRAY_SIZE(vars)};
 
 struct word_case {
 	const char *name;
@@ -229,7 +223,7 @@ static void diag_strv(const char *label, char **v)
 
 static void test_words(void)
 {
-	struct expand_env env = {lookup, NULL, '\\'};
+	struct expand_env env = {var_table_lookup, &table, '\\'};
 	for (size_t i = 0; i < ARRAY_SIZE(word_cases); i++) {
 		const struct word_case *c = &word_cases[i];
 		struct molt_error *err = NULL;
@@ -254,7 +248,7 @@ static void test_words(void)
 
 static void test_split(void)
 {
-	struct expand_env env = {lookup, NULL, '\\'};
+	struct expand_env env = {var_table_lookup, &table, '\\'};
 	for (size_t i = 0; i < ARRAY_SIZE(words_cases); i++) {
 		const struct words_case *c = &words_cases[i];
 		struct molt_error *err = NULL;
@@ -285,7 +279,7 @@ static void test_names(void)
 
 static void test_limits(void)
 {
-	struct expand_env env = {lookup, NULL, '\\'};
+	struct expand_env env = {var_table_lookup, &table, '\\'};
 	struct strbuf sb = STRBUF_INIT;
 	for (int i = 0; i < 1000; i++)
 		strbuf_adds(&sb, "${NOPE:-");
@@ -343,7 +337,7 @@ static void test_limits(void)
 
 static void heredoc_case(const char *name, char escape, const char *in, const char *want)
 {
-	struct expand_env env = {lookup, NULL, escape};
+	struct expand_env env = {var_table_lookup, &table, escape};
 	struct molt_error *err = NULL;
 	char *got = NULL;
 	int r = expand_heredoc(in, &env, &got, &err);

@@ -32,6 +32,53 @@ static void test_errors(void)
 	err = NULL;
 	tap_ok(molt_error_pass(&err) == -EINVAL && molt_error_pass(NULL) == -EINVAL,
 	       "error_pass without an error is -EINVAL");
+	molt_error_setx(&err, EIO, "best effort");
+	molt_error_drop(&err, "a clean-up");
+	tap_ok(err == NULL, "error_drop frees the error and clears the pointer");
+	molt_error_setx(&err, ENOENT, "a second error");
+	tap_str_eq(err ? err->msg : NULL, "a second error",
+		   "after a drop the next error is kept (the first is gone)");
+	molt_error_drop(&err, "again");
+	molt_error_drop(&err, "nothing left");
+	molt_error_drop(NULL, "no pointer");
+	tap_ok(err == NULL, "error_drop of no error does nothing");
+}
+
+/* lib/error_codec.c: an error through a pipe comes back whole, or cut to fit. */
+static void test_error_codec(void)
+{
+	struct molt_error e = {.code = ENOSPC,
+			       .exit_code = 2,
+			       .msg = (char *)"  two spaces\tand a tab",
+			       .detail = (char *)"RUN output\nlast line"};
+	size_t cap = molt_error_encoded_size(&e);
+	_cleanup_free_ char *buf = xmalloc(cap);
+	size_t n = molt_error_encode(&e, buf, cap);
+	struct molt_error *got = NULL;
+	int r = molt_error_decode(buf, n, &got);
+	tap_ok(r == -ENOSPC && got && got->code == ENOSPC && got->exit_code == 2,
+	       "the errno and the exit code cross the pipe");
+	tap_str_eq(got ? got->msg : NULL, e.msg, "the message crosses whole (blanks kept)");
+	tap_str_eq(got ? got->detail : NULL, e.detail, "the detail crosses whole");
+	molt_error_free(got);
+	got = NULL;
+	char small[40];
+	e.msg = (char *)"a long message that cannot fit in forty bytes with its header";
+	n = molt_error_encode(&e, small, sizeof(small));
+	r = molt_error_decode(small, n, &got);
+	tap_ok(n == sizeof(small) && r == -ENOSPC && got && !got->detail &&
+		       !strncmp(got->msg, e.msg, strlen(got->msg)) && strlen(got->msg) > 20,
+	       "a record cut to fit keeps its header and the start of the message");
+	molt_error_free(got);
+	got = NULL;
+	r = molt_error_decode("R{}", 4, &got);
+	tap_ok(r == -EIO && got && strstr(got->msg, "malformed"),
+	       "other bytes are no error record");
+	molt_error_free(got);
+	got = NULL;
+	r = molt_error_decode("E1 5", 4, &got);
+	tap_ok(r == -EIO && got, "a record without its message's end is refused");
+	molt_error_free(got);
 }
 
 static void test_strings(void)
@@ -142,6 +189,7 @@ static void test_deep(void)
 int main(void)
 {
 	test_errors();
+	test_error_codec();
 	test_strings();
 	test_files();
 	test_deep();

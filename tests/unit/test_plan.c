@@ -510,9 +510,17 @@ static void run_named_context_cases(void)
 	dockerfile_free(df);
 }
 
-static int fake_base(void *ud, const char *image, struct plan_base *ret)
+static int fake_base(void *ud, const char *image, const char *platform, struct plan_base *ret)
 {
 	(void)ud;
+	(void)platform;
+	if (!strcmp(image, "triggers")) {
+		strv_push(&ret->env, "V=from-image");
+		ret->workdir = xstrdup("/w");
+		strv_push(&ret->onbuild, "ENV T=$V");
+		strv_push(&ret->onbuild, "RUN echo $V");
+		return 0;
+	}
 	if (strcmp(image, "withenv"))
 		return -ENOENT;
 	strv_push(&ret->env, "PATH=/opt/bin:/bin");
@@ -566,6 +574,87 @@ static void run_base_config_cases(void)
 	dockerfile_free(df);
 }
 
+/* ONBUILD triggers are planned with the rest: the base image's, or the base stage's. */
+static void run_onbuild_cases(void)
+{
+	const char *t = "ARG V=from-arg\nFROM triggers AS a\nONBUILD COPY x /$V/\n"
+			"FROM a AS b\nFROM b\nFROM withenv\n";
+	struct dockerfile *df = NULL;
+	struct build_plan *plan = NULL;
+	struct molt_error *err = NULL;
+	int r = dockerfile_parse(t, strlen(t), NULL, &df, &err);
+	struct plan_options o = {.base_config = fake_base, .build_platform = &amd64,
+				 .target_platform = &amd64, .target = "b"};
+	if (r == 0)
+		r = build_plan_make(df, &o, &plan, &err);
+	if (!tap_ok(r == 0 && plan->n_stages == 2, "a plan with ONBUILD triggers: %s",
+		    err ? err->msg : "ok")) {
+		build_plan_free(plan);
+		molt_error_free(err);
+		dockerfile_free(df);
+		return;
+	}
+	const struct build_stage *a = build_plan_stage(plan, 0), *b = build_plan_stage(plan, 1);
+	const struct build_stage *ob = a->onbuild;
+	tap_ok(ob && ob->n_instrs == 2 && ob->instrs[0].kind == DF_ENV &&
+		       ob->instrs[1].kind == DF_RUN,
+	       "the base image's ONBUILD triggers are planned as the stage's first steps");
+	tap_str_eq(ob && ob->n_instrs ? ob->instrs[0].pairs[0].value : NULL, "from-image",
+		   "a trigger expands with the base image's Env, not the build's ARGs");
+	tap_str_eq(ob && ob->n_instrs > 1 ? ob->instrs[1].workdir : NULL, "/w",
+		   "a trigger runs in the base image's WorkingDir");
+	tap_ok(b->onbuild && b->onbuild->n_instrs == 1 && b->onbuild->instrs[0].kind == DF_COPY,
+	       "a stage built on a stage runs that stage's ONBUILD instructions");
+	tap_str_eq(b->onbuild && b->onbuild->n_instrs ? b->onbuild->instrs[0].dest : NULL,
+		   "/from-image/", "a stage's trigger expands with its base stage's Env");
+	build_plan_free(plan);
+	dockerfile_free(df);
+	o.target = NULL;
+	const char *bad = "FROM a\nONBUILD RUN x\nFROM a AS b\nFROM b\n";
+	r = dockerfile_parse(bad, strlen(bad), NULL, &df, &err);
+	if (r == 0)
+		r = build_plan_make(df, &o, &plan, &err);
+	tap_ok(r == 0 && !build_plan_stage(plan, 2)->onbuild,
+	       "triggers run once: a stage two FROMs down does not run them");
+	build_plan_free(plan);
+	dockerfile_free(df);
+	molt_error_free(err);
+}
+
+static int record_base(void *ud, const char *image, const char *platform, struct plan_base *ret)
+{
+	strv_push(ud, image);
+	return fake_base(NULL, image, platform, ret);
+}
+
+/* Only the images of the stages the target needs are asked for (and so pulled). */
+static void run_needed_bases_cases(void)
+{
+	const char *t = "FROM unused-image AS other\nRUN x\nFROM withenv AS dep\n"
+			"FROM triggers AS t\nCOPY --from=dep /a /b\nFROM also-unused\n";
+	struct dockerfile *df = NULL;
+	struct build_plan *plan = NULL;
+	struct molt_error *err = NULL;
+	_cleanup_strv_ char **asked = xcalloc(1, sizeof(char *));
+	int r = dockerfile_parse(t, strlen(t), NULL, &df, &err);
+	struct plan_options o = {.base_config = record_base, .base_ud = &asked,
+				 .build_platform = &amd64, .target_platform = &amd64,
+				 .target = "t"};
+	if (r == 0)
+		r = build_plan_make(df, &o, &plan, &err);
+	_cleanup_strbuf_ struct strbuf got = STRBUF_INIT;
+	for (size_t i = 0; asked[i]; i++)
+		strbuf_addf(&got, "%s%s", i ? "," : "", asked[i]);
+	tap_ok(r == 0 && plan->n_stages == 2, "a plan for --target t: %s", err ? err->msg : "ok");
+	tap_str_eq(got.buf ? got.buf : "", "withenv,triggers",
+		   "base configs are asked only for the stages the target needs, once each");
+	tap_ok(r == 0 && build_plan_stage(plan, 2)->onbuild,
+	       "the needed stage still gets its base image's ONBUILD triggers");
+	build_plan_free(plan);
+	dockerfile_free(df);
+	molt_error_free(err);
+}
+
 static void caret_case(const char *name, const char *text, const char *want_detail)
 {
 	struct molt_error *err = NULL;
@@ -599,5 +688,7 @@ int main(void)
 	run_struct_cases();
 	run_base_config_cases();
 	run_named_context_cases();
+	run_onbuild_cases();
+	run_needed_bases_cases();
 	return tap_done();
 }

@@ -7,8 +7,7 @@
 #include <sys/xattr.h>
 
 #include "../../runner/executor/stepfs.h"
-#include "../../sandbox/sandbox.h"
-#include "tap.h"
+#include "buildns_test.h"
 
 static void put(const char *path, const char *content)
 {
@@ -115,17 +114,8 @@ static void run(const char *base)
 
 int main(void)
 {
-	pid_t pid = fork();
-	if (pid != 0) {
-		int status = 1;
-		waitpid(pid, &status, 0);
-		return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-	}
+	tap_fork_into_build_namespace();
 	struct molt_error *err = NULL;
-	if (sandbox_enter_build_namespace(NULL, &err) < 0) {
-		printf("Bail out! %s\n", err->msg);
-		return 1;
-	}
 	char base[] = "/tmp/molt-stepfs-XXXXXX";
 	if (!mkdtemp(base))
 		return 1;

@@ -5,29 +5,8 @@
  */
 #include <sys/xattr.h>
 
+#include "collect_test.h"
 #include "layers_test.h"
-
-/* Every path under root (relative, sorted as the writer wants) as ENTRY changes. */
-static void collect(int dfd, const char *prefix, struct layer_changes *c)
-{
-	int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-	DIR *d = fdopendir(dup_fd);
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		char *p = *prefix ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
-		layer_changes_add(c, p, LAYER_CHANGE_ENTRY);
-		struct stat st;
-		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
-			int sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			collect(sub, p, c);
-			close(sub);
-		}
-		free(p);
-	}
-	closedir(d);
-}
 
 /* Writes the whole tree at root as a layer into file out; returns 0 or -errno. */
 static int write_tree(const char *root, const char *out, struct layer_writer_opts *o,
@@ -35,7 +14,7 @@ static int write_tree(const char *root, const char *out, struct layer_writer_opt
 {
 	struct layer_changes c = {0};
 	int rootfd = lt_open_dir(root);
-	collect(rootfd, "", &c);
+	collect_changes(rootfd, "", &c, 0);
 	if (extra_whiteout)
 		layer_changes_add(&c, extra_whiteout, LAYER_CHANGE_WHITEOUT);
 	int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
