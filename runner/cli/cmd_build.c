@@ -42,6 +42,9 @@ struct build_options {
 	char **push_refs; /* type=image,name=REF,push=true */
 	struct platform platform;
 	bool platform_set;
+	/* --cache-from, --cache-to */
+	struct build_cache_spec *cache_from, *cache_to;
+	size_t n_cache_from, n_cache_to;
 };
 
 static void build_options_done(struct build_options *o)
@@ -52,6 +55,26 @@ static void build_options_done(struct build_options *o)
 	for (size_t i = 0; i < o->n_outputs; i++)
 		free(o->outputs[i].dest);
 	free(o->outputs);
+	for (size_t i = 0; i < o->n_cache_from; i++)
+		build_cache_spec_done(&o->cache_from[i]);
+	for (size_t i = 0; i < o->n_cache_to; i++)
+		build_cache_spec_done(&o->cache_to[i]);
+	free(o->cache_from);
+	free(o->cache_to);
+}
+
+static int add_cache_spec(struct build_options *o, const char *v, bool export,
+			  struct molt_error **err)
+{
+	struct build_cache_spec c;
+	int r = build_cache_spec_parse(v, export, &c, err);
+	if (r < 0)
+		return r;
+	struct build_cache_spec **v_ = export ? &o->cache_to : &o->cache_from;
+	size_t *n = export ? &o->n_cache_to : &o->n_cache_from;
+	*v_ = xrealloc(*v_, (*n + 1) * sizeof(c));
+	(*v_)[(*n)++] = c;
+	return 0;
 }
 
 /* `type=image,name=REF[,push=true]` (BuildKit's): names the result, maybe pushes it. */
@@ -168,6 +191,14 @@ const struct cli_option cmd_build_options[] = {
 	{0, "platform", "OS/ARCH", false, "the target platform (base images' entry, TARGETARCH)"},
 	{0, "tls-verify", "BOOL", true,
 	 "=false allows plain http and unverified TLS for registries"},
+	{0, "cache-from", "SPEC", false,
+	 "also look steps up in a shared cache (repeatable):\n"
+	 "type=registry,ref=REF (a cache or an image with inline\n"
+	 "cache) or type=local,src=DIR (an OCI layout)"},
+	{0, "cache-to", "SPEC", false,
+	 "export the build cache: type=registry,ref=REF or\n"
+	 "type=local,dest=DIR [,mode=min|max][,compression=gzip|zstd],\n"
+	 "or type=inline (in the pushed image)"},
 	{0, NULL, NULL, false, NULL},
 };
 
@@ -267,6 +298,8 @@ static int set_option(void *userdata, const struct cli_option *opt, const char *
 		o->pull = true;
 	} else if (!strcmp(name, "push")) {
 		o->push = true;
+	} else if (!strcmp(name, "cache-from") || !strcmp(name, "cache-to")) {
+		return add_cache_spec(o, v, !strcmp(name, "cache-to"), err);
 	} else {
 		return set_checked(o, name, v, err);
 	}
@@ -295,6 +328,10 @@ static int parse_options(int argc, char **argv, struct build_options *o, struct 
 	for (size_t i = 0; o->push && o->tags[i]; i++)
 		if (!strv_contains(o->push_refs, o->tags[i]))
 			strv_push(&o->push_refs, o->tags[i]);
+	for (size_t i = 0; i < o->n_cache_to; i++)
+		if (o->cache_to[i].type == BUILD_CACHE_INLINE && !o->push_refs)
+			return cli_usage_error(err, "build", "--cache-to type=inline goes into a "
+						"pushed image: add --push -t NAME");
 	return 0;
 }
 
@@ -402,6 +439,10 @@ static int execute(const struct build_options *o, struct molt_global *g,
 		.registry = &o->reg,
 		.pull = o->pull,
 		.push_refs = o->push_refs,
+		.cache_from = o->cache_from,
+		.n_cache_from = o->n_cache_from,
+		.cache_to = o->cache_to,
+		.n_cache_to = o->n_cache_to,
 	};
 	int r = build_execute(plan, &req, err);
 	free(outs);

@@ -60,8 +60,12 @@ static int finish(struct build_ctx *b, char *const *results, struct progress *p,
 		return molt_error_setx(err, EINVAL, "the target stage produced no result");
 	struct image *img = NULL;
 	int r = commit_final(b, results[pos], &img, err);
-	if (r < 0)
+	if (r == 0)
+		r = cache_remote_prepare(b, results, err);
+	if (r < 0) {
+		image_free(img);
 		return r;
+	}
 	struct progress_out po = {.direct = p, .fd = -1};
 	_cleanup_free_ char *note = xasprintf("writing image %s", img->id);
 	progress_note(&po, note);
@@ -78,6 +82,8 @@ static int finish(struct build_ctx *b, char *const *results, struct progress *p,
 		r = output_write(b, &b->o->outputs[i], img, err);
 	if (r == 0 && b->o->push_refs)
 		r = output_push(b, img, err);
+	if (r == 0)
+		r = cache_remote_export(b, results, err);
 	if (r == 0 && b->o->iidfile)
 		r = write_file_atomic(b->o->iidfile, img->id, strlen(img->id), 0644, err);
 	/* A build whose export failed must not have moved a tag (as BuildKit). */
@@ -209,6 +215,8 @@ int build_execute(const struct build_plan *plan, const struct build_request *o,
 		b.plan = own_plan;
 	if (r == 0)
 		r = context_filter_load(&b, err);
+	if (r == 0)
+		cache_remote_open(&b);
 	b.build_time = image_build_time();
 	struct progress *p = r == 0 ? progress_new(o->progress, STDERR_FILENO) : NULL;
 	if (r == 0)
@@ -217,6 +225,7 @@ int build_execute(const struct build_plan *plan, const struct build_request *o,
 	if (r < 0 && b.tmp)
 		unmount_below(b.tmp);
 	context_filter_free(&b);
+	cache_remote_close(&b);
 	bases_free(&b);
 	layer_store_free(b.store);
 	build_plan_free(own_plan);

@@ -9,6 +9,7 @@
 
 #include "cache.h"
 #include "../frontend/dockerignore.h"
+#include "../frontend/plan_int.h"
 
 #define CACHE_DOMAIN "molt build cache v1"
 #define HASH_MAX_DEPTH 4096
@@ -102,6 +103,17 @@ static void hash_mounts(struct cache_hash *h, const struct build_instr *in)
 	}
 }
 
+char **cache_key_args(char *const *args)
+{
+	char **out = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; args && args[i]; i++) {
+		_cleanup_free_ char *name = xstrndup(args[i], strcspn(args[i], "="));
+		if (!is_proxy_arg(name))
+			strv_push(&out, args[i]);
+	}
+	return out;
+}
+
 static void hash_instr(struct cache_hash *h, const struct build_instr *in)
 {
 	cache_hash_int(h, "kind", in->kind);
@@ -132,7 +144,8 @@ static void hash_instr(struct cache_hash *h, const struct build_instr *in)
 	}
 	if (in->kind == DF_RUN) {
 		/* Build args in scope are RUN's environment (BuildKit). */
-		cache_hash_strv(h, "args", in->args);
+		_cleanup_strv_ char **args = cache_key_args(in->args);
+		cache_hash_strv(h, "args", in->args ? args : NULL);
 		cache_hash_strv(h, "instr_shell", in->shell);
 	}
 }
@@ -390,6 +403,7 @@ struct stage_cache {
 	char key[DIGEST_STR_LEN];   /* the running step's key, "" when not recorded */
 	char *clock;                /* created of the last layer step (or the base) */
 	bool fixed_time;            /* $SOURCE_DATE_EPOCH: every time is the build time */
+	char **steps;               /* keys of the cached steps whose layers the stage has */
 };
 
 /* The manifest digest of an image the plan names (bases.c), "" when it is missing. */
@@ -427,10 +441,15 @@ int cache_stage_begin(struct stage_run *sr, struct molt_error **err)
 	case BASE_IMAGE:
 		image_state(sr, sr->st->from, c->state);
 		break;
-	case BASE_STAGE:
+	case BASE_STAGE: {
 		stage_state(sr, sr->st->base_stage, c->state);
+		int pos = plan_stage_pos(p, sr->st->base_stage);
+		c->steps = cache_result_steps(pos >= 0 ? sr->results[pos] : NULL);
 		break;
 	}
+	}
+	if (!c->steps)
+		c->steps = xcalloc(1, sizeof(char *));
 	return 0;
 }
 
@@ -612,6 +631,8 @@ int cache_step_lookup(struct stage_run *sr, const struct build_instr *in,
 	struct cache_entry e = {0};
 	r = cache_index_get(sr->b->store, key, &e, err);
 	if (r == -ENOENT)
+		r = cache_remote_get(sr->b, key, &e);
+	if (r == -ENOENT)
 		return 0;
 	_cleanup_error_ struct molt_error *e2 = NULL;
 	if (r == 0 && e.has_layer && ensure_tree(sr, &e, &e2) < 0) {
@@ -625,6 +646,7 @@ int cache_step_lookup(struct stage_run *sr, const struct build_instr *in,
 		return r;
 	}
 	hit_result(in, &e, ret);
+	strv_push(&c->steps, key);
 	cache_state_next(key, e.has_layer ? e.diff_id : NULL, c->state);
 	c->key[0] = '\0';
 	cache_entry_done(&e);
@@ -662,6 +684,8 @@ int cache_step_record(struct stage_run *sr, const struct step_result *res,
 	/* A cache that cannot be written costs speed, never the build. */
 	if (cache_index_put(sr->b->store, &e, &e2) < 0)
 		molt_warn("build cache: %s", e2 ? e2->msg : "cannot record a step");
+	else
+		strv_push(&c->steps, c->key);
 	cache_state_next(c->key, diff_id, c->state);
 	c->key[0] = '\0';
 	return 0;
@@ -691,6 +715,10 @@ void cache_stage_result(const struct stage_run *sr, char **result)
 		return;
 	}
 	json_object_set_new(root, "cacheKey", json_string(sr->cache->state));
+	json_t *steps = json_array();
+	for (size_t i = 0; sr->cache->steps && sr->cache->steps[i]; i++)
+		json_array_append_new(steps, json_string(sr->cache->steps[i]));
+	json_object_set_new(root, "cacheSteps", steps);
 	char *s = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	if (s) {
@@ -711,10 +739,27 @@ void cache_result_state(const char *json, char ret[DIGEST_STR_LEN])
 	json_decref(root);
 }
 
+char **cache_result_steps(const char *json)
+{
+	char **out = xcalloc(1, sizeof(char *));
+	json_t *root = json ? json_loads(json, 0, NULL) : NULL;
+	json_t *arr = json_object_get(root, "cacheSteps");
+	size_t i;
+	json_t *v;
+	json_array_foreach(arr, i, v) {
+		const char *k = json_string_value(v);
+		if (k && digest_is_valid(k))
+			strv_push(&out, k);
+	}
+	json_decref(root);
+	return out;
+}
+
 void cache_stage_free(struct stage_run *sr)
 {
 	if (!sr->cache)
 		return;
+	strv_free(sr->cache->steps);
 	free(sr->cache->clock);
 	free(sr->cache);
 	sr->cache = NULL;

@@ -128,7 +128,8 @@ int output_push(struct build_ctx *b, const struct image *img, struct molt_error 
 	for (size_t i = 0; o->push_refs && o->push_refs[i]; i++) {
 		if (!ro.quiet)
 			fprintf(stderr, "pushing %s\n", o->push_refs[i]);
-		int r = registry_push(b->store, img, o->push_refs[i], &ro, NULL, err);
+		int r = b->inline_cache ? cache_remote_push_inline(b, img, o->push_refs[i], &ro, err)
+					: registry_push(b->store, img, o->push_refs[i], &ro, NULL, err);
 		if (r < 0)
 			return r;
 	}
