@@ -86,7 +86,10 @@ static int push_all(struct reg_session *rs, struct layer_store *s, const char *t
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < r->n; i++) {
 		const struct cache_entry *e = &r->e[i];
-		if (!e->has_layer)
+		bool dup = false;
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = r->e[j].has_layer && !strcmp(r->e[j].digest, e->digest);
+		if (!e->has_layer || dup)
 			continue;
 		struct image_descriptor d = {.media_type = e->media_type, .size = e->size};
 		memcpy(d.digest, e->digest, DIGEST_STR_LEN);

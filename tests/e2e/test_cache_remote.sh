@@ -231,4 +231,28 @@ mb Z "$WORK/y/ctx" --cache-from "type=registry,ref=$R/cache/race:1"
 hy=$(statuses Z 'COPY app.txt' 'cat /builder-marker')
 like "$hx/$hy" "^(CACHED CACHED/DONE DONE|DONE DONE/CACHED CACHED)$" "the cache left is one whole export: the winner's steps hit"
 
+# 9. Layers are shared with what the registry has: a cache exported after the image was
+#    pushed mounts the image's layers (no upload); a second export uploads nothing.
+fresh M
+mb M "$WORK/a/ctx" --push -t "$R/app/img:1" --cache-to "type=registry,ref=$R/cache/shared:1,mode=max"
+is "$(grep -c 'mounted from app/img' "$WORK/M.log")" 2 \
+	"the cache export mounts the 2 layers the pushed image has from its repository"
+mb M "$WORK/a/ctx" --cache-to "type=registry,ref=$R/cache/shared:1,mode=max"
+is "$(grep -c 'skipped: already exists' "$WORK/M.log")/$(grep -c 'Copying blob .* done' "$WORK/M.log")" "5/0" \
+	"exporting again sends none of its 5 blobs (4 layers, the records): the registry has them"
+
+# 10. Keys hold no proxy (nor its password): runners behind other proxies share entries,
+#     and nothing exported carries the proxy's credentials.
+mkdir -p "$WORK/px" "$WORK/elsewhere/px2"
+printf 'FROM busybox\nARG HTTP_PROXY\nRUN head -c16 /dev/urandom | od -An -tx1 > /m\n' >"$WORK/px/Dockerfile"
+cp "$WORK/px/Dockerfile" "$WORK/elsewhere/px2/"
+mb A "$WORK/px" --build-arg HTTP_PROXY=http://alice:s3cret@proxy-a.invalid:3128 \
+	--cache-to "type=local,dest=$WORK/pxcache"
+fresh P
+mb P "$WORK/elsewhere/px2" --build-arg HTTP_PROXY=http://bob:hunter2@proxy-b.invalid:8080 \
+	--cache-from "type=local,src=$WORK/pxcache"
+is "$(statuses P 'urandom')" CACHED "a RUN hits across runners with other HTTP_PROXY values"
+if grep -rq s3cret "$WORK/pxcache"; then not_ok "the exported cache holds no proxy password"
+else ok "the exported cache holds no proxy password"; fi
+
 done_testing
