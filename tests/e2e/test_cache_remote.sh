@@ -255,4 +255,45 @@ is "$(statuses P 'urandom')" CACHED "a RUN hits across runners with other HTTP_P
 if grep -rq s3cret "$WORK/pxcache"; then not_ok "the exported cache holds no proxy password"
 else ok "the exported cache holds no proxy password"; fi
 
+# 11. The GitLab CI example as it is, run as two jobs on two "runners" (other users'
+#     homes, checkouts and stores): the second job runs no step and pushes.
+if python3 -c 'import yaml' 2>/dev/null; then
+	mkdir -p "$WORK/bin"; ln -sf "$MOLT" "$WORK/bin/molt"
+	python3 - "$STAGE/examples/ci/gitlab-ci.yml" >"$WORK/gitlab-job.sh" <<-'EOF'
+	import sys, yaml
+	d = yaml.safe_load(open(sys.argv[1]))
+	for k, v in d["variables"].items():
+	    print('export %s="%s"' % (k, v))
+	# The runner's image already has the base image (no network here).
+	print('molt load -i "$FIXTURES/busybox/oci" >/dev/null')
+	print("set -e")
+	for line in d["build"]["script"]:
+	    print(line)
+	EOF
+	run_job() {
+		local n=$1 dir=$WORK/runner$1
+		mkctx "$dir/checkout/project"
+		mkdir -p "$dir/home"
+		(cd "$dir/checkout/project" && PATH=$WORK/bin:$PATH HOME=$dir/home \
+			REGISTRY_AUTH_FILE=$dir/auth.json CI_REGISTRY=$R CI_REGISTRY_USER=$REG_USER \
+			CI_REGISTRY_PASSWORD=$REG_PASS CI_REGISTRY_IMAGE=$R/group/project \
+			CI_COMMIT_SHORT_SHA=c0ffee$n CI_COMMIT_REF_SLUG=feature-x CI_DEFAULT_BRANCH=main \
+			CI_JOB_ID=$$$n CI_PROJECT_DIR=$dir/checkout/project \
+			bash "$WORK/gitlab-job.sh") >"$WORK/job$n.log" 2>&1
+		local rc=$?
+		MOLT_ROOT=/tmp/molt-store-$$$n "$MOLT" prune --all >/dev/null 2>&1
+		return $rc
+	}
+	run_job 1 && ok "the GitLab job runs (first runner: no cache yet)" ||
+		{ not_ok "the GitLab job runs (first runner: no cache yet)"; diag "$(tail "$WORK/job1.log")"; }
+	run_job 2 && ok "the GitLab job runs on a second runner" ||
+		{ not_ok "the GitLab job runs on a second runner"; diag "$(tail "$WORK/job2.log")"; }
+	is "$(grep -c '^#[0-9]* DONE' "$WORK/job2.log")/$(grep -c '^#[0-9]* CACHED$' "$WORK/job2.log")" "0/5" \
+		"the second runner's job runs no step"
+	is "$(rcurl -o /dev/null -w '%{http_code}' -I -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+		"$REG_URL/v2/group/project/manifests/c0ffee2")" 200 "and pushes the image"
+else
+	skip "python3-yaml is not installed: the GitLab example is not run"
+fi
+
 done_testing
