@@ -24,8 +24,8 @@ int cache_export_layer_blob(struct layer_store *s, const struct cache_entry *e,
 			    const char *compression, struct image_descriptor *ret,
 			    struct molt_error **err)
 {
-	if (!layer_store_blob_exists(s, e->digest))
-		return molt_error_setx(err, ENOENT, "layer %s is no longer in the store", e->digest);
+	(void)s;
+	(void)err;
 	static bool said;
 	bool zstd = e->media_type && strstr(e->media_type, "zstd");
 	bool gzip = e->media_type && strstr(e->media_type, "gzip");
@@ -38,6 +38,19 @@ int cache_export_layer_blob(struct layer_store *s, const struct cache_entry *e,
 	*ret = (struct image_descriptor){.media_type = xstrdup(e->media_type), .size = e->size};
 	memcpy(ret->digest, e->digest, DIGEST_STR_LEN);
 	return 0;
+}
+
+/* A lazy hit's blob the store lacks, from the source that named it. */
+static int fetch_from(struct layer_store *s, const struct cache_export_from *from,
+		      const char *digest, struct molt_error **err)
+{
+	for (size_t i = 0; from && i < from->n; i++) {
+		int r = cache_source_fetch(from->srcs[i], s, digest, err);
+		if (r != -ENOENT || (err && *err))
+			return r;
+	}
+	return molt_error_setx(err, ENOENT, "layer %s is neither in the store nor in a cache "
+				"source", digest);
 }
 
 /* The records as exported (their layers' descriptors from cache_export_layer_blob). */
@@ -81,7 +94,8 @@ static int put_config(struct layer_store *s, const struct cache_records *r,
 
 static int push_all(struct reg_session *rs, struct layer_store *s, const char *tag,
 		    const struct cache_records *r, const char *mode,
-		    const struct registry_opts *o, struct molt_error **err)
+		    const struct cache_export_from *from, const struct registry_opts *o,
+		    struct molt_error **err)
 {
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < r->n; i++) {
@@ -93,7 +107,18 @@ static int push_all(struct reg_session *rs, struct layer_store *s, const char *t
 			continue;
 		struct image_descriptor d = {.media_type = e->media_type, .size = e->size};
 		memcpy(d.digest, e->digest, DIGEST_STR_LEN);
-		rc = reg_push_blob(rs, s, &d, o, err);
+		if (!layer_store_blob_exists(s, e->digest)) {
+			/* A lazy hit: often exported back where it came from. */
+			rc = reg_blob_exists(rs, e->digest, err);
+			if (rc == 1) {
+				rc = 0;
+				continue;
+			}
+			if (rc == 0)
+				rc = fetch_from(s, from, e->digest, err);
+		}
+		if (rc == 0)
+			rc = reg_push_blob(rs, s, &d, o, err);
 	}
 	struct image_descriptor cd = {0};
 	if (rc == 0)
@@ -109,7 +134,8 @@ static int push_all(struct reg_session *rs, struct layer_store *s, const char *t
 }
 
 int cache_export_registry(struct layer_store *s, const char *refstr, const struct cache_records *r,
-			  const char *mode, const char *compression, const struct registry_opts *o,
+			  const char *mode, const char *compression,
+			  const struct cache_export_from *from, const struct registry_opts *o,
 			  struct molt_error **err)
 {
 	struct image_ref ref = {0};
@@ -130,7 +156,7 @@ int cache_export_registry(struct layer_store *s, const char *refstr, const struc
 	if (rc == 0)
 		rc = reg_session_open(ep, ep->repo, ref.domain, ep->certs_dir, true, o, &rs, err);
 	if (rc == 0)
-		rc = push_all(rs, s, ref.tag ? ref.tag : "latest", &out, mode, o, err);
+		rc = push_all(rs, s, ref.tag ? ref.tag : "latest", &out, mode, from, o, err);
 	reg_session_free(rs);
 	cache_records_done(&out);
 	registry_host_conf_done(&hc);
@@ -195,12 +221,20 @@ static int layout_file(int dirfd, const char *name, const char *data, struct mol
 }
 
 static int layout_write(struct layer_store *s, int dirfd, const struct cache_records *r,
-			const char *mode, struct molt_error **err)
+			const char *mode, const struct cache_export_from *from,
+			struct molt_error **err)
 {
 	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < r->n; i++)
-		if (r->e[i].has_layer)
-			rc = layout_blob(s, dirfd, r->e[i].digest, NULL, 0, err);
+	for (size_t i = 0; rc == 0 && i < r->n; i++) {
+		const char *d = r->e[i].digest;
+		if (!r->e[i].has_layer)
+			continue;
+		_cleanup_free_ char *rel = xasprintf("blobs/sha256/%s", digest_hex(d));
+		if (!layer_store_blob_exists(s, d) && faccessat(dirfd, rel, F_OK, 0) < 0)
+			rc = fetch_from(s, from, d, err);
+		if (rc == 0)
+			rc = layout_blob(s, dirfd, d, NULL, 0, err);
+	}
 	struct image_descriptor cd = {0};
 	_cleanup_free_ char *recs = cache_records_to_json(r);
 	if (rc == 0) {
@@ -232,7 +266,8 @@ static int layout_write(struct layer_store *s, int dirfd, const struct cache_rec
 }
 
 int cache_export_local(struct layer_store *s, const char *dir, const struct cache_records *r,
-		       const char *mode, const char *compression, struct molt_error **err)
+		       const char *mode, const char *compression,
+		       const struct cache_export_from *from, struct molt_error **err)
 {
 	struct cache_records out = {0};
 	_cleanup_free_ char *blobs = xasprintf("%s/blobs/sha256", dir);
@@ -243,7 +278,7 @@ int cache_export_local(struct layer_store *s, const char *dir, const struct cach
 	if (rc == 0 && dirfd < 0)
 		rc = molt_error_set(err, errno, "open '%s'", dir);
 	if (rc == 0)
-		rc = layout_write(s, dirfd, &out, mode, err);
+		rc = layout_write(s, dirfd, &out, mode, from, err);
 	cache_records_done(&out);
 	if (rc < 0)
 		return molt_error_wrap(err, "export the build cache to '%s'", dir);

@@ -12,6 +12,7 @@
  */
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "registry_http.h"
 
@@ -154,6 +155,24 @@ static int fetch_registry(struct cache_source *c, struct layer_store *s,
 	return r;
 }
 
+/* HEAD: 0 when the registry has the blob with the size recorded. */
+static int have_registry(struct cache_source *c, const struct cache_entry *e,
+			 struct molt_error **err)
+{
+	int r = session(c, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *path = xasprintf("/v2/%s/blobs/%s", reg_session_repo(c->s), e->digest);
+	struct reg_resp resp = {0};
+	r = reg_do(c->s, NULL, &(struct reg_req){.method = "HEAD", .path = path, .body_fd = -1},
+		   &resp, err);
+	if (r == 0 && resp.status != 200)
+		r = molt_error_setx(err, ENOENT, "the registry does not have blob %s (%ld)",
+				    e->digest, resp.status);
+	reg_resp_done(&resp);
+	return r;
+}
+
 /* ---------------------------------------------------------------- an OCI layout */
 
 static char *blob_rel(const char *digest)
@@ -248,6 +267,19 @@ static int fetch_layout(struct cache_source *c, struct layer_store *s, const str
 	return r;
 }
 
+static int have_layout(struct cache_source *c, const struct cache_entry *e,
+		       struct molt_error **err)
+{
+	_cleanup_free_ char *rel = blob_rel(e->digest);
+	struct stat st;
+	if (fstatat(c->dirfd, rel, &st, 0) < 0)
+		return molt_error_set(err, errno, "blob %s", e->digest);
+	if (!S_ISREG(st.st_mode) || st.st_size != e->size)
+		return molt_error_setx(err, EBADMSG, "blob %s has %lld bytes, not %lld", e->digest,
+				       (long long)st.st_size, (long long)e->size);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- the API */
 
 int cache_source_open(struct layer_store *s, const char *where, bool local_dir,
@@ -282,8 +314,10 @@ int cache_source_get(struct cache_source *c, struct layer_store *s, const char *
 	if (!e)
 		return -ENOENT;
 	int r = 0;
+	/* Fetched only when its tree or blob is needed (cache_source_fetch); that it is
+	 * there is checked now, so a record whose blob is gone is a miss. */
 	if (e->has_layer && !layer_store_blob_exists(s, e->digest))
-		r = c->dirfd >= 0 ? fetch_layout(c, s, e, err) : fetch_registry(c, s, e, err);
+		r = c->dirfd >= 0 ? have_layout(c, e, err) : have_registry(c, e, err);
 	if (r < 0)
 		return molt_error_wrap(err, "build cache '%s': layer %.19s", c->name, e->digest);
 	struct cache_records one = {0};
@@ -291,4 +325,31 @@ int cache_source_get(struct cache_source *c, struct layer_store *s, const char *
 	*ret = one.e[0];
 	free(one.e);
 	return 0;
+}
+
+int cache_source_fetch(struct cache_source *c, struct layer_store *s, const char *digest,
+		       struct molt_error **err)
+{
+	const struct cache_entry *e = NULL;
+	for (size_t i = 0; i < c->recs.n && !e; i++)
+		if (c->recs.e[i].has_layer && !strcmp(c->recs.e[i].digest, digest))
+			e = &c->recs.e[i];
+	if (!e)
+		return -ENOENT;
+	int r = c->dirfd >= 0 ? fetch_layout(c, s, e, err) : fetch_registry(c, s, e, err);
+	if (r < 0)
+		return molt_error_wrap(err, "build cache '%s': layer %.19s", c->name, digest);
+	/* Now in the store: its records go in the local cache, for the next build. */
+	for (size_t i = 0; i < c->recs.n; i++) {
+		_cleanup_error_ struct molt_error *e2 = NULL;
+		if (c->recs.e[i].has_layer && !strcmp(c->recs.e[i].digest, digest) &&
+		    cache_index_put(s, &c->recs.e[i], &e2) < 0)
+			molt_debug("build cache: %s", e2 ? e2->msg : "cannot record a step");
+	}
+	return 0;
+}
+
+const struct cache_entry *cache_source_record(const struct cache_source *c, const char *key)
+{
+	return cache_records_find(&c->recs, key);
 }

@@ -514,22 +514,37 @@ struct cache_source;
 int cache_source_open(struct layer_store *s, const char *where, bool local_dir,
 		      const struct registry_opts *o, struct cache_source **ret,
 		      struct molt_error **err);
-/* -ENOENT: no record. On a record with a layer the store lacks, its blob is fetched
- * (verified); an error then means: treat as a miss. */
+/* -ENOENT: no record. A record whose layer blob the store lacks is checked to be in the
+ * source (HEAD, or the layout's file), not fetched: an error then means a miss. */
 int cache_source_get(struct cache_source *c, struct layer_store *s, const char *key,
 		     struct cache_entry *ret, struct molt_error **err);
+/* Fetches the layer blob digest (named by one of its records) into the store, verified
+ * against digest and size, and adds the records with that layer to the local cache.
+ * -ENOENT (no error set) when no record names it. */
+int cache_source_fetch(struct cache_source *c, struct layer_store *s, const char *digest,
+		       struct molt_error **err);
+/* The record of key, or NULL (no I/O). */
+const struct cache_entry *cache_source_record(const struct cache_source *c, const char *key);
 const char *cache_source_name(const struct cache_source *c);
 void cache_source_free(struct cache_source *c);
 
 /* --cache-to: blobs first, the index last (a reader never sees an index whose blobs are
  * not there; concurrent exporters: the last index written wins). compression: NULL,
  * "gzip" or "zstd". */
+struct cache_export_from { /* where blobs the store lacks come from (lazy hits) */
+	struct cache_source *const *srcs;
+	size_t n;
+};
 int cache_export_registry(struct layer_store *s, const char *ref, const struct cache_records *r,
-			  const char *mode, const char *compression, const struct registry_opts *o,
+			  const char *mode, const char *compression,
+			  const struct cache_export_from *from, const struct registry_opts *o,
 			  struct molt_error **err);
 int cache_export_local(struct layer_store *s, const char *dir, const struct cache_records *r,
-		       const char *mode, const char *compression, struct molt_error **err);
-/* The layer blob an entry's layer is exported as, in compression (NULL: as stored). */
+		       const char *mode, const char *compression,
+		       const struct cache_export_from *from, struct molt_error **err);
+/* The layer blob an entry's layer is exported as, in compression (NULL: as stored). A
+ * lazy hit's blob the store lacks is exported as recorded (fetched from the sources
+ * only when the destination does not have it). */
 int cache_export_layer_blob(struct layer_store *s, const struct cache_entry *e,
 			    const char *compression, struct image_descriptor *ret,
 			    struct molt_error **err);

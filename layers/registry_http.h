@@ -125,6 +125,8 @@ int reg_push_blob(struct reg_session *s, struct layer_store *store,
 		  struct molt_error **err);
 int reg_put_manifest(struct reg_session *s, const char *reference, const char *data, size_t len,
 		     const char *media_type, struct molt_error **err);
+/* HEAD: 1 when the repository has the blob, 0 when not. */
+int reg_blob_exists(struct reg_session *s, const char *digest, struct molt_error **err);
 
 /* ---------------------------------------------------------------- registry_parse.c */
 

@@ -193,6 +193,11 @@ int reg_push_blob(struct reg_session *s, struct layer_store *store,
 	return r;
 }
 
+int reg_blob_exists(struct reg_session *s, const char *digest, struct molt_error **err)
+{
+	return blob_exists(s, digest, err);
+}
+
 int reg_put_manifest(struct reg_session *s, const char *reference, const char *data, size_t len,
 		     const char *media_type, struct molt_error **err)
 {

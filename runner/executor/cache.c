@@ -630,12 +630,14 @@ int cache_step_lookup(struct stage_run *sr, const struct build_instr *in,
 		return 0;
 	struct cache_entry e = {0};
 	r = cache_index_get(sr->b->store, key, &e, err);
+	bool remote = false;
 	if (r == -ENOENT)
-		r = cache_remote_get(sr->b, key, &e);
+		remote = (r = cache_remote_get(sr->b, key, &e)) == 0;
 	if (r == -ENOENT)
 		return 0;
 	_cleanup_error_ struct molt_error *e2 = NULL;
-	if (r == 0 && e.has_layer && ensure_tree(sr, &e, &e2) < 0) {
+	/* A remote hit's layer comes when its tree is needed (cache_remote_ready). */
+	if (r == 0 && e.has_layer && !remote && ensure_tree(sr, &e, &e2) < 0) {
 		/* A layer that cannot be unpacked is a miss: the step runs and replaces it. */
 		molt_warn("build cache: %s; running the step again", e2 ? e2->msg : e.digest);
 		cache_entry_done(&e);

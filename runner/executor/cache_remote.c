@@ -164,12 +164,33 @@ int cache_remote_get(struct build_ctx *b, const char *key, struct cache_entry *r
 			molt_warn("%s; running the step", e ? e->msg : "build cache: fetch failed");
 			continue;
 		}
-		/* Recorded here: the next build hits locally, and --cache-to can export it. */
-		if (cache_index_put(b->store, ret, &e) < 0)
-			molt_warn("build cache: %s", e ? e->msg : "cannot record a step");
 		return 0;
 	}
 	return -ENOENT;
+}
+
+int cache_remote_ready(struct build_ctx *b, const struct image_config *c,
+		       const struct image_descriptor *layers, size_t n, struct molt_error **err)
+{
+	bool unpack = false;
+	for (size_t i = 0; i < n && c->diff_ids && c->diff_ids[i]; i++) {
+		if (layer_store_unpacked_exists(b->store, c->diff_ids[i]))
+			continue;
+		unpack = true;
+		if (layer_store_blob_exists(b->store, layers[i].digest))
+			continue;
+		int r = -ENOENT;
+		for (size_t k = 0; k < b->n_cache_from && r == -ENOENT && !(err && *err); k++)
+			r = cache_source_fetch(b->cache_from[k], b->store, layers[i].digest, err);
+		if (r == -ENOENT && !(err && *err))
+			r = molt_error_setx(err, ENOENT, "layer %s is neither in the store nor "
+					    "in a cache source", layers[i].digest);
+		if (r < 0)
+			return r;
+	}
+	/* Unpacking checks each fetched blob's content against the diff ID its record
+	 * claims, before the tree or the blob is used. */
+	return unpack ? image_ensure_unpacked(b->store, b->tmp, c, layers, n, err) : 0;
 }
 
 void cache_remote_close(struct build_ctx *b)
@@ -195,9 +216,19 @@ static void collect(struct build_ctx *b, const char *result, struct cache_record
 	for (size_t i = 0; keys[i]; i++) {
 		struct cache_entry e = {0};
 		_cleanup_error_ struct molt_error *err = NULL;
-		if (cache_index_get(b->store, keys[i], &e, &err) == 0)
+		if (cache_index_get(b->store, keys[i], &e, &err) == 0) {
 			cache_records_add(out, &e);
-		cache_entry_done(&e);
+			cache_entry_done(&e);
+			continue;
+		}
+		/* A lazy hit whose layer was never needed here: the source's record. */
+		for (size_t k = 0; k < b->n_cache_from; k++) {
+			const struct cache_entry *r = cache_source_record(b->cache_from[k], keys[i]);
+			if (r) {
+				cache_records_add(out, r);
+				break;
+			}
+		}
 	}
 }
 
@@ -225,6 +256,7 @@ int cache_remote_prepare(struct build_ctx *b, char *const *results, struct molt_
 int cache_remote_export(struct build_ctx *b, char *const *results, struct molt_error **err)
 {
 	struct registry_opts ro = reg_opts(b);
+	struct cache_export_from from = {b->cache_from, b->n_cache_from};
 	int r = 0;
 	for (size_t i = 0; r == 0 && i < b->o->n_cache_to; i++) {
 		const struct build_cache_spec *c = &b->o->cache_to[i];
@@ -238,9 +270,10 @@ int cache_remote_export(struct build_ctx *b, char *const *results, struct molt_e
 				recs.n, mode, c->where);
 		if (c->type == BUILD_CACHE_REGISTRY)
 			r = cache_export_registry(b->store, c->where, &recs, mode, c->compression,
-						  &ro, err);
+						  &from, &ro, err);
 		else
-			r = cache_export_local(b->store, c->where, &recs, mode, c->compression, err);
+			r = cache_export_local(b->store, c->where, &recs, mode, c->compression,
+					       &from, err);
 		cache_records_done(&recs);
 	}
 	return r;

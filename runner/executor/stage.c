@@ -83,6 +83,8 @@ int stage_mount_from(struct stage_run *sr, const char *from, int from_stage, con
 			return molt_error_setx(err, EINVAL, "--from: stage %d has no result",
 					       from_stage);
 		r = stage_result_parse(sr->results[pos], &cfg, &layers, &n, err);
+		if (r == 0)
+			r = cache_remote_ready(sr->b, &cfg, layers, n, err);
 	} else {
 		const struct image *img = NULL;
 		r = bases_get(sr->b, from, &img, err);
@@ -229,6 +231,8 @@ static int run_step(struct stage_run *sr, const struct build_instr *in, bool *re
 		return run_instr(sr, in, NULL, err);
 	struct step_result res = {0};
 	int r = cache_step_lookup(sr, in, &res, ret_cached, err);
+	if (r == 0 && !*ret_cached)
+		r = cache_remote_ready(sr->b, &sr->config, sr->layers, sr->n_layers, err);
 	if (r == 0 && !*ret_cached)
 		r = run_instr(sr, in, &res, err);
 	if (r == 0)

@@ -139,9 +139,14 @@ int chown_resolve(int rootfd, const char *spec, uid_t *ret_uid, gid_t *ret_gid,
 /* ---- runner/executor/cache_remote.c: --cache-from and --cache-to */
 /* Reads every --cache-from source once; one that cannot be read is a warning. */
 void cache_remote_open(struct build_ctx *b);
-/* A record of key in the sources, its layer fetched into the store and the record added
- * to the local cache: 0, or -ENOENT (a missing or bad layer is a warning and a miss). */
+/* A record of key in the sources: 0, or -ENOENT (a layer blob the source lacks is a
+ * warning and a miss). The layer is not fetched: see cache_remote_ready. */
 int cache_remote_get(struct build_ctx *b, const char *key, struct cache_entry *ret);
+/* Before a tree is used (a step runs on it, COPY --from reads it, an output or the
+ * commit needs it): fetches the blobs of lazy hits the store lacks and unpacks what is
+ * not unpacked, checking each against its diff ID. Nothing to do costs a stat a layer. */
+int cache_remote_ready(struct build_ctx *b, const struct image_config *c,
+		       const struct image_descriptor *layers, size_t n, struct molt_error **err);
 /* Before the outputs: the records a type=inline push carries (b->inline_cache). */
 int cache_remote_prepare(struct build_ctx *b, char *const *results, struct molt_error **err);
 /* After the outputs: every --cache-to but inline. */
