@@ -41,7 +41,7 @@ static int commit_final(struct build_ctx *b, const char *result, struct image **
 	int r = stage_result_parse(result, &cfg, &layers, &n, err);
 	/* The image's blobs must be in the store: lazy cache hits are fetched now. */
 	if (r == 0)
-		r = cache_remote_ready(b, &cfg, layers, n, err);
+		r = cache_remote_ready(b, &cfg, layers, n, false, err);
 	char manifest[DIGEST_STR_LEN];
 	/* Untagged for now: the names move only once every output was written (finish). */
 	if (r == 0)

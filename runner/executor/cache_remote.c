@@ -169,24 +169,41 @@ int cache_remote_get(struct build_ctx *b, const char *key, struct cache_entry *r
 	return -ENOENT;
 }
 
+/* Fetches layer i's blob from the source that names it. */
+static int fetch_layer(struct build_ctx *b, const struct image_descriptor *d,
+		       struct molt_error **err)
+{
+	int r = -ENOENT;
+	for (size_t k = 0; k < b->n_cache_from && r == -ENOENT && !(err && *err); k++)
+		r = cache_source_fetch(b->cache_from[k], b->store, d->digest, err);
+	if (r == -ENOENT && !(err && *err))
+		r = molt_error_setx(err, ENOENT, "layer %s is neither in the store nor in a cache "
+				    "source", d->digest);
+	return r;
+}
+
 int cache_remote_ready(struct build_ctx *b, const struct image_config *c,
-		       const struct image_descriptor *layers, size_t n, struct molt_error **err)
+		       const struct image_descriptor *layers, size_t n, bool trees,
+		       struct molt_error **err)
 {
 	bool unpack = false;
 	for (size_t i = 0; i < n && c->diff_ids && c->diff_ids[i]; i++) {
-		if (layer_store_unpacked_exists(b->store, c->diff_ids[i]))
+		if (trees && layer_store_unpacked_exists(b->store, c->diff_ids[i]))
 			continue;
-		unpack = true;
-		if (layer_store_blob_exists(b->store, layers[i].digest))
+		if (layer_store_blob_exists(b->store, layers[i].digest)) {
+			unpack |= trees;
 			continue;
-		int r = -ENOENT;
-		for (size_t k = 0; k < b->n_cache_from && r == -ENOENT && !(err && *err); k++)
-			r = cache_source_fetch(b->cache_from[k], b->store, layers[i].digest, err);
-		if (r == -ENOENT && !(err && *err))
-			r = molt_error_setx(err, ENOENT, "layer %s is neither in the store nor "
-					    "in a cache source", layers[i].digest);
+		}
+		int r = fetch_layer(b, &layers[i], err);
+		if (r == 0 && !trees && !layer_store_unpacked_exists(b->store, c->diff_ids[i])) {
+			/* Only this layer: its content against its diff ID. */
+			char *ids[] = {c->diff_ids[i], NULL};
+			struct image_config one = {.diff_ids = ids};
+			r = image_ensure_unpacked(b->store, b->tmp, &one, &layers[i], 1, err);
+		}
 		if (r < 0)
 			return r;
+		unpack |= trees;
 	}
 	/* Unpacking checks each fetched blob's content against the diff ID its record
 	 * claims, before the tree or the blob is used. */

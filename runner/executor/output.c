@@ -15,6 +15,11 @@
 static int mount_image(struct build_ctx *b, const struct image *img, const char *name,
 		       struct stepfs **ret, struct molt_error **err)
 {
+	/* Lazy cache hits and a base never unpacked (runner/executor/cache_remote.c). */
+	int r = cache_remote_ready(b, &img->config, img->manifest.layers, img->manifest.n_layers,
+				   true, err);
+	if (r < 0)
+		return r;
 	_cleanup_strv_ char **lowers = layer_store_lowers(b->store, &img->config);
 	_cleanup_free_ char *dir = xasprintf("%s/%s", b->tmp, name);
 	return stepfs_mount(dir, lowers, true, ret, err);
@@ -24,6 +29,10 @@ static int mount_image(struct build_ctx *b, const struct image *img, const char 
 static int output_rootfs_tar(struct build_ctx *b, const struct image *img, const char *dest,
 		      struct molt_error **err)
 {
+	int r0 = cache_remote_ready(b, &img->config, img->manifest.layers, img->manifest.n_layers,
+				    true, err);
+	if (r0 < 0)
+		return r0;
 	_cleanup_strv_ char **lowers = layer_store_lowers(b->store, &img->config);
 	_cleanup_free_ char *dir = xasprintf("%s/output-tar", b->tmp);
 	_cleanup_free_ char *empty = xasprintf("%s/output-empty", b->tmp);

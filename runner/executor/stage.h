@@ -142,11 +142,13 @@ void cache_remote_open(struct build_ctx *b);
 /* A record of key in the sources: 0, or -ENOENT (a layer blob the source lacks is a
  * warning and a miss). The layer is not fetched: see cache_remote_ready. */
 int cache_remote_get(struct build_ctx *b, const char *key, struct cache_entry *ret);
-/* Before a tree is used (a step runs on it, COPY --from reads it, an output or the
- * commit needs it): fetches the blobs of lazy hits the store lacks and unpacks what is
- * not unpacked, checking each against its diff ID. Nothing to do costs a stat a layer. */
+/* Before a tree is used (a step runs on it, COPY --from reads it): fetches the blobs of
+ * lazy hits the store lacks and unpacks what is not unpacked, checking each against its
+ * diff ID. trees=false (the final image's commit): only the blobs, each fetched one
+ * unpacked to check it. Nothing to do costs a stat a layer. */
 int cache_remote_ready(struct build_ctx *b, const struct image_config *c,
-		       const struct image_descriptor *layers, size_t n, struct molt_error **err);
+		       const struct image_descriptor *layers, size_t n, bool trees,
+		       struct molt_error **err);
 /* Before the outputs: the records a type=inline push carries (b->inline_cache). */
 int cache_remote_prepare(struct build_ctx *b, char *const *results, struct molt_error **err);
 /* After the outputs: every --cache-to but inline. */
