@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * layers/cache_source.c: --cache-from. Opening a source fetches its cache index (or an
- * image manifest with inline records) and the records once; a layer blob is fetched
- * only when a step hits its record, into the store, verified against its digest and
- * size (reg_fetch_blob, or a hashed copy from an OCI layout). Whatever is fetched is
+ * image manifest with inline records) and the records once; a hit only checks that its
+ * layer blob is there, and the blob is fetched when the build needs it
+ * (cache_source_fetch), into the store, verified against its digest and size
+ * (reg_fetch_blob, or a hashed copy from an OCI layout). Whatever is fetched is
  * checked before use: a manifest against the digest the registry names, the records
  * blob against its descriptor, each layer against its digest and then, when unpacked,
  * its diff ID. The build runs stages in forked workers: the registry session used to

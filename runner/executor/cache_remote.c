@@ -4,11 +4,13 @@
  * (the format and the transfers are layers/cache_*.c).
  *
  * Import: every source is read once before the stages start (its records, not its
- * layers); a step the local cache misses is looked up in the sources in order, and a
- * hit fetches that step's layer only and records it in the local cache, so the step is
- * then replayed as any local hit (its tree unpacked and checked against its diff ID).
- * A source that cannot be read, or a layer that cannot be fetched, is one warning and a
- * miss: the step runs. Export: the steps whose layers the final image has (mode=min)
+ * layers); a step the local cache misses is looked up in the sources in order. A hit
+ * only checks that its blob is there (a source lacking it: one warning, a miss) and is
+ * replayed at once; its layer is fetched when something needs it (cache_remote_ready:
+ * a step that runs on top, COPY --from of its stage, an output, the final commit),
+ * checked against its digest and diff ID, and recorded in the local cache then. A
+ * builder stage whose every step hits is never downloaded. A source that cannot be
+ * read is one warning and builds without it. Export: the steps whose layers the final image has (mode=min)
  * or every stage's (mode=max), as the stage results list them ("cacheSteps"), with
  * their local cache entries.
  */
@@ -169,7 +171,7 @@ int cache_remote_get(struct build_ctx *b, const char *key, struct cache_entry *r
 	return -ENOENT;
 }
 
-/* Fetches layer i's blob from the source that names it. */
+/* Fetches a layer blob from the first source whose records name it. */
 static int fetch_layer(struct build_ctx *b, const struct image_descriptor *d,
 		       struct molt_error **err)
 {
