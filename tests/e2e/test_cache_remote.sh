@@ -101,6 +101,19 @@ is "$(for d in $(index_layers cache/app max); do in_blobs B "$d" && echo y; done
 mb B "$WORK/elsewhere/deep/b-context"
 is "$(statuses B 'builder-marker' 'final-marker')" "DONE CACHED" "fetched entries are in B's local cache afterwards"
 
+# A store that imported lazily exports the whole cache elsewhere: the blobs it never
+# fetched come from the source then (here mounted across repositories), and a third
+# empty store hits every step from the copy.
+fresh B2
+mb B2 "$WORK/elsewhere/deep/b-context" --cache-from "type=registry,ref=$R/cache/app:max" \
+	--cache-to "type=registry,ref=$R/cache/copy:1,mode=max"
+like "$(grep 'exporting the build cache' "$WORK/B2.log")" "5 steps, mode=max" \
+	"a store with lazy hits exports all 5 steps"
+fresh B3
+mb B3 "$WORK/a/ctx" --iidfile "$WORK/iid-B3" --cache-from "type=registry,ref=$R/cache/copy:1"
+is "$(statuses B3 'builder-marker' 'cat /builder-marker' 'final-marker' 'COPY --from')/$(cat "$WORK/iid-B3")" \
+	"CACHED CACHED CACHED CACHED/$(cat "$WORK/iid-A")" "and the copy serves a third store (A's image ID)"
+
 # 2. Only the layers of steps that hit are fetched: with another app.txt, the builder's
 #    COPY and what follows it miss, and their layers stay in the registry.
 mkctx "$WORK/c/ctx" 2
