@@ -142,8 +142,10 @@ mb A "$WORK/a/ctx" --cache-to "type=local,dest=$WORK/cachedir,mode=max"
 [ -f "$WORK/cachedir/index.json" ] && [ -f "$WORK/cachedir/oci-layout" ] &&
 	ok "type=local writes an OCI layout" || not_ok "type=local writes an OCI layout"
 fresh E
-mb E "$WORK/elsewhere/deep/b-context" --iidfile "$WORK/iid-E" \
+mb E "$WORK/elsewhere/deep/b-context" --iidfile "$WORK/iid-E" -o "type=tar,dest=$WORK/E.tar" \
 	--cache-from "type=local,src=$WORK/cachedir"
+like "$(tar -tf "$WORK/E.tar" 2>&1 | grep -cE '^(\./)?(final-marker|out|bin/busybox)$')" "^3$" \
+	"-o type=tar after lazy hits has the base's and the cached layers' files"
 is "$(cat "$WORK/iid-E")" "$(cat "$WORK/iid-A")" "a local-directory round trip gives A's image ID"
 is "$(statuses E 'builder-marker' 'final-marker' 'COPY --from')" "CACHED CACHED CACHED" "and runs no step"
 
