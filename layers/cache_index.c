@@ -244,3 +244,20 @@ int cache_index_mark(struct layer_store *s, char ***blobs, char ***diffs, size_t
 	*ret_n = n;
 	return 0;
 }
+
+/* The remote cache (cache_artifact.c) carries entries in this same form. */
+char *cache_entry_to_json(const struct cache_entry *e)
+{
+	return entry_to_json(e);
+}
+
+int cache_entry_from_json(const char *text, size_t len, struct cache_entry *ret)
+{
+	json_t *root = json_loadb(text, len, 0, NULL);
+	const char *k = jstr(root, "key");
+	char key[DIGEST_STR_LEN] = "";
+	if (k && digest_is_valid(k))
+		snprintf(key, sizeof(key), "%s", k);
+	json_decref(root);
+	return key[0] ? entry_parse(text, len, key, ret) : -EINVAL;
+}

@@ -510,6 +510,96 @@ struct cache_prune_report {
 int cache_prune(struct layer_store *s, const struct cache_prune_opts *o,
 		struct cache_prune_report *ret, struct molt_error **err);
 
+/* ---------------------------------------------------------------- remote build cache
+ * (cache_artifact.c: the format; cache_source.c: --cache-from; cache_export.c: --cache-to)
+ *
+ * The cache travels as an OCI image index (tag or OCI layout): one descriptor per layer
+ * blob (annotated with its diff ID) and one for a config blob of media type
+ * MEDIA_MOLT_CACHE_CONFIG holding the records: {"version":1,"records":[entry...]}, each
+ * entry in the local index's form (cache_entry_to_json). A pushed image can carry the
+ * same records inline, as the manifest annotation MOLT_CACHE_ANNOT_INLINE. Keys hold no
+ * path, user, time or secret of the machine that made them (runner/executor/cache.h).
+ */
+#define MEDIA_MOLT_CACHE_CONFIG "application/vnd.molt.cache.config.v1+json"
+#define MOLT_CACHE_ANNOT_INLINE "dev.molt.cache.inline.v1"
+#define MOLT_CACHE_ANNOT_MODE "dev.molt.cache.mode"
+#define MOLT_CACHE_ANNOT_DIFFID "dev.molt.cache.diffid"
+#define MOLT_CACHE_REF_NAME "molt-cache" /* its ref name in an OCI layout's index.json */
+#define MOLT_CACHE_MAX_RECORDS 100000
+
+char *cache_entry_to_json(const struct cache_entry *e);
+/* -EINVAL when malformed (the key is the entry's own). */
+int cache_entry_from_json(const char *text, size_t len, struct cache_entry *ret);
+
+/* Records sorted by key, unique. */
+struct cache_records {
+	struct cache_entry *e;
+	size_t n;
+};
+void cache_records_done(struct cache_records *r);
+/* Adds a copy of e (a key already there is kept); call cache_records_sort after. */
+void cache_records_add(struct cache_records *r, const struct cache_entry *e);
+void cache_records_sort(struct cache_records *r);
+const struct cache_entry *cache_records_find(const struct cache_records *r, const char *key);
+char *cache_records_to_json(const struct cache_records *r);
+/* Every record checked; one bad record makes the whole set bad (-EINVAL). */
+int cache_records_parse(const char *data, size_t len, struct cache_records *ret,
+			struct molt_error **err);
+/* The cache index JSON: the records' layer blobs, then their config blob. */
+char *cache_artifact_index(const struct cache_records *r, const struct image_descriptor *config,
+			   const char *mode);
+/* Finds the records' config descriptor in a cache index; -EINVAL when it is none. */
+int cache_artifact_config(const char *data, size_t len, struct image_descriptor *ret,
+			  struct molt_error **err);
+/* A manifest (JSON) with the records added as the inline annotation. */
+int cache_inline_manifest(const char *manifest, size_t len, const struct cache_records *r,
+			  char **ret, size_t *ret_len, struct molt_error **err);
+/* The records of an image manifest's inline annotation; -ENOENT when it has none. */
+int cache_inline_records(const char *manifest, size_t len, struct cache_records *ret,
+			 struct molt_error **err);
+
+/* --cache-from: the records of a cache (fetched once), its layers fetched on a hit. */
+struct cache_source;
+/* where: a registry reference (a cache index or an image with inline records), or
+ * with local_dir an OCI layout directory. */
+int cache_source_open(struct layer_store *s, const char *where, bool local_dir,
+		      const struct registry_opts *o, struct cache_source **ret,
+		      struct molt_error **err);
+/* -ENOENT: no record. A record whose layer blob the store lacks is checked to be in the
+ * source (HEAD, or the layout's file), not fetched: an error then means a miss. */
+int cache_source_get(struct cache_source *c, struct layer_store *s, const char *key,
+		     struct cache_entry *ret, struct molt_error **err);
+/* Fetches the layer blob digest (named by one of its records) into the store, verified
+ * against digest and size, and adds the records with that layer to the local cache.
+ * -ENOENT (no error set) when no record names it. */
+int cache_source_fetch(struct cache_source *c, struct layer_store *s, const char *digest,
+		       struct molt_error **err);
+/* The record of key, or NULL (no I/O). */
+const struct cache_entry *cache_source_record(const struct cache_source *c, const char *key);
+const char *cache_source_name(const struct cache_source *c);
+void cache_source_free(struct cache_source *c);
+
+/* --cache-to: blobs first, the index last (a reader never sees an index whose blobs are
+ * not there; concurrent exporters: the last index written wins). compression: NULL,
+ * "gzip" or "zstd". */
+struct cache_export_from { /* where blobs the store lacks come from (lazy hits) */
+	struct cache_source *const *srcs;
+	size_t n;
+};
+int cache_export_registry(struct layer_store *s, const char *ref, const struct cache_records *r,
+			  const char *mode, const char *compression,
+			  const struct cache_export_from *from, const struct registry_opts *o,
+			  struct molt_error **err);
+int cache_export_local(struct layer_store *s, const char *dir, const struct cache_records *r,
+		       const char *mode, const char *compression,
+		       const struct cache_export_from *from, struct molt_error **err);
+/* The layer blob an entry's layer is exported as, in compression (NULL: as stored). A
+ * lazy hit's blob the store lacks is exported as recorded (fetched from the sources
+ * only when the destination does not have it). */
+int cache_export_layer_blob(struct layer_store *s, const struct cache_entry *e,
+			    const char *compression, struct image_descriptor *ret,
+			    struct molt_error **err);
+
 /* end of section A */
 
 

@@ -118,6 +118,16 @@ int reg_fetch_blob(struct reg_session *s, struct reg_conn *c, struct layer_store
 char **reg_sources_get(struct layer_store *s, const char *digest);
 void reg_sources_add(struct layer_store *s, const char *digest, const char *host, const char *repo);
 
+/* registry_push.c, for the build cache's export: one blob of the store (HEAD first,
+ * then a cross-repository mount or an upload), and a manifest or index by tag. */
+int reg_push_blob(struct reg_session *s, struct layer_store *store,
+		  const struct image_descriptor *d, const struct registry_opts *o,
+		  struct molt_error **err);
+int reg_put_manifest(struct reg_session *s, const char *reference, const char *data, size_t len,
+		     const char *media_type, struct molt_error **err);
+/* HEAD: 1 when the repository has the blob, 0 when not. */
+int reg_blob_exists(struct reg_session *s, const char *digest, struct molt_error **err);
+
 /* ---------------------------------------------------------------- registry_parse.c */
 
 enum reg_auth_kind { REG_AUTH_NONE, REG_AUTH_BASIC, REG_AUTH_BEARER };

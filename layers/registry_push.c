@@ -181,6 +181,31 @@ static int put_manifest(struct reg_session *s, const char *reference, const char
 	return rc;
 }
 
+/* As push_blob, and remembers that the repository has it: a later push of the same
+ * layer elsewhere on this registry (the build cache, another image) mounts it. */
+int reg_push_blob(struct reg_session *s, struct layer_store *store,
+		  const struct image_descriptor *d, const struct registry_opts *o,
+		  struct molt_error **err)
+{
+	int r = push_blob(s, store, d, o, err);
+	if (r == 0)
+		reg_sources_add(store, d->digest, reg_session_host(s), reg_session_repo(s));
+	return r;
+}
+
+int reg_blob_exists(struct reg_session *s, const char *digest, struct molt_error **err)
+{
+	return blob_exists(s, digest, err);
+}
+
+int reg_put_manifest(struct reg_session *s, const char *reference, const char *data, size_t len,
+		     const char *media_type, struct molt_error **err)
+{
+	char digest[DIGEST_STR_LEN];
+	digest_buffer(data, len, digest);
+	return put_manifest(s, reference, data, len, media_type, digest, err);
+}
+
 static char *manifest_media_type(const struct image *img, const char *data, size_t len)
 {
 	if (img->manifest.media_type && *img->manifest.media_type)
@@ -205,7 +230,7 @@ static int push_to(struct layer_store *store, const struct image *img, const str
 		r = layer_store_blob_read(store, img->manifest_digest, REG_MANIFEST_MAX, &data,
 					  &len, err);
 	for (size_t i = 0; r == 0 && i < img->manifest.n_layers; i++)
-		r = push_blob(s, store, &img->manifest.layers[i], o, err);
+		r = reg_push_blob(s, store, &img->manifest.layers[i], o, err);
 	if (r == 0)
 		r = push_blob(s, store, &img->manifest.config, o, err);
 	_cleanup_free_ char *mt = r == 0 ? manifest_media_type(img, data, len) : NULL;

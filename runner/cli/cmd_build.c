@@ -55,6 +55,9 @@ struct build_options {
 	struct context_source src;
 	bool file_in_context;
 	char **named_aliases; /* --build-context resolved: "NAME=IMAGE" */
+	/* --cache-from, --cache-to */
+	struct build_cache_spec *cache_from, *cache_to;
+	size_t n_cache_from, n_cache_to;
 };
 
 static void build_options_done(struct build_options *o)
@@ -69,6 +72,26 @@ static void build_options_done(struct build_options *o)
 	build_extra_done(&o->x);
 	context_source_done(&o->src);
 	strv_free(o->named_aliases);
+	for (size_t i = 0; i < o->n_cache_from; i++)
+		build_cache_spec_done(&o->cache_from[i]);
+	for (size_t i = 0; i < o->n_cache_to; i++)
+		build_cache_spec_done(&o->cache_to[i]);
+	free(o->cache_from);
+	free(o->cache_to);
+}
+
+static int add_cache_spec(struct build_options *o, const char *v, bool export,
+			  struct molt_error **err)
+{
+	struct build_cache_spec c;
+	int r = build_cache_spec_parse(v, export, &c, err);
+	if (r < 0)
+		return r;
+	struct build_cache_spec **v_ = export ? &o->cache_to : &o->cache_from;
+	size_t *n = export ? &o->n_cache_to : &o->n_cache_from;
+	*v_ = xrealloc(*v_, (*n + 1) * sizeof(c));
+	(*v_)[(*n)++] = c;
+	return 0;
 }
 
 /* `type=image,name=REF[,push=true]` (BuildKit's): names the result, maybe pushes it. */
@@ -254,6 +277,14 @@ const struct cli_option cmd_build_options[] = {
 	 "-1 unlimited; not above your own hard limit)"},
 	{0, "shm-size", "SIZE", false, "size of /dev/shm in RUN steps (default 64m)"},
 	BUILD_EXTRA_OPTIONS,
+	{0, "cache-from", "SPEC", false,
+	 "also look steps up in a shared cache (repeatable):\n"
+	 "type=registry,ref=REF (a cache or an image with inline\n"
+	 "cache) or type=local,src=DIR (an OCI layout)"},
+	{0, "cache-to", "SPEC", false,
+	 "export the build cache: type=registry,ref=REF or\n"
+	 "type=local,dest=DIR [,mode=min|max][,compression=gzip|zstd],\n"
+	 "or type=inline (in the pushed image)"},
 	{0, NULL, NULL, false, NULL},
 };
 
@@ -363,6 +394,8 @@ static int set_option(void *userdata, const struct cli_option *opt, const char *
 		o->quiet = true;
 	} else if (build_run_opts_handles(name)) {
 		return build_run_opts_add(&o->run, name, v, err);
+	} else if (!strcmp(name, "cache-from") || !strcmp(name, "cache-to")) {
+		return add_cache_spec(o, v, !strcmp(name, "cache-to"), err);
 	} else {
 		return set_checked(o, name, v, err);
 	}
@@ -393,6 +426,10 @@ static int parse_options(int argc, char **argv, struct build_options *o, struct 
 	for (size_t i = 0; o->push && o->tags[i]; i++)
 		if (!strv_contains(o->push_refs, o->tags[i]))
 			strv_push(&o->push_refs, o->tags[i]);
+	for (size_t i = 0; i < o->n_cache_to; i++)
+		if (o->cache_to[i].type == BUILD_CACHE_INLINE && !o->push_refs)
+			return cli_usage_error(err, "build", "--cache-to type=inline goes into a "
+						"pushed image: add --push -t NAME");
 	return 0;
 }
 
@@ -571,6 +608,10 @@ static int execute(const struct build_options *o, struct molt_global *g,
 		.annotations = o->x.annotations,
 		.no_cache_stages = o->x.no_cache_stages,
 		.metadata_file = o->x.metadata_file,
+		.cache_from = o->cache_from,
+		.n_cache_from = o->n_cache_from,
+		.cache_to = o->cache_to,
+		.n_cache_to = o->n_cache_to,
 	};
 	int r = plan_and_run(&req, df, popts, err);
 	free(outs);

@@ -55,6 +55,9 @@ static int commit_final(struct build_ctx *b, const char *result, struct image **
 	struct image_descriptor *layers = NULL;
 	size_t n = 0;
 	int r = stage_result_parse(result, &cfg, &layers, &n, err);
+	/* The image's blobs must be in the store: lazy cache hits are fetched now. */
+	if (r == 0)
+		r = cache_remote_ready(b, &cfg, layers, n, false, err);
 	char manifest[DIGEST_STR_LEN];
 	/* --label: on the final image only, over the Dockerfile's LABELs (as BuildKit) */
 	for (size_t i = 0; r == 0 && b->o->labels && b->o->labels[i]; i++) {
@@ -85,8 +88,11 @@ static int finish(struct build_ctx *b, char *const *results, struct progress *p,
 	struct progress_out po = {.direct = p, .fd = -1};
 	progress_start(&po, EXPORT_STEP_ID, "exporting to image");
 	int r = commit_final(b, results[pos], &img, err);
+	if (r == 0)
+		r = cache_remote_prepare(b, results, err);
 	if (r < 0) {
 		progress_end(&po, EXPORT_STEP_ID, false, (*err)->msg);
+		image_free(img);
 		return r;
 	}
 	progress_status(&po, EXPORT_STEP_ID, "exporting layers done");
@@ -105,6 +111,8 @@ static int finish(struct build_ctx *b, char *const *results, struct progress *p,
 		r = output_write(b, &b->o->outputs[i], img, err);
 	if (r == 0 && b->o->push_refs)
 		r = output_push(b, img, err);
+	if (r == 0)
+		r = cache_remote_export(b, results, err);
 	if (r == 0 && b->o->iidfile)
 		r = write_file_atomic(b->o->iidfile, img->id, strlen(img->id), 0644, err);
 	if (r == 0 && b->o->metadata_file)
@@ -265,6 +273,8 @@ int build_run(struct build_ctx *b, const struct build_plan *plan, struct molt_er
 		progress_start(&b->po, INTERNAL_STEP_ID + 2, "[internal] load build context");
 		progress_end(&b->po, INTERNAL_STEP_ID + 2, false, NULL);
 	}
+	if (r == 0)
+		cache_remote_open(b);
 	b->build_time = image_build_time();
 	if (r == 0)
 		r = run_build(b, b->p, err);
@@ -279,6 +289,7 @@ void build_close(struct build_ctx *b)
 	if (!b)
 		return;
 	context_filter_free(b);
+	cache_remote_close(b);
 	bases_free(b);
 	progress_free(b->p);
 	layer_store_free(b->store);

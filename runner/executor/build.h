@@ -29,6 +29,21 @@ struct build_output_spec {
 	const char *dest;
 };
 
+/* --cache-to / --cache-from (runner/executor/cache_remote.c). */
+enum build_cache_type { BUILD_CACHE_REGISTRY, BUILD_CACHE_LOCAL, BUILD_CACHE_INLINE };
+struct build_cache_spec {
+	enum build_cache_type type;
+	char *where;       /* the reference (registry) or the directory (local); NULL: inline */
+	bool mode_max;     /* export every stage's steps, not only the final image's */
+	char *compression; /* "gzip", "zstd" or NULL */
+};
+/* Parses "type=registry,ref=REF[,mode=min|max][,compression=gzip|zstd]",
+ * "type=local,dest=DIR" (src=DIR when importing), "type=inline" (export only) or a bare
+ * REF (registry); one usage error for anything else. */
+int build_cache_spec_parse(const char *spec, bool export, struct build_cache_spec *ret,
+			   struct molt_error **err);
+void build_cache_spec_done(struct build_cache_spec *c);
+
 struct build_request {
 	const char *store_root;
 	const char *context_dir;
@@ -61,6 +76,11 @@ struct build_request {
 	char *const *annotations;
 	char *const *no_cache_stages;
 	const char *metadata_file;
+	/* --cache-from (tried in order after the local cache) and --cache-to. */
+	const struct build_cache_spec *cache_from;
+	size_t n_cache_from;
+	const struct build_cache_spec *cache_to;
+	size_t n_cache_to;
 };
 
 /* Whether the build cache is off for this stage (--no-cache, --no-cache-filter). */

@@ -10,6 +10,7 @@
 #include "cache.h"
 #include "cache_explain.h"
 #include "../frontend/dockerignore.h"
+#include "../frontend/plan_int.h"
 
 #define CACHE_DOMAIN "molt build cache v1"
 #define HASH_MAX_DEPTH 4096
@@ -103,6 +104,17 @@ static void hash_mounts(struct cache_hash *h, const struct build_instr *in)
 	}
 }
 
+char **cache_key_args(char *const *args)
+{
+	char **out = xcalloc(1, sizeof(char *));
+	for (size_t i = 0; args && args[i]; i++) {
+		_cleanup_free_ char *name = xstrndup(args[i], strcspn(args[i], "="));
+		if (!is_proxy_arg(name))
+			strv_push(&out, args[i]);
+	}
+	return out;
+}
+
 static void hash_instr(struct cache_hash *h, const struct build_instr *in)
 {
 	cache_hash_int(h, "kind", in->kind);
@@ -133,7 +145,8 @@ static void hash_instr(struct cache_hash *h, const struct build_instr *in)
 	}
 	if (in->kind == DF_RUN) {
 		/* Build args in scope are RUN's environment (BuildKit). */
-		cache_hash_strv(h, "args", in->args);
+		_cleanup_strv_ char **args = cache_key_args(in->args);
+		cache_hash_strv(h, "args", in->args ? args : NULL);
 		cache_hash_strv(h, "instr_shell", in->shell);
 	}
 }
@@ -422,6 +435,7 @@ struct stage_cache {
 	char *clock;                /* created of the last layer step (or the base) */
 	bool fixed_time;            /* $SOURCE_DATE_EPOCH: every time is the build time */
 	struct explain_stage *ex;   /* the steps' inputs part by part (cache_explain.c) */
+	char **steps;               /* keys of the cached steps whose layers the stage has */
 };
 
 /* The manifest digest of an image the plan names (bases.c), "" when it is missing. */
@@ -459,10 +473,15 @@ int cache_stage_begin(struct stage_run *sr, struct molt_error **err)
 	case BASE_IMAGE:
 		image_state(sr, sr->st->from, c->state);
 		break;
-	case BASE_STAGE:
+	case BASE_STAGE: {
 		stage_state(sr, sr->st->base_stage, c->state);
+		int pos = plan_stage_pos(p, sr->st->base_stage);
+		c->steps = cache_result_steps(pos >= 0 ? sr->results[pos] : NULL);
 		break;
 	}
+	}
+	if (!c->steps)
+		c->steps = xcalloc(1, sizeof(char *));
 	c->ex = explain_stage_new(sr);
 	return 0;
 }
@@ -669,12 +688,16 @@ int cache_step_lookup(struct stage_run *sr, const struct build_instr *in,
 	}
 	struct cache_entry e = {0};
 	r = cache_index_get(sr->b->store, key, &e, err);
+	bool remote = false;
+	if (r == -ENOENT)
+		remote = (r = cache_remote_get(sr->b, key, &e)) == 0;
 	if (r == -ENOENT) {
 		explain_miss(sr, c->ex, NULL);
 		return 0;
 	}
 	_cleanup_error_ struct molt_error *e2 = NULL;
-	if (r == 0 && e.has_layer && ensure_tree(sr, &e, &e2) < 0) {
+	/* A remote hit's layer comes when its tree is needed (cache_remote_ready). */
+	if (r == 0 && e.has_layer && !remote && ensure_tree(sr, &e, &e2) < 0) {
 		/* A layer that cannot be unpacked is a miss: the step runs and replaces it. */
 		molt_warn("build cache: %s; running the step again", e2 ? e2->msg : e.digest);
 		cache_entry_done(&e);
@@ -688,6 +711,7 @@ int cache_step_lookup(struct stage_run *sr, const struct build_instr *in,
 	hit_result(&e, ret);
 	cache_index_touch(sr->b->store, key); /* last use, for molt prune */
 	explain_hit(sr, c->ex, key);
+	strv_push(&c->steps, key);
 	cache_state_next(key, e.has_layer ? e.diff_id : NULL, c->state);
 	c->key[0] = '\0';
 	cache_entry_done(&e);
@@ -725,8 +749,10 @@ int cache_step_record(struct stage_run *sr, const struct step_result *res,
 	/* A cache that cannot be written costs speed, never the build. */
 	if (cache_index_put(sr->b->store, &e, &e2) < 0)
 		molt_warn("build cache: %s", e2 ? e2->msg : "cannot record a step");
-	else
+	else {
 		explain_record(sr, c->ex);
+		strv_push(&c->steps, c->key);
+	}
 	cache_state_next(c->key, diff_id, c->state);
 	c->key[0] = '\0';
 	return 0;
@@ -756,6 +782,10 @@ void cache_stage_result(const struct stage_run *sr, char **result)
 		return;
 	}
 	json_object_set_new(root, "cacheKey", json_string(sr->cache->state));
+	json_t *steps = json_array();
+	for (size_t i = 0; sr->cache->steps && sr->cache->steps[i]; i++)
+		json_array_append_new(steps, json_string(sr->cache->steps[i]));
+	json_object_set_new(root, "cacheSteps", steps);
 	char *s = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	if (s) {
@@ -776,10 +806,27 @@ void cache_result_state(const char *json, char ret[DIGEST_STR_LEN])
 	json_decref(root);
 }
 
+char **cache_result_steps(const char *json)
+{
+	char **out = xcalloc(1, sizeof(char *));
+	json_t *root = json ? json_loads(json, 0, NULL) : NULL;
+	json_t *arr = json_object_get(root, "cacheSteps");
+	size_t i;
+	json_t *v;
+	json_array_foreach(arr, i, v) {
+		const char *k = json_string_value(v);
+		if (k && digest_is_valid(k))
+			strv_push(&out, k);
+	}
+	json_decref(root);
+	return out;
+}
+
 void cache_stage_free(struct stage_run *sr)
 {
 	if (!sr->cache)
 		return;
+	strv_free(sr->cache->steps);
 	free(sr->cache->clock);
 	explain_stage_free(sr->cache->ex);
 	free(sr->cache);

@@ -11,8 +11,8 @@
  * Only steps that make a layer (RUN, COPY, ADD, WORKDIR) have keys and entries.
  * Metadata instructions are recomputed every build (they are cheap); what of them a
  * step can see enters that step's key as the value in effect: a RUN's key holds the
- * image ENV, the build args in scope (changing a build-arg invalidates from the first
- * RUN that sees it), SHELL, USER, WORKDIR, the network mode and its --mount specs; a
+ * image ENV, the build args in scope but the proxy ones (changing a build-arg
+ * invalidates from the first RUN that sees it), SHELL, USER, WORKDIR, the network mode and its --mount specs; a
  * LABEL or CMD change invalidates nothing (as BuildKit).
  * COPY/ADD keys hold a digest of the selected sources: for each file its path, type,
  * mode, the owner when it is kept (--from), content or link target, after
@@ -24,6 +24,12 @@
  * the diff ID its step produced, a step that ran again and made something else
  * invalidates the steps after it. $SOURCE_DATE_EPOCH is in every key (it changes
  * the tar).
+ *
+ * Keys are portable (--cache-to/--cache-from share them between machines): nothing in
+ * them is a path of the machine (context files are hashed by their path in the context),
+ * the user running the build, an owner (COPY --from enters by the source stage's state
+ * or image digest, not by the host uids of its tree), a time (only $SOURCE_DATE_EPOCH, which is output), a credential or
+ * a secret's content (secret and ssh mounts enter by their options only).
  *
  * Times: without $SOURCE_DATE_EPOCH a cached step keeps the history time it was
  * first built at, and metadata entries and the config's `created` take the time of
@@ -98,6 +104,13 @@ char *cache_stage_time(const struct stage_run *sr);
 void cache_stage_result(const struct stage_run *sr, char **result);
 /* The state a stage result carries, or "" (NULL json too). */
 void cache_result_state(const char *json, char ret[DIGEST_STR_LEN]);
+/* The keys of the cached steps whose layers a stage result has ("cacheSteps": its
+ * own and its base stage's), for --cache-to; an empty list when none. */
+char **cache_result_steps(const char *json);
+/* The build args a RUN's key holds: all but the proxy args (HTTP_PROXY & co., as
+ * BuildKit leaves them out), whose values differ between machines and may carry a
+ * proxy's credentials. */
+char **cache_key_args(char *const *args);
 void cache_stage_free(struct stage_run *sr);
 
 #endif

@@ -17,6 +17,11 @@
 static int mount_image(struct build_ctx *b, const struct image *img, const char *name,
 		       struct stepfs **ret, struct molt_error **err)
 {
+	/* Lazy cache hits and a base never unpacked (runner/executor/cache_remote.c). */
+	int r = cache_remote_ready(b, &img->config, img->manifest.layers, img->manifest.n_layers,
+				   true, err);
+	if (r < 0)
+		return r;
 	_cleanup_strv_ char **lowers = layer_store_lowers(b->store, &img->config);
 	_cleanup_free_ char *dir = xasprintf("%s/%s", b->tmp, name);
 	return stepfs_mount(dir, lowers, true, ret, err);
@@ -26,6 +31,10 @@ static int mount_image(struct build_ctx *b, const struct image *img, const char 
 static int output_rootfs_tar(struct build_ctx *b, const struct image *img, const char *dest,
 		      struct molt_error **err)
 {
+	int r0 = cache_remote_ready(b, &img->config, img->manifest.layers, img->manifest.n_layers,
+				    true, err);
+	if (r0 < 0)
+		return r0;
 	_cleanup_strv_ char **lowers = layer_store_lowers(b->store, &img->config);
 	_cleanup_free_ char *dir = xasprintf("%s/output-tar", b->tmp);
 	_cleanup_free_ char *empty = xasprintf("%s/output-empty", b->tmp);
@@ -146,7 +155,8 @@ int output_push(struct build_ctx *b, const struct image *img, struct molt_error 
 	for (size_t i = 0; o->push_refs && o->push_refs[i]; i++) {
 		if (!ro.quiet)
 			fprintf(stderr, "pushing %s\n", o->push_refs[i]);
-		int r = registry_push(b->store, img, o->push_refs[i], &ro, NULL, err);
+		int r = b->inline_cache ? cache_remote_push_inline(b, img, o->push_refs[i], &ro, err)
+					: registry_push(b->store, img, o->push_refs[i], &ro, NULL, err);
 		if (r < 0)
 			return r;
 	}

@@ -75,6 +75,8 @@ int stage_mount_from(struct stage_run *sr, const char *from, int from_stage, con
 			return molt_error_setx(err, EINVAL, "--from: stage %d has no result",
 					       from_stage);
 		r = stage_result_parse(sr->results[pos], &cfg, &layers, &n, err);
+		if (r == 0)
+			r = cache_remote_ready(sr->b, &cfg, layers, n, true, err);
 	} else {
 		const struct image *img = NULL;
 		r = bases_get(sr->b, from, &img, err);
@@ -123,6 +125,10 @@ static int base_image(struct stage_run *sr, struct molt_error **err)
 	if (strv_len(sr->config.diff_ids) != sr->n_layers)
 		return molt_error_setx(err, EINVAL, "base image '%s': %zu layers but %zu diff IDs",
 				       sr->st->from, sr->n_layers, strv_len(sr->config.diff_ids));
+	/* With a shared cache, a CI runner's empty store may never need the base's tree
+	 * (every step hits): it is unpacked before the first step that runs. */
+	if (sr->b->n_cache_from)
+		return 0;
 	int64_t t0 = timing_now();
 	r = image_ensure_unpacked(sr->b->store, sr->b->tmp, &sr->config, sr->layers,
 				  sr->n_layers, err);
@@ -195,6 +201,8 @@ static int run_layer_step(struct stage_run *sr, const struct build_instr *in, bo
 	int64_t t0 = timing_now();
 	int r = layer ? cache_step_lookup(sr, in, &res, ret_cached, err) : 0;
 	timing_add(sr, PHASE_KEY, t0);
+	if (r == 0 && !*ret_cached)
+		r = cache_remote_ready(sr->b, &sr->config, sr->layers, sr->n_layers, true, err);
 	if (r == 0 && !*ret_cached)
 		r = run_instr(sr, in, &res, err);
 	if (r == 0)

@@ -32,6 +32,9 @@ struct build_ctx {
 	int context_fd;    /* the build context, O_PATH directory */
 	void *ignore;      /* the context's .dockerignore (runner/frontend/dockerignore.h), or NULL */
 	int64_t build_time; /* SOURCE_DATE_EPOCH or now: config created, history */
+	struct cache_source **cache_from; /* the --cache-from sources that could be read */
+	size_t n_cache_from;
+	struct cache_records *inline_cache; /* records for a type=inline push, or NULL */
 	struct progress *p;  /* the renderer, from build_open() to build_close() */
 	struct progress_out po;
 	int64_t bases_ns, pull_ns; /* --debug: base images resolved (and pulled) so far */
@@ -173,6 +176,28 @@ void timing_report(struct stage_run *sr, const char *title, int64_t total_ns, bo
 /* Resolves --chown "user[:group]" against the rootfs at rootfd (/etc/passwd, /etc/group). */
 int chown_resolve(int rootfd, const char *spec, uid_t *ret_uid, gid_t *ret_gid,
 		  struct molt_error **err);
+
+/* ---- runner/executor/cache_remote.c: --cache-from and --cache-to */
+/* Reads every --cache-from source once; one that cannot be read is a warning. */
+void cache_remote_open(struct build_ctx *b);
+/* A record of key in the sources: 0, or -ENOENT (a layer blob the source lacks is a
+ * warning and a miss). The layer is not fetched: see cache_remote_ready. */
+int cache_remote_get(struct build_ctx *b, const char *key, struct cache_entry *ret);
+/* Before a tree is used (a step runs on it, COPY --from reads it): fetches the blobs of
+ * lazy hits the store lacks and unpacks what is not unpacked, checking each against its
+ * diff ID. trees=false (the final image's commit): only the blobs, each fetched one
+ * unpacked to check it. Nothing to do costs a stat a layer. */
+int cache_remote_ready(struct build_ctx *b, const struct image_config *c,
+		       const struct image_descriptor *layers, size_t n, bool trees,
+		       struct molt_error **err);
+/* Before the outputs: the records a type=inline push carries (b->inline_cache). */
+int cache_remote_prepare(struct build_ctx *b, char *const *results, struct molt_error **err);
+/* After the outputs: every --cache-to but inline. */
+int cache_remote_export(struct build_ctx *b, char *const *results, struct molt_error **err);
+/* Pushes img to ref with the inline records in its manifest's annotations. */
+int cache_remote_push_inline(struct build_ctx *b, const struct image *img, const char *ref,
+			     const struct registry_opts *ro, struct molt_error **err);
+void cache_remote_close(struct build_ctx *b);
 
 /* ---- runner/executor/context.c: the build context's .dockerignore */
 /* The build context's .dockerignore (or Dockerfile.dockerignore), loaded once. */
