@@ -49,7 +49,10 @@ static const struct molt_command commands[] = {
 	{"save", cmd_save, "molt save -o FILE [--format docker|oci] IMAGE",
 	 "write an image as a docker load tar or an OCI archive",
 	 "  -o, --output FILE        where to write\n"
-	 "      --format FMT         docker (default) or oci\n", NULL},
+	 "      --format FMT         docker (default) or oci\n"
+	 "      --compression C      layers as gzip (oci's default), zstd or uncompressed\n"
+	 "                           (docker: uncompressed unless given)\n"
+	 "      --compression-level N  gzip 1-9 (6), zstd 1-19 (3)\n", NULL},
 	{"import", cmd_import, "molt import ROOTFS.tar NAME[:TAG]",
 	 "make a one-layer image from a rootfs tar", "", NULL},
 	{"pull", cmd_pull, "molt pull [OPTIONS] REF", "fetch an image from a registry",

@@ -19,6 +19,8 @@
 struct build_output {
 	const char *type; /* oci, docker, local, tar */
 	char *dest;
+	struct export_compression compression;
+	bool compression_set;
 };
 
 struct build_options {
@@ -40,6 +42,7 @@ struct build_options {
 	struct registry_opts reg;
 	bool pull, push;
 	char **push_refs; /* type=image,name=REF,push=true */
+	struct export_compression push_compression;
 	struct platform platform;
 	bool platform_set;
 };
@@ -54,6 +57,39 @@ static void build_options_done(struct build_options *o)
 	free(o->outputs);
 }
 
+/* BuildKit's compression fields of an output, gathered before they are checked. */
+struct compression_fields {
+	const char *name, *level;
+	bool force, any;
+};
+
+/* 1 when f is compression=, compression-level= or force-compression=; 0 otherwise. */
+static int compression_field(const char *f, struct compression_fields *c, struct molt_error **err)
+{
+	if (str_startswith(f, "compression="))
+		c->name = f + strlen("compression=");
+	else if (str_startswith(f, "compression-level="))
+		c->level = f + strlen("compression-level=");
+	else if (!strcmp(f, "force-compression=true") || !strcmp(f, "force-compression=false"))
+		c->force = !strcmp(f, "force-compression=true");
+	else if (str_startswith(f, "force-compression="))
+		return cli_usage_error(err, "build", "--output: force-compression takes true or "
+						     "false, not '%s'", f + strlen("force-compression="));
+	else
+		return 0;
+	c->any = true;
+	return 1;
+}
+
+static int compression_check(const struct compression_fields *c, struct export_compression *ret,
+			     struct molt_error **err)
+{
+	_cleanup_error_ struct molt_error *e = NULL;
+	if (export_compression_parse(c->name, c->level, c->force, ret, &e) < 0)
+		return cli_usage_error(err, "build", "--output: %s", e->msg);
+	return 0;
+}
+
 /* `type=image,name=REF[,push=true]` (BuildKit's): names the result, maybe pushes it. */
 static int parse_image_output(struct build_options *o, const char *spec, struct molt_error **err)
 {
@@ -61,10 +97,18 @@ static int parse_image_output(struct build_options *o, const char *spec, struct 
 	_cleanup_strv_ char **names = NULL;
 	bool push = false;
 	char *save = NULL;
+	struct compression_fields cf = {0};
 	for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+		int cr = compression_field(f, &cf, err);
+		if (cr < 0)
+			return cr;
+		if (cr)
+			continue;
 		if (!strcmp(f, "type=image"))
 			continue;
-		if (str_startswith(f, "name=") && f[5])
+		if (!strcmp(f, "type=registry"))
+			push = true; /* BuildKit: type=image,push=true */
+		else if (str_startswith(f, "name=") && f[5])
 			strv_push(&names, f + 5);
 		else if (!strcmp(f, "push=true") || !strcmp(f, "push=false"))
 			push = !strcmp(f, "push=true");
@@ -74,6 +118,9 @@ static int parse_image_output(struct build_options *o, const char *spec, struct 
 	}
 	if (!names)
 		return cli_usage_error(err, "build", "--output type=image needs name=REF");
+	int cr = cf.any ? compression_check(&cf, &o->push_compression, err) : 0;
+	if (cr < 0)
+		return cr;
 	for (size_t i = 0; names[i]; i++) {
 		_cleanup_free_ char *norm = NULL;
 		struct molt_error *e = NULL;
@@ -94,10 +141,14 @@ static int parse_image_output(struct build_options *o, const char *spec, struct 
 static int parse_output(struct build_options *o, const char *spec, struct molt_error **err)
 {
 	if (str_startswith(spec, "type=image,") || !strcmp(spec, "type=image") ||
-	    strstr(spec, ",type=image"))
+	    strstr(spec, ",type=image") || str_startswith(spec, "type=registry,") ||
+	    strstr(spec, ",type=registry"))
 		return parse_image_output(o, spec, err);
+	/* cf points into copy: both live to the end */
+	struct compression_fields cf = {0};
+	_cleanup_free_ char *copy = NULL;
 	static const char *const types[] = {"oci", "docker", "local", "tar"};
-	struct build_output out = {NULL, NULL};
+	struct build_output out = {NULL, NULL, {0}, false};
 	if (!strchr(spec, '=')) {
 		if (!*spec)
 			return cli_usage_error(err, "build", "--output needs a value");
@@ -105,9 +156,16 @@ static int parse_output(struct build_options *o, const char *spec, struct molt_e
 		out.dest = xstrdup(spec);
 	} else {
 		_cleanup_strv_ char **fields = NULL;
-		_cleanup_free_ char *copy = xstrdup(spec);
+		copy = xstrdup(spec);
 		char *save = NULL;
 		for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+			int cr = compression_field(f, &cf, err);
+			if (cr < 0) {
+				free(out.dest);
+				return cr;
+			}
+			if (cr)
+				continue;
 			if (str_startswith(f, "type=")) {
 				out.type = NULL;
 				for (size_t i = 0; i < ARRAY_SIZE(types); i++)
@@ -135,6 +193,17 @@ static int parse_output(struct build_options *o, const char *spec, struct molt_e
 					       spec);
 		}
 	}
+	if (cf.any && strcmp(out.type, "oci") != 0 && strcmp(out.type, "docker") != 0) {
+		free(out.dest);
+		return cli_usage_error(err, "build", "--output type=%s: compression applies to "
+						     "type=oci, docker and image|registry", out.type);
+	}
+	out.compression_set = cf.any;
+	int cr = compression_check(&cf, &out.compression, err);
+	if (cr < 0) {
+		free(out.dest);
+		return cr;
+	}
 	o->outputs = xrealloc(o->outputs, (o->n_outputs + 1) * sizeof(*o->outputs));
 	o->outputs[o->n_outputs++] = out;
 	return 0;
@@ -151,7 +220,9 @@ const struct cli_option cmd_build_options[] = {
 	 "type=oci|docker|local|tar,dest=PATH, or a directory;\n"
 	 "local writes files owned by you, without set-uid and\n"
 	 "set-gid bits; type=image,name=REF[,push=true] names\n"
-	 "the result REF (and pushes it)"},
+	 "the result REF (and pushes it; type=registry pushes);\n"
+	 "oci and image take compression=gzip|zstd|uncompressed\n"
+	 "(gzip), compression-level=N, force-compression=true"},
 	{0, "network", "MODE", false, "network for RUN steps: host (default) or none"},
 	{'m', "memory", "SIZE", false, "memory each RUN process may allocate (see molt run)"},
 	{0, "progress", "MODE", false, "auto, plain, tty or quiet"},
@@ -371,6 +442,8 @@ static int execute(const struct build_options *o, struct molt_global *g,
 	struct build_output_spec *outs = xcalloc(o->n_outputs + 1, sizeof(*outs));
 	for (size_t i = 0; i < o->n_outputs; i++) {
 		outs[i].dest = o->outputs[i].dest;
+		outs[i].compression = o->outputs[i].compression;
+		outs[i].compression_set = o->outputs[i].compression_set;
 		for (size_t t = 0; t < ARRAY_SIZE(types); t++)
 			if (o->outputs[i].type && !strcmp(o->outputs[i].type, types[t]))
 				outs[i].type = (enum build_output_type)t;
@@ -402,6 +475,7 @@ static int execute(const struct build_options *o, struct molt_global *g,
 		.registry = &o->reg,
 		.pull = o->pull,
 		.push_refs = o->push_refs,
+		.push_compression = o->push_compression,
 	};
 	int r = build_execute(plan, &req, err);
 	free(outs);

@@ -18,6 +18,7 @@
 #define MOLT_RUNNER_BUILD_H
 
 #include "../../lib/base.h"
+#include "../../layers/layers.h"
 #include "../frontend/plan.h"
 #include "progress.h"
 
@@ -26,6 +27,11 @@ enum build_output_type { OUTPUT_LOCAL, OUTPUT_TAR, OUTPUT_OCI, OUTPUT_DOCKER };
 struct build_output_spec {
 	enum build_output_type type;
 	const char *dest;
+	/* oci, docker: its layers' compression (compression=, compression-level=,
+	 * force-compression=; gzip by default for oci; docker without any of them:
+	 * uncompressed "<diff ID>.tar" layers) */
+	struct export_compression compression;
+	bool compression_set;
 };
 
 struct build_request {
@@ -55,6 +61,7 @@ struct build_request {
 	const struct registry_opts *registry;
 	bool pull;
 	char *const *push_refs;
+	struct export_compression push_compression; /* type=image|registry,compression=… */
 };
 
 /*

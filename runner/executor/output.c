@@ -2,7 +2,8 @@
 /*
  * Build outputs (-o): the final rootfs as a directory (local) or one tar (tar), an
  * OCI image layout (oci: a directory, or an OCI archive when dest ends in .tar), or
- * a `docker load` tar (docker).
+ * a `docker load` tar (docker). Image outputs and pushes convert the store's
+ * uncompressed layers to the compression asked for (layers/convert.c, gzip by default).
  */
 #include <fcntl.h>
 #include <string.h>
@@ -99,7 +100,16 @@ static int output_image(struct build_ctx *b, const struct image *img,
 	enum image_save_format fmt = out->type == OUTPUT_DOCKER ? IMAGE_SAVE_DOCKER
 				     : str_endswith(out->dest, ".tar") ? IMAGE_SAVE_OCI
 								       : IMAGE_SAVE_OCI_LAYOUT;
-	return layer_store_save(b->store, img, b->o->tags, fmt, out->dest, err);
+	if (fmt == IMAGE_SAVE_DOCKER && !out->compression_set)
+		return layer_store_save(b->store, img, b->o->tags, fmt, out->dest, err);
+	if (fmt == IMAGE_SAVE_DOCKER)
+		fmt = IMAGE_SAVE_DOCKER_BLOBS;
+	/* Local layers are uncompressed: the exported ones take the output's compression. */
+	_cleanup_image_ struct image *exp = NULL;
+	int r = layer_store_image_export(b->store, img, &out->compression, &exp, err);
+	if (r < 0)
+		return r;
+	return layer_store_save(b->store, exp, b->o->tags, fmt, out->dest, err);
 }
 
 int output_write(struct build_ctx *b, const struct build_output_spec *out, const struct image *img,
@@ -125,10 +135,16 @@ int output_push(struct build_ctx *b, const struct image *img, struct molt_error 
 	ro.platform = NULL;
 	if (o->progress == PROGRESS_QUIET)
 		ro.quiet = true;
+	_cleanup_image_ struct image *exp = NULL;
+	if (o->push_refs && o->push_refs[0]) {
+		int r = layer_store_image_export(b->store, img, &o->push_compression, &exp, err);
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; o->push_refs && o->push_refs[i]; i++) {
 		if (!ro.quiet)
 			fprintf(stderr, "pushing %s\n", o->push_refs[i]);
-		int r = registry_push(b->store, img, o->push_refs[i], &ro, NULL, err);
+		int r = registry_push(b->store, exp, o->push_refs[i], &ro, NULL, err);
 		if (r < 0)
 			return r;
 	}
