@@ -177,13 +177,36 @@ static int uncompressed_layer(struct layer_store *s, const char *blob, const cha
 	return 0;
 }
 
-static int docker_layers(struct out *o, const struct image *img, json_t *layers,
+/* IMAGE_SAVE_DOCKER_BLOBS: the layer blobs as they are (docker load and podman
+ * decompress what they find and check the diff IDs). */
+static int docker_blob_layers(struct out *o, const struct image *img, json_t *layers,
+			      struct molt_error **err)
+{
+	int r = add_header(o, "blobs/", AE_IFDIR, 0, err);
+	if (r == 0)
+		r = add_header(o, "blobs/sha256/", AE_IFDIR, 0, err);
+	for (size_t i = 0; r == 0 && i < img->manifest.n_layers; i++) {
+		const char *d = img->manifest.layers[i].digest;
+		_cleanup_free_ char *name = xasprintf("blobs/sha256/%s", digest_hex(d));
+		json_array_append_new(layers, json_string(name));
+		bool seen = false;
+		for (size_t j = 0; j < i; j++)
+			seen |= !strcmp(img->manifest.layers[j].digest, d);
+		if (!seen)
+			r = add_blob(o, name, d, err);
+	}
+	return r;
+}
+
+static int docker_layers(struct out *o, const struct image *img, json_t *layers, bool blobs,
 			 struct molt_error **err)
 {
 	char *const *diff_ids = img->config.diff_ids;
 	if (strv_len(diff_ids) != img->manifest.n_layers)
 		return molt_error_setx(err, EINVAL, "image %s: %zu layers but %zu diff IDs", img->id,
 				       img->manifest.n_layers, strv_len(diff_ids));
+	if (blobs)
+		return docker_blob_layers(o, img, layers, err);
 	for (size_t i = 0; diff_ids[i]; i++) {
 		_cleanup_free_ char *name = xasprintf("%s.tar", digest_hex(diff_ids[i]));
 		bool seen = false;
@@ -192,6 +215,13 @@ static int docker_layers(struct out *o, const struct image *img, json_t *layers,
 		json_array_append_new(layers, json_string(name));
 		if (seen)
 			continue; /* the same layer twice is written once */
+		/* A layer stored uncompressed (what build steps commit) is copied as it is. */
+		if (!strcmp(img->manifest.layers[i].digest, diff_ids[i])) {
+			int r = add_blob(o, name, diff_ids[i], err);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		_cleanup_close_ int fd = -1;
 		int64_t size = 0;
 		int r = uncompressed_layer(o->s, img->manifest.layers[i].digest, diff_ids[i], &fd,
@@ -204,7 +234,7 @@ static int docker_layers(struct out *o, const struct image *img, json_t *layers,
 	return 0;
 }
 
-static int save_docker(struct out *o, const struct image *img, char *const *names,
+static int save_docker(struct out *o, const struct image *img, char *const *names, bool blobs,
 		       struct molt_error **err)
 {
 	_cleanup_free_ char *cfg_name = xasprintf("%s.json", digest_hex(img->id));
@@ -239,7 +269,7 @@ static int save_docker(struct out *o, const struct image *img, char *const *name
 	}
 	int r = add_blob(o, cfg_name, img->id, err);
 	if (r == 0)
-		r = docker_layers(o, img, layers, err);
+		r = docker_layers(o, img, layers, blobs, err);
 	_cleanup_free_ char *mj = json_dumps(manifest, JSON_COMPACT);
 	_cleanup_free_ char *rj = json_dumps(repos, JSON_COMPACT | JSON_SORT_KEYS);
 	if (r == 0)
@@ -353,7 +383,7 @@ int layer_store_save(struct layer_store *s, const struct image *img, char *const
 		r = out_fail(&o, err);
 	if (r == 0)
 		r = fmt == IMAGE_SAVE_OCI ? save_oci(&o, img, names, err)
-					  : save_docker(&o, img, names, err);
+					  : save_docker(&o, img, names, fmt == IMAGE_SAVE_DOCKER_BLOBS, err);
 	if (r == 0 && archive_write_close(o.a) != ARCHIVE_OK)
 		r = out_fail(&o, err);
 	archive_write_free(o.a);

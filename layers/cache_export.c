@@ -16,28 +16,25 @@
 #include "registry_http.h"
 
 /*
- * The one place that chooses the bytes of an exported layer. The store keeps each layer
- * as one blob; until the store can give a layer in another compression, it is exported
- * as stored, and a compression asked for that differs is said once.
+ * A record's layer leaves in the compression the cache export asks for (NULL: gzip, as
+ * images leave), converted once and remembered (layers/convert.c), so that it is the
+ * very blob a pushed image has and the registry mounts it. A lazy hit's blob the store
+ * lacks is exported as recorded (fetched from its source only when the destination
+ * does not have it).
  */
 int cache_export_layer_blob(struct layer_store *s, const struct cache_entry *e,
-			    const char *compression, struct image_descriptor *ret,
+			    const struct export_compression *ec, struct image_descriptor *ret,
 			    struct molt_error **err)
 {
-	(void)s;
-	(void)err;
-	static bool said;
-	bool zstd = e->media_type && strstr(e->media_type, "zstd");
-	bool gzip = e->media_type && strstr(e->media_type, "gzip");
-	if (compression && !said && ((!strcmp(compression, "zstd") && !zstd) ||
-				     (!strcmp(compression, "gzip") && !gzip))) {
-		said = true;
-		molt_warn("build cache: compression=%s: layers are exported as the store keeps "
-			  "them (%s)", compression, e->media_type);
+	struct image_descriptor in = {.media_type = (char *)e->media_type, .size = e->size};
+	memcpy(in.digest, e->digest, DIGEST_STR_LEN);
+	if (!layer_store_blob_exists(s, e->digest)) {
+		*ret = (struct image_descriptor){.media_type = xstrdup(e->media_type),
+						 .size = e->size};
+		memcpy(ret->digest, e->digest, DIGEST_STR_LEN);
+		return 0;
 	}
-	*ret = (struct image_descriptor){.media_type = xstrdup(e->media_type), .size = e->size};
-	memcpy(ret->digest, e->digest, DIGEST_STR_LEN);
-	return 0;
+	return layer_store_layer_blob(s, &in, e->diff_id, ec, ret, err);
 }
 
 /* A lazy hit's blob the store lacks, from the source that named it. */
@@ -53,17 +50,16 @@ static int fetch_from(struct layer_store *s, const struct cache_export_from *fro
 				"source", digest);
 }
 
-/* The records as exported (their layers' descriptors from cache_export_layer_blob). */
-static int exported_records(struct layer_store *s, const struct cache_records *in,
-			    const char *compression, struct cache_records *ret,
-			    struct molt_error **err)
+int cache_records_exported(struct layer_store *s, const struct cache_records *in,
+			   const struct export_compression *ec, struct cache_records *ret,
+			   struct molt_error **err)
 {
 	struct cache_records out = {0};
 	for (size_t i = 0; i < in->n; i++) {
 		struct cache_entry e = in->e[i];
 		struct image_descriptor d = {0};
 		if (e.has_layer) {
-			int r = cache_export_layer_blob(s, &in->e[i], compression, &d, err);
+			int r = cache_export_layer_blob(s, &in->e[i], ec, &d, err);
 			if (r < 0) {
 				cache_records_done(&out);
 				return r;
@@ -142,6 +138,7 @@ int cache_export_registry(struct layer_store *s, const char *refstr, const struc
 	struct registry_host_conf hc = {0};
 	struct cache_records out = {0};
 	struct reg_session *rs = NULL;
+	struct export_compression ec;
 	int rc = image_ref_parse(refstr, &ref, err);
 	if (rc == 0 && ref.digest)
 		rc = molt_error_setx(err, EINVAL, "a cache is exported to a tag, not a digest");
@@ -152,7 +149,9 @@ int cache_export_registry(struct layer_store *s, const char *refstr, const struc
 				     ref.domain);
 	const struct registry_endpoint *ep = rc == 0 ? &hc.endpoints[hc.n_endpoints - 1] : NULL;
 	if (rc == 0)
-		rc = exported_records(s, r, compression, &out, err);
+		rc = export_compression_parse(compression, NULL, false, &ec, err) < 0
+			     ? molt_error_wrap(err, "--cache-to")
+			     : cache_records_exported(s, r, &ec, &out, err);
 	if (rc == 0)
 		rc = reg_session_open(ep, ep->repo, ref.domain, ep->certs_dir, true, o, &rs, err);
 	if (rc == 0)
@@ -271,9 +270,12 @@ int cache_export_local(struct layer_store *s, const char *dir, const struct cach
 {
 	struct cache_records out = {0};
 	_cleanup_free_ char *blobs = xasprintf("%s/blobs/sha256", dir);
+	struct export_compression ec;
 	int rc = mkdir_p(blobs, 0755, err);
 	if (rc == 0)
-		rc = exported_records(s, r, compression, &out, err);
+		rc = export_compression_parse(compression, NULL, false, &ec, err) < 0
+			     ? molt_error_wrap(err, "--cache-to")
+			     : cache_records_exported(s, r, &ec, &out, err);
 	_cleanup_close_ int dirfd = rc == 0 ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (rc == 0 && dirfd < 0)
 		rc = molt_error_set(err, errno, "open '%s'", dir);

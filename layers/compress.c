@@ -3,7 +3,8 @@
  * layers/compress.c: the byte stream under the layer tar writer. Every tar byte is
  * hashed (diff ID), compressed in parallel blocks with libarchive's gzip or zstd filter
  * (compress_blocks.c), and the compressed bytes are hashed (blob digest) as they go to
- * the fd in order: one pass, no temporary copy.
+ * the fd in order: one pass, no temporary copy. Uncompressed (how a build step commits,
+ * and what convert.c writes for compression=uncompressed), the tar is hashed once.
  */
 #include <openssl/evp.h>
 #include <string.h>
@@ -20,7 +21,8 @@ struct layer_sink {
 
 static int sink_out(struct layer_sink *s, const void *buf, size_t len)
 {
-	if (EVP_DigestUpdate(s->blob_md, buf, len) != 1)
+	/* uncompressed, the blob is the tar: one sha256 pass gives both digests */
+	if (s->pool && EVP_DigestUpdate(s->blob_md, buf, len) != 1)
 		return -EIO;
 	int r = write_all(s->fd, buf, len);
 	if (r < 0)
@@ -103,8 +105,10 @@ int layer_sink_finish(struct layer_sink *s, struct layer_digests *ret, struct mo
 	}
 	struct layer_digests d = {.tar_size = s->tar_size};
 	if (md_hex(s->tar_md, d.diff_id, sizeof(d.diff_id)) < 0 ||
-	    md_hex(s->blob_md, d.digest, sizeof(d.digest)) < 0)
+	    (s->pool && md_hex(s->blob_md, d.digest, sizeof(d.digest)) < 0))
 		return molt_error_setx(err, EIO, "sha256: libcrypto failed");
+	if (!s->pool)
+		memcpy(d.digest, d.diff_id, sizeof(d.digest));
 	d.blob_size = s->blob_size;
 	*ret = d;
 	return 0;

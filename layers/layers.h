@@ -427,7 +427,14 @@ int layer_store_import(struct layer_store *s, const char *tar_path, const char *
 int layer_store_load(struct layer_store *s, const char *path, char ***ret_names,
 		     struct molt_error **err);
 
-enum image_save_format { IMAGE_SAVE_DOCKER, IMAGE_SAVE_OCI, IMAGE_SAVE_OCI_LAYOUT };
+enum image_save_format {
+	IMAGE_SAVE_DOCKER,
+	IMAGE_SAVE_OCI,
+	IMAGE_SAVE_OCI_LAYOUT,
+	/* a docker tar whose layers are img's blobs as they are (blobs/sha256/<hex>, as
+	 * docker 25 names them): an image from layer_store_image_export() */
+	IMAGE_SAVE_DOCKER_BLOBS,
+};
 /*
  * archive_save.c: writes img as a `docker load`-able tar (uncompressed layers,
  * manifest.json with RepoTags = names) or an OCI archive tar (its index naming the
@@ -582,6 +589,7 @@ void cache_source_free(struct cache_source *c);
 /* --cache-to: blobs first, the index last (a reader never sees an index whose blobs are
  * not there; concurrent exporters: the last index written wins). compression: NULL,
  * "gzip" or "zstd". */
+struct export_compression;
 struct cache_export_from { /* where blobs the store lacks come from (lazy hits) */
 	struct cache_source *const *srcs;
 	size_t n;
@@ -593,12 +601,16 @@ int cache_export_registry(struct layer_store *s, const char *ref, const struct c
 int cache_export_local(struct layer_store *s, const char *dir, const struct cache_records *r,
 		       const char *mode, const char *compression,
 		       const struct cache_export_from *from, struct molt_error **err);
-/* The layer blob an entry's layer is exported as, in compression (NULL: as stored). A
+/* The layer blob an entry's layer is exported as, in compression ec. A
  * lazy hit's blob the store lacks is exported as recorded (fetched from the sources
  * only when the destination does not have it). */
 int cache_export_layer_blob(struct layer_store *s, const struct cache_entry *e,
-			    const char *compression, struct image_descriptor *ret,
+			    const struct export_compression *ec, struct image_descriptor *ret,
 			    struct molt_error **err);
+/* The records as exported: their layers' descriptors from cache_export_layer_blob(). */
+int cache_records_exported(struct layer_store *s, const struct cache_records *in,
+			   const struct export_compression *ec, struct cache_records *ret,
+			   struct molt_error **err);
 
 /* end of section A */
 
@@ -796,5 +808,51 @@ void layer_writer_free(struct layer_writer *w);
 /* Sorts c and writes all of it (ENTRYs read from srcfd) as one layer on outfd. */
 int layer_write_changes(int srcfd, struct layer_changes *c, const struct layer_writer_opts *o,
 			int outfd, struct layer_digests *ret, struct molt_error **err);
+
+/* ---------------------------------------------------------------- export compression (convert.c) */
+
+/*
+ * A build step commits its layer uncompressed (blob digest == diff ID): compression is
+ * chosen when an image leaves the machine (-o type=oci|registry, `molt save --format
+ * oci`, `molt push`), gzip unless asked otherwise. The zero value is that default.
+ */
+struct export_compression {
+	enum layer_compression c; /* LAYER_GZIP, LAYER_ZSTD or LAYER_UNCOMPRESSED */
+	int level;                /* 0: the format's default (gzip 6, zstd 3) */
+	bool force;               /* recompress layers already compressed as well */
+};
+
+/*
+ * Fills *ret from BuildKit's option values: name "gzip", "zstd" or "uncompressed"
+ * (NULL: gzip), level (NULL: the default; gzip 1-9, zstd 1-19), force. Pure; an
+ * unknown name or a level out of range is -EINVAL with the reason in *err.
+ */
+int export_compression_parse(const char *name, const char *level, bool force,
+			     struct export_compression *ret, struct molt_error **err);
+
+/*
+ * The blob of one layer in compression ec: *ret (image_descriptor_done() it) is a
+ * copy of layer when the layer is already compressed (gzip or zstd, e.g. pulled) or
+ * already in that form, unless ec->force; else the descriptor of a blob converted
+ * from it. A conversion is block-parallel
+ * (compress_blocks.c: its bytes do not depend on the core count), checked against
+ * diff_id (the layer's, from the image config), stored as a blob and remembered in
+ * the store (convert/<diff ID hex>/<compression>-<level>), so the next export, push
+ * or cache export of the same layer converts nothing; the remembered blob lives as
+ * long as an image or cache entry has that diff ID (layer_store_gc).
+ */
+int layer_store_layer_blob(struct layer_store *s, const struct image_descriptor *layer,
+			   const char *diff_id, const struct export_compression *ec,
+			   struct image_descriptor *ret, struct molt_error **err);
+
+/*
+ * img with every layer in compression ec (layer_store_layer_blob): same config, same
+ * image ID; when a layer changed, a new manifest (stored as a blob, which no index
+ * entry names: the next gc removes it) and its digest in (*ret)->manifest_digest.
+ * When none changed, a copy of img with its own manifest.
+ */
+int layer_store_image_export(struct layer_store *s, const struct image *img,
+			     const struct export_compression *ec, struct image **ret,
+			     struct molt_error **err);
 
 #endif

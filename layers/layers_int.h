@@ -68,6 +68,14 @@ void layer_sink_free(struct layer_sink *s);
 /* Image names normalized ("docker.io/library/x:latest"), for the index (store_index.c). */
 int store_normalize_names(char *const *names, char ***ret, struct molt_error **err);
 
+/*
+ * convert.c, for garbage collection: keeps the conversions of the diff IDs in diffs
+ * (sorted hex names; every one when keep_all) by pushing their blobs' hex names onto
+ * *blobs, and removes the others' entries (before the blobs are swept).
+ */
+int convert_index_mark(struct layer_store *s, char *const *diffs, bool keep_all, char ***blobs,
+		       struct molt_error **err);
+
 struct archive;
 /*
  * decompress.c: the one way molt sets up libarchive's decompressors. Enables none,

@@ -81,8 +81,12 @@ static int reachable_set(struct layer_store *s, char ***ret_blobs, char ***ret_d
 		r = cache_index_mark(s, &blobs, &diffs, &n_cached, err);
 	if (r < 0)
 		return molt_error_wrap(err, "garbage collection stopped, nothing removed");
-	qsort(blobs, strv_len(blobs), sizeof(char *), cmp_strp);
 	qsort(diffs, strv_len(diffs), sizeof(char *), cmp_strp);
+	/* Exported forms of live layers (layers/convert.c) stay with them. */
+	r = convert_index_mark(s, diffs, *keep_all_unpacked, &blobs, err);
+	if (r < 0)
+		return molt_error_wrap(err, "garbage collection stopped");
+	qsort(blobs, strv_len(blobs), sizeof(char *), cmp_strp);
 	*ret_blobs = TAKE_PTR(blobs);
 	*ret_diffs = TAKE_PTR(diffs);
 	return 0;

@@ -111,6 +111,7 @@ struct cli_registry_args {
 	const char *user;       /* login: -u */
 	bool from_stdin;        /* login: --password-stdin */
 	const char *args[2];    /* the operands, at most max_args */
+	const char *compression, *compression_level; /* push: --compression, --compression-level */
 	size_t n_args, max_args;
 };
 /* Parses argv against opts (built from the options above and login's); -p/--password

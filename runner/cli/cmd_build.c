@@ -23,6 +23,8 @@
 struct build_output {
 	const char *type; /* oci, docker, local, tar */
 	char *dest;
+	struct export_compression compression;
+	bool compression_set;
 };
 
 struct build_options {
@@ -46,6 +48,7 @@ struct build_options {
 	struct registry_opts reg;
 	bool pull, push;
 	char **push_refs; /* type=image,name=REF,push=true */
+	struct export_compression push_compression;
 	struct platform platform;
 	bool platform_set;
 	struct build_run_opts run; /* --secret, --ssh, --add-host, --ulimit, --shm-size */
@@ -94,6 +97,39 @@ static int add_cache_spec(struct build_options *o, const char *v, bool export,
 	return 0;
 }
 
+/* BuildKit's compression fields of an output, gathered before they are checked. */
+struct compression_fields {
+	const char *name, *level;
+	bool force, any;
+};
+
+/* 1 when f is compression=, compression-level= or force-compression=; 0 otherwise. */
+static int compression_field(const char *f, struct compression_fields *c, struct molt_error **err)
+{
+	if (str_startswith(f, "compression="))
+		c->name = f + strlen("compression=");
+	else if (str_startswith(f, "compression-level="))
+		c->level = f + strlen("compression-level=");
+	else if (!strcmp(f, "force-compression=true") || !strcmp(f, "force-compression=false"))
+		c->force = !strcmp(f, "force-compression=true");
+	else if (str_startswith(f, "force-compression="))
+		return cli_usage_error(err, "build", "--output: force-compression takes true or "
+						     "false, not '%s'", f + strlen("force-compression="));
+	else
+		return 0;
+	c->any = true;
+	return 1;
+}
+
+static int compression_check(const struct compression_fields *c, struct export_compression *ret,
+			     struct molt_error **err)
+{
+	_cleanup_error_ struct molt_error *e = NULL;
+	if (export_compression_parse(c->name, c->level, c->force, ret, &e) < 0)
+		return cli_usage_error(err, "build", "--output: %s", e->msg);
+	return 0;
+}
+
 /* `type=image,name=REF[,push=true]` (BuildKit's): names the result, maybe pushes it. */
 static int parse_image_output(struct build_options *o, const char *spec, struct molt_error **err)
 {
@@ -101,10 +137,18 @@ static int parse_image_output(struct build_options *o, const char *spec, struct 
 	_cleanup_strv_ char **names = NULL;
 	bool push = false;
 	char *save = NULL;
+	struct compression_fields cf = {0};
 	for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+		int cr = compression_field(f, &cf, err);
+		if (cr < 0)
+			return cr;
+		if (cr)
+			continue;
 		if (!strcmp(f, "type=image"))
 			continue;
-		if (str_startswith(f, "name=") && f[5])
+		if (!strcmp(f, "type=registry"))
+			push = true; /* BuildKit: type=image,push=true */
+		else if (str_startswith(f, "name=") && f[5])
 			strv_push(&names, f + 5);
 		else if (!strcmp(f, "push=true") || !strcmp(f, "push=false"))
 			push = !strcmp(f, "push=true");
@@ -114,6 +158,9 @@ static int parse_image_output(struct build_options *o, const char *spec, struct 
 	}
 	if (!names)
 		return cli_usage_error(err, "build", "--output type=image needs name=REF");
+	int cr = cf.any ? compression_check(&cf, &o->push_compression, err) : 0;
+	if (cr < 0)
+		return cr;
 	for (size_t i = 0; names[i]; i++) {
 		_cleanup_free_ char *norm = NULL;
 		struct molt_error *e = NULL;
@@ -130,27 +177,14 @@ static int parse_image_output(struct build_options *o, const char *spec, struct 
 	return 0;
 }
 
-/*
- * docker's `-o -` (the result as a tar on stdout) and `type=registry,name=REF` (BuildKit's
- * type=image,push=true); *ret_done false: the spec is for parse_output.
- */
-static int parse_output_docker_forms(struct build_options *o, const char *spec, bool *ret_done,
-				     struct molt_error **err)
+/* docker's `-o -`: the result as a tar on stdout. */
+static bool parse_output_stdout(struct build_options *o, const char *spec)
 {
-	*ret_done = true;
-	if (!strcmp(spec, "-")) {
-		o->outputs = xrealloc(o->outputs, (o->n_outputs + 1) * sizeof(*o->outputs));
-		o->outputs[o->n_outputs++] = (struct build_output){"tar", xstrdup("-")};
-		return 0;
-	}
-	const char *t = strstr(spec, "type=registry");
-	if (t && (t == spec || t[-1] == ',') && (!t[13] || t[13] == ',')) {
-		_cleanup_free_ char *img = xasprintf("%.*stype=image%s,push=true", (int)(t - spec),
-						     spec, t + 13);
-		return parse_image_output(o, img, err);
-	}
-	*ret_done = false;
-	return 0;
+	if (strcmp(spec, "-"))
+		return false;
+	o->outputs = xrealloc(o->outputs, (o->n_outputs + 1) * sizeof(*o->outputs));
+	o->outputs[o->n_outputs++] = (struct build_output){"tar", xstrdup("-"), {0}, false};
+	return true;
 }
 
 /* Outputs to stdout (dest=-): one, a tar, and not onto a terminal. */
@@ -173,15 +207,17 @@ static int check_stdout_outputs(const struct build_options *o, struct molt_error
 /* `-o DIR` or `type=oci|docker|local|tar,dest=PATH`. */
 static int parse_output(struct build_options *o, const char *spec, struct molt_error **err)
 {
-	bool done = false;
-	int r = parse_output_docker_forms(o, spec, &done, err);
-	if (r < 0 || done)
-		return r;
+	if (parse_output_stdout(o, spec))
+		return 0;
 	if (str_startswith(spec, "type=image,") || !strcmp(spec, "type=image") ||
-	    strstr(spec, ",type=image"))
+	    strstr(spec, ",type=image") || str_startswith(spec, "type=registry,") ||
+	    !strcmp(spec, "type=registry") || strstr(spec, ",type=registry"))
 		return parse_image_output(o, spec, err);
+	/* cf points into copy: both live to the end */
+	struct compression_fields cf = {0};
+	_cleanup_free_ char *copy = NULL;
 	static const char *const types[] = {"oci", "docker", "local", "tar"};
-	struct build_output out = {NULL, NULL};
+	struct build_output out = {NULL, NULL, {0}, false};
 	if (!strchr(spec, '=')) {
 		if (!*spec)
 			return cli_usage_error(err, "build", "--output needs a value");
@@ -189,9 +225,16 @@ static int parse_output(struct build_options *o, const char *spec, struct molt_e
 		out.dest = xstrdup(spec);
 	} else {
 		_cleanup_strv_ char **fields = NULL;
-		_cleanup_free_ char *copy = xstrdup(spec);
+		copy = xstrdup(spec);
 		char *save = NULL;
 		for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+			int cr = compression_field(f, &cf, err);
+			if (cr < 0) {
+				free(out.dest);
+				return cr;
+			}
+			if (cr)
+				continue;
 			if (str_startswith(f, "type=")) {
 				out.type = NULL;
 				for (size_t i = 0; i < ARRAY_SIZE(types); i++)
@@ -219,6 +262,17 @@ static int parse_output(struct build_options *o, const char *spec, struct molt_e
 					       spec);
 		}
 	}
+	if (cf.any && strcmp(out.type, "oci") != 0 && strcmp(out.type, "docker") != 0) {
+		free(out.dest);
+		return cli_usage_error(err, "build", "--output type=%s: compression applies to "
+						     "type=oci, docker and image|registry", out.type);
+	}
+	out.compression_set = cf.any;
+	int cr = compression_check(&cf, &out.compression, err);
+	if (cr < 0) {
+		free(out.dest);
+		return cr;
+	}
 	o->outputs = xrealloc(o->outputs, (o->n_outputs + 1) * sizeof(*o->outputs));
 	o->outputs[o->n_outputs++] = out;
 	return 0;
@@ -238,7 +292,9 @@ const struct cli_option cmd_build_options[] = {
 	 "local writes files owned by you, without set-uid and\n"
 	 "set-gid bits; type=image,name=REF[,push=true] names\n"
 	 "the result REF (and pushes it); type=registry,name=REF\n"
-	 "pushes it; - or dest=- writes a tar to stdout"},
+	 "pushes it; - or dest=- writes a tar to stdout; oci,\n"
+	 "docker and image take compression=gzip|zstd|uncompressed\n"
+	 "(gzip), compression-level=N, force-compression=true"},
 	{0, "network", "MODE", false, "network for RUN steps: host (default) or none"},
 	{'m', "memory", "SIZE", false, "memory each RUN process may allocate (see molt run)"},
 	{0, "progress", "MODE", false,
@@ -567,6 +623,8 @@ static int execute(const struct build_options *o, struct molt_global *g,
 	struct build_output_spec *outs = xcalloc(o->n_outputs + 1, sizeof(*outs));
 	for (size_t i = 0; i < o->n_outputs; i++) {
 		outs[i].dest = o->outputs[i].dest;
+		outs[i].compression = o->outputs[i].compression;
+		outs[i].compression_set = o->outputs[i].compression_set;
 		for (size_t t = 0; t < ARRAY_SIZE(types); t++)
 			if (o->outputs[i].type && !strcmp(o->outputs[i].type, types[t]))
 				outs[i].type = (enum build_output_type)t;
@@ -612,6 +670,7 @@ static int execute(const struct build_options *o, struct molt_global *g,
 		.n_cache_from = o->n_cache_from,
 		.cache_to = o->cache_to,
 		.n_cache_to = o->n_cache_to,
+		.push_compression = o->push_compression,
 	};
 	int r = plan_and_run(&req, df, popts, err);
 	free(outs);

@@ -31,6 +31,10 @@ static int registry_option(void *userdata, const struct cli_option *opt, const c
 		a->user = v;
 	else if (!strcmp(opt->name, "password-stdin"))
 		a->from_stdin = true;
+	else if (!strcmp(opt->name, "compression"))
+		a->compression = v;
+	else if (!strcmp(opt->name, "compression-level"))
+		a->compression_level = v;
 	else if (!strcmp(opt->name, "password"))
 		return cli_usage_error(err, a->cmd,
 				       "a password on the command line is visible to every user: "

@@ -5,6 +5,9 @@
  * the names are kept so `load` restores them). With --format oci, an -o that is an
  * existing (empty) directory or ends in '/' gets an OCI layout directory, not a tar.
  * Without -o, or with -o -, the tar goes to stdout (as docker save), never a terminal.
+ * OCI layers leave compressed as --compression gzip|zstd|uncompressed [--compression-level
+ * N] says (gzip by default; layers/convert.c converts and remembers); a docker tar's
+ * are uncompressed unless --compression is given.
  */
 #include <string.h>
 #include <sys/stat.h>
@@ -33,6 +36,10 @@ static char **save_names(struct layer_store *s, const char *what, const struct i
 const struct cli_option cmd_save_options[] = {
 	{'o', "output", "FILE|-", false, "where to write (default, and -: stdout, not a terminal)"},
 	{0, "format", "FMT", false, "docker (default) or oci"},
+	{0, "compression", "C", false,
+	 "layers as gzip (oci's default), zstd or uncompressed\n"
+	 "(docker: uncompressed unless given)"},
+	{0, "compression-level", "N", false, "gzip 1-9 (6), zstd 1-19 (3)"},
 	{0, NULL, NULL, false, NULL},
 };
 
@@ -61,6 +68,8 @@ int cmd_save(int argc, char **argv, struct molt_global *g, struct molt_error **e
 		return molt_error_pass(err);
 	const char *out = cli_args_get(&a, "output", NULL);
 	const char *f = cli_args_get(&a, "format", NULL);
+	const char *comp = cli_args_get(&a, "compression", NULL);
+	const char *level = cli_args_get(&a, "compression-level", NULL);
 	const char *what = a.n_operands ? a.operands[0] : NULL;
 	size_t n_operands = a.n_operands;
 	cli_args_done(&a);
@@ -75,6 +84,13 @@ int cmd_save(int argc, char **argv, struct molt_global *g, struct molt_error **e
 	bool to_stdout = !out || !strcmp(out, "-");
 	if (to_stdout && stream_refuse_tty(STDOUT_FILENO, "write an image tar to", err) < 0)
 		return molt_error_wrap(err, "save: use -o FILE or redirect stdout");
+	struct export_compression ec;
+	_cleanup_error_ struct molt_error *ce = NULL;
+	if (export_compression_parse(comp, level, false, &ec, &ce) < 0)
+		return cli_usage_error(err, argv[0], "%s", ce->msg);
+	/* docker: uncompressed "<diff ID>.tar" layers unless a compression is asked for */
+	if ((comp || level) && fmt == IMAGE_SAVE_DOCKER)
+		fmt = IMAGE_SAVE_DOCKER_BLOBS;
 	_cleanup_store_ struct layer_store *s = NULL;
 	_cleanup_image_ struct image *img = NULL;
 	int r = cli_store_image(g, false, what, &s, &img, err);
@@ -82,9 +98,15 @@ int cmd_save(int argc, char **argv, struct molt_global *g, struct molt_error **e
 		return r;
 	_cleanup_strv_ char **names = save_names(s, what, img);
 	struct stat st;
-	if (to_stdout)
-		return save_to_stdout(s, img, names, fmt, err);
-	if (fmt == IMAGE_SAVE_OCI && (str_endswith(out, "/") || (stat(out, &st) == 0 && S_ISDIR(st.st_mode))))
+	if (!to_stdout && fmt == IMAGE_SAVE_OCI &&
+	    (str_endswith(out, "/") || (stat(out, &st) == 0 && S_ISDIR(st.st_mode))))
 		fmt = IMAGE_SAVE_OCI_LAYOUT;
-	return layer_store_save(s, img, names, fmt, out, err);
+	/* A docker tar keeps the store's uncompressed layers; the others leave as ec says. */
+	_cleanup_image_ struct image *exp = NULL;
+	if (fmt != IMAGE_SAVE_DOCKER && (r = layer_store_image_export(s, img, &ec, &exp, err)) < 0)
+		return r;
+	const struct image *save = exp ? exp : img;
+	if (to_stdout)
+		return save_to_stdout(s, save, names, fmt, err);
+	return layer_store_save(s, save, names, fmt, out, err);
 }

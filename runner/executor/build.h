@@ -18,6 +18,7 @@
 #define MOLT_RUNNER_BUILD_H
 
 #include "../../lib/base.h"
+#include "../../layers/layers.h"
 #include "../frontend/plan.h"
 #include "progress.h"
 #include "run_opts.h"
@@ -27,6 +28,11 @@ enum build_output_type { OUTPUT_LOCAL, OUTPUT_TAR, OUTPUT_OCI, OUTPUT_DOCKER };
 struct build_output_spec {
 	enum build_output_type type;
 	const char *dest;
+	/* oci, docker: its layers' compression (compression=, compression-level=,
+	 * force-compression=; gzip by default for oci; docker without any of them:
+	 * uncompressed "<diff ID>.tar" layers) */
+	struct export_compression compression;
+	bool compression_set;
 };
 
 /* --cache-to / --cache-from (runner/executor/cache_remote.c). */
@@ -81,6 +87,7 @@ struct build_request {
 	size_t n_cache_from;
 	const struct build_cache_spec *cache_to;
 	size_t n_cache_to;
+	struct export_compression push_compression; /* type=image|registry,compression=… */
 };
 
 /* Whether the build cache is off for this stage (--no-cache, --no-cache-filter). */

@@ -299,13 +299,20 @@ int cache_remote_export(struct build_ctx *b, char *const *results, struct molt_e
 }
 
 int cache_remote_push_inline(struct build_ctx *b, const struct image *img, const char *ref,
-			     const struct registry_opts *ro, struct molt_error **err)
+			     const struct registry_opts *ro, char *ret_digest,
+			     struct molt_error **err)
 {
 	_cleanup_free_ char *data = NULL, *annotated = NULL;
 	size_t len = 0, alen = 0;
-	int r = layer_store_blob_read(b->store, img->manifest_digest, 4u << 20, &data, &len, err);
+	/* img's layers left as the push's compression says: the records name those blobs. */
+	struct cache_records exported = {0};
+	int r = cache_records_exported(b->store, b->inline_cache, &b->o->push_compression,
+				       &exported, err);
 	if (r == 0)
-		r = cache_inline_manifest(data, len, b->inline_cache, &annotated, &alen, err);
+		r = layer_store_blob_read(b->store, img->manifest_digest, 4u << 20, &data, &len, err);
+	if (r == 0)
+		r = cache_inline_manifest(data, len, &exported, &annotated, &alen, err);
+	cache_records_done(&exported);
 	/* Stored as a blob so the push reads it as any manifest; the stored image keeps
 	 * its own manifest (and the image ID, the config's digest, is the same). */
 	struct image copy = *img;
@@ -313,6 +320,6 @@ int cache_remote_push_inline(struct build_ctx *b, const struct image *img, const
 		r = layer_store_blob_put_mem(b->store, annotated, alen, NULL, copy.manifest_digest,
 					     err);
 	if (r == 0)
-		r = registry_push(b->store, &copy, ref, ro, NULL, err);
+		r = registry_push(b->store, &copy, ref, ro, ret_digest, err);
 	return r;
 }

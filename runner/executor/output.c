@@ -2,7 +2,8 @@
 /*
  * Build outputs (-o): the final rootfs as a directory (local) or one tar (tar), an
  * OCI image layout (oci: a directory, or an OCI archive when dest ends in .tar), or
- * a `docker load` tar (docker).
+ * a `docker load` tar (docker). Image outputs and pushes convert the store's
+ * uncompressed layers to the compression asked for (layers/convert.c, gzip by default).
  */
 #include <fcntl.h>
 #include <string.h>
@@ -110,7 +111,16 @@ static int output_image(struct build_ctx *b, const struct image *img,
 	enum image_save_format fmt = out->type == OUTPUT_DOCKER ? IMAGE_SAVE_DOCKER
 				     : str_endswith(out->dest, ".tar") ? IMAGE_SAVE_OCI
 								       : IMAGE_SAVE_OCI_LAYOUT;
-	return layer_store_save(b->store, img, b->o->tags, fmt, out->dest, err);
+	if (fmt == IMAGE_SAVE_DOCKER && !out->compression_set)
+		return layer_store_save(b->store, img, b->o->tags, fmt, out->dest, err);
+	if (fmt == IMAGE_SAVE_DOCKER)
+		fmt = IMAGE_SAVE_DOCKER_BLOBS;
+	/* Local layers are uncompressed: the exported ones take the output's compression. */
+	_cleanup_image_ struct image *exp = NULL;
+	int r = layer_store_image_export(b->store, img, &out->compression, &exp, err);
+	if (r < 0)
+		return r;
+	return layer_store_save(b->store, exp, b->o->tags, fmt, out->dest, err);
 }
 
 /* dest=- (docker's `-o -`): written to a scratch file, then copied to stdout, since
@@ -152,11 +162,20 @@ int output_push(struct build_ctx *b, const struct image *img, struct molt_error 
 	ro.platform = NULL;
 	if (o->progress == PROGRESS_QUIET)
 		ro.quiet = true;
+	_cleanup_image_ struct image *exp = NULL;
+	if (o->push_refs && o->push_refs[0]) {
+		int r = layer_store_image_export(b->store, img, &o->push_compression, &exp, err);
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; o->push_refs && o->push_refs[i]; i++) {
 		if (!ro.quiet)
 			fprintf(stderr, "pushing %s\n", o->push_refs[i]);
-		int r = b->inline_cache ? cache_remote_push_inline(b, img, o->push_refs[i], &ro, err)
-					: registry_push(b->store, img, o->push_refs[i], &ro, NULL, err);
+		int r = b->inline_cache
+				? cache_remote_push_inline(b, exp, o->push_refs[i], &ro, b->pushed_digest,
+							   err)
+				: registry_push(b->store, exp, o->push_refs[i], &ro, b->pushed_digest,
+						err);
 		if (r < 0)
 			return r;
 	}
@@ -165,16 +184,29 @@ int output_push(struct build_ctx *b, const struct image *img, struct molt_error 
 
 int output_metadata_file(struct build_ctx *b, const struct image *img, struct molt_error **err)
 {
+	/* The manifest a registry has when the build pushed (its layers compressed as they
+	 * left), else the store's (uncompressed layers: what `molt save --compression
+	 * uncompressed` writes). Either is a blob of the store. */
+	const char *digest = b->pushed_digest[0] ? b->pushed_digest : img->manifest_digest;
+	int64_t size = img->manifest_size;
+	if (b->pushed_digest[0]) {
+		_cleanup_free_ char *m = NULL;
+		size_t len = 0;
+		int r = layer_store_blob_read(b->store, digest, 4u << 20, &m, &len, err);
+		if (r < 0)
+			return molt_error_wrap(err, "write the metadata file '%s'", b->o->metadata_file);
+		size = (int64_t)len;
+	}
 	json_t *o = json_object();
 	json_t *desc = json_object();
 	json_object_set_new(desc, "mediaType", json_string(img->manifest.media_type
 							    ? img->manifest.media_type
 							    : "application/vnd.oci.image.manifest.v1+json"));
-	json_object_set_new(desc, "digest", json_string(img->manifest_digest));
-	json_object_set_new(desc, "size", json_integer(img->manifest_size));
+	json_object_set_new(desc, "digest", json_string(digest));
+	json_object_set_new(desc, "size", json_integer(size));
 	json_object_set_new(o, "containerimage.config.digest", json_string(img->id));
 	json_object_set_new(o, "containerimage.descriptor", desc);
-	json_object_set_new(o, "containerimage.digest", json_string(img->manifest_digest));
+	json_object_set_new(o, "containerimage.digest", json_string(digest));
 	/* buildx: the names, normalised, joined by commas; absent without -t */
 	_cleanup_strbuf_ struct strbuf names = STRBUF_INIT;
 	for (size_t i = 0; b->o->tags && b->o->tags[i]; i++) {

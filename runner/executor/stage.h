@@ -38,6 +38,7 @@ struct build_ctx {
 	struct progress *p;  /* the renderer, from build_open() to build_close() */
 	struct progress_out po;
 	int64_t bases_ns, pull_ns; /* --debug: base images resolved (and pulled) so far */
+	char pushed_digest[DIGEST_STR_LEN]; /* the manifest the last push sent, "" when none */
 };
 
 /* Progress ids of the steps outside the stages (stage steps are index << 16 | step):
@@ -194,9 +195,11 @@ int cache_remote_ready(struct build_ctx *b, const struct image_config *c,
 int cache_remote_prepare(struct build_ctx *b, char *const *results, struct molt_error **err);
 /* After the outputs: every --cache-to but inline. */
 int cache_remote_export(struct build_ctx *b, char *const *results, struct molt_error **err);
-/* Pushes img to ref with the inline records in its manifest's annotations. */
+/* Pushes img to ref with the inline records in its manifest's annotations; the pushed
+ * manifest's digest in ret_digest (may be NULL). */
 int cache_remote_push_inline(struct build_ctx *b, const struct image *img, const char *ref,
-			     const struct registry_opts *ro, struct molt_error **err);
+			     const struct registry_opts *ro, char *ret_digest,
+			     struct molt_error **err);
 void cache_remote_close(struct build_ctx *b);
 
 /* ---- runner/executor/context.c: the build context's .dockerignore */

@@ -97,20 +97,22 @@ else
 	skip "umoci is not installed (scripts/install-deps.sh installs it)"
 fi
 # ---- a layer of several compression blocks (layers/compress_blocks.c: one gzip member
-# per MiB of tar): every peer reads all members, not just the first.
+# per MiB of tar): every peer reads all members, not just the first. Build steps store
+# their layers uncompressed; the gzip members are made when the image is exported.
 mkdir -p "$WORK/bigctx"
 printf 'FROM busybox\nRUN seq 1 600000 > /numbers\n' >"$WORK/bigctx/Dockerfile"
 if "$MOLT" build --progress quiet -t multi:1 "$WORK/bigctx" >/dev/null 2>"$WORK/big.log"; then
 	want=$(seq 1 600000 | sha256sum | cut -d' ' -f1)
-	blob=$("$MOLT" inspect multi:1 >/dev/null 2>&1 && jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "docker.io/library/multi:1") | .digest' "$MOLT_ROOT/index.json")
-	layer=$(jq -r '.layers[-1].digest' "$MOLT_ROOT/blobs/sha256/${blob#sha256:}" 2>/dev/null)
-	n=$(LC_ALL=C grep -a -o -P '\x1f\x8b\x08\x00\x00\x00\x00\x00' "$MOLT_ROOT/blobs/sha256/${layer#sha256:}" 2>/dev/null | wc -l)
-	[ "${n:-0}" -ge 2 ] && ok "the RUN's 3.9 MB layer is several gzip members ($n headers seen)" \
-		|| not_ok "the RUN's 3.9 MB layer is several gzip members"
-	is "$(gzip -dc "$MOLT_ROOT/blobs/sha256/${layer#sha256:}" | tar -xOf - numbers 2>/dev/null | sha256sum | cut -d' ' -f1)" \
+	"$MOLT" save --format oci -o "$WORK/multi-oci/" multi:1
+	blob=$(jq -r '.manifests[0].digest' "$WORK/multi-oci/index.json")
+	layer=$(jq -r '.layers[-1].digest' "$WORK/multi-oci/blobs/sha256/${blob#sha256:}" 2>/dev/null)
+	n=$(LC_ALL=C grep -a -o -P '\x1f\x8b\x08\x00\x00\x00\x00\x00' "$WORK/multi-oci/blobs/sha256/${layer#sha256:}" 2>/dev/null | wc -l)
+	[ "${n:-0}" -ge 2 ] && ok "the RUN's 3.9 MB layer is exported as several gzip members ($n headers seen)" \
+		|| not_ok "the RUN's 3.9 MB layer is exported as several gzip members"
+	is "$(gzip -dc "$WORK/multi-oci/blobs/sha256/${layer#sha256:}" | tar -xOf - numbers 2>/dev/null | sha256sum | cut -d' ' -f1)" \
 		"$want" "gzip -dc | tar reads the whole multi-member layer"
 	if command -v umoci >/dev/null; then
-		(cd "$WORK" && umoci unpack --rootless --image "$MOLT_ROOT:docker.io/library/multi:1" "$WORK/bigbundle" >/dev/null 2>&1)
+		(cd "$WORK" && umoci unpack --rootless --image "$WORK/multi-oci:1" "$WORK/bigbundle" >/dev/null 2>&1)
 		is "$(sha256sum <"$WORK/bigbundle/rootfs/numbers" 2>/dev/null | cut -d' ' -f1)" "$want" \
 			"umoci (Go's gzip) unpacks the whole multi-member layer"
 	else
