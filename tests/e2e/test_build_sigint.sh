@@ -20,7 +20,12 @@ RUN echo never > /never
 EOF
 
 # The store as a listing: every path under it with type and size (tmp/ shown apart).
-listing() { (cd "$MOLT_ROOT" && find . -path ./tmp -prune -o -printf '%y %s %p\n' | LC_ALL=C sort); }
+# (not tmp/, nor --explain-cache's hints: the step that hit before the interrupt put its
+# key first in a link list, a finished write that is right to keep)
+listing() {
+	(cd "$MOLT_ROOT" && find . \( -path ./tmp -o -path ./cache/links -o -path ./cache/inputs \) \
+		-prune -o -printf '%y %s %p\n' | LC_ALL=C sort)
+}
 
 # A first build of the steps before the sleeping one, so that the store already
 # holds layers the interrupted build must not touch.
