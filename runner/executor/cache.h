@@ -82,6 +82,14 @@ int cache_sources_digest(int src_root, char *const *sources, bool keep_owner,
 			 bool (*skip)(void *, const char *, bool), void *skip_userdata,
 			 bool (*exclude)(void *, const char *, bool), void *exclude_userdata,
 			 char ret[DIGEST_STR_LEN], struct molt_error **err);
+/* The same, the walk also reporting each entry it hashes to files (--explain-cache;
+ * may be NULL). */
+struct explain_files;
+int cache_sources_digest_explain(int src_root, char *const *sources, bool keep_owner,
+				 bool (*skip)(void *, const char *, bool), void *skip_userdata,
+				 bool (*exclude)(void *, const char *, bool),
+				 void *exclude_userdata, struct explain_files *files,
+				 char ret[DIGEST_STR_LEN], struct molt_error **err);
 
 /* ---- the executor's hooks (runner/executor/stage.c) */
 
