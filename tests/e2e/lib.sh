@@ -118,3 +118,13 @@ serve_dir() {
 	sleep 0.3
 }
 stop_served() { kill "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null; }
+
+# layer_steps_done_cached LOG: "DONE/CACHED" counts of the layer steps (RUN, COPY, ADD,
+# WORKDIR) in plain progress, leaving out FROM, the [internal] steps and the export.
+layer_steps_done_cached() {
+	local steps
+	steps=$(grep -oE '^#[0-9]+ \[[^]]*[0-9]+/[0-9]+\] (RUN|COPY|ADD|WORKDIR)' "$1" |
+		cut -d' ' -f1 | sort -u | paste -sd'|')
+	[ -n "$steps" ] || { echo "0/0"; return; }
+	echo "$(grep -cE "^($steps) DONE" "$1")/$(grep -cE "^($steps) CACHED$" "$1")"
+}

@@ -319,10 +319,7 @@ if python3 -c 'import yaml' 2>/dev/null; then
 		{ not_ok "the GitLab job runs (first runner: no cache yet)"; diag "$(tail "$WORK/job1.log")"; }
 	run_job 2 && ok "the GitLab job runs on a second runner" ||
 		{ not_ok "the GitLab job runs on a second runner"; diag "$(tail "$WORK/job2.log")"; }
-	# the layer steps (RUN, COPY, ADD, WORKDIR), not FROM, [internal] or the export
-	steps=$(grep -oE '^#[0-9]+ \[[^]]*[0-9]+/[0-9]+\] (RUN|COPY|ADD|WORKDIR)' "$WORK/job2.log" |
-		cut -d' ' -f1 | sort -u | paste -sd'|')
-	is "$(grep -cE "^($steps) DONE" "$WORK/job2.log")/$(grep -cE "^($steps) CACHED$" "$WORK/job2.log")" "0/5" \
+	is "$(layer_steps_done_cached "$WORK/job2.log")" "0/5" \
 		"the second runner's job runs no step"
 	is "$(rcurl -o /dev/null -w '%{http_code}' -I -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
 		"$REG_URL/v2/group/project/manifests/c0ffee2")" 200 "and pushes the image"
