@@ -54,6 +54,21 @@ have_subuid() { grep -q "^$(id -un):" /etc/subuid 2>/dev/null; }
 
 done_testing() { echo "1..$_n"; [ $_failed -eq 0 ]; }
 
+# two_users: for the root_*.sh scripts that build as two unprivileged users; sets $first
+# and $other (tests/run-tests.sh made both for this run's slot, with their own subuid
+# ranges), or skips and ends the script when not root or a user is missing.
+two_users() {
+	if [ "$(id -u)" != 0 ]; then
+		skip "needs root to run builds as two different users (make check as root does this)"
+		done_testing; exit 0
+	fi
+	first=${MOLT_TEST_USER:-molt-test} other=${MOLT_TEST_USER2:-molt-test-b}
+	if ! id "$first" >/dev/null 2>&1 || ! id "$other" >/dev/null 2>&1; then
+		skip "test users '$first'/'$other' do not exist (tests/run-tests.sh makes them)"
+		done_testing; exit 0
+	fi
+}
+
 # ---- helpers of the build scripts (test_build*.sh, test_cache.sh, test_escapes.sh …)
 
 # load_busybox: the fixture base image into $MOLT_ROOT, or the script ends here.
