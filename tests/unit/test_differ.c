@@ -76,6 +76,18 @@ static int write_layer(int srcfd, struct layer_changes *c, const char *out,
 	return r;
 }
 
+/* Writes the diff's layer while r is still 0; reports and drops the differ's error. */
+static int write_diff(int r, int fd, struct layer_changes *c, const char *out,
+		      struct layer_digests *d, struct molt_error *e, const char *what)
+{
+	if (r == 0)
+		r = write_layer(fd, c, out, d);
+	if (e)
+		printf("# %s: %s\n", what, e->msg);
+	molt_error_free(e);
+	return r;
+}
+
 /* The walk run: copy the base, snapshot, step, diff, write. */
 static int run_walk(struct run *rn, const struct scenario *s, struct layer_digests *d,
 		    char **ret_tree, size_t *ret_n)
@@ -91,13 +103,9 @@ static int run_walk(struct run *rn, const struct scenario *s, struct layer_diges
 		r = -1;
 	if (r == 0)
 		r = differ_walk(snap, rootfd, &c, &e);
-	if (r == 0)
-		r = write_layer(rootfd, &c, out, d);
-	if (e)
-		printf("# walk: %s\n", e->msg);
+	r = write_diff(r, rootfd, &c, out, d, e, "walk");
 	*ret_n = c.n;
 	*ret_tree = lt_dump(root, false);
-	molt_error_free(e);
 	layer_changes_done(&c);
 	tree_snapshot_free(snap);
 	close(rootfd);
@@ -128,11 +136,7 @@ static int run_overlay(struct run *rn, const struct scenario *s, struct layer_di
 	struct molt_error *e = NULL;
 	if (r == 0)
 		r = differ_overlay(ufd, lfd, &c, &e);
-	if (r == 0)
-		r = write_layer(ufd, &c, out, d);
-	if (e)
-		printf("# overlay: %s\n", e->msg);
-	molt_error_free(e);
+	r = write_diff(r, ufd, &c, out, d, e, "overlay");
 	layer_changes_done(&c);
 	close(ufd);
 	close(lfd);
