@@ -91,6 +91,30 @@ build() {
 	"$MOLT" build --progress plain "$@" "$c" >"$WORK/build.out" 2>"$WORK/build.log"
 }
 
+# build_fails CTX STATUS NAME RE RE_NAME: a build that must exit STATUS (TAP line NAME)
+# with its log matching RE (TAP line RE_NAME).
+build_fails() {
+	build "$1"
+	is "$?" "$2" "$3"
+	like "$(cat "$WORK/build.log")" "$4" "$5"
+}
+
+# step_status LOG TEXT: how the step whose title contains TEXT ended in the plain progress
+# in LOG ("CACHED", "DONE" or "" when it did not run).
+step_status() {
+	awk -v t="$2" '
+		index($0, t) && $2 ~ /^\[/ { id = $1 }
+		id != "" && $1 == id && ($2 == "CACHED" || $2 == "DONE") { print $2; exit }
+	' "$1"
+}
+
+# step_statuses LOG TEXT...: the statuses of several steps, space-separated.
+step_statuses() {
+	local log=$1 out="" t; shift
+	for t in "$@"; do out="$out${out:+ }$(step_status "$log" "$t")"; done
+	printf '%s' "$out"
+}
+
 # config IMAGE: the image's OCI config JSON, read from `molt save --format oci`.
 config() {
 	local t=$WORK/save.tar d=$WORK/save
