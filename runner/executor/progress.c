@@ -164,6 +164,18 @@ static void start_clock(struct progress *p, struct step *s)
 	}
 }
 
+/* Shows a step's new state: `plain` prints it, tty redraws, rawjson sends the vertex. */
+static void show_step(struct progress *p, struct step *s,
+		      void (*plain)(struct progress *, struct step *))
+{
+	if (p->mode == PROGRESS_PLAIN)
+		plain(p, s);
+	else if (p->mode == PROGRESS_TTY)
+		tty_redraw(p);
+	else if (p->mode == PROGRESS_RAWJSON)
+		json_vertex(p, s);
+}
+
 /* A step is shown before it starts: it waits for another stage (scheduler.c). */
 static void render_wait(struct progress *p, unsigned id, const char *title, const char *what)
 {
@@ -189,12 +201,7 @@ static void render_start(struct progress *p, unsigned id, const char *title, int
 	s->end_line = end_line >= line ? end_line : line;
 	start_clock(p, s);
 	clock_gettime(CLOCK_REALTIME, &s->started_wall);
-	if (p->mode == PROGRESS_PLAIN)
-		plain_start(p, s);
-	else if (p->mode == PROGRESS_TTY)
-		tty_redraw(p);
-	else if (p->mode == PROGRESS_RAWJSON)
-		json_vertex(p, s);
+	show_step(p, s, plain_start);
 }
 
 static void render_output(struct progress *p, unsigned id, const char *data, size_t len)
@@ -252,12 +259,7 @@ static void render_end(struct progress *p, unsigned id, bool cached, const char 
 	s->seconds = progress_since(&s->started);
 	s->state = failure ? STEP_FAILED : (cached ? STEP_CACHED : STEP_DONE);
 	s->failure = failure ? xstrdup(failure) : NULL;
-	if (p->mode == PROGRESS_PLAIN)
-		plain_end(p, s);
-	else if (p->mode == PROGRESS_TTY)
-		tty_redraw(p);
-	else if (p->mode == PROGRESS_RAWJSON)
-		json_vertex(p, s);
+	show_step(p, s, plain_end);
 }
 
 static void render_note(struct progress *p, const char *text)
