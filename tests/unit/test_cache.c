@@ -10,6 +10,7 @@
 
 #include "../../runner/executor/cache.h"
 #include "../../runner/frontend/dockerignore.h"
+#include "put_test.h"
 #include "tap.h"
 
 static char base[64];
@@ -17,15 +18,7 @@ static char base[64];
 static void put(const char *rel, const char *content, mode_t mode)
 {
 	_cleanup_free_ char *p = xasprintf("%s/ctx/%s", base, rel);
-	_cleanup_free_ char *dir = xstrdup(p);
-	*strrchr(dir, '/') = '\0';
-	mkdir_p(dir, 0755, NULL);
-	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd >= 0) {
-		(void)!write(fd, content, strlen(content));
-		fchmod(fd, mode);
-		close(fd);
-	}
+	put_file(p, content, mode, 0755);
 }
 
 static int ctx_fd(void)
