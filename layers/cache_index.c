@@ -22,7 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "layers.h"
+#include "layers_int.h"
 
 #define CACHE_DIR "cache/sha256"
 #define ENTRY_MAX (1u << 20)

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "layers.h"
+#include "layers_int.h"
 
 #define INPUTS_DIR "cache/inputs"
 #define LINKS_DIR "cache/links"

@@ -232,9 +232,6 @@ int layer_store_rootfd(const struct layer_store *s);
 int layer_store_gc_lock(struct layer_store *s, bool exclusive, bool wait, struct molt_error **err);
 /* This process's scratch directory inside the store (same filesystem: rename works). */
 int layer_store_tmpdir(struct layer_store *s, const char **ret_path, struct molt_error **err);
-/* A new file <prefix>-XXXXXX there, open for writing: its path (to free) and fd. */
-int layer_store_tmpfile(struct layer_store *s, const char *prefix, char **ret_path, int *ret_fd,
-			struct molt_error **err);
 
 /* Blobs. Every put streams into tmp/, hashes on the way, fsyncs, verifies, renames. */
 int layer_store_blob_put_mem(struct layer_store *s, const void *data, size_t len,
