@@ -22,7 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "layers.h"
+#include "layers_int.h"
 
 #define CACHE_DIR "cache/sha256"
 #define ENTRY_MAX (1u << 20)
@@ -173,17 +173,14 @@ int cache_index_put(struct layer_store *s, const struct cache_entry *e, struct m
 	if (!digest_is_valid(e->key) || (e->has_layer && (!digest_is_valid(e->digest) ||
 							  !digest_is_valid(e->diff_id))))
 		return molt_error_setx(err, EINVAL, "cache entry '%s': malformed", e->key);
-	const char *tmpdir = NULL;
-	int r = layer_store_tmpdir(s, &tmpdir, err);
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = -1;
+	int r = ensure_cache_dir(s, err);
 	if (r == 0)
-		r = ensure_cache_dir(s, err);
+		r = layer_store_tmpfile(s, "cache-entry", &tmp, &fd, err);
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *json = entry_to_json(e);
-	_cleanup_free_ char *tmp = xasprintf("%s/cache-entry-XXXXXX", tmpdir);
-	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return molt_error_set(err, errno, "create a cache entry in '%s'", tmpdir);
 	if (write_all(fd, json, strlen(json)) < 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
 		r = molt_error_set(err, errno, "write cache entry '%s'", tmp);
 		unlink(tmp);

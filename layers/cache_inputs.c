@@ -20,7 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "layers.h"
+#include "layers_int.h"
 
 #define INPUTS_DIR "cache/inputs"
 #define LINKS_DIR "cache/links"
@@ -40,14 +40,11 @@ static int ensure_dir(struct layer_store *s, const char *rel, struct molt_error 
 static int put_file(struct layer_store *s, const char *rel, const char *data,
 		    struct molt_error **err)
 {
-	const char *tmpdir = NULL;
-	int r = layer_store_tmpdir(s, &tmpdir, err);
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = -1;
+	int r = layer_store_tmpfile(s, "cache-inputs", &tmp, &fd, err);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *tmp = xasprintf("%s/cache-inputs-XXXXXX", tmpdir);
-	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return molt_error_set(err, errno, "create a file in '%s'", tmpdir);
 	if (write_all(fd, data, strlen(data)) < 0 || fchmod(fd, 0644) < 0 ||
 	    renameat(AT_FDCWD, tmp, layer_store_rootfd(s), rel) < 0) {
 		r = molt_error_set(err, errno, "write '%s/%s'", layer_store_root(s), rel);

@@ -99,17 +99,24 @@ static int get_manifest(struct cache_source *c, char **ret, size_t *ret_len,
 	return r;
 }
 
+static int layout_read(struct cache_source *c, const char *digest, size_t max, char **ret,
+		       size_t *ret_len, struct molt_error **err);
+
+/* The step records the cache's index names: from the layout, or the registry by way of
+ * the store. */
 static int records_from_index(struct cache_source *c, struct layer_store *s, const char *data,
 			      size_t len, struct molt_error **err)
 {
 	struct image_descriptor cd = {0};
-	int r = cache_artifact_config(data, len, &cd, err);
-	if (r == 0 && !layer_store_blob_exists(s, cd.digest))
-		r = reg_fetch_blob(c->s, NULL, s, &cd, err);
 	_cleanup_free_ char *recs = NULL;
 	size_t rlen = 0;
+	bool layout = c->dirfd >= 0;
+	int r = cache_artifact_config(data, len, &cd, err);
+	if (r == 0 && !layout && !layer_store_blob_exists(s, cd.digest))
+		r = reg_fetch_blob(c->s, NULL, s, &cd, err);
 	if (r == 0)
-		r = layer_store_blob_read(s, cd.digest, CONFIG_MAX, &recs, &rlen, err);
+		r = layout ? layout_read(c, cd.digest, CONFIG_MAX, &recs, &rlen, err)
+			   : layer_store_blob_read(s, cd.digest, CONFIG_MAX, &recs, &rlen, err);
 	if (r == 0)
 		r = cache_records_parse(recs, rlen, &c->recs, err);
 	image_descriptor_done(&cd);
@@ -232,24 +239,17 @@ static int layout_index_digest(struct cache_source *c, char ret[DIGEST_STR_LEN],
 static int open_layout(struct cache_source *c, struct layer_store *s, const char *dir,
 		       struct molt_error **err)
 {
-	(void)s;
 	c->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->dirfd < 0)
 		return molt_error_set(err, errno, "open '%s'", dir);
 	char digest[DIGEST_STR_LEN];
-	_cleanup_free_ char *data = NULL, *recs = NULL;
-	size_t len = 0, rlen = 0;
-	struct image_descriptor cd = {0};
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
 	int r = layout_index_digest(c, digest, err);
 	if (r == 0)
 		r = layout_read(c, digest, REG_MANIFEST_MAX, &data, &len, err);
 	if (r == 0)
-		r = cache_artifact_config(data, len, &cd, err);
-	if (r == 0)
-		r = layout_read(c, cd.digest, CONFIG_MAX, &recs, &rlen, err);
-	if (r == 0)
-		r = cache_records_parse(recs, rlen, &c->recs, err);
-	image_descriptor_done(&cd);
+		r = records_from_index(c, s, data, len, err);
 	return r;
 }
 

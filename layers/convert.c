@@ -181,17 +181,13 @@ static int convert(struct layer_store *s, const struct image_descriptor *layer,
 		   const char *diff_id, const struct export_compression *ec,
 		   struct layer_digests *ret, struct molt_error **err)
 {
-	const char *tmp;
-	_cleanup_close_ int in = -1;
-	int r = layer_store_tmpdir(s, &tmp, err);
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int in = -1, out = -1;
+	int r = layer_store_blob_open(s, layer->digest, false, &in, NULL, err);
 	if (r == 0)
-		r = layer_store_blob_open(s, layer->digest, false, &in, NULL, err);
+		r = layer_store_tmpfile(s, "convert", &path, &out, err);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *path = xasprintf("%s/convert-XXXXXX", tmp);
-	_cleanup_close_ int out = mkostemp(path, O_CLOEXEC);
-	if (out < 0)
-		return molt_error_set(err, errno, "create a temporary file in '%s'", tmp);
 	struct layer_sink *sink = NULL;
 	struct layer_digests d;
 	r = layer_sink_new(out, ec->c, ec->level, &sink, err);

@@ -205,14 +205,11 @@ int layer_store_import(struct layer_store *s, const char *tar_path, const char *
 		return r;
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return molt_error_set(err, errno, "import: seek '%s'", tar_path);
-	const char *tmp;
-	r = layer_store_tmpdir(s, &tmp, err);
+	_cleanup_free_ char *tmp_path = NULL;
+	_cleanup_close_ int out = -1;
+	r = layer_store_tmpfile(s, "import", &tmp_path, &out, err);
 	if (r < 0)
-		return r;
-	_cleanup_free_ char *tmp_path = xasprintf("%s/import-XXXXXX", tmp);
-	_cleanup_close_ int out = mkostemp(tmp_path, O_CLOEXEC);
-	if (out < 0)
-		return molt_error_set(err, errno, "import: create '%s'", tmp_path);
+		return molt_error_wrap(err, "import '%s'", tar_path);
 	char diff_id[DIGEST_STR_LEN];
 	struct image_descriptor layer = {0};
 	r = gzip_layer(fd, out, diff_id, &layer, err);

@@ -36,6 +36,10 @@ int store_lock_fd(int fd, bool exclusive, bool wait, struct molt_error **err);
 int store_gc_image_set(struct layer_store *s, char ***blobs, char ***diffs,
 		       bool *keep_all_unpacked, struct molt_error **err);
 int store_gc_collect(struct layer_store *s, size_t *ret_removed, struct molt_error **err);
+/* A new file <prefix>-XXXXXX in this process's scratch directory (layer_store_tmpdir),
+ * open for writing: its path (to free) and fd. */
+int layer_store_tmpfile(struct layer_store *s, const char *prefix, char **ret_path, int *ret_fd,
+			struct molt_error **err);
 /* Makes tmp/<pid>.<rand>/ and returns it flock'ed (the lock lives as long as the fd). */
 int store_tmp_create(int tmpfd, const char *tmp_path, char **ret_path, int *ret_lockfd,
 		     struct molt_error **err);

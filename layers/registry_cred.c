@@ -204,26 +204,46 @@ static bool says_not_found(const char *out)
 	return strstr(out, "credentials not found") != NULL;
 }
 
+/*
+ * Runs `docker-credential-<helper> <verb>` for url (`what` names it in an error):
+ * 1 with its output in *ret_out, 0 when the helper says it has no credentials for url,
+ * an error when it fails otherwise.
+ */
+static int helper_verb(const char *helper, const char *verb, const char *what,
+		       const char *host, const char *url, char **ret_out, struct molt_error **err)
+{
+	char *out = NULL;
+	int status;
+	int r = registry_credhelper_run(helper, verb, url, &out, &status, err);
+	if (r < 0)
+		return molt_error_wrap(err, "%s for '%s'", what, host);
+	if (status == 0) {
+		*ret_out = out;
+		return 1;
+	}
+	bool not_found = says_not_found(out);
+	free_secret(out);
+	if (not_found)
+		return 0;
+	return molt_error_setx(err, EIO,
+			       "credential helper 'docker-credential-%s' "
+			       "%s for '%s' failed (exit status %d)",
+			       helper, verb, host, status);
+}
+
 static int helper_get(const char *helper, const char *host, struct registry_cred *ret,
 		      struct molt_error **err)
 {
 	const char *url;
 	for (size_t i = 0; (url = helper_urls(host, i)); i++) {
 		char *out = NULL;
-		int status;
-		int r = registry_credhelper_run(helper, "get", url, &out, &status, err);
+		int r = helper_verb(helper, "get", "credentials", host, url, &out, err);
 		if (r < 0)
-			return molt_error_wrap(err, "credentials for '%s'", host);
-		json_t *j = status == 0 ? json_loads(out, 0, NULL) : NULL;
-		bool not_found = status != 0 && says_not_found(out);
-		free_secret(out);
-		if (not_found)
+			return r;
+		if (r == 0)
 			continue;
-		if (status != 0)
-			return molt_error_setx(err, EIO,
-					       "credential helper 'docker-credential-%s' "
-					       "get for '%s' failed (exit status %d)",
-					       helper, host, status);
+		json_t *j = json_loads(out, 0, NULL);
+		free_secret(out);
 		const char *u = json_string_value(json_object_get(j, "Username"));
 		const char *s = json_string_value(json_object_get(j, "Secret"));
 		if (!u || !s) {
@@ -494,19 +514,12 @@ static int helper_erase(const char *helper, const char *host, bool *found, struc
 	const char *url;
 	for (size_t i = 0; (url = helper_urls(host, i)); i++) {
 		char *out = NULL;
-		int status;
-		int r = registry_credhelper_run(helper, "erase", url, &out, &status, err);
+		int r = helper_verb(helper, "erase", "erase credentials", host, url, &out, err);
 		if (r < 0)
-			return molt_error_wrap(err, "erase credentials for '%s'", host);
-		bool not_found = status != 0 && says_not_found(out);
+			return r;
 		free_secret(out);
-		if (status == 0)
+		if (r > 0)
 			*found = true;
-		else if (!not_found)
-			return molt_error_setx(err, EIO,
-					       "credential helper 'docker-credential-%s' "
-					       "erase for '%s' failed (exit status %d)",
-					       helper, host, status);
 	}
 	return 0;
 }

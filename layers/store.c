@@ -203,15 +203,14 @@ int layer_store_blob_adopt(struct layer_store *s, const char *tmp_path, const ch
 	return 0;
 }
 
-/* A new temporary file in our scratch directory. */
-static int blob_tmp_open(struct layer_store *s, char **ret_path, int *ret_fd,
-			 struct molt_error **err)
+int layer_store_tmpfile(struct layer_store *s, const char *prefix, char **ret_path, int *ret_fd,
+			struct molt_error **err)
 {
 	const char *tmp;
 	int r = layer_store_tmpdir(s, &tmp, err);
 	if (r < 0)
 		return r;
-	char *path = xasprintf("%s/blob-XXXXXX", tmp);
+	char *path = xasprintf("%s/%s-XXXXXX", tmp, prefix);
 	int fd = mkostemp(path, O_CLOEXEC);
 	if (fd < 0) {
 		r = molt_error_set(err, errno, "create a temporary file in '%s'", tmp);
@@ -254,7 +253,7 @@ int layer_store_blob_put_mem(struct layer_store *s, const void *data, size_t len
 	if (!layer_store_blob_exists(s, got)) {
 		_cleanup_free_ char *tmp = NULL;
 		_cleanup_close_ int fd = -1;
-		int r = blob_tmp_open(s, &tmp, &fd, err);
+		int r = layer_store_tmpfile(s, "blob", &tmp, &fd, err);
 		if (r < 0)
 			return r;
 		r = write_all(fd, data, len);
@@ -283,7 +282,7 @@ int layer_store_blob_writer(struct layer_store *s, struct blob_writer **ret,
 {
 	char *path = NULL;
 	int fd = -1;
-	int r = blob_tmp_open(s, &path, &fd, err);
+	int r = layer_store_tmpfile(s, "blob", &path, &fd, err);
 	if (r < 0)
 		return r;
 	struct blob_writer *w = xcalloc(1, sizeof(*w));

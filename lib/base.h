@@ -252,6 +252,9 @@ int read_file(const char *path, size_t max_size, char **ret_data, size_t *ret_le
  * otherwise, never a read that could block); errors name path. */
 int read_regular_fd(int fd, const char *path, size_t max_size, char **ret_data, size_t *ret_len,
 		    struct molt_error **err);
+/* Reads fd to its end, whatever it is (a pipe too), into a NUL-terminated *ret_data:
+ * -EFBIG past max_size bytes, -errno when a read fails; the caller words the error. */
+int read_fd_bounded(int fd, size_t max_size, char **ret_data, size_t *ret_len);
 /* Same, relative to dirfd. */
 int read_file_at(int dirfd, const char *path, size_t max_size, char **ret_data, size_t *ret_len,
 		 struct molt_error **err);

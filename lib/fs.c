@@ -40,6 +40,30 @@ ssize_t read_full(int fd, void *buf, size_t len)
 	return (ssize_t)got;
 }
 
+int read_fd_bounded(int fd, size_t max_size, char **ret_data, size_t *ret_len)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char chunk[65536];
+	for (;;) {
+		ssize_t n = read_full(fd, chunk, sizeof(chunk));
+		if (n < 0) {
+			strbuf_done(&sb);
+			return (int)n;
+		}
+		if (n == 0)
+			break;
+		if (sb.len + (size_t)n > max_size) {
+			strbuf_done(&sb);
+			return -EFBIG;
+		}
+		strbuf_add(&sb, chunk, (size_t)n);
+	}
+	if (ret_len)
+		*ret_len = sb.len;
+	*ret_data = strbuf_detach(&sb);
+	return 0;
+}
+
 int read_regular_fd(int fd, const char *path, size_t max_size, char **ret_data, size_t *ret_len,
 		    struct molt_error **err)
 {
@@ -48,30 +72,14 @@ int read_regular_fd(int fd, const char *path, size_t max_size, char **ret_data, 
 		return molt_error_set(err, errno, "stat '%s'", path);
 	if (!S_ISREG(st.st_mode))
 		return molt_error_setx(err, EINVAL, "'%s' is not a regular file", path);
-	if ((size_t)st.st_size > max_size)
+	/* Checked here and while reading: the file may grow after fstat. */
+	int r = (size_t)st.st_size > max_size ? -EFBIG
+					       : read_fd_bounded(fd, max_size, ret_data, ret_len);
+	if (r == -EFBIG)
 		return molt_error_setx(err, EFBIG, "read '%s': larger than %zu bytes", path,
 				       max_size);
-	struct strbuf sb = STRBUF_INIT;
-	char chunk[65536];
-	for (;;) {
-		ssize_t n = read_full(fd, chunk, sizeof(chunk));
-		if (n < 0) {
-			strbuf_done(&sb);
-			return molt_error_set(err, (int)-n, "read '%s'", path);
-		}
-		if (n == 0)
-			break;
-		/* the file may grow after fstat: the bound holds for what is read */
-		if (sb.len + (size_t)n > max_size) {
-			strbuf_done(&sb);
-			return molt_error_setx(err, EFBIG, "read '%s': larger than %zu bytes", path,
-					       max_size);
-		}
-		strbuf_add(&sb, chunk, (size_t)n);
-	}
-	if (ret_len)
-		*ret_len = sb.len;
-	*ret_data = strbuf_detach(&sb);
+	if (r < 0)
+		return molt_error_set(err, -r, "read '%s'", path);
 	return 0;
 }
 

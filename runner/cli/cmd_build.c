@@ -492,25 +492,12 @@ static int parse_options(int argc, char **argv, struct build_options *o, struct 
 static int read_stream(int fd, const char *what, char **ret, size_t *ret_len,
 		       struct molt_error **err)
 {
-	struct strbuf sb = STRBUF_INIT;
-	char buf[65536];
-	for (;;) {
-		ssize_t n = read_full(fd, buf, sizeof(buf));
-		if (n < 0) {
-			strbuf_done(&sb);
-			return molt_error_set(err, (int)-n, "reading the Dockerfile from '%s'", what);
-		}
-		if (n == 0)
-			break;
-		strbuf_add(&sb, buf, (size_t)n);
-		if (sb.len > DOCKERFILE_MAX) {
-			strbuf_done(&sb);
-			return molt_error_setx(err, EFBIG, "the Dockerfile '%s' is larger than 16 MiB",
-					       what);
-		}
-	}
-	*ret_len = sb.len;
-	*ret = strbuf_detach(&sb);
+	int r = read_fd_bounded(fd, DOCKERFILE_MAX, ret, ret_len);
+	if (r == -EFBIG)
+		return molt_error_setx(err, EFBIG, "the Dockerfile '%s' is larger than 16 MiB",
+				       what);
+	if (r < 0)
+		return molt_error_set(err, -r, "reading the Dockerfile from '%s'", what);
 	return 0;
 }
 

@@ -347,6 +347,17 @@ static int copy_dir_children(struct copy_state *s, int *src_dirfd, int *dst_dirf
 			     const char *relpath, const char *dst_path, unsigned depth,
 			     struct molt_error **err);
 
+/* The copy engine's result for src copied to dst_path, as the error a user reads. */
+static int copy_result(int r, const char *src, const char *dst_path, struct molt_error **err)
+{
+	if (r == -EISDIR)
+		return molt_error_setx(err, EISDIR, "cannot copy file '%s' over directory '%s'",
+				       src, dst_path);
+	if (r < 0)
+		return molt_error_set(err, -r, "copy '%s' to '%s'", src, dst_path);
+	return 0;
+}
+
 /* A subdirectory's children, with both parents parked deep down (lib: dir_park). */
 static int copy_below(struct copy_state *s, int *src_dirfd, int *dst_dirfd, int *sfd, int *dfd,
 		      const char *relpath, const char *dst_path, unsigned depth,
@@ -417,12 +428,7 @@ static int copy_entry(struct copy_state *s, int *src_dirfdp, const char *src_nam
 	} else {
 		r = copy_special(s, src_dirfd, src_name, &st, dst_dirfd, name, relpath);
 	}
-	if (r == -EISDIR)
-		return molt_error_setx(err, EISDIR, "cannot copy file '%s' over directory '%s'",
-				       relpath, dst_path);
-	if (r < 0)
-		return molt_error_set(err, -r, "copy '%s' to '%s'", relpath, dst_path);
-	return 0;
+	return copy_result(r, relpath, dst_path, err);
 }
 
 static int copy_dir_children(struct copy_state *s, int *src_dirfd, int *dst_dirfd,
@@ -593,12 +599,7 @@ static int copy_one_source(struct copy_state *s, const char *src, const char *de
 	if (r == -EINVAL)
 		return molt_error_setx(err, EINVAL, "source '%s' is not a regular file or directory",
 				       src);
-	if (r == -EISDIR)
-		return molt_error_setx(err, EISDIR, "cannot copy file '%s' over directory '%s'",
-				       src, dst_path);
-	if (r < 0)
-		return molt_error_set(err, -r, "copy '%s' to '%s'", src, dst_path);
-	return 0;
+	return copy_result(r, src, dst_path, err);
 }
 
 /* docker build: a destination is a directory when it ends with '/', when several

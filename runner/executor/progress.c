@@ -145,18 +145,44 @@ static void add_line(struct progress *p, struct step *s)
 		s->count++;
 }
 
-/* A step is shown before it starts: it waits for another stage (scheduler.c). */
-static void render_wait(struct progress *p, unsigned id, const char *title, const char *what)
+/* A new step at the end of the list, numbered next. */
+static struct step *add_step(struct progress *p, unsigned id, const char *title)
 {
 	p->steps = xrealloc(p->steps, (p->n_steps + 1) * sizeof(*p->steps));
 	struct step *s = &p->steps[p->n_steps++];
-	*s = (struct step){.id = id, .seq = ++p->next_seq, .title = xstrdup(title),
-			   .state = STEP_WAITING, .wait_for = xstrdup(what)};
+	*s = (struct step){.id = id, .seq = ++p->next_seq, .title = xstrdup(title)};
+	return s;
+}
+
+/* The step's time counts from now; the first step's start is the build's. */
+static void start_clock(struct progress *p, struct step *s)
+{
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
 	if (!p->started_set) {
 		p->started = s->started;
 		p->started_set = true;
 	}
+}
+
+/* Shows a step's new state: `plain` prints it, tty redraws, rawjson sends the vertex. */
+static void show_step(struct progress *p, struct step *s,
+		      void (*plain)(struct progress *, struct step *))
+{
+	if (p->mode == PROGRESS_PLAIN)
+		plain(p, s);
+	else if (p->mode == PROGRESS_TTY)
+		tty_redraw(p);
+	else if (p->mode == PROGRESS_RAWJSON)
+		json_vertex(p, s);
+}
+
+/* A step is shown before it starts: it waits for another stage (scheduler.c). */
+static void render_wait(struct progress *p, unsigned id, const char *title, const char *what)
+{
+	struct step *s = add_step(p, id, title);
+	s->state = STEP_WAITING;
+	s->wait_for = xstrdup(what);
+	start_clock(p, s);
 	if (p->mode == PROGRESS_PLAIN)
 		plain_wait(p, s);
 	else if (p->mode == PROGRESS_TTY)
@@ -167,29 +193,15 @@ static void render_start(struct progress *p, unsigned id, const char *title, int
 			 int end_line)
 {
 	struct step *s = find_step(p, id);
-	if (s && s->state == STEP_WAITING) {
-		/* A waiting step starts: same number, its time counted from now. */
-		s->state = STEP_RUNNING;
-		s->line = line;
-		s->end_line = end_line >= line ? end_line : line;
-	} else {
-		p->steps = xrealloc(p->steps, (p->n_steps + 1) * sizeof(*p->steps));
-		s = &p->steps[p->n_steps++];
-		*s = (struct step){.id = id, .seq = ++p->next_seq, .title = xstrdup(title),
-				   .line = line, .end_line = end_line >= line ? end_line : line};
-	}
-	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	if (s && s->state == STEP_WAITING)
+		s->state = STEP_RUNNING; /* same number, its time counted from now */
+	else
+		s = add_step(p, id, title);
+	s->line = line;
+	s->end_line = end_line >= line ? end_line : line;
+	start_clock(p, s);
 	clock_gettime(CLOCK_REALTIME, &s->started_wall);
-	if (!p->started_set) {
-		p->started = s->started;
-		p->started_set = true;
-	}
-	if (p->mode == PROGRESS_PLAIN)
-		plain_start(p, s);
-	else if (p->mode == PROGRESS_TTY)
-		tty_redraw(p);
-	else if (p->mode == PROGRESS_RAWJSON)
-		json_vertex(p, s);
+	show_step(p, s, plain_start);
 }
 
 static void render_output(struct progress *p, unsigned id, const char *data, size_t len)
@@ -247,12 +259,7 @@ static void render_end(struct progress *p, unsigned id, bool cached, const char 
 	s->seconds = progress_since(&s->started);
 	s->state = failure ? STEP_FAILED : (cached ? STEP_CACHED : STEP_DONE);
 	s->failure = failure ? xstrdup(failure) : NULL;
-	if (p->mode == PROGRESS_PLAIN)
-		plain_end(p, s);
-	else if (p->mode == PROGRESS_TTY)
-		tty_redraw(p);
-	else if (p->mode == PROGRESS_RAWJSON)
-		json_vertex(p, s);
+	show_step(p, s, plain_end);
 }
 
 static void render_note(struct progress *p, const char *text)

@@ -9,20 +9,35 @@
 
 #include "progress_int.h"
 
+/* Ends a stream line left open (a step's output without its newline yet). */
+static void close_line(struct progress *p)
+{
+	if (p->open_seq) {
+		progress_emit(p, "\n", 1);
+		p->open_seq = 0;
+	}
+}
+
+/* Starts a new block: closes the open line, ends the current step's block with "#N ..."
+ * and leaves a blank line after whatever came before. */
+static void new_block(struct progress *p)
+{
+	close_line(p);
+	if (p->cur_seq) {
+		progress_emitf(p, "#%u ...\n", p->cur_seq);
+		p->cur_seq = 0;
+	}
+	if (p->printed_any)
+		progress_emit(p, "\n", 1);
+	p->printed_any = true;
+}
+
 /* Makes s the step being printed: ends another step's open block, heads s's. */
 static void enter(struct progress *p, struct step *s)
 {
 	if (p->cur_seq == s->seq)
 		return;
-	if (p->open_seq) {
-		progress_emit(p, "\n", 1);
-		p->open_seq = 0;
-	}
-	if (p->cur_seq)
-		progress_emitf(p, "#%u ...\n", p->cur_seq);
-	if (p->printed_any)
-		progress_emit(p, "\n", 1);
-	p->printed_any = true;
+	new_block(p);
 	_cleanup_free_ char *safe = term_escape(s->title);
 	progress_emitf(p, "#%u %s\n", s->seq, safe);
 	p->cur_seq = s->seq;
@@ -83,10 +98,7 @@ void plain_line_end(struct progress *p, struct step *s)
 
 void plain_status(struct progress *p, struct step *s, const char *text)
 {
-	if (p->open_seq) {
-		progress_emit(p, "\n", 1);
-		p->open_seq = 0;
-	}
+	close_line(p);
 	enter(p, s);
 	_cleanup_free_ char *safe = term_escape(text);
 	progress_emitf(p, "#%u %s\n", s->seq, safe);
@@ -94,10 +106,7 @@ void plain_status(struct progress *p, struct step *s, const char *text)
 
 void plain_end(struct progress *p, struct step *s)
 {
-	if (p->open_seq) {
-		progress_emit(p, "\n", 1);
-		p->open_seq = 0;
-	}
+	close_line(p);
 	enter(p, s);
 	if (s->state == STEP_FAILED) {
 		_cleanup_free_ char *safe = term_escape(s->failure);
@@ -114,17 +123,7 @@ void plain_end(struct progress *p, struct step *s)
 
 void plain_note(struct progress *p, const char *text)
 {
-	if (p->open_seq) {
-		progress_emit(p, "\n", 1);
-		p->open_seq = 0;
-	}
-	if (p->cur_seq) {
-		progress_emitf(p, "#%u ...\n", p->cur_seq);
-		p->cur_seq = 0;
-	}
-	if (p->printed_any)
-		progress_emit(p, "\n", 1);
-	p->printed_any = true;
+	new_block(p);
 	_cleanup_free_ char *safe = term_escape(text);
 	progress_emitf(p, "%s\n", safe);
 }
@@ -149,17 +148,7 @@ void progress_print_error_logs(struct progress *p)
 
 void plain_wait(struct progress *p, struct step *s)
 {
-	if (p->open_seq) {
-		progress_emit(p, "\n", 1);
-		p->open_seq = 0;
-	}
-	if (p->cur_seq) {
-		progress_emitf(p, "#%u ...\n", p->cur_seq);
-		p->cur_seq = 0;
-	}
-	if (p->printed_any)
-		progress_emit(p, "\n", 1);
-	p->printed_any = true;
+	new_block(p);
 	_cleanup_free_ char *t = term_escape(s->title);
 	_cleanup_free_ char *w = term_escape(s->wait_for ? s->wait_for : "");
 	progress_emitf(p, "#%u %s waiting for %s\n", s->seq, t, w);

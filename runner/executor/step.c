@@ -69,6 +69,26 @@ static void result_layer(struct step_result *res, const struct layer_digests *d)
 	snprintf(res->diff_id, DIGEST_STR_LEN, "%s", d->diff_id);
 }
 
+/*
+ * Ends the diff phase (begun at t0; r is the differ's result) and, when the step changed
+ * anything, writes the layer of the changes from the tree at rootfd, the commit phase
+ * beginning at *ret_t0. *ret_wrote is false when there was nothing to write (no change,
+ * or the diff failed).
+ */
+static int diff_to_blob(struct stage_run *sr, int rootfd, struct layer_changes *ch, int r,
+			int64_t t0, struct layer_digests *ret, int64_t *ret_t0, bool *ret_wrote,
+			struct molt_error **err)
+{
+	timing_add(sr, PHASE_DIFF, t0);
+	*ret_wrote = r == 0 && ch->n > 0;
+	if (*ret_wrote) {
+		*ret_t0 = timing_now();
+		r = write_blob(sr, rootfd, ch, ret, err);
+	}
+	layer_changes_done(ch);
+	return r;
+}
+
 int step_commit_upper(struct stage_run *sr, const char *upper, struct step_result *res,
 		      struct molt_error **err)
 {
@@ -85,15 +105,11 @@ int step_commit_upper(struct stage_run *sr, const char *upper, struct step_resul
 	if (lowerfd >= 0)
 		close(lowerfd);
 	stepfs_free(view);
-	timing_add(sr, PHASE_DIFF, t0);
-	if (r < 0 || ch.n == 0) {
-		layer_changes_done(&ch);
-		return r;
-	}
-	t0 = timing_now();
 	struct layer_digests d;
-	r = write_blob(sr, upperfd, &ch, &d, err);
-	layer_changes_done(&ch);
+	bool wrote;
+	r = diff_to_blob(sr, upperfd, &ch, r, t0, &d, &t0, &wrote, err);
+	if (!wrote)
+		return r;
 	/*
 	 * The overlay was volatile (stepfs.c): nothing of the upper tree is known to be on
 	 * disk. One syncfs before it becomes the store's unpacked tree of this diff ID, so
@@ -126,15 +142,11 @@ static int step_commit_walk(struct stage_run *sr, struct stepfs *fs, struct step
 	struct layer_changes ch = {0};
 	int64_t t0 = timing_now();
 	int r = differ_walk(fs->before, rootfd, &ch, err);
-	timing_add(sr, PHASE_DIFF, t0);
-	if (r < 0 || ch.n == 0) {
-		layer_changes_done(&ch);
-		return r;
-	}
-	t0 = timing_now();
 	struct layer_digests d;
-	r = write_blob(sr, rootfd, &ch, &d, err);
-	layer_changes_done(&ch);
+	bool wrote;
+	r = diff_to_blob(sr, rootfd, &ch, r, t0, &d, &t0, &wrote, err);
+	if (!wrote)
+		return r;
 	if (r == 0 && !layer_store_unpacked_exists(sr->b->store, d.diff_id))
 		r = layer_store_unpack(sr->b->store, sr->scratch, d.digest, d.diff_id, true, err);
 	timing_add(sr, PHASE_COMMIT, t0);

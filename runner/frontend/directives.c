@@ -11,28 +11,30 @@
 
 #include "dockerfile.h"
 
+static const char *skip_blanks(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
 /* Matches `^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$`. */
 static bool directive_split(const char *line, char **ret_key, char **ret_value)
 {
-	const char *p = line;
-	while (*p == ' ' || *p == '\t')
-		p++;
+	const char *p = skip_blanks(line);
 	if (*p++ != '#')
 		return false;
-	while (*p == ' ' || *p == '\t')
-		p++;
+	p = skip_blanks(p);
 	const char *k = p;
 	if (!isalpha((unsigned char)*p))
 		return false;
 	while (isalnum((unsigned char)*p))
 		p++;
 	size_t klen = (size_t)(p - k);
-	while (*p == ' ' || *p == '\t')
-		p++;
+	p = skip_blanks(p);
 	if (*p++ != '=')
 		return false;
-	while (*p == ' ' || *p == '\t')
-		p++;
+	p = skip_blanks(p);
 	size_t vlen = strlen(p);
 	while (vlen && (p[vlen - 1] == ' ' || p[vlen - 1] == '\t'))
 		vlen--;

@@ -229,28 +229,22 @@ static bool is_blank(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/* Exec form when the text is a JSON array of strings, else one shell-form string. */
-static void maybe_json(struct df_instr *in)
+/*
+ * Exec form when the text is a JSON array of strings; else one shell-form string, or
+ * with split the words separated by white space (COPY, ADD, VOLUME).
+ */
+static void maybe_json(struct df_instr *in, bool split)
 {
 	char **v;
 	if (df_json_strings(in->rest, &v) == 0) {
 		in->args = v;
 		in->json = true;
-		return;
+	} else if (split) {
+		in->args = df_split_ws(in->rest);
+	} else {
+		in->args = xcalloc(2, sizeof(char *));
+		in->args[0] = xstrdup(in->rest);
 	}
-	in->args = xcalloc(2, sizeof(char *));
-	in->args[0] = xstrdup(in->rest);
-}
-
-static void maybe_json_list(struct df_instr *in)
-{
-	char **v;
-	if (df_json_strings(in->rest, &v) == 0) {
-		in->args = v;
-		in->json = true;
-		return;
-	}
-	in->args = df_split_ws(in->rest);
 }
 
 static void kv_push(struct df_instr *in, char *key, char *value)
@@ -382,7 +376,7 @@ static int parse_healthcheck(const struct dockerfile *df, struct df_instr *in,
 	char *cmd = xstrdup(p);
 	free(in->rest);
 	in->rest = cmd;
-	maybe_json(in);
+	maybe_json(in, false);
 	return df_parse_health_flags(df, in, err);
 }
 
@@ -430,10 +424,10 @@ static int parse_args(const struct dockerfile *df, struct df_instr *in, struct m
 	case DF_RUN:
 	case DF_CMD:
 	case DF_ENTRYPOINT:
-		maybe_json(in);
+		maybe_json(in, false);
 		return 0;
 	case DF_SHELL:
-		maybe_json(in);
+		maybe_json(in, false);
 		if (!in->json)
 			return df_error(df, err, in->line, 0,
 					"SHELL requires the arguments in JSON form, e.g. SHELL [\"/bin/sh\", \"-c\"]");
@@ -442,14 +436,14 @@ static int parse_args(const struct dockerfile *df, struct df_instr *in, struct m
 		return 0;
 	case DF_COPY:
 	case DF_ADD:
-		maybe_json_list(in);
+		maybe_json(in, true);
 		if (strv_len(in->args) < 2)
 			return df_error(df, err, in->line, 0,
 					"%s requires at least two arguments: one or more sources and a destination",
 					kw);
 		return 0;
 	case DF_VOLUME:
-		maybe_json_list(in);
+		maybe_json(in, true);
 		return 0;
 	case DF_EXPOSE:
 		in->args = df_split_ws(in->rest);

@@ -124,6 +124,15 @@ static void pj_health(json_t *o, const struct build_instr *bi)
 	set(o, "retries", json_integer(bi->health.retries));
 }
 
+/* The key of the one value of the instructions that have one. */
+static const char *const value_key[] = {
+	[DF_USER] = "user",
+	[DF_WORKDIR] = "path",
+	[DF_STOPSIGNAL] = "signal",
+	[DF_MAINTAINER] = "maintainer",
+	[DF_ONBUILD] = "trigger",
+};
+
 static json_t *pj_instr(const struct build_instr *bi)
 {
 	json_t *o = json_pack("{s:i, s:s, s:o}", "line", bi->line, "instruction",
@@ -155,19 +164,11 @@ static json_t *pj_instr(const struct build_instr *bi)
 		set(o, "paths", jstrv(bi->paths));
 		break;
 	case DF_USER:
-		set(o, "user", jstr(bi->value));
-		break;
 	case DF_WORKDIR:
-		set(o, "path", jstr(bi->value));
-		break;
 	case DF_STOPSIGNAL:
-		set(o, "signal", jstr(bi->value));
-		break;
 	case DF_MAINTAINER:
-		set(o, "maintainer", jstr(bi->value));
-		break;
 	case DF_ONBUILD:
-		set(o, "trigger", jstr(bi->value));
+		set(o, value_key[bi->kind], jstr(bi->value));
 		break;
 	case DF_COPY:
 	case DF_ADD:

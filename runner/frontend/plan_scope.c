@@ -54,24 +54,25 @@ int instr_error_at(struct planner *p, const char *needle, const char *fmt, ...)
 }
 
 
-int expand1(struct planner *p, const char *word, char **ret)
+/* One word (into *ret1) or a list of words (into *retv), as the instruction's error. */
+static int expand_as(struct planner *p, const char *text, char **ret1, char ***retv)
 {
 	struct expand_env env = {scope_lookup, p, p->df->escape};
 	_cleanup_error_ struct molt_error *e = NULL;
-	int r = expand_word(word, &env, ret, &e);
+	int r = ret1 ? expand_word(text, &env, ret1, &e) : expand_words(text, &env, retv, &e);
 	if (r < 0)
 		return instr_error(p, "%s", e ? e->msg : "bad substitution");
 	return 0;
 }
 
+int expand1(struct planner *p, const char *word, char **ret)
+{
+	return expand_as(p, word, ret, NULL);
+}
+
 int expandv(struct planner *p, const char *text, char ***ret)
 {
-	struct expand_env env = {scope_lookup, p, p->df->escape};
-	_cleanup_error_ struct molt_error *e = NULL;
-	int r = expand_words(text, &env, ret, &e);
-	if (r < 0)
-		return instr_error(p, "%s", e ? e->msg : "bad substitution");
-	return 0;
+	return expand_as(p, text, NULL, ret);
 }
 
 /* A flag value expanded, or NULL when the flag is absent. */

@@ -54,6 +54,21 @@ have_subuid() { grep -q "^$(id -un):" /etc/subuid 2>/dev/null; }
 
 done_testing() { echo "1..$_n"; [ $_failed -eq 0 ]; }
 
+# two_users: for the root_*.sh scripts that build as two unprivileged users; sets $first
+# and $other (tests/run-tests.sh made both for this run's slot, with their own subuid
+# ranges), or skips and ends the script when not root or a user is missing.
+two_users() {
+	if [ "$(id -u)" != 0 ]; then
+		skip "needs root to run builds as two different users (make check as root does this)"
+		done_testing; exit 0
+	fi
+	first=${MOLT_TEST_USER:-molt-test} other=${MOLT_TEST_USER2:-molt-test-b}
+	if ! id "$first" >/dev/null 2>&1 || ! id "$other" >/dev/null 2>&1; then
+		skip "test users '$first'/'$other' do not exist (tests/run-tests.sh makes them)"
+		done_testing; exit 0
+	fi
+}
+
 # ---- helpers of the build scripts (test_build*.sh, test_cache.sh, test_escapes.sh …)
 
 # load_busybox: the fixture base image into $MOLT_ROOT, or the script ends here.
@@ -74,6 +89,30 @@ ctx() {
 build() {
 	local c=$1; shift
 	"$MOLT" build --progress plain "$@" "$c" >"$WORK/build.out" 2>"$WORK/build.log"
+}
+
+# build_fails CTX STATUS NAME RE RE_NAME: a build that must exit STATUS (TAP line NAME)
+# with its log matching RE (TAP line RE_NAME).
+build_fails() {
+	build "$1"
+	is "$?" "$2" "$3"
+	like "$(cat "$WORK/build.log")" "$4" "$5"
+}
+
+# step_status LOG TEXT: how the step whose title contains TEXT ended in the plain progress
+# in LOG ("CACHED", "DONE" or "" when it did not run).
+step_status() {
+	awk -v t="$2" '
+		index($0, t) && $2 ~ /^\[/ { id = $1 }
+		id != "" && $1 == id && ($2 == "CACHED" || $2 == "DONE") { print $2; exit }
+	' "$1"
+}
+
+# step_statuses LOG TEXT...: the statuses of several steps, space-separated.
+step_statuses() {
+	local log=$1 out="" t; shift
+	for t in "$@"; do out="$out${out:+ }$(step_status "$log" "$t")"; done
+	printf '%s' "$out"
 }
 
 # config IMAGE: the image's OCI config JSON, read from `molt save --format oci`.

@@ -274,15 +274,11 @@ _reg_make_multiarch() {
 	local out=$1
 	rm -rf "$out"
 	cp -r "$FIXTURES/busybox/oci" "$out"
-	python3 - "$out" <<'EOF'
-import hashlib, json, os, sys
+	PYTHONPATH="$REG_LIB/.." python3 - "$out" <<'EOF'
+import json, os, sys
+from oci_blobs import Blobs
 out = sys.argv[1]
-blobs = os.path.join(out, "blobs", "sha256")
-def read(d): return open(os.path.join(blobs, d.split(":")[1]), "rb").read()
-def write(data):
-    d = hashlib.sha256(data).hexdigest()
-    open(os.path.join(blobs, d), "wb").write(data)
-    return "sha256:" + d
+read, write = Blobs(out).read, Blobs(out).write
 idx = json.load(open(os.path.join(out, "index.json")))
 desc = idx["manifests"][0]
 manifest = json.loads(read(desc["digest"]))

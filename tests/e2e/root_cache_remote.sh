@@ -6,15 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/registry_lib.sh"
 
-if [ "$(id -u)" != 0 ]; then
-	skip "needs root to run builds as two different users (make check as root does this)"
-	done_testing; exit 0
-fi
-first=${MOLT_TEST_USER:-molt-test} other=${MOLT_TEST_USER2:-molt-test-b}
-if ! id "$first" >/dev/null 2>&1 || ! id "$other" >/dev/null 2>&1; then
-	skip "test users '$first'/'$other' do not exist (tests/run-tests.sh makes them)"
-	done_testing; exit 0
-fi
+two_users
 reg_require
 unset SOURCE_DATE_EPOCH
 if ! reg_start --tls --htpasswd; then

@@ -4,16 +4,7 @@
 # different subuid ranges, different stores and directories).
 . "$(dirname "$0")/lib.sh"
 
-if [ "$(id -u)" != 0 ]; then
-	skip "needs root to run builds as two different users (make check as root does this)"
-	done_testing; exit 0
-fi
-# tests/run-tests.sh made both users for this run's slot (their own subuid ranges).
-first=${MOLT_TEST_USER:-molt-test} other=${MOLT_TEST_USER2:-molt-test-b}
-if ! id "$first" >/dev/null 2>&1 || ! id "$other" >/dev/null 2>&1; then
-	skip "test users '$first'/'$other' do not exist (tests/run-tests.sh makes them)"
-	done_testing; exit 0
-fi
+two_users
 
 # build_as USER DIR: loads the base and builds examples/static-site as USER.
 build_as() {

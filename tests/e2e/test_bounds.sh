@@ -154,16 +154,12 @@ molt_fails 2 "^molt: Dockerfile:8: LABEL: the stage's labels exceed 4 MiB" \
 	"${bounded[@]}" "$MOLT" build --progress quiet "$c"
 
 # A base image whose config has 200,000 Env entries.
-python3 - "$FIXTURES/busybox/oci" "$WORK/envbomb" <<'PY'
-import hashlib, json, os, shutil, sys
+PYTHONPATH="$(dirname "$0")" python3 - "$FIXTURES/busybox/oci" "$WORK/envbomb" <<'PY'
+import json, os, shutil, sys
+from oci_blobs import Blobs
 src, dst = sys.argv[1], sys.argv[2]
 shutil.copytree(src, dst)
-blobs = os.path.join(dst, "blobs", "sha256")
-def read(d): return open(os.path.join(blobs, d.split(":")[1]), "rb").read()
-def write(b):
-    h = hashlib.sha256(b).hexdigest()
-    open(os.path.join(blobs, h), "wb").write(b)
-    return "sha256:" + h
+read, write = Blobs(dst).read, Blobs(dst).write
 idx = json.load(open(os.path.join(dst, "index.json")))
 man = json.loads(read(idx["manifests"][0]["digest"]))
 cfg = json.loads(read(man["config"]["digest"]))

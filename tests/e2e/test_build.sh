@@ -314,9 +314,8 @@ FROM busybox
 ADD --checksum=sha256:$(printf '0%.0s' $(seq 64)) http://127.0.0.1:$hport/file.txt /dl/
 EOF
 )
-build "$c"
-is "$?" 1 "ADD with a wrong --checksum fails"
-like "$(cat "$WORK/build.log")" "checksum" "the error names the checksum"
+build_fails "$c" 1 "ADD with a wrong --checksum fails" \
+	"checksum" "the error names the checksum"
 stop_served
 
 # 14. Independent stages run at the same time: they meet over loopback, which only
@@ -389,16 +388,14 @@ FROM busybox
 COPY nothere.txt /
 EOF
 )
-build "$c"
-is "$?" 1 "a missing COPY source exits 1"
-like "$(cat "$WORK/build.log")" "Dockerfile:2: COPY: source 'nothere.txt' not found" "the error names the line and the source"
+build_fails "$c" 1 "a missing COPY source exits 1" \
+	"Dockerfile:2: COPY: source 'nothere.txt' not found" "the error names the line and the source"
 c=$(ctx nobase <<'EOF'
 FROM no-such-image:1
 EOF
 )
-build "$c"
-is "$?" 1 "an unknown base image exits 1"
-like "$(cat "$WORK/build.log")" "no-such-image:1.*not in the store" "the error names the image"
+build_fails "$c" 1 "an unknown base image exits 1" \
+	"no-such-image:1.*not in the store" "the error names the image"
 c=$(ctx syntax <<'EOF'
 FROM busybox
 RUNN echo
@@ -447,8 +444,7 @@ FROM busybox
 RUN --mount=type=secret,id=tok,required cat /run/secrets/tok
 EOF
 )
-build "$c"
-is "$?" 1 "RUN --mount=type=secret,required fails clearly without --secret (test_secrets.sh has the rest)"
-like "$(cat "$WORK/build.log")" "secret 'tok' is required but was not given" "the error names the secret"
+build_fails "$c" 1 "RUN --mount=type=secret,required fails clearly without --secret (test_secrets.sh has the rest)" \
+	"secret 'tok' is required but was not given" "the error names the secret"
 
 done_testing

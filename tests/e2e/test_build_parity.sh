@@ -22,6 +22,15 @@ with tarfile.open(sys.argv[1]) as t:
 EOF
 }
 
+# app_ctx NAME: ctx NAME whose Dockerfile starts FROM busybox with a user app (uid 1000,
+# primary group grp, gid 2000) added; the rest of the Dockerfile comes on stdin.
+app_ctx() {
+	{
+		printf 'FROM busybox\n'
+		echo "RUN echo 'app:x:1000:2000::/home/app:/bin/sh' >> /etc/passwd && echo 'grp:x:2000:' >> /etc/group"
+		cat
+	} | ctx "$1"
+}
 failed_build() { not_ok "$1"; diag "$(tail -n 15 "$WORK/build.log")"; }
 
 # 1. The caller's umask never reaches the image: steps run with 0022 and COPY's
@@ -50,9 +59,7 @@ fi
 
 # 2. --chown=NAME takes NAME's primary group from the stage's /etc/passwd (BuildKit's
 #    readUser, buildah); --chown=UID takes UID as the gid too.
-c=$(ctx chown <<'EOF'
-FROM busybox
-RUN echo 'app:x:1000:2000::/home/app:/bin/sh' >> /etc/passwd && echo 'grp:x:2000:' >> /etc/group
+c=$(app_ctx chown <<'EOF'
 COPY --chown=app f.txt /byname.txt
 COPY --chown=1234 f.txt /byid.txt
 COPY --chown=app:root f.txt /both.txt
@@ -71,9 +78,7 @@ fi
 
 # 3. WORKDIR creates a missing directory (and its parents) owned by the current USER,
 #    so the user can write there (BuildKit).
-c=$(ctx workdir <<'EOF'
-FROM busybox
-RUN echo 'app:x:1000:2000::/home/app:/bin/sh' >> /etc/passwd && echo 'grp:x:2000:' >> /etc/group
+c=$(app_ctx workdir <<'EOF'
 USER app
 WORKDIR /srv/app
 RUN touch made-by-app

@@ -151,9 +151,8 @@ c=$(ctx baddigest <<EOF
 FROM busybox@sha256:$(printf '1%.0s' $(seq 64))
 EOF
 )
-build "$c"
-is "$?" 1 "FROM with a digest the store does not hold fails"
-like "$(cat "$WORK/build.log")" "sha256:1111" "the error names the missing digest"
+build_fails "$c" 1 "FROM with a digest the store does not hold fails" \
+	"sha256:1111" "the error names the missing digest"
 
 # 5. SHELL changes how later shell-form RUN, CMD and ENTRYPOINT run.
 c=$(ctx shell <<'EOF'

@@ -8,21 +8,9 @@
 unset SOURCE_DATE_EPOCH
 load_busybox
 
-# status TEXT: how the step whose title contains TEXT ended in the last build
-# ("CACHED", "DONE" or "" when it did not run).
-status() {
-	awk -v t="$1" '
-		index($0, t) && $2 ~ /^\[/ { id = $1 }
-		id != "" && $1 == id && ($2 == "CACHED" || $2 == "DONE") { print $2; exit }
-	' "$WORK/build.log"
-}
-
-# statuses TEXT...: the statuses of several steps, space-separated.
-statuses() {
-	local out="" t
-	for t in "$@"; do out="$out${out:+ }$(status "$t")"; done
-	printf '%s' "$out"
-}
+# status TEXT / statuses TEXT...: how steps ended in the last build (lib.sh step_status).
+status() { step_status "$WORK/build.log" "$1"; }
+statuses() { step_statuses "$WORK/build.log" "$@"; }
 
 n_cached() { grep -c '^#[0-9]* CACHED$' "$WORK/build.log"; }
 

@@ -29,19 +29,19 @@ mb() {
 	local n=$1 c=$2; shift 2
 	in_store "$n" "$MOLT" build --progress plain "$@" "$c" >"$WORK/$n.log" 2>&1
 }
+# mb_ok WHAT NAME CTX ARGS...: mb that must succeed, as the TAP line WHAT.
+mb_ok() {
+	local what=$1; shift
+	if mb "$@"; then
+		ok "$what"
+	else
+		not_ok "$what"; diag "$(tail -n 20 "$WORK/$1.log")"
+	fi
+}
 fresh() { in_store "$1" "$MOLT" load -i "$FIXTURES/busybox/oci" >/dev/null 2>&1; }
-# status LOG TEXT: CACHED or DONE for the step whose title has TEXT.
-status() {
-	awk -v t="$2" '
-		index($0, t) && $2 ~ /^\[/ { id = $1 }
-		id != "" && $1 == id && ($2 == "CACHED" || $2 == "DONE") { print $2; exit }
-	' "$WORK/$1.log"
-}
-statuses() {
-	local log=$1 out="" t; shift
-	for t in "$@"; do out="$out${out:+ }$(status "$log" "$t")"; done
-	printf '%s' "$out"
-}
+# status NAME TEXT / statuses NAME TEXT...: how steps ended in store NAME's last build.
+status() { step_status "$WORK/$1.log" "$2"; }
+statuses() { local n=$1; shift; step_statuses "$WORK/$n.log" "$@"; }
 rcurl() { curl -s --cacert "$REG_CA" -u "$REG_USER:$REG_PASS" "$@"; }
 # layers REPO TAG: the layer digests a cache index names.
 index_layers() {
@@ -72,20 +72,14 @@ mkctx "$WORK/elsewhere/deep/b-context"
 # 1. Store A exports mode=max; an empty store B with another HOME, MOLT_ROOT and
 #    context path imports it and runs nothing.
 fresh A
-if mb A "$WORK/a/ctx" --iidfile "$WORK/iid-A" -o "type=local,dest=$WORK/out-A" \
-	--cache-to "type=registry,ref=$R/cache/app:max,mode=max"; then
-	ok "store A builds and exports the cache (mode=max)"
-else
-	not_ok "store A builds and exports the cache (mode=max)"; diag "$(tail -n 20 "$WORK/A.log")"
-fi
+mb_ok "store A builds and exports the cache (mode=max)" \
+	A "$WORK/a/ctx" --iidfile "$WORK/iid-A" -o "type=local,dest=$WORK/out-A" \
+	--cache-to "type=registry,ref=$R/cache/app:max,mode=max"
 like "$(grep 'exporting the build cache' "$WORK/A.log")" "5 steps, mode=max" "mode=max exports both stages' 5 layer steps"
 fresh B
-if mb B "$WORK/elsewhere/deep/b-context" --iidfile "$WORK/iid-B" -o "type=local,dest=$WORK/out-B" \
-	--cache-from "type=registry,ref=$R/cache/app:max"; then
-	ok "store B builds with --cache-from"
-else
-	not_ok "store B builds with --cache-from"; diag "$(tail -n 20 "$WORK/B.log")"
-fi
+mb_ok "store B builds with --cache-from" \
+	B "$WORK/elsewhere/deep/b-context" --iidfile "$WORK/iid-B" -o "type=local,dest=$WORK/out-B" \
+	--cache-from "type=registry,ref=$R/cache/app:max"
 is "$(statuses B 'builder-marker' 'COPY app.txt' 'cat /builder-marker' 'final-marker' 'COPY --from')" \
 	"CACHED CACHED CACHED CACHED CACHED" "store B: every step of both stages comes from the shared cache"
 is "$(cat "$WORK/out-B/final-marker")" "$(cat "$WORK/out-A/final-marker")" "store B ran no RUN (same random marker as A's)"
@@ -155,11 +149,8 @@ printf 'FROM busybox\nRUN head -c16 /dev/urandom | od -An -tx1 > /m\nCOPY app.tx
 	>"$WORK/inl/Dockerfile"
 echo inline >"$WORK/inl/app.txt"
 cp -r "$WORK/inl" "$WORK/elsewhere/inl2"
-if mb A "$WORK/inl" --iidfile "$WORK/iid-I" --push -t "$R/app/inline:1" --cache-to type=inline; then
-	ok "a push with --cache-to type=inline"
-else
-	not_ok "a push with --cache-to type=inline"; diag "$(tail -n 20 "$WORK/A.log")"
-fi
+mb_ok "a push with --cache-to type=inline" \
+	A "$WORK/inl" --iidfile "$WORK/iid-I" --push -t "$R/app/inline:1" --cache-to type=inline
 ann=$(rcurl -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$REG_URL/v2/app/inline/manifests/1" |
 	jq -r '.annotations["dev.molt.cache.inline.v1"]' | jq -r '.records | length')
 is "$ann" 2 "the pushed manifest carries the 2 steps' records"
@@ -181,11 +172,8 @@ if [ -n "$idx" ] && [ -f "$data" ]; then
 	cp "$data" "$WORK/index.saved"
 	sed 's/"schemaVersion"/"schemaVersioN"/' "$WORK/index.saved" >"$data"
 	fresh G
-	if mb G "$WORK/elsewhere/deep/b-context" --cache-from "type=registry,ref=$R/cache/app:max"; then
-		ok "a corrupted cache manifest does not fail the build"
-	else
-		not_ok "a corrupted cache manifest does not fail the build"; diag "$(tail "$WORK/G.log")"
-	fi
+	mb_ok "a corrupted cache manifest does not fail the build" \
+		G "$WORK/elsewhere/deep/b-context" --cache-from "type=registry,ref=$R/cache/app:max"
 	is "$(statuses G 'builder-marker' 'final-marker')" "DONE DONE" "a corrupted cache manifest is a miss"
 	is "$(n_warnings G)" 1 "with one warning"
 	diag "$(grep warning "$WORK/G.log")"
@@ -210,12 +198,9 @@ final_layer=$(jq -r '.records[] | select(.history.created_by | test("final-marke
 	"$WORK/holey/blobs/sha256/${recd#sha256:}")
 rm -f "$WORK/holey/blobs/sha256/${final_layer#sha256:}"
 fresh J
-if mb J "$WORK/elsewhere/deep/b-context" -o "type=local,dest=$WORK/out-J" \
-	--cache-from "type=local,src=$WORK/holey"; then
-	ok "a missing layer blob does not fail the build"
-else
-	not_ok "a missing layer blob does not fail the build"; diag "$(tail "$WORK/J.log")"
-fi
+mb_ok "a missing layer blob does not fail the build" \
+	J "$WORK/elsewhere/deep/b-context" -o "type=local,dest=$WORK/out-J" \
+	--cache-from "type=local,src=$WORK/holey"
 is "$(statuses J 'builder-marker' 'final-marker')" "CACHED DONE" "the step whose blob is missing runs; others hit"
 is "$(n_warnings J)" 1 "one warning for the missing blob"
 diag "$(grep warning "$WORK/J.log")"

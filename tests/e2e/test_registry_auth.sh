@@ -11,6 +11,16 @@ reg_require
 # variable: it reads REGISTRY_* as its configuration).
 AUTH=$WORK/auth.json
 m() { REGISTRY_AUTH_FILE=$AUTH "$MOLT" "$@"; }
+# start_with_busybox WHAT ARGS...: a registry (reg_start ARGS) holding the busybox base.
+start_with_busybox() {
+	local what=$1; shift
+	reg_start "$@" || { not_ok "$what registry starts"; done_testing; exit; }
+	reg_push_busybox "$REG_HOST/busybox:latest" || not_ok "skopeo pushes to $what registry"
+}
+# login_with PASSWORD: molt login as $REG_USER; its output in $out, its status in $rc.
+login_with() {
+	out=$(printf '%s\n' "$1" | m login -u "$REG_USER" --password-stdin "$REG_HOST" 2>&1); rc=$?
+}
 secret_free() { # NAME FILE...: none of the files holds the password or its base64 form
 	local b64
 	b64=$(printf '%s:%s' "$REG_USER" "$REG_PASS" | base64 -w0)
@@ -18,8 +28,7 @@ secret_free() { # NAME FILE...: none of the files holds the password or its base
 }
 
 # ---- TLS with a test CA
-reg_start --tls || { not_ok "a TLS registry starts"; done_testing; exit; }
-reg_push_busybox "$REG_HOST/busybox:latest" || not_ok "skopeo pushes to the TLS registry"
+start_with_busybox "a TLS" --tls
 molt_fails 1 "registry '$REG_HOST'.*(certificate|SSL)" \
 	"a certificate from an unknown CA is refused (no silent fall back to http)" \
 	m pull "$REG_HOST/busybox:latest"
@@ -38,15 +47,14 @@ is "$(reg_skopeo inspect "${REG_SKOPEO_SRC[@]/--src-/--}" "docker://$REG_HOST/pu
 reg_stop
 
 # ---- htpasswd basic auth
-reg_start --htpasswd || { not_ok "an htpasswd registry starts"; done_testing; exit; }
-reg_push_busybox "$REG_HOST/busybox:latest" || not_ok "skopeo pushes to the htpasswd registry"
+start_with_busybox "an htpasswd" --htpasswd
 molt_fails 1 "registry '$REG_HOST': authentication required \(log in with 'molt login $REG_HOST'\)" \
 	"a pull without credentials says to log in" m pull "$REG_HOST/busybox:latest"
-out=$(printf 'wrong\n' | m login -u "$REG_USER" --password-stdin "$REG_HOST" 2>&1); rc=$?
+login_with wrong
 is "$rc" 1 "login with a wrong password fails"
 like "$out" "login '$REG_HOST'.*refused" "… saying the credentials were refused"
 check "… and stores nothing" test ! -s "$AUTH"
-out=$(printf '%s\n' "$REG_PASS" | m login -u "$REG_USER" --password-stdin "$REG_HOST" 2>&1); rc=$?
+login_with "$REG_PASS"
 is "$rc" 0 "login with the right password"
 is "$out" "Login Succeeded!" "login says so (and nothing else)"
 is "$(jq -r --arg h "$REG_HOST" '.auths[$h].auth' "$AUTH" | base64 -d)" "$REG_USER:$REG_PASS" \
@@ -79,14 +87,13 @@ molt_fails 1 "no terminal|password-stdin" "login without a terminal or --passwor
 reg_stop
 
 # ---- the bearer token flow
-reg_start --token || { not_ok "a token registry starts"; done_testing; exit; }
-reg_push_busybox "$REG_HOST/busybox:latest" || not_ok "skopeo pushes to the token registry"
+start_with_busybox "a token" --token
 molt_fails 1 "registry '$REG_HOST': manifest 'latest': 401 .*log in with 'molt login'" \
 	"an anonymous pull (a token without rights) is refused, clearly" m pull "$REG_HOST/busybox:latest"
-out=$(printf 'nope\n' | m login -u "$REG_USER" --password-stdin "$REG_HOST" 2>&1); rc=$?
+login_with nope
 is "$rc" 1 "token login with a wrong password fails"
 like "$out" "token server refused the credentials" "… the token server said no"
-printf '%s\n' "$REG_PASS" | m login -u "$REG_USER" --password-stdin "$REG_HOST" >/dev/null 2>&1
+login_with "$REG_PASS"
 m --debug pull "$REG_HOST/busybox:latest" >"$WORK/t1" 2>&1; rc=$?
 is "$rc" 0 "pull with a bearer token"
 grep -q 'scope=repository:busybox:pull' "$REG_TOKEN_LOG" && ok "the token asked for the repository's pull scope" ||

@@ -174,32 +174,34 @@ static int masked(void)
 	return bad;
 }
 
+/* The probes that take no argument, by mode name. */
+static const struct {
+	const char *mode;
+	int (*probe)(void);
+} probes[] = {
+	{"fds", fds},
+	{"fdwalk", fdwalk},
+	{"pid1", pid1},
+	{"exe", exe},
+	{"kill_all", kill_all},
+	{"ptrace_parent", ptrace_parent},
+	{"proc_write", proc_write},
+	{"masked", masked},
+};
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return 2;
 	const char *m = argv[1];
-	if (!strcmp(m, "fds"))
-		return fds();
-	if (!strcmp(m, "fdwalk"))
-		return fdwalk();
-	if (!strcmp(m, "pid1"))
-		return pid1();
-	if (!strcmp(m, "exe"))
-		return exe();
-	if (!strcmp(m, "kill_all"))
-		return kill_all();
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
+		if (!strcmp(m, probes[i].mode))
+			return probes[i].probe();
 	if (!strcmp(m, "signal") && argc > 2) {
 		int r = kill(atoi(argv[2]), 0);
 		printf("kill(%s, 0): %s\n", argv[2], r == 0 ? "reached" : strerror(errno));
 		return r == 0;
 	}
-	if (!strcmp(m, "ptrace_parent"))
-		return ptrace_parent();
-	if (!strcmp(m, "proc_write"))
-		return proc_write();
-	if (!strcmp(m, "masked"))
-		return masked();
 	fprintf(stderr, "probe_escape: unknown mode '%s'\n", m);
 	return 2;
 }

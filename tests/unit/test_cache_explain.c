@@ -49,18 +49,26 @@ static void test_files(void)
 static void test_below(void)
 {
 	_cleanup_free_ char *a = rec("P1", "base image 'b'", D1, "linux/amd64", "RUN x", "", "", NULL);
-	_cleanup_free_ char *b = rec("P2", "base image 'b'", D2, "linux/amd64", "RUN x", "", "", NULL);
-	check_diff(a, b, false, "base image 'b' changed: sha256:111111111111 → sha256:222222222222",
-	      "a base image's digest, old → new, 12 hex digits each");
-	_cleanup_free_ char *c = rec("P2", "base image 'other'", D2, "linux/amd64", "RUN x", "", "", NULL);
-	check_diff(a, c, false, "base changed: 'base image 'b'' → 'base image 'other''",
-	      "another base image named in FROM");
-	_cleanup_free_ char *d = rec("P2", "base image 'b'", D2, "linux/arm64", "RUN x", "", "", NULL);
-	check_diff(a, d, false, "platform changed: linux/amd64 → linux/arm64",
-	      "a platform change is named rather than the digest it brings");
-	_cleanup_free_ char *e = rec("P2", "base image 'b'", D1, "linux/amd64", "RUN x", "", "", NULL);
-	check_diff(a, e, false, "the layers below it differ from its last build",
-	      "same base, other parent: the layers below");
+	/* The same step on another parent: what changed below it, named. */
+	static const struct {
+		const char *base, *base_id, *platform, *want, *name;
+	} below[] = {
+		{"base image 'b'", D2, "linux/amd64",
+		 "base image 'b' changed: sha256:111111111111 → sha256:222222222222",
+		 "a base image's digest, old → new, 12 hex digits each"},
+		{"base image 'other'", D2, "linux/amd64",
+		 "base changed: 'base image 'b'' → 'base image 'other''",
+		 "another base image named in FROM"},
+		{"base image 'b'", D2, "linux/arm64", "platform changed: linux/amd64 → linux/arm64",
+		 "a platform change is named rather than the digest it brings"},
+		{"base image 'b'", D1, "linux/amd64", "the layers below it differ from its last build",
+		 "same base, other parent: the layers below"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(below); i++) {
+		_cleanup_free_ char *b = rec("P2", below[i].base, below[i].base_id,
+					     below[i].platform, "RUN x", "", "", NULL);
+		check_diff(a, b, false, below[i].want, below[i].name);
+	}
 	check_diff(a, a, true, "an input --explain-cache does not track changed",
 	      "same parent and no part differs: said, never an empty reason");
 }

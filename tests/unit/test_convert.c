@@ -9,20 +9,8 @@
 #include <sys/stat.h>
 
 #include "../../layers/layers_int.h"
+#include "store_test.h"
 #include "tap.h"
-
-static char *root;
-
-static struct layer_store *open_store(void)
-{
-	struct layer_store *s = NULL;
-	struct molt_error *e = NULL;
-	if (layer_store_open(root, &s, &e) < 0) {
-		molt_error_print(e);
-		exit(1);
-	}
-	return s;
-}
 
 static void parse(void)
 {

@@ -76,13 +76,28 @@ static int write_layer(int srcfd, struct layer_changes *c, const char *out,
 	return r;
 }
 
+/* Writes the diff's layer while r is still 0; reports and drops the differ's error, and
+ * the changes. */
+static int write_diff(int r, int fd, struct layer_changes *c, const char *out,
+		      struct layer_digests *d, struct molt_error *e, const char *what)
+{
+	if (r == 0)
+		r = write_layer(fd, c, out, d);
+	if (e)
+		printf("# %s: %s\n", what, e->msg);
+	molt_error_free(e);
+	layer_changes_done(c);
+	return r;
+}
+
 /* The walk run: copy the base, snapshot, step, diff, write. */
 static int run_walk(struct run *rn, const struct scenario *s, struct layer_digests *d,
 		    char **ret_tree, size_t *ret_n)
 {
 	lt_sh(rn->dir, "rm -rf walk && cp -a base walk");
-	char *root = xasprintf("%s/walk", rn->dir), *out = xasprintf("%s/walk.tar.gz", rn->dir);
-	int rootfd = lt_open_dir(root);
+	_cleanup_free_ char *root = xasprintf("%s/walk", rn->dir),
+			    *out = xasprintf("%s/walk.tar.gz", rn->dir);
+	_cleanup_close_ int rootfd = lt_open_dir(root);
 	struct tree_snapshot *snap = NULL;
 	struct layer_changes c = {0};
 	struct molt_error *e = NULL;
@@ -91,18 +106,10 @@ static int run_walk(struct run *rn, const struct scenario *s, struct layer_diges
 		r = -1;
 	if (r == 0)
 		r = differ_walk(snap, rootfd, &c, &e);
-	if (r == 0)
-		r = write_layer(rootfd, &c, out, d);
-	if (e)
-		printf("# walk: %s\n", e->msg);
 	*ret_n = c.n;
+	r = write_diff(r, rootfd, &c, out, d, e, "walk");
 	*ret_tree = lt_dump(root, false);
-	molt_error_free(e);
-	layer_changes_done(&c);
 	tree_snapshot_free(snap);
-	close(rootfd);
-	free(root);
-	free(out);
 	return r;
 }
 
@@ -111,9 +118,10 @@ static int run_overlay(struct run *rn, const struct scenario *s, struct layer_di
 		       char **ret_tree)
 {
 	lt_sh(rn->dir, "rm -rf upper work merged && mkdir upper work merged");
-	char *merged = xasprintf("%s/merged", rn->dir), *upper = xasprintf("%s/upper", rn->dir),
-	     *out = xasprintf("%s/ovl.tar.gz", rn->dir);
-	char *opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s/work,userxattr,"
+	_cleanup_free_ char *merged = xasprintf("%s/merged", rn->dir),
+			    *upper = xasprintf("%s/upper", rn->dir),
+			    *out = xasprintf("%s/ovl.tar.gz", rn->dir);
+	_cleanup_free_ char *opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s/work,userxattr,"
 			       "metacopy=off",
 			       rn->base, upper, rn->dir);
 	int r = mount("overlay", merged, "overlay", 0, opts);
@@ -123,24 +131,12 @@ static int run_overlay(struct run *rn, const struct scenario *s, struct layer_di
 		r = -1;
 	*ret_tree = lt_dump(merged, false);
 	umount2(merged, MNT_DETACH);
-	int ufd = lt_open_dir(upper), lfd = lt_open_dir(rn->base);
+	_cleanup_close_ int ufd = lt_open_dir(upper), lfd = lt_open_dir(rn->base);
 	struct layer_changes c = {0};
 	struct molt_error *e = NULL;
 	if (r == 0)
 		r = differ_overlay(ufd, lfd, &c, &e);
-	if (r == 0)
-		r = write_layer(ufd, &c, out, d);
-	if (e)
-		printf("# overlay: %s\n", e->msg);
-	molt_error_free(e);
-	layer_changes_done(&c);
-	close(ufd);
-	close(lfd);
-	free(merged);
-	free(upper);
-	free(out);
-	free(opts);
-	return r;
+	return write_diff(r, ufd, &c, out, d, e, "overlay");
 }
 
 /* Applies the layer onto a fresh copy of the base; returns the resulting tree's dump. */

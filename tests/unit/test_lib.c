@@ -131,6 +131,28 @@ static void test_files(void)
 	molt_error_free(err);
 }
 
+/* A pipe read to its end: what fits the bound, and -EFBIG one byte past it. */
+static void test_read_fd_bounded(void)
+{
+	for (size_t max = 5; max >= 4; max--) {
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0 || write(p[1], "hello", 5) != 5) {
+			tap_ok(0, "pipe");
+			return;
+		}
+		close(p[1]);
+		_cleanup_free_ char *data = NULL;
+		size_t len = 0;
+		int r = read_fd_bounded(p[0], max, &data, &len);
+		close(p[0]);
+		if (max == 5)
+			tap_ok(r == 0 && len == 5 && !strcmp(data, "hello"),
+			       "read_fd_bounded reads a pipe to its end");
+		else
+			tap_ok(r == -EFBIG && !data, "read_fd_bounded: -EFBIG past the bound");
+	}
+}
+
 /* A tree 3,000 deep removed with 64 descriptors; parking refuses a moved directory. */
 static void test_deep(void)
 {
@@ -192,6 +214,7 @@ int main(void)
 	test_error_codec();
 	test_strings();
 	test_files();
+	test_read_fd_bounded();
 	test_deep();
 	char z[100] = {0};
 	bool zero = mem_is_zero(z, sizeof(z)) && mem_is_zero(z, 0);

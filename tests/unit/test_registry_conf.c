@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "../../layers/registry_int.h"
+#include "put_test.h"
 #include "tap.h"
 
 static char base[] = "/tmp/molt-test-regconf-XXXXXX";
@@ -16,14 +17,7 @@ static int n_file;
 
 static void put(const char *path, const char *content)
 {
-	_cleanup_free_ char *dir = xstrdup(path);
-	*strrchr(dir, '/') = '\0';
-	mkdir_p(dir, 0755, NULL);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd >= 0) {
-		(void)!write(fd, content, strlen(content));
-		close(fd);
-	}
+	put_file(path, content, 0644, 0755);
 }
 
 /* A new file under base with this content; returns its path. */

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "../../layers/registry_int.h"
+#include "put_test.h"
 #include "tap.h"
 
 static char base[] = "/tmp/molt-test-regcred-XXXXXX";
@@ -25,15 +26,7 @@ static char *home, *bin, *log_path;
 
 static void put(const char *path, const char *content, mode_t mode)
 {
-	_cleanup_free_ char *dir = xstrdup(path);
-	*strrchr(dir, '/') = '\0';
-	mkdir_p(dir, 0700, NULL);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd >= 0) {
-		(void)!write(fd, content, strlen(content));
-		fchmod(fd, mode);
-		close(fd);
-	}
+	put_file(path, content, mode, 0700);
 }
 
 static char *slurp(const char *path)

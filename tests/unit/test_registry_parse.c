@@ -3,38 +3,40 @@
 #include "../../layers/registry_http.h"
 #include "tap.h"
 
+/* A challenge that parses, and what it must hold: realm, service, scope, each checked
+ * (in a TAP line of its own) where it has a name. */
+struct challenge_case {
+	const char *in;
+	enum reg_auth_kind kind;
+	const char *name;
+	const char *want[3], *want_name[3];
+};
+
+static const struct challenge_case challenge_cases[] = {
+	{"Bearer realm=\"https://auth.test/token\",service=\"reg\",scope=\"repository:a/b:pull\"",
+	 REG_AUTH_BEARER, "a bearer challenge parses",
+	 {"https://auth.test/token", "reg", "repository:a/b:pull"}, {"realm", "service", "scope"}},
+	{"Basic realm=\"Registry Realm\"", REG_AUTH_BASIC, "a basic challenge parses",
+	 {"Registry Realm"}, {"basic realm with a space"}},
+	{"Basic realm=\"x\", Bearer realm=\"https://t/\" , service=s", REG_AUTH_BEARER,
+	 "bearer is preferred over basic in one header", {"https://t/", "s"},
+	 {"the bearer's realm is taken", "an unquoted token value"}},
+	{"bearer realm=\"a\\\"b\"", REG_AUTH_BEARER, "scheme is case-insensitive", {"a\"b"},
+	 {"quoted-pair unescaped"}},
+};
+
 static void challenges(void)
 {
 	struct reg_challenge c = {0};
-	tap_ok(reg_challenge_parse("Bearer realm=\"https://auth.test/token\",service=\"reg\","
-				   "scope=\"repository:a/b:pull\"",
-				   &c) == 0 &&
-		       c.kind == REG_AUTH_BEARER,
-	       "a bearer challenge parses");
-	tap_str_eq(c.realm, "https://auth.test/token", "realm");
-	tap_str_eq(c.service, "reg", "service");
-	tap_str_eq(c.scope, "repository:a/b:pull", "scope");
-	reg_challenge_done(&c);
-
-	tap_ok(reg_challenge_parse("Basic realm=\"Registry Realm\"", &c) == 0 &&
-		       c.kind == REG_AUTH_BASIC,
-	       "a basic challenge parses");
-	tap_str_eq(c.realm, "Registry Realm", "basic realm with a space");
-	reg_challenge_done(&c);
-
-	tap_ok(reg_challenge_parse("Basic realm=\"x\", Bearer realm=\"https://t/\" , "
-				   "service=s",
-				   &c) == 0 &&
-		       c.kind == REG_AUTH_BEARER,
-	       "bearer is preferred over basic in one header");
-	tap_str_eq(c.realm, "https://t/", "the bearer's realm is taken");
-	tap_str_eq(c.service, "s", "an unquoted token value");
-	reg_challenge_done(&c);
-
-	tap_ok(reg_challenge_parse("bearer realm=\"a\\\"b\"", &c) == 0, "scheme is "
-									"case-insensitive");
-	tap_str_eq(c.realm, "a\"b", "quoted-pair unescaped");
-	reg_challenge_done(&c);
+	for (size_t i = 0; i < ARRAY_SIZE(challenge_cases); i++) {
+		const struct challenge_case *t = &challenge_cases[i];
+		tap_ok(reg_challenge_parse(t->in, &c) == 0 && c.kind == t->kind, "%s", t->name);
+		const char *got[3] = {c.realm, c.service, c.scope};
+		for (size_t k = 0; k < 3; k++)
+			if (t->want_name[k])
+				tap_str_eq(got[k], t->want[k], t->want_name[k]);
+		reg_challenge_done(&c);
+	}
 
 	tap_ok(reg_challenge_parse("Negotiate abc==", &c) < 0 && c.kind == REG_AUTH_NONE,
 	       "an unknown scheme is refused");

@@ -142,6 +142,50 @@ static int run(const char **kinds, const struct sched_stage *st, size_t n, unsig
 	return r;
 }
 
+/* Runs the stages, which must all succeed, and checks stage `at`'s result against
+ * `want` (in the same TAP line when there is no `res_name`). */
+static void run_ok(const char **kinds, const struct sched_stage *st, size_t n, unsigned jobs,
+		   size_t at, const char *want, const char *name, const char *res_name)
+{
+	struct molt_error *err = NULL;
+	char **res = NULL;
+	int r = run(kinds, st, n, jobs, &res, &err);
+	const char *got = r == 0 && want ? res[at] : NULL;
+	if (res_name) {
+		tap_ok(r == 0, "%s", name);
+		tap_str_eq(got, want, res_name);
+	} else {
+		tap_ok(r == 0 && (!want || (got && !strcmp(got, want))), "%s", name);
+	}
+	if (err)
+		tap_diag("%s", err->msg);
+	strv_free(res);
+	molt_error_free(err);
+}
+
+/* Runs the stages, of which stage 0 fails: its error must be the one returned (with the
+ * step's output tail when `tail_name` is set), and the process that wrote `pidname` must
+ * be gone (killed and reaped) afterwards. */
+static void run_fails(const char **kinds, const struct sched_stage *st, size_t n,
+		      const char *name, const char *tail_name, const char *pidname,
+		      const char *gone_name)
+{
+	struct molt_error *err = NULL, *e2 = NULL;
+	char **res = NULL;
+	int r = run(kinds, st, n, 2, &res, &err);
+	tap_ok(r < 0 && err && !strcmp(err->msg, "stage 0: RUN failed"), "%s", name);
+	if (tail_name)
+		tap_ok(err && err->detail && !strcmp(err->detail, "last lines"), "%s", tail_name);
+	_cleanup_free_ char *pidfile = xasprintf("%s/%s", dir, pidname);
+	_cleanup_free_ char *pid = NULL;
+	bool gone = read_file(pidfile, 64, &pid, NULL, &e2) == 0 && kill(atoi(pid), 0) < 0 &&
+		    errno == ESRCH;
+	tap_ok(gone, "%s", gone_name);
+	molt_error_free(e2);
+	molt_error_free(err);
+	strv_free(res);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/molt-sched-XXXXXX");
@@ -149,107 +193,54 @@ int main(void)
 		return 1;
 	static const unsigned d01[] = {0, 1};
 	struct sched_stage st[3] = {{NULL, 0}, {NULL, 0}, {d01, 2}};
-	struct molt_error *err = NULL;
-	char **res = NULL;
 
 	const char *ok[] = {"meet0", "meet1", "deps"};
-	int r = run(ok, st, 3, 2, &res, &err);
-	tap_ok(r == 0, "scheduler: independent stages run at the same time with --jobs 2");
-	tap_str_eq(r == 0 ? res[2] : NULL, "after[r0,r1]",
-		   "scheduler: a stage sees the results of the stages it depends on");
-	if (err)
-		tap_diag("%s", err->msg);
-	strv_free(res);
-	res = NULL;
-	molt_error_free(err);
-	err = NULL;
-
+	run_ok(ok, st, 3, 2, 2, "after[r0,r1]",
+	       "scheduler: independent stages run at the same time with --jobs 2",
+	       "scheduler: a stage sees the results of the stages it depends on");
 	const char *one[] = {"alone", "alone", "alone"};
-	r = run(one, st, 3, 1, &res, &err);
-	tap_ok(r == 0, "scheduler: --jobs 1 runs one stage at a time");
-	strv_free(res);
-	res = NULL;
-	molt_error_free(err);
-	err = NULL;
+	run_ok(one, st, 3, 1, 0, NULL, "scheduler: --jobs 1 runs one stage at a time", NULL);
 
 	const char *bad[] = {"fail", "slow", "deps"};
-	r = run(bad, st, 3, 2, &res, &err);
-	tap_ok(r < 0 && err && !strcmp(err->msg, "stage 0: RUN failed"),
-	       "scheduler: a failing stage's error reaches the main process");
-	tap_ok(err && err->detail && !strcmp(err->detail, "last lines"),
-	       "scheduler: the failing step's output tail travels with the error");
+	run_fails(bad, st, 3, "scheduler: a failing stage's error reaches the main process",
+		  "scheduler: the failing step's output tail travels with the error", "slow.pid",
+		  "scheduler: a failure kills and reaps the other running stages");
 	_cleanup_free_ char *pidfile = xasprintf("%s/slow.pid", dir);
-	_cleanup_free_ char *pid = NULL;
-	struct molt_error *e2 = NULL;
-	bool gone = read_file(pidfile, 64, &pid, NULL, &e2) == 0 && kill(atoi(pid), 0) < 0 &&
-		    errno == ESRCH;
-	tap_ok(gone, "scheduler: a failure kills and reaps the other running stages");
-	molt_error_free(e2);
-	molt_error_free(err);
-	err = NULL;
 	unlink(pidfile);
 
 	/* Overlap: stage 2 has no start dependency; 0 and 1 end only once it started. */
 	struct sched_stage free3[3] = {{NULL, 0}, {NULL, 0}, {NULL, 0}};
 	const char *overlap[] = {"gate", "gate", "late"};
-	r = run(overlap, free3, 3, 3, &res, &err);
-	tap_ok(r == 0, "scheduler: a stage starts before the stages it reads finished");
-	tap_str_eq(r == 0 ? res[2] : NULL, "after[r0,r1]",
-		   "scheduler: sched_await hands over the results of the stages waited for");
-	if (err)
-		tap_diag("%s", err->msg);
-	strv_free(res);
-	res = NULL;
-	molt_error_free(err);
-	err = NULL;
+	run_ok(overlap, free3, 3, 3, 2, "after[r0,r1]",
+	       "scheduler: a stage starts before the stages it reads finished",
+	       "scheduler: sched_await hands over the results of the stages waited for");
 
 	/* A waiting stage gives its job slot away: with --jobs 2, stage 0 ends only once
 	 * stage 2 ran, which needs the slot stage 1 holds until it waits for stage 0. */
 	const char *slot[] = {"meetlate", "await0", "meet-late"};
-	r = run(slot, free3, 3, 2, &res, &err);
-	tap_ok(r == 0, "scheduler: a waiting stage holds no job slot");
-	tap_str_eq(r == 0 ? res[1] : NULL, "saw[r0]", "scheduler: the waiter gets the result");
-	if (err)
-		tap_diag("%s", err->msg);
-	strv_free(res);
-	res = NULL;
-	molt_error_free(err);
-	err = NULL;
+	run_ok(slot, free3, 3, 2, 1, "saw[r0]", "scheduler: a waiting stage holds no job slot",
+	       "scheduler: the waiter gets the result");
 
 	/* --jobs 1: in plan order, one at a time, so nothing ever waits. */
 	const char *seq[] = {"alone", "alone", "deps"};
-	r = run(seq, free3, 3, 1, &res, &err);
-	tap_ok(r == 0 && !strcmp(res[2], "after[r0,r1]"),
-	       "scheduler: --jobs 1 runs the stages in plan order, one at a time");
-	if (err)
-		tap_diag("%s", err->msg);
-	strv_free(res);
-	res = NULL;
-	molt_error_free(err);
-	err = NULL;
+	run_ok(seq, free3, 3, 1, 2, "after[r0,r1]",
+	       "scheduler: --jobs 1 runs the stages in plan order, one at a time", NULL);
 
 	/* A failure ends a stage that is waiting for it. */
 	const char *failwait[] = {"fail", "await0"};
-	_cleanup_free_ char *slowpid = xasprintf("%s/slow.pid", dir);
 	put_marker("slow.pid", 0); /* lets "fail" fail at once */
-	r = run(failwait, free3, 2, 2, &res, &err);
-	tap_ok(r < 0 && err && !strcmp(err->msg, "stage 0: RUN failed"),
-	       "scheduler: the failing stage's error, not the waiter's, is returned");
-	_cleanup_free_ char *wfile = xasprintf("%s/waiter.pid", dir);
-	_cleanup_free_ char *wpid = NULL;
-	gone = read_file(wfile, 64, &wpid, NULL, &e2) == 0 && kill(atoi(wpid), 0) < 0 &&
-	       errno == ESRCH;
-	tap_ok(gone, "scheduler: a stage waiting for a failed one is killed and reaped");
-	molt_error_free(e2);
-	e2 = NULL;
-	molt_error_free(err);
-	err = NULL;
+	run_fails(failwait, free3, 2,
+		  "scheduler: the failing stage's error, not the waiter's, is returned", NULL,
+		  "waiter.pid", "scheduler: a stage waiting for a failed one is killed and reaped");
 
 	/* Asking for a later stage (a cycle) is refused, not waited on forever. */
 	const char *later[] = {"later", "ok"};
-	r = run(later, free3, 2, 2, &res, &err);
+	struct molt_error *err = NULL;
+	char **res = NULL;
+	int r = run(later, free3, 2, 2, &res, &err);
 	tap_ok(r < 0 && err && strstr(err->msg, "not earlier"),
 	       "scheduler: a stage cannot wait for a later one");
+	strv_free(res);
 	molt_error_free(err);
 	rm_rf(dir, NULL);
 	return tap_done();

@@ -5,20 +5,8 @@
 #include <sys/wait.h>
 
 #include "../../layers/layers.h"
+#include "store_test.h"
 #include "tap.h"
-
-static char *root;
-
-static struct layer_store *open_store(void)
-{
-	struct layer_store *s = NULL;
-	struct molt_error *e = NULL;
-	if (layer_store_open(root, &s, &e) < 0) {
-		molt_error_print(e);
-		exit(1);
-	}
-	return s;
-}
 
 static bool exists(const char *rel)
 {

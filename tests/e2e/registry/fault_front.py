@@ -42,7 +42,9 @@ import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+import serve
 
 BLOB_RE = re.compile(r"^/v2/.+/blobs/(sha256:[0-9a-f]{64})$")
 MANIFEST_RE = re.compile(r"^/v2/.+/manifests/[^/]+$")
@@ -268,20 +270,14 @@ def main():
     p.add_argument("--log", default=os.devnull)
     p.add_argument("--lifetime", type=float, default=600)
     args = p.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = serve.start(Handler)
     server.backend = urllib.parse.urlsplit(args.backend)
     server.faults = Faults(args.fault)
     server.log_path = args.log
     server.log_lock = threading.Lock()
     server.lifetime = args.lifetime
     server.port = server.server_address[1]
-    threading.Timer(args.lifetime, lambda: os._exit(0)).start()
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(f"{server.port}\n")
-    os.rename(tmp, args.port_file)
-    server.serve_forever()
+    serve.forever(server, args.lifetime, args.port_file)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,15 @@ password) and exits by itself after --lifetime seconds.
 import argparse
 import base64
 import json
-import os
 import secrets
 import subprocess
 import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+import serve
 
 
 def b64url(data):
@@ -183,16 +184,10 @@ def main():
     p.add_argument("--log")
     p.add_argument("--lifetime", type=float, default=600)
     args = p.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = serve.start(Handler)
     server.tokens = Tokens(args)
     server.log_path = args.log
-    threading.Timer(args.lifetime, lambda: os._exit(0)).start()
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(f"{server.server_address[1]}\n")
-    os.rename(tmp, args.port_file)
-    server.serve_forever()
+    serve.forever(server, args.lifetime, args.port_file)
 
 
 if __name__ == "__main__":
