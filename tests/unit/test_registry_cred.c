@@ -117,6 +117,16 @@ static int lookup(const char *host, struct registry_cred *c, struct molt_error *
 	return registry_cred_lookup(host, c, err);
 }
 
+/* user_is: HOST's credentials name USER (one assertion, NAME), freed again. */
+static void user_is(const char *host, const char *user, const char *name)
+{
+	struct registry_cred c;
+	_cleanup_error_ struct molt_error *err = NULL;
+	int r = lookup(host, &c, &err);
+	tap_ok(r == 0 && c.username && strcmp(c.username, user) == 0, "%s", name);
+	registry_cred_done(&c);
+}
+
 static void test_files(void)
 {
 	reset_env();
@@ -137,10 +147,7 @@ static void test_files(void)
 		       strcmp(c.secret, "dp") == 0 && !c.identity_token,
 	       "docker config.json: a 'https://HOST/v1/' key matches HOST");
 	registry_cred_done(&c);
-	r = lookup("docker.io", &c, &err);
-	tap_ok(r == 0 && c.username && strcmp(c.username, "hub") == 0,
-	       "docker.io matches docker's 'https://index.docker.io/v1/' key");
-	registry_cred_done(&c);
+	user_is("docker.io", "hub", "docker.io matches docker's 'https://index.docker.io/v1/' key");
 
 	put(user_file, "{\"auths\":{\"a.example\":{\"auth\":\"" SECRET_B64 "\"}}}", 0600);
 	r = lookup("a.example", &c, &err);
@@ -148,10 +155,8 @@ static void test_files(void)
 		       strcmp(c.secret, SECRET) == 0,
 	       "~/.config/containers/auth.json comes before docker's config");
 	registry_cred_done(&c);
-	r = lookup("b.example", &c, &err);
-	tap_ok(r == 0 && c.username && strcmp(c.username, "docker") == 0,
-	       "a host missing from the first file is looked up in the next");
-	registry_cred_done(&c);
+	user_is("b.example", "docker",
+		"a host missing from the first file is looked up in the next");
 
 	_cleanup_free_ char *run = xasprintf("%s/run", base);
 	mkdir(run, 0700);
@@ -169,10 +174,7 @@ static void test_files(void)
 	_cleanup_free_ char *env_file = xasprintf("%s/env-auth.json", base);
 	put(env_file, "{\"auths\":{\"c.example\":{\"auth\":\"ZW52OmVw\"}}}", 0600);
 	setenv("REGISTRY_AUTH_FILE", env_file, 1);
-	r = lookup("c.example", &c, &err);
-	tap_ok(r == 0 && c.username && strcmp(c.username, "env") == 0,
-	       "REGISTRY_AUTH_FILE is read");
-	registry_cred_done(&c);
+	user_is("c.example", "env", "REGISTRY_AUTH_FILE is read");
 	r = lookup("a.example", &c, &err);
 	tap_ok(r == 0 && !c.username, "REGISTRY_AUTH_FILE set: no other file is read");
 	registry_cred_done(&c);
@@ -182,10 +184,7 @@ static void test_files(void)
 	put(dfile, "{\"auths\":{\"d.example\":{\"auth\":\"ZGM6ZGM=\"}}}", 0600);
 	unsetenv("REGISTRY_AUTH_FILE");
 	setenv("DOCKER_CONFIG", dcfg, 1);
-	r = lookup("d.example", &c, &err);
-	tap_ok(r == 0 && c.username && strcmp(c.username, "dc") == 0,
-	       "DOCKER_CONFIG names docker's config directory");
-	registry_cred_done(&c);
+	user_is("d.example", "dc", "DOCKER_CONFIG names docker's config directory");
 }
 
 static void test_malformed_files(void)
@@ -269,15 +268,11 @@ static void test_helpers(void)
 	       "a helper's '<token>' user name marks an identity token");
 	registry_cred_done(&c);
 
-	r = lookup("nf.example", &c, &err);
-	tap_ok(r == 0 && c.username && strcmp(c.username, "fb") == 0,
-	       "'credentials not found' from a helper: the file's auths are read next");
-	registry_cred_done(&c);
+	user_is("nf.example", "fb",
+		"'credentials not found' from a helper: the file's auths are read next");
 
-	r = lookup("noread.example", &c, &err);
-	tap_ok(r == 0 && c.username && strcmp(c.username, "u") == 0,
-	       "a helper that never reads its stdin does not kill molt with SIGPIPE");
-	registry_cred_done(&c);
+	user_is("noread.example", "u",
+		"a helper that never reads its stdin does not kill molt with SIGPIPE");
 
 	registry_credhelper_set_limits(700, 64 * 1024);
 	struct timespec t0, t1;
@@ -317,13 +312,8 @@ static void test_helpers(void)
 
 	/* credsStore for every host without a credHelpers entry. */
 	put(docker_file, "{\"credsStore\":\"test\",\"auths\":{\"h.example:5000\":{}}}", 0600);
-	r = lookup("h.example:5000", &c, &err);
-	tap_ok(r == 0 && c.username && strcmp(c.username, "helperuser") == 0, "credsStore is used");
-	registry_cred_done(&c);
-	r = lookup("docker.io", &c, &err);
-	tap_ok(r == 0 && c.username && strcmp(c.username, "hub") == 0,
-	       "docker.io is asked of a helper as docker's v1 URL");
-	registry_cred_done(&c);
+	user_is("h.example:5000", "helperuser", "credsStore is used");
+	user_is("docker.io", "hub", "docker.io is asked of a helper as docker's v1 URL");
 	r = lookup("other.example", &c, &err);
 	tap_ok(r == 0 && !c.username, "credsStore without the host: anonymous");
 }
