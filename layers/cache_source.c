@@ -73,15 +73,8 @@ static int get_manifest(struct cache_source *c, char **ret, size_t *ret_len,
 			struct molt_error **err)
 {
 	const char *reference = c->ref.digest ? c->ref.digest : c->ref.tag;
-	_cleanup_free_ char *path =
-		xasprintf("/v2/%s/manifests/%s", reg_session_repo(c->s), reference);
-	struct reg_req q = {.method = "GET",
-			    .path = path,
-			    .accept = ACCEPT_CACHE,
-			    .body_fd = -1,
-			    .max_body = REG_MANIFEST_MAX};
 	struct reg_resp resp = {0};
-	int r = reg_do(c->s, NULL, &q, &resp, err);
+	int r = reg_get_manifest(c->s, reference, ACCEPT_CACHE, &resp, err);
 	if (r == 0 && resp.status != 200)
 		r = reg_status_error(c->s, &resp, "the cache manifest", err);
 	char digest[DIGEST_STR_LEN] = "";

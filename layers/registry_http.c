@@ -456,6 +456,19 @@ int reg_do(struct reg_session *s, struct reg_conn *conn, const struct reg_req *q
 	}
 }
 
+int reg_get_manifest(struct reg_session *s, const char *reference, const char *accept,
+		     struct reg_resp *ret, struct molt_error **err)
+{
+	_cleanup_free_ char *path =
+		xasprintf("/v2/%s/manifests/%s", reg_session_repo(s), reference);
+	struct reg_req q = {.method = "GET",
+			    .path = path,
+			    .accept = accept,
+			    .body_fd = -1,
+			    .max_body = REG_MANIFEST_MAX};
+	return reg_do(s, NULL, &q, ret, err);
+}
+
 /* Printable ASCII of at most n bytes: a registry's words go into our messages. */
 static char *sanitize(const char *s, size_t n)
 {

@@ -96,6 +96,10 @@ void reg_resp_done(struct reg_resp *r);
  */
 int reg_do(struct reg_session *s, struct reg_conn *c, const struct reg_req *q, struct reg_resp *ret,
 	   struct molt_error **err);
+/* reg_do of GET /v2/REPO/manifests/REFERENCE asking for ACCEPT, the body bounded by
+ * REG_MANIFEST_MAX: what a pull and a cache import fetch first. */
+int reg_get_manifest(struct reg_session *s, const char *reference, const char *accept,
+		     struct reg_resp *ret, struct molt_error **err);
 /*
  * The error for an unexpected status: "registry 'HOST': WHAT: 404 Not Found (MANIFEST_
  * UNKNOWN: manifest unknown)", with the registry's own error code and message when its

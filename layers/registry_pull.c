@@ -53,15 +53,8 @@ static char *body_media_type(const char *data, size_t len, const char *content_t
 static int get_manifest(struct reg_session *s, const char *reference, const char *want,
 			const char *name, struct manifest_body *ret, struct molt_error **err)
 {
-	_cleanup_free_ char *path =
-		xasprintf("/v2/%s/manifests/%s", reg_session_repo(s), reference);
-	struct reg_req q = {.method = "GET",
-			    .path = path,
-			    .accept = ACCEPT_MANIFESTS,
-			    .body_fd = -1,
-			    .max_body = REG_MANIFEST_MAX};
 	struct reg_resp r = {0};
-	int rc = reg_do(s, NULL, &q, &r, err);
+	int rc = reg_get_manifest(s, reference, ACCEPT_MANIFESTS, &r, err);
 	if (rc < 0)
 		return molt_error_wrap(err, "pull '%s': manifest", name);
 	_cleanup_free_ char *what = xasprintf("manifest '%s'", reference);
