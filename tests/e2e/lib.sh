@@ -90,6 +90,8 @@ build() {
 	local c=$1; shift
 	"$MOLT" build --progress plain "$@" "$c" >"$WORK/build.out" 2>"$WORK/build.log"
 }
+# build_failed NAME [N]: NAME fails, with the last N (20) lines of $WORK/build.log.
+build_failed() { not_ok "$1"; diag "$(tail -n "${2:-20}" "$WORK/build.log")"; }
 
 # build_fails CTX STATUS NAME RE RE_NAME: a build that must exit STATUS (TAP line NAME)
 # with its log matching RE (TAP line RE_NAME).

@@ -23,7 +23,7 @@ if build "$site" -t static-site:latest -o "type=local,dest=$WORK/site"; then
 	is "$missing" 0 "multi-stage result keeps every file of the base"
 	like "$(cat "$WORK/site/www/index.html")" "molt static site" "the builder stage's RUN output reached the final image"
 else
-	not_ok "examples/static-site builds"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "examples/static-site builds"
 fi
 
 # 2. The example serves its pages with `molt run --network host`.
@@ -84,7 +84,7 @@ if build "$c" -t meta; then
 		"metadata instructions are empty_layer history entries"
 	like "$(jq -r '.history[].created_by' <<<"$cfg")" "ENV A=1 B=two words" "history records created_by"
 else
-	not_ok "metadata Dockerfile builds"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "metadata Dockerfile builds"
 fi
 
 # 4. ENTRYPOINT resets an inherited CMD; ONBUILD triggers run in the child build.
@@ -99,7 +99,7 @@ if build "$c" -t child; then
 	is "$(jq -c '.config.OnBuild' <<<"$cfg")" "null" "ONBUILD triggers are not inherited further"
 	like "$(cat "$WORK/build.log")" "triggered" "the base image's ONBUILD trigger ran after FROM"
 else
-	not_ok "child of an ONBUILD image builds"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "child of an ONBUILD image builds"
 fi
 
 # 5. RUN: shell form, exec form, ENV and build args, heredocs, USER, output prefix.
@@ -140,7 +140,7 @@ if build "$c" -t run --build-arg GREETING=hello -o "type=local,dest=$WORK/run"; 
 		"a RUN that changes nothing adds no layer"
 	unlike "$(jq -c '.config.Env' <<<"$cfg")" "GREETING" "build args are not stored in Env"
 else
-	not_ok "RUN Dockerfile builds"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "RUN Dockerfile builds"
 fi
 
 # 6. A failing RUN: exit 1, the step, the command, its status and its last lines.
@@ -197,7 +197,7 @@ if build "$c" -t copy -o "type=local,dest=$WORK/copy" -o "type=tar,dest=$WORK/co
 	is "$(cat "$WORK/copy/rel/a.txt")" "A" "COPY to . is relative to WORKDIR"
 	is "$(cat "$WORK/copy/heredoc.txt")" "written by a heredoc" "COPY <<EOT writes the heredoc"
 else
-	not_ok "COPY Dockerfile builds"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "COPY Dockerfile builds"
 fi
 # Ownership as the image records it: numeric ids in the rootfs tar.
 owner() { tar -tvf "$1" --numeric-owner 2>/dev/null | awk -v p="$2" '$6 == p || $6 == "./"p {print $2}'; }
@@ -227,7 +227,7 @@ if build "$c" -t stages --target final -o "type=local,dest=$WORK/stages" -o "typ
 		"./bin ./bin/busybox ./derived ./file ./made0 ./made0/file " "scratch + COPY --from holds only the copied paths"
 	is "$(owner "$WORK/stages.tar" file)" "123/456" "COPY --from keeps the source ownership"
 else
-	not_ok "multi-stage build"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "multi-stage build"
 fi
 build "$c" --target unused
 is "$?" 1 "--target unused runs the failing stage"
@@ -249,7 +249,7 @@ if build "$c" -t add -o "type=local,dest=$WORK/add"; then
 	[ ! -e "$WORK/add/bin/vi" ] && [ ! -e "$WORK/add/var/www" ] && ok "a deletion in RUN removes the file from the result" \
 		|| not_ok "a deletion in RUN removes the file from the result"
 else
-	not_ok "ADD Dockerfile builds"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "ADD Dockerfile builds"
 fi
 
 # 10. RUN --network=none sees only lo.
@@ -261,7 +261,7 @@ EOF
 if build "$c" -o "type=local,dest=$WORK/net"; then
 	is "$(tr '\n' ' ' <"$WORK/net/ifaces")" "lo " "RUN --network=none has only lo"
 else
-	not_ok "RUN --network=none builds"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "RUN --network=none builds"
 fi
 
 # 11. Outputs and --iidfile.
@@ -276,7 +276,7 @@ if build "$c" -t out --iidfile "$WORK/iid" -o "type=oci,dest=$WORK/oci" -o "type
 	like "$(tar -xOf "$WORK/docker.tar" manifest.json)" "RepoTags" "type=docker writes a docker load tar"
 	like "$(tar -tf "$WORK/rootfs.tar" | tr '\n' ' ')" "(^| )\.?/?out " "type=tar writes the rootfs as one tar"
 else
-	not_ok "outputs build"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "outputs build"
 fi
 # type=oci to a directory goes through the store's own OCI layout writer: the layout
 # appears whole (temp + rename), and a directory that holds something else is refused
@@ -307,7 +307,7 @@ EOF
 if build "$c" -o "type=local,dest=$WORK/addurl"; then
 	is "$(cat "$WORK/addurl/dl/file.txt")" "downloaded" "ADD --checksum downloads a URL into dest/"
 else
-	not_ok "ADD URL builds"; diag "$(tail -n 5 "$WORK/build.log")"
+	build_failed "ADD URL builds" 5
 fi
 c=$(ctx addbad <<EOF
 FROM busybox
@@ -339,7 +339,7 @@ EOF
 if build "$c" --jobs 2 -o "type=local,dest=$WORK/parallel"; then
 	is "$(cat "$WORK/parallel/got")" "hello" "independent stages run in parallel (--jobs 2)"
 else
-	not_ok "parallel stages build"; diag "$(tail -n 5 "$WORK/build.log")"
+	build_failed "parallel stages build" 5
 fi
 
 # 15. Variables: global ARG in FROM, --build-arg, ENV used by later instructions.
@@ -358,7 +358,7 @@ if build "$c" --build-arg BASE=busybox --build-arg VERSION=2.5 -o "type=local,de
 	is "$(cat "$WORK/vars/opt/app/a-2.5.txt")" "A" "ARG/ENV expand in WORKDIR and COPY (global ARG picks the base)"
 	is "$(cat "$WORK/vars/opt/app/version")" "2.5" "RUN runs in WORKDIR with ENV set"
 else
-	not_ok "variables build"; diag "$(tail -n 5 "$WORK/build.log")"
+	build_failed "variables build" 5
 fi
 
 # 16. -f with another name and its own Dockerfile.dockerignore; -f - reads stdin.
@@ -374,12 +374,12 @@ if build "$c" -f "$c/Prod.Dockerfile" -o "type=local,dest=$WORK/named"; then
 	[ -f "$WORK/named/ctx/keep.txt" ] && [ ! -e "$WORK/named/ctx/secret.key" ] \
 		&& ok "-f FILE uses FILE.dockerignore over .dockerignore" || not_ok "-f FILE uses FILE.dockerignore over .dockerignore"
 else
-	not_ok "-f Prod.Dockerfile builds"; diag "$(tail -n 5 "$WORK/build.log")"
+	build_failed "-f Prod.Dockerfile builds" 5
 fi
 if printf 'FROM busybox\nRUN echo stdin > /from-stdin\n' | "$MOLT" build --progress quiet -f - -o "type=local,dest=$WORK/stdin" "$c" >/dev/null 2>"$WORK/build.log"; then
 	is "$(cat "$WORK/stdin/from-stdin")" "stdin" "-f - reads the Dockerfile from stdin"
 else
-	not_ok "-f - builds"; diag "$(tail -n 5 "$WORK/build.log")"
+	build_failed "-f - builds" 5
 fi
 
 # 17. Errors: a missing COPY source, an unknown base image, a syntax error.
@@ -416,7 +416,7 @@ if id=$("$MOLT" build --progress quiet -o "type=local,dest=$WORK/user" "$c" 2>"$
 	is "$(cat "$WORK/user/tmp/uid-nobody")" "65534" "USER nobody runs RUN as 65534"
 	like "$id" "^sha256:[0-9a-f]{64}$" "--progress quiet prints only the image ID"
 else
-	not_ok "USER build"; diag "$(tail -n 5 "$WORK/build.log")"
+	build_failed "USER build" 5
 fi
 
 # 19. RUN --mount: a cache persists across builds and stays out of the image; a
@@ -437,7 +437,7 @@ if build "$c" -o "type=local,dest=$WORK/mnt1" && build "$c" --no-cache -o "type=
 	is "$(tr -d ' ' <"$WORK/mnt1/tmpfs-empty")" "0" "RUN --mount=type=tmpfs starts empty"
 	[ ! -e "$WORK/mnt1/scratch/junk" ] && ok "tmpfs contents are not in the image" || not_ok "tmpfs contents are not in the image"
 else
-	not_ok "RUN --mount builds"; diag "$(tail -n 8 "$WORK/build.log")"
+	build_failed "RUN --mount builds" 8
 fi
 c=$(ctx secret <<'EOF'
 FROM busybox
