@@ -31,7 +31,7 @@ if build "$c" -t basic --iidfile "$WORK/iid1" -o "type=local,dest=$WORK/out1"; t
 	ok "a first build succeeds"
 	is "$(n_cached)" 0 "the first build on an empty cache runs every step"
 else
-	not_ok "a first build succeeds"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "a first build succeeds"
 fi
 if build "$c" -t basic --iidfile "$WORK/iid2" -o "type=local,dest=$WORK/out2"; then
 	is "$(statuses 'COPY a.txt' 'RUN cat /proc' 'WORKDIR' 'COPY b.txt' 'RUN cat /b.txt')" \
@@ -42,7 +42,7 @@ if build "$c" -t basic --iidfile "$WORK/iid2" -o "type=local,dest=$WORK/out2"; t
 	[ -d "$WORK/out2/work/dir" ] && ok "a cached WORKDIR keeps its directory" || not_ok "a cached WORKDIR keeps its directory"
 	like "$(grep -A1 'RUN cat /proc' "$WORK/build.log" | tail -n 1)" "^#[0-9]+ CACHED$" "plain progress prints '#N CACHED' like BuildKit"
 else
-	not_ok "a second build succeeds"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "a second build succeeds"
 fi
 
 # 2. A changed context file invalidates the COPY that reads it and what follows,
@@ -55,7 +55,7 @@ if build "$c" --iidfile "$WORK/iid3" -o "type=local,dest=$WORK/out3"; then
 	is "$(cat "$WORK/out3/b-copy")" "B2" "the RUN after the change sees the new file"
 	[ "$(cat "$WORK/iid3")" != "$(cat "$WORK/iid1")" ] && ok "a changed build gives another image ID" || not_ok "a changed build gives another image ID"
 else
-	not_ok "a build after a change succeeds"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "a build after a change succeeds"
 fi
 # Only the content counts: a new mtime is no change (BuildKit's content checksum).
 touch -d '2001-01-01' "$c/a.txt"
@@ -93,7 +93,7 @@ if build "$c" -o "type=local,dest=$WORK/ign"; then
 	is "$(statuses 'COPY . /ctx/' 'RUN ls')" "CACHED CACHED" "editing ignored files (.dockerignore) invalidates nothing"
 	[ ! -e "$WORK/ign/ctx/ignored.txt" ] && ok "the ignored file is still not copied" || not_ok "the ignored file is still not copied"
 else
-	not_ok "the .dockerignore build succeeds"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "the .dockerignore build succeeds"
 fi
 echo keep2 >"$c/keep.txt"
 build "$c"
@@ -117,7 +117,7 @@ if build "$c" --build-arg V=2 -o "type=local,dest=$WORK/arg2"; then
 	is "$(cat "$WORK/arg2/v")" "v=2" "the RUN saw the new value"
 	is "$(cat "$WORK/arg2/early")" "$(cat "$WORK/arg1/early")" "the RUN before the ARG kept its result"
 else
-	not_ok "the build-arg build succeeds"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "the build-arg build succeeds"
 fi
 build "$c" --build-arg V=1 -o "type=local,dest=$WORK/arg3" >/dev/null 2>&1
 is "$(status 'RUN echo')" "CACHED" "going back to the first value finds the first build's step"
@@ -151,7 +151,7 @@ if build "$c" -o "type=local,dest=$WORK/ms2"; then
 	is "$(cat "$WORK/ms2/app/built")" "$(cat "$WORK/ms1/app/built")" "the builder's output is the cached one"
 	is "$(cat "$WORK/ms2/app/final.txt")" "two" "the final stage has the new file"
 else
-	not_ok "the multi-stage rebuild succeeds"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "the multi-stage rebuild succeeds"
 fi
 
 # 7. A cache entry whose blob is gone is a miss; the build still works and the
@@ -173,7 +173,7 @@ if [ -n "$victim" ] && (cd "$MOLT_ROOT/blobs/sha256" && rm -f $victims); then
 		build "$c"
 		is "$(status 'RUN cat /b.txt')" "CACHED" "the step that ran again replaced the entry: the next build hits"
 	else
-		not_ok "a build whose cached blob was deleted succeeds"; diag "$(tail -n 20 "$WORK/build.log")"
+		build_failed "a build whose cached blob was deleted succeeds"
 	fi
 else
 	not_ok "find the cache entry of a RUN step in the store"
@@ -216,14 +216,14 @@ if build "$c" -o "type=local,dest=$WORK/au2"; then
 	is "$(statuses 'ADD http' 'RUN cat /dl')" "CACHED CACHED" "ADD URL without --checksum: an unchanged download is CACHED (BuildKit)"
 	is "$(cat "$WORK/au2/u")" "$(cat "$WORK/au1/u")" "the RUN after an unchanged download did not run again"
 else
-	not_ok "ADD URL rebuild succeeds"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "ADD URL rebuild succeeds"
 fi
 echo v2 >"$WORK/www/f.txt"; touch -d '2030-01-01' "$WORK/www/f.txt"
 if build "$c" -o "type=local,dest=$WORK/au3"; then
 	is "$(statuses 'ADD http' 'RUN cat /dl')" "DONE DONE" "ADD URL without --checksum: changed content at the URL invalidates the ADD"
 	is "$(cat "$WORK/au3/seen")" "v2" "the new content was added"
 else
-	not_ok "ADD URL build after a change succeeds"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "ADD URL build after a change succeeds"
 fi
 sum=$(sha256sum "$WORK/www/f.txt" | cut -d' ' -f1)
 c=$(ctx addsum <<EOF
@@ -237,7 +237,7 @@ if build "$c" -o "type=local,dest=$WORK/as"; then
 	is "$(status 'ADD --checksum')" "CACHED" "ADD --checksum: a hit needs no download (the server is gone)"
 	is "$(cat "$WORK/as/dl/f.txt")" "v2" "the cached layer holds the file"
 else
-	not_ok "ADD --checksum rebuild without the server succeeds"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "ADD --checksum rebuild without the server succeeds"
 fi
 
 # 10. prune keeps what the cache references; prune --all drops the cache too.
@@ -250,7 +250,7 @@ if build "$c" -o "type=local,dest=$WORK/pruned"; then
 		"after rmi + prune the cache still holds its layers"
 	is "$(cat "$WORK/pruned/b-copy")" "B2" "the pruned store still builds the same tree"
 else
-	not_ok "a build after prune succeeds"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "a build after prune succeeds"
 fi
 "$MOLT" prune --all >/dev/null 2>&1
 "$MOLT" load -i "$FIXTURES/busybox/oci" >/dev/null 2>&1

@@ -44,7 +44,7 @@ if build "$c" --no-cache --jobs 4 -o "type=local,dest=$WORK/overlap"; then
 	n=$(grep -cE '^#[0-9]+ \[stage-2 3/5\] COPY --from=a' "$WORK/build.log")
 	is "$n" 2 "the waiting step is shown again under its number when it starts"
 else
-	not_ok "the overlapping build"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "the overlapping build"
 fi
 
 # 2. --jobs 1: the sequential build, stage by stage in Dockerfile order, no waits.
@@ -56,7 +56,7 @@ if build "$c" --no-cache --jobs 1 -o "type=local,dest=$WORK/seq"; then
 		not_ok "--jobs 1 runs stage a, then b, then the final stage"
 	unlike "$(cat "$WORK/build.log")" "waiting for" "--jobs 1: no step waits"
 else
-	not_ok "the sequential build"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "the sequential build"
 fi
 
 # 3. FROM stage starts after the whole stage; RUN --mount from= waits for its stage.
@@ -79,7 +79,7 @@ if build "$c" --jobs 4 -o "type=local,dest=$WORK/from"; then
 	like "$(cat "$WORK/build.log")" "RUN --mount=from=src.* waiting for stage src" \
 		"the RUN --mount from=src step waited for stage src"
 else
-	not_ok "FROM stage / --mount from= build"; diag "$(tail -n 20 "$WORK/build.log")"
+	build_failed "FROM stage / --mount from= build"
 fi
 
 # 4. The order stages run in never reaches the image: --jobs 1 and --jobs 4 give the
@@ -97,8 +97,8 @@ RUN ls -R /from-a > /listing
 EOF
 )
 export SOURCE_DATE_EPOCH=1700000000
-build "$c" --no-cache --jobs 1 --iidfile "$WORK/iid1" || { not_ok "jobs 1 build"; diag "$(tail -n 5 "$WORK/build.log")"; }
-build "$c" --no-cache --jobs 4 --iidfile "$WORK/iid4" || { not_ok "jobs 4 build"; diag "$(tail -n 5 "$WORK/build.log")"; }
+build "$c" --no-cache --jobs 1 --iidfile "$WORK/iid1" || build_failed "jobs 1 build" 5
+build "$c" --no-cache --jobs 4 --iidfile "$WORK/iid4" || build_failed "jobs 4 build" 5
 is "$(cat "$WORK/iid4" 2>/dev/null)" "$(cat "$WORK/iid1" 2>/dev/null)" \
 	"--jobs 1 and --jobs 4 give the same image ID"
 build "$c" --jobs 4 --iidfile "$WORK/iidc" || not_ok "cached build"
@@ -155,7 +155,7 @@ RUN echo fine > /fine
 EOF
 )
 build "$c2" && ok "the store builds again after the failure" ||
-	{ not_ok "the store builds again after the failure"; diag "$(tail -n 5 "$WORK/build.log")"; }
+	build_failed "the store builds again after the failure" 5
 
 # 7. SIGINT while one stage runs and another waits for it: exit 130 at once, the running
 #    stage's processes gone, nothing left in tmp/.
