@@ -561,6 +561,12 @@ int registry_conf_lookup(const char *host, const char *repo_path, struct registr
 				      "CONTAINERS_REGISTRIES_CONF)",
 				      env);
 	_cleanup_strv_ char **paths = conf_paths();
+	return registry_conf_load_resolve(paths, host, repo_path, ret, err);
+}
+
+int registry_conf_load_resolve(char *const *paths, const char *host, const char *repo_path,
+			       struct registry_host_conf *ret, struct molt_error **err)
+{
 	struct registry_conf *conf = NULL;
 	int r = registry_conf_load(paths, &conf, err);
 	if (r < 0)

@@ -87,6 +87,10 @@ int registry_conf_resolve(const struct registry_conf *conf, const char *host,
 			  const char *repo_path, struct registry_host_conf *ret,
 			  struct molt_error **err);
 void registry_conf_free(struct registry_conf *conf);
+/* registry_conf_load of PATHS, then registry_conf_resolve of host/repo: the lookup
+ * once the files are known. */
+int registry_conf_load_resolve(char *const *paths, const char *host, const char *repo_path,
+			       struct registry_host_conf *ret, struct molt_error **err);
 
 /* $HOME/REL (HOME from the environment, else the password database); NULL when the
  * user has no home. */

@@ -35,13 +35,7 @@ static int resolve(const char *const *texts, const char *host, const char *repo,
 	_cleanup_strv_ char **paths = NULL;
 	for (size_t i = 0; texts[i]; i++)
 		strv_push_take(&paths, conf_file(texts[i]));
-	struct registry_conf *conf = NULL;
-	int r = registry_conf_load(paths, &conf, err);
-	if (r < 0)
-		return r;
-	r = registry_conf_resolve(conf, host, repo, hc, err);
-	registry_conf_free(conf);
-	return r;
+	return registry_conf_load_resolve(paths, host, repo, hc, err);
 }
 
 static void test_no_match(void)
