@@ -15,14 +15,6 @@ static const struct cli_option build_compat_options[] = {
 	{0, NULL, NULL, false, NULL},
 };
 
-static bool in(const char *name, const char *const *set)
-{
-	for (; *set; set++)
-		if (!strcmp(name, *set))
-			return true;
-	return false;
-}
-
 /* A refused flag: what it asked, why molt cannot, what to do (the table's help). */
 static int refuse(const char *name, struct molt_error **err)
 {
@@ -57,9 +49,9 @@ int build_compat_option(const char *name, const char *v, struct molt_error **err
 					      "cpu-quota", "cpu-shares", "cpuset-cpus",
 					      "cpuset-mems", "memory-swap", "security-opt",
 					      "squash", NULL};
-	if (in(name, ignored))
+	if (cli_one_of(name, ignored))
 		return 0;
-	if (in(name, refused))
+	if (cli_one_of(name, refused))
 		return refuse(name, err);
 	if (!strcmp(name, "allow")) {
 		if (strcmp(v, "network.host"))

@@ -63,6 +63,8 @@ void cli_args_done(struct cli_args *a);
  * Parses argv[1..] against opts: --name=V, --name V, -xV, -x V; an option not in the
  * table, a missing value or a value given to a flag is a usage error naming cmd.
  */
+/* Whether v is one of set (NULL-terminated): a flag value among the ones it takes. */
+bool cli_one_of(const char *v, const char *const *set);
 int cli_parse(const char *cmd, const struct cli_option *opts, int argc, char **argv,
 	      const struct cli_parse_fns *fns, void *userdata, struct molt_error **err);
 /* Prints the option list of --help from the same table. */

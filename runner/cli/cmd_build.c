@@ -344,14 +344,6 @@ const struct cli_option cmd_build_options[] = {
 	{0, NULL, NULL, false, NULL},
 };
 
-static bool one_of(const char *v, const char *const *set)
-{
-	for (; *set; set++)
-		if (!strcmp(v, *set))
-			return true;
-	return false;
-}
-
 static int set_tag(struct build_options *o, const char *v, struct molt_error **err)
 {
 	if (!*v)
@@ -376,11 +368,11 @@ static int set_checked(struct build_options *o, const char *opt, const char *v,
 	static const char *const progress[] = {"auto", "plain", "tty", "quiet", "rawjson", NULL};
 	int64_t n;
 	if (!strcmp(opt, "network")) {
-		if (!one_of(v, networks))
+		if (!cli_one_of(v, networks))
 			return cli_usage_error(err, "build", "--network must be host or none, not '%s'", v);
 		o->network = v;
 	} else if (!strcmp(opt, "progress")) {
-		if (!one_of(v, progress))
+		if (!cli_one_of(v, progress))
 			return cli_usage_error(err, "build",
 					       "--progress must be auto, plain, tty, quiet or rawjson, "
 					       "not '%s'", v);

@@ -188,3 +188,11 @@ void cli_args_done(struct cli_args *a)
 	free(a->operands);
 	*a = (struct cli_args){0};
 }
+
+bool cli_one_of(const char *v, const char *const *set)
+{
+	for (; *set; set++)
+		if (!strcmp(v, *set))
+			return true;
+	return false;
+}
