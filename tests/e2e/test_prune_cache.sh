@@ -18,11 +18,7 @@ RUN head -c $((SZ * MIB)) /dev/urandom > /r$1
 EOF
 }
 # status N: how e<N>'s RUN ended in the last build (CACHED or DONE).
-status() {
-	local n
-	n=$(grep -E '^#[0-9]+ \[.*\] RUN ' "$WORK/build.log" | head -n 1 | cut -d' ' -f1)
-	grep -E "^$n (CACHED|DONE)" "$WORK/build.log" | tail -n 1 | awk '{print $2}'
-}
+status() { step_status "$WORK/build.log" "RUN head"; }
 # usage: bytes the store's blobs and unpacked layers take (as du counts them).
 usage() { du -s -B1 "$MOLT_ROOT/blobs" "$MOLT_ROOT/layers" 2>/dev/null | awk '{t += $1} END {print t}'; }
 # entry_key N: the cache key of e<N>'s RUN (from the records --explain-cache reads).
