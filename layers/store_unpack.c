@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "layers_int.h"
 
@@ -162,9 +163,36 @@ int layer_store_unpack(struct layer_store *s, const char *tmp, const char *diges
 		r = unpack_verified(root, fd, verify, digest, diff_id, err);
 	if (r == 0)
 		r = layer_store_unpacked_publish(s, diff_id, dir, err);
+	if (r == 0) /* tests count these: a layer two stages need is unpacked once */
+		molt_debug("store: unpacked layer %s", diff_id);
 	else if (root >= 0)
 		rm_rf(dir, NULL); /* a partial or unverified tree is never published */
 	close(fd);
+	return r;
+}
+
+/*
+ * Two stages of one build (they start at once) or two builds that need the same base
+ * layer: without a lock each unpacked it beside the other — twice the CPU and disk
+ * writes on the critical path of both, then an rm -rf of the loser's tree. With it the
+ * first unpacks, the others wait for its lock and find the tree published. The lock
+ * file (layers/unpack-<hex>.lock, flock'ed: it dies with its process) is unlinked
+ * while held; a process that opened it just before then may unpack a second time,
+ * which is what happened before and is harmless (publish lets the first tree win).
+ */
+static int unpack_one_locked(struct layer_store *s, const char *tmp, const char *digest,
+			     const char *diff_id, struct molt_error **err)
+{
+	if (!digest_is_valid(diff_id)) /* it names a file below */
+		return molt_error_setx(err, EINVAL, "invalid diff ID '%s' in image config", diff_id);
+	_cleanup_free_ char *name = xasprintf("layers/unpack-%s.lock", digest_hex(diff_id));
+	_cleanup_close_ int lfd = -1;
+	int r = store_lock_file(s->rootfd, name, true, true, &lfd, err);
+	if (r < 0)
+		return r;
+	if (!layer_store_unpacked_exists(s, diff_id))
+		r = layer_store_unpack(s, tmp, digest, diff_id, true, err);
+	unlinkat(s->rootfd, name, 0);
 	return r;
 }
 
@@ -179,7 +207,7 @@ int image_ensure_unpacked(struct layer_store *s, const char *tmp, const struct i
 		const char *diff_id = c->diff_ids[i];
 		if (layer_store_unpacked_exists(s, diff_id))
 			continue;
-		int r = layer_store_unpack(s, tmp, layers[i].digest, diff_id, true, err);
+		int r = unpack_one_locked(s, tmp, layers[i].digest, diff_id, err);
 		if (r < 0)
 			return r;
 	}

@@ -180,4 +180,38 @@ is "$(pgrep -f "$marker-int" | wc -l)" 0 "SIGINT: no process of the running stag
 pgrep -f "$marker-int" | xargs -r kill -9 2>/dev/null
 is "$(ls -A "$MOLT_ROOT/tmp" 2>/dev/null | wc -l)" 0 "SIGINT: the store's tmp/ is empty"
 
+# 8. Two stages FROM one base on a fresh store unpack it once (layers/store_unpack.c): the
+#    stage that takes the layer's unpack lock unpacks it, the other waits for the lock and
+#    finds the tree published. The lock is held here first, as another build would hold
+#    it: while it is held no stage unpacks the layer; once it is released the build
+#    unpacks it and ends, and no lock file is left.
+r8=$WORK/store-unpack
+MOLT_ROOT=$r8 "$MOLT" load -i "$FIXTURES/busybox/oci" >/dev/null 2>&1
+did=$(MOLT_ROOT=$r8 "$MOLT" inspect busybox | awk '/"Layers"/ { getline; gsub(/[ ",]/, ""); print; exit }')
+hex=${did#sha256:}
+lock=$r8/layers/unpack-$hex.lock
+c=$(ctx unpack-once <<'EOF'
+FROM busybox AS a
+RUN echo a > /a
+FROM busybox
+RUN echo b > /b
+COPY --from=a /a /a
+EOF
+)
+flock "$lock" sleep 4 &
+holder=$!
+for _ in $(seq 100); do flock -n "$lock" true || break; sleep 0.05; done
+MOLT_ROOT=$r8 "$MOLT" --debug build --progress plain --no-cache --jobs 4 "$c" >/dev/null 2>"$WORK/unpack.log" &
+pid=$!
+sleep 3
+kill -0 "$pid" 2>/dev/null && [ ! -e "$r8/layers/sha256/$hex" ] &&
+	ok "while another process holds the layer's unpack lock, no stage unpacks it" ||
+	not_ok "while another process holds the layer's unpack lock, no stage unpacks it"
+wait "$holder"
+wait "$pid"
+is "$?" 0 "the build ends once the lock is released"
+is "$(grep -c "store: unpacked layer $did" "$WORK/unpack.log")" 1 \
+	"two stages FROM one base: its layer is unpacked once"
+is "$(ls "$r8/layers" | grep -c '\.lock$')" 0 "no unpack lock file is left"
+
 done_testing
