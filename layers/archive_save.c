@@ -18,7 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "layers.h"
+#include "layers_int.h"
 
 /* Where entries go: a tar (a) or, for an OCI layout directory, files under dirfd. */
 struct out {

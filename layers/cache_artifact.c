@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layers.h"
+#include "layers_int.h"
 
 void cache_records_done(struct cache_records *r)
 {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "layers_int.h"
 #include "registry_http.h"
 
 /*

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "layers_int.h"
 #include "registry_http.h"
 
 #define CONFIG_MAX (16u << 20)

@@ -6,7 +6,7 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-#include "layers.h"
+#include "layers_int.h"
 
 struct digester {
 	EVP_MD_CTX *ctx;

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "layers.h"
+#include "layers_int.h"
 
 #define JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
 

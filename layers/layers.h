@@ -99,9 +99,11 @@ int registry_pull(struct layer_store *s, const char *ref, const struct registry_
 int registry_push(struct layer_store *s, const struct image *img, const char *ref,
 		  const struct registry_opts *o, char ret_digest[/* DIGEST_STR_LEN */ 72],
 		  struct molt_error **err);
-/* `molt login`: checks USERNAME/SECRET against HOST's /v2/ (with the token flow). */
-int registry_login_check(const char *host, const char *username, const char *secret,
-			 const struct registry_opts *o, struct molt_error **err);
+/* `molt login`: checks USERNAME/SECRET against HOST's /v2/ (with the token flow), then
+ * stores them where pulls look (registry_int.h). `molt logout`: forgets HOST's. */
+int registry_login(const char *host, const char *username, const char *secret,
+		   const struct registry_opts *o, struct molt_error **err);
+int registry_logout(const char *host, struct molt_error **err);
 
 /* ---------------------------------------------------------------- image JSON (image.c) */
 
@@ -111,10 +113,6 @@ int registry_login_check(const char *host, const char *username, const char *sec
 #define MEDIA_OCI_LAYER "application/vnd.oci.image.layer.v1.tar"
 #define MEDIA_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
 #define MEDIA_OCI_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
-#define MEDIA_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define MEDIA_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MEDIA_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
-#define MEDIA_DOCKER_LAYER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 #define ANNOTATION_REF_NAME "org.opencontainers.image.ref.name"
 #define ANNOTATION_CONTAINERD_NAME "io.containerd.image.name"
@@ -197,8 +195,6 @@ void image_descriptor_done(struct image_descriptor *d);
 void image_descriptor_copy(struct image_descriptor *dst, const struct image_descriptor *src);
 /* The value of an annotation, or NULL. */
 const char *image_descriptor_annotation(const struct image_descriptor *d, const char *key);
-/* The GOARCH name of this machine ("amd64", "arm64", …). */
-const char *image_host_arch(void);
 /* time → "2006-01-02T15:04:05Z"; honours nothing, the caller picks the time. */
 char *image_time_format(int64_t t);
 /* SOURCE_DATE_EPOCH when set and valid, else the current time. */
@@ -223,13 +219,6 @@ struct layer_store;
 int layer_store_open(const char *root, struct layer_store **ret, struct molt_error **err);
 void layer_store_free(struct layer_store *s);
 const char *layer_store_root(const struct layer_store *s);
-/* The store's root directory fd (valid while s is open). */
-int layer_store_rootfd(const struct layer_store *s);
-/*
- * Re-locks this process's hold on gc.lock: exclusive to collect garbage (every other
- * process must have closed the store), shared again after.
- */
-int layer_store_gc_lock(struct layer_store *s, bool exclusive, bool wait, struct molt_error **err);
 /* This process's scratch directory inside the store (same filesystem: rename works). */
 int layer_store_tmpdir(struct layer_store *s, const char **ret_path, struct molt_error **err);
 
@@ -378,14 +367,8 @@ int layer_store_gc(struct layer_store *s, bool wait, size_t *ret_removed,
 /* Removes everything under root (the caller enters the build namespace first). */
 int layer_store_destroy(const char *root, struct molt_error **err);
 
-
 /* ---------------------------------------------------------------- formats in and out */
 
-/* Compression of a layer blob, from its first bytes. */
-enum blob_compression { BLOB_PLAIN, BLOB_GZIP, BLOB_ZSTD };
-enum blob_compression blob_compression_detect(const void *head, size_t n);
-/* The OCI layer media type for a compression. */
-const char *blob_compression_media_type(enum blob_compression c);
 /*
  * Streams the uncompressed content of fd (gzip, bzip2, xz, zstd or plain, detected by
  * libarchive)
@@ -397,9 +380,6 @@ int blob_decompress(int fd, int (*cb)(const void *buf, size_t n, void *userdata)
 /* The name of a compression molt refuses ("lzop", "lrzip", "compress (.Z)", ...) that
  * the first bytes of a file show, or NULL. Pure. */
 const char *decompress_foreign_name(const void *head, size_t n);
-/* A clear error ("WHAT: compressed with lzop: molt reads gzip, ...") when the file at
- * fd (read with pread at offset 0) is in such a format; 0 otherwise. */
-int decompress_refuse_foreign(int fd, const char *what, struct molt_error **err);
 /* A tar, plain or compressed with gzip, bzip2, xz or zstd (ADD's "recognized"
  * archives); reads fd from its current offset. */
 bool decompress_is_tar(int fd);
@@ -490,9 +470,6 @@ int cache_inputs_get(struct layer_store *s, const char *key, char **ret_json,
 		     struct molt_error **err);
 /* The keys recorded under link, most recent first (an empty list when none). */
 char **cache_inputs_linked(struct layer_store *s, const char *link);
-void cache_inputs_drop(struct layer_store *s, const char *key);
-/* Removes records and link lists no entry needs any more (garbage collection). */
-void cache_inputs_sweep(struct layer_store *s);
 /* Marks an entry used now (the prune's LRU order and age). */
 void cache_index_touch(struct layer_store *s, const char *key);
 
@@ -531,12 +508,6 @@ int cache_prune(struct layer_store *s, const struct cache_prune_opts *o,
 #define MOLT_CACHE_ANNOT_INLINE "dev.molt.cache.inline.v1"
 #define MOLT_CACHE_ANNOT_MODE "dev.molt.cache.mode"
 #define MOLT_CACHE_ANNOT_DIFFID "dev.molt.cache.diffid"
-#define MOLT_CACHE_REF_NAME "molt-cache" /* its ref name in an OCI layout's index.json */
-#define MOLT_CACHE_MAX_RECORDS 100000
-
-char *cache_entry_to_json(const struct cache_entry *e);
-/* -EINVAL when malformed (the key is the entry's own). */
-int cache_entry_from_json(const char *text, size_t len, struct cache_entry *ret);
 
 /* Records sorted by key, unique. */
 struct cache_records {
@@ -583,7 +554,6 @@ int cache_source_fetch(struct cache_source *c, struct layer_store *s, const char
 		       struct molt_error **err);
 /* The record of key, or NULL (no I/O). */
 const struct cache_entry *cache_source_record(const struct cache_source *c, const char *key);
-const char *cache_source_name(const struct cache_source *c);
 void cache_source_free(struct cache_source *c);
 
 /* --cache-to: blobs first, the index last (a reader never sees an index whose blobs are
@@ -601,19 +571,12 @@ int cache_export_registry(struct layer_store *s, const char *ref, const struct c
 int cache_export_local(struct layer_store *s, const char *dir, const struct cache_records *r,
 		       const char *mode, const char *compression,
 		       const struct cache_export_from *from, struct molt_error **err);
-/* The layer blob an entry's layer is exported as, in compression ec. A
- * lazy hit's blob the store lacks is exported as recorded (fetched from the sources
- * only when the destination does not have it). */
-int cache_export_layer_blob(struct layer_store *s, const struct cache_entry *e,
-			    const struct export_compression *ec, struct image_descriptor *ret,
-			    struct molt_error **err);
 /* The records as exported: their layers' descriptors from cache_export_layer_blob(). */
 int cache_records_exported(struct layer_store *s, const struct cache_records *in,
 			   const struct export_compression *ec, struct cache_records *ret,
 			   struct molt_error **err);
 
 /* end of section A */
-
 
 /* ================================================================================
  * B. Trees and layer tars: secure unpack, snapshot differ, deterministic layer writer
@@ -728,11 +691,7 @@ struct layer_changes {
 };
 
 void layer_changes_add(struct layer_changes *c, const char *path, enum layer_change_kind kind);
-/* Sorts by tar entry name (bytewise), which puts parents before their children. */
-void layer_changes_sort(struct layer_changes *c);
 void layer_changes_done(struct layer_changes *c);
-/* The tar entry name of a change ("a/.wh.b", "a/.wh..wh..opq", "a/b"); malloc'ed. */
-char *layer_change_tar_name(const struct layer_change *ch);
 
 /*
  * The overlay differ (differ_overlay.c): reads the step's upperdir in O(changed
@@ -753,8 +712,6 @@ int differ_overlay(int upperfd, int lowerfd, struct layer_changes *ret,
 struct tree_snapshot;
 int tree_snapshot_take(int rootfd, struct tree_snapshot **ret, struct molt_error **err);
 void tree_snapshot_free(struct tree_snapshot *s);
-/* Number of entries recorded (the root not counted). */
-size_t tree_snapshot_size(const struct tree_snapshot *s);
 /* The layer is then written from rootfd. */
 int differ_walk(const struct tree_snapshot *before, int rootfd, struct layer_changes *ret,
 		struct molt_error **err);
@@ -786,24 +743,6 @@ struct layer_digests {
 	uint64_t tar_size;
 	uint64_t blob_size;
 };
-
-struct layer_writer;
-int layer_writer_new(int outfd, const struct layer_writer_opts *o, struct layer_writer **ret,
-		     struct molt_error **err);
-/*
- * Adds `path` of the tree under srcfd (resolved in root, last component not
- * followed). Entries must come in layer_changes_sort() order (-EINVAL otherwise).
- * A regular file whose inode was already written becomes a hardlink entry to it.
- */
-int layer_writer_add(struct layer_writer *w, int srcfd, const char *path,
-		     struct molt_error **err);
-int layer_writer_add_whiteout(struct layer_writer *w, const char *path, struct molt_error **err);
-int layer_writer_add_opaque(struct layer_writer *w, const char *dirpath,
-			    struct molt_error **err);
-/* Ends the tar, flushes the compressor; ret gets the digests. */
-int layer_writer_finish(struct layer_writer *w, struct layer_digests *ret,
-			struct molt_error **err);
-void layer_writer_free(struct layer_writer *w);
 
 /* Sorts c and writes all of it (ENTRYs read from srcfd) as one layer on outfd. */
 int layer_write_changes(int srcfd, struct layer_changes *c, const struct layer_writer_opts *o,

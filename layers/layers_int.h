@@ -89,4 +89,73 @@ struct archive;
  */
 int decompress_enable(struct archive *a, struct molt_error **err);
 
+
+/* Docker's schema 2 media types (read from registries, archives and cache sources; a
+ * Docker image converted at export keeps its types), the build cache's layout name and
+ * record bound. */
+#define MEDIA_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MEDIA_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MEDIA_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+#define MEDIA_DOCKER_LAYER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#define MOLT_CACHE_REF_NAME "molt-cache" /* its ref name in an OCI layout's index.json */
+#define MOLT_CACHE_MAX_RECORDS 100000
+/* Compression of a layer blob, from its first bytes. */
+enum blob_compression { BLOB_PLAIN, BLOB_GZIP, BLOB_ZSTD };
+
+/*
+ * Declared for layers/ alone (moved out of layers.h: nothing outside layers/ calls them;
+ * unit tests of layers/ include this header).
+ */
+enum blob_compression blob_compression_detect(const void *head, size_t n);
+/* The OCI layer media type for a compression. */
+const char *blob_compression_media_type(enum blob_compression c);
+/* -EINVAL when malformed (the key is the entry's own). */
+int cache_entry_from_json(const char *text, size_t len, struct cache_entry *ret);
+char *cache_entry_to_json(const struct cache_entry *e);
+/* The layer blob an entry's layer is exported as, in compression ec. A
+ * lazy hit's blob the store lacks is exported as recorded (fetched from the sources
+ * only when the destination does not have it). */
+int cache_export_layer_blob(struct layer_store *s, const struct cache_entry *e,
+			    const struct export_compression *ec, struct image_descriptor *ret,
+			    struct molt_error **err);
+void cache_inputs_drop(struct layer_store *s, const char *key);
+/* Removes records and link lists no entry needs any more (garbage collection). */
+void cache_inputs_sweep(struct layer_store *s);
+const char *cache_source_name(const struct cache_source *c);
+/* A clear error ("WHAT: compressed with lzop: molt reads gzip, ...") when the file at
+ * fd (read with pread at offset 0) is in such a format; 0 otherwise. */
+int decompress_refuse_foreign(int fd, const char *what, struct molt_error **err);
+/* The GOARCH name of this machine ("amd64", "arm64", …). */
+const char *image_host_arch(void);
+/* The tar entry name of a change ("a/.wh.b", "a/.wh..wh..opq", "a/b"); malloc'ed. */
+char *layer_change_tar_name(const struct layer_change *ch);
+/* Sorts by tar entry name (bytewise), which puts parents before their children. */
+void layer_changes_sort(struct layer_changes *c);
+/*
+ * Re-locks this process's hold on gc.lock: exclusive to collect garbage (every other
+ * process must have closed the store), shared again after.
+ */
+int layer_store_gc_lock(struct layer_store *s, bool exclusive, bool wait, struct molt_error **err);
+/* The store's root directory fd (valid while s is open). */
+int layer_store_rootfd(const struct layer_store *s);
+/* Number of entries recorded (the root not counted). */
+size_t tree_snapshot_size(const struct tree_snapshot *s);
+struct layer_writer;
+int layer_writer_new(int outfd, const struct layer_writer_opts *o, struct layer_writer **ret,
+		     struct molt_error **err);
+/*
+ * Adds `path` of the tree under srcfd (resolved in root, last component not
+ * followed). Entries must come in layer_changes_sort() order (-EINVAL otherwise).
+ * A regular file whose inode was already written becomes a hardlink entry to it.
+ */
+int layer_writer_add(struct layer_writer *w, int srcfd, const char *path,
+		     struct molt_error **err);
+int layer_writer_add_whiteout(struct layer_writer *w, const char *path, struct molt_error **err);
+int layer_writer_add_opaque(struct layer_writer *w, const char *dirpath,
+			    struct molt_error **err);
+/* Ends the tar, flushes the compressor; ret gets the digests. */
+int layer_writer_finish(struct layer_writer *w, struct layer_digests *ret,
+			struct molt_error **err);
+void layer_writer_free(struct layer_writer *w);
+
 #endif

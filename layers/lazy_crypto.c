@@ -9,7 +9,7 @@
  */
 #include <openssl/evp.h>
 #include "../lib/lazylib.h"
-#include "layers.h"
+#include "layers_int.h"
 
 #ifndef MOLT_LIBCRYPTO_SONAME
 /* The Makefile passes the SONAME of the libcrypto linked at build time. */

@@ -11,7 +11,7 @@
  */
 #include <curl/curl.h>
 #include "../lib/lazylib.h"
-#include "layers.h"
+#include "layers_int.h"
 
 #ifndef MOLT_LIBCURL_SONAME
 /* The Makefile passes the SONAME of the libcurl found at build time. */

@@ -14,7 +14,7 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "layers.h"
+#include "layers_int.h"
 
 #define DEFAULT_DOMAIN "docker.io"
 #define NAME_MAX_LEN 255

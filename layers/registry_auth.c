@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "layers_int.h"
 #include "registry_http.h"
 
 static char *basic_header(const struct registry_cred *c)

@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "layers_int.h"
 #include "registry_http.h"
 
 struct blob_dl {

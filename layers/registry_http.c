@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "layers_int.h"
 #include "registry_http.h"
 
 #ifndef MOLT_VERSION

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* `molt login`'s check: the credentials open the registry's /v2/ (through the token
- * flow when it has one) before anything is stored. */
+/* `molt login` / `molt logout`: the credentials must open the registry's /v2/ (through
+ * the token flow when it has one) before anything is stored. */
 #include <string.h>
 
+#include "layers_int.h"
 #include "registry_http.h"
 
-int registry_login_check(const char *host, const char *username, const char *secret,
-			 const struct registry_opts *o, struct molt_error **err)
+static int login_check(const char *host, const char *username, const char *secret,
+		       const struct registry_opts *o, struct molt_error **err)
 {
 	struct registry_host_conf hc = {0};
 	int r = registry_conf_lookup(host, NULL, &hc, err);
@@ -42,4 +43,16 @@ int registry_login_check(const char *host, const char *username, const char *sec
 	reg_resp_done(&resp);
 	registry_host_conf_done(&hc);
 	return r < 0 ? molt_error_wrap(err, "login '%s'", host) : 0;
+}
+
+int registry_login(const char *host, const char *username, const char *secret,
+		   const struct registry_opts *o, struct molt_error **err)
+{
+	int r = login_check(host, username, secret, o, err);
+	return r < 0 ? r : registry_cred_store(host, username, secret, err);
+}
+
+int registry_logout(const char *host, struct molt_error **err)
+{
+	return registry_cred_erase(host, err);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "layers_int.h"
 #include "registry_http.h"
 
 void reg_challenge_done(struct reg_challenge *c)

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "layers_int.h"
 #include "registry_http.h"
 
 static void report(const struct registry_opts *o, const struct image_descriptor *d,

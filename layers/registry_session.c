@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <string.h>
 
+#include "layers_int.h"
 #include "registry_http.h"
 
 struct reg_conn *reg_conn_new(struct molt_error **err)

@@ -31,7 +31,7 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-#include "layers.h"
+#include "layers_int.h"
 
 #define WHITEOUT_PREFIX ".wh."
 #define OPAQUE_MARKER ".wh..wh..opq"

@@ -11,7 +11,7 @@
 #include <strings.h>
 #include <sys/statvfs.h>
 
-#include "layers.h"
+#include "layers_int.h"
 
 #define RESERVE_MIN (1ULL << 30)  /* keep at least 1 GiB free ... */
 #define RESERVE_PERCENT 5         /* ... and 5% of the filesystem */

@@ -6,7 +6,6 @@
 #include <termios.h>
 
 #include "../../layers/layers.h"
-#include "../../layers/registry_int.h"
 #include "cli.h"
 
 #define SECRET_MAX (64u << 10)
@@ -104,9 +103,7 @@ int cmd_login(int argc, char **argv, struct molt_global *g, struct molt_error **
 				    "not be empty",
 				    host);
 	if (r == 0)
-		r = registry_login_check(host, user, secret, &o, err);
-	if (r == 0)
-		r = registry_cred_store(host, user, secret, err);
+		r = registry_login(host, user, secret, &o, err);
 	if (secret) {
 		explicit_bzero(secret, strlen(secret));
 		free(secret);
@@ -123,7 +120,7 @@ int cmd_logout(int argc, char **argv, struct molt_global *g, struct molt_error *
 	if (argc != 2 || argv[1][0] == '-')
 		return cli_usage_error(err, argv[0], "exactly one registry is required");
 	_cleanup_free_ char *host = host_of(argv[1]);
-	int r = registry_cred_erase(host, err);
+	int r = registry_logout(host, err);
 	if (r < 0)
 		return r;
 	printf("Removed login credentials for %s\n", host);
