@@ -33,6 +33,9 @@ struct copy_state {
 	struct hardlink *links;
 	size_t n_links;
 	size_t src_prefix; /* length of the current source's path plus its '/' */
+	/* copy_file_range said the two filesystems cannot share it (EXDEV, ...): the rest
+	 * of this copy goes straight to read/write instead of failing the call per file. */
+	bool no_cfr;
 };
 
 static bool excluded(const struct copy_state *s, const char *relpath, bool is_dir)
@@ -165,22 +168,24 @@ static int clear_target(int dst_dirfd, const char *name, bool want_dir, bool *re
 	return unlinkat(dst_dirfd, name, 0) < 0 ? -errno : 0;
 }
 
-static int copy_file_data_dense(int in, int out, uint64_t *bytes);
+static int copy_file_data_dense(struct copy_state *s, int in, int out, uint64_t *bytes);
 
 /*
  * Copies the data ranges of in and leaves its holes holes (SEEK_DATA/SEEK_HOLE): a
  * base image file claiming 20 GiB of sparse data must not become 20 GiB of zeros on
  * disk when COPY --from takes it. Falls back to a plain copy where the filesystem
- * does not say where its holes are.
+ * does not say where its holes are. `seen` is the walk's stat of the file: it only
+ * picks the path; a sparse file is stat'ed again through in for its size.
  */
-static int copy_file_data(int in, int out, uint64_t *bytes)
+static int copy_file_data(struct copy_state *s, int in, const struct stat *seen, int out,
+			  uint64_t *bytes)
 {
+	/* Dense files (blocks for every byte) take the plain path: no lseek dance. */
+	if ((uint64_t)seen->st_blocks * 512 >= (uint64_t)seen->st_size)
+		return copy_file_data_dense(s, in, out, bytes);
 	struct stat st;
 	if (fstat(in, &st) < 0)
 		return -errno;
-	/* Dense files (blocks for every byte) take the plain path: no lseek dance. */
-	if ((uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size)
-		return copy_file_data_dense(in, out, bytes);
 	off_t pos = 0;
 	while (pos < st.st_size) {
 		off_t data = lseek(in, pos, SEEK_DATA);
@@ -188,7 +193,7 @@ static int copy_file_data(int in, int out, uint64_t *bytes)
 			break; /* only a hole is left */
 		if (data < 0)
 			return lseek(in, 0, SEEK_SET) < 0 ? -errno
-							 : copy_file_data_dense(in, out, bytes);
+							 : copy_file_data_dense(s, in, out, bytes);
 		off_t hole = lseek(in, data, SEEK_HOLE);
 		if (hole < 0)
 			return -errno;
@@ -212,9 +217,9 @@ static int copy_file_data(int in, int out, uint64_t *bytes)
 	return ftruncate(out, st.st_size) < 0 ? -errno : 0;
 }
 
-static int copy_file_data_dense(int in, int out, uint64_t *bytes)
+static int copy_file_data_dense(struct copy_state *s, int in, int out, uint64_t *bytes)
 {
-	for (;;) {
+	while (!s->no_cfr) {
 		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
 		if (n > 0) {
 			*bytes += (uint64_t)n;
@@ -226,7 +231,7 @@ static int copy_file_data_dense(int in, int out, uint64_t *bytes)
 			continue;
 		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
 			return -errno;
-		break;
+		s->no_cfr = true; /* read/write goes on from where copy_file_range stopped */
 	}
 	char buf[65536];
 	for (;;) {
@@ -237,6 +242,9 @@ static int copy_file_data_dense(int in, int out, uint64_t *bytes)
 		if (r < 0)
 			return r;
 		*bytes += (uint64_t)n;
+		/* read_full stops short only at the end: no extra read() per small file. */
+		if ((size_t)n < sizeof(buf))
+			return 0;
 	}
 }
 
@@ -268,21 +276,43 @@ static int find_hardlink(struct copy_state *s, const struct stat *st, int dst_di
 	return 0;
 }
 
+/*
+ * A new file dst_dirfd/name. Created first and cleared only when something is in the
+ * way (EEXIST, a symlink too: O_NOFOLLOW|O_EXCL): in a fresh directory, the common
+ * case, that saves a negative lookup per file, which through the step's overlay asks
+ * every lower layer.
+ */
+static int create_file(int dst_dirfd, const char *name)
+{
+	const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	int fd = openat(dst_dirfd, name, flags, 0600);
+	if (fd >= 0 || errno != EEXIST)
+		return fd >= 0 ? fd : -errno;
+	bool is_dir;
+	int r = clear_target(dst_dirfd, name, false, &is_dir);
+	if (r < 0)
+		return r;
+	fd = openat(dst_dirfd, name, flags, 0600);
+	return fd >= 0 ? fd : -errno;
+}
+
 static int copy_regular(struct copy_state *s, int src_fd, const struct stat *st, int dst_dirfd,
 			const char *name, const char *dst_path)
 {
 	bool done, is_dir;
-	int r = clear_target(dst_dirfd, name, false, &is_dir);
-	if (r < 0)
-		return r;
-	r = find_hardlink(s, st, dst_dirfd, name, dst_path, &done);
-	if (r < 0 || done)
-		return r;
-	_cleanup_close_ int out =
-		openat(dst_dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int r;
+	if (st->st_nlink >= 2) {
+		/* A later link of a copied file: linkat needs the name free. */
+		if ((r = clear_target(dst_dirfd, name, false, &is_dir)) < 0)
+			return r;
+		r = find_hardlink(s, st, dst_dirfd, name, dst_path, &done);
+		if (r < 0 || done)
+			return r;
+	}
+	_cleanup_close_ int out = create_file(dst_dirfd, name);
 	if (out < 0)
-		return -errno;
-	r = copy_file_data(src_fd, out, &s->stats.bytes);
+		return out;
+	r = copy_file_data(s, src_fd, st, out, &s->stats.bytes);
 	if (r < 0)
 		return r;
 	uid_t uid;
@@ -392,10 +422,14 @@ static int copy_entry(struct copy_state *s, int *src_dirfdp, const char *src_nam
 		if (depth > COPY_MAX_DEPTH)
 			return molt_error_setx(err, ELOOP, "copy '%s': directory tree too deep",
 					       relpath);
-		bool exists;
-		r = clear_target(dst_dirfd, name, true, &exists);
-		if (r == 0 && !exists && mkdirat(dst_dirfd, name, 0700) < 0)
-			r = -errno;
+		/* mkdir first, as create_file: a lookup only when the name is taken. */
+		r = mkdirat(dst_dirfd, name, 0700) < 0 ? -errno : 0;
+		if (r == -EEXIST) {
+			bool exists; /* an existing directory is kept, anything else replaced */
+			r = clear_target(dst_dirfd, name, true, &exists);
+			if (r == 0 && !exists && mkdirat(dst_dirfd, name, 0700) < 0)
+				r = -errno;
+		}
 		if (r < 0)
 			return molt_error_set(err, -r, "create directory '%s'", dst_path);
 		_cleanup_close_ int sfd =
