@@ -83,9 +83,7 @@ void tree_snapshot_free(struct tree_snapshot *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->n; i++)
-		snap_entry_done(&s->v[i]);
-	free(s->v);
+	ARRAY_FREE(s->v, s->n, snap_entry_done);
 	free(s);
 }
 

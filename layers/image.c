@@ -661,9 +661,7 @@ void image_manifest_done(struct image_manifest *m)
 {
 	free(m->media_type);
 	image_descriptor_done(&m->config);
-	for (size_t i = 0; i < m->n_layers; i++)
-		image_descriptor_done(&m->layers[i]);
-	free(m->layers);
+	ARRAY_FREE(m->layers, m->n_layers, image_descriptor_done);
 	strv_free(m->annotations);
 	*m = (struct image_manifest){0};
 }
@@ -703,9 +701,7 @@ char *image_index_to_json(const struct image_index *idx)
 
 void image_index_done(struct image_index *idx)
 {
-	for (size_t i = 0; i < idx->n_manifests; i++)
-		image_descriptor_done(&idx->manifests[i]);
-	free(idx->manifests);
+	ARRAY_FREE(idx->manifests, idx->n_manifests, image_descriptor_done);
 	*idx = (struct image_index){0};
 }
 

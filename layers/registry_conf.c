@@ -161,9 +161,7 @@ void registry_conf_free(struct registry_conf *conf)
 {
 	if (!conf)
 		return;
-	for (size_t i = 0; i < conf->n; i++)
-		conf_registry_done(&conf->regs[i]);
-	free(conf->regs);
+	ARRAY_FREE(conf->regs, conf->n, conf_registry_done);
 	free(conf);
 }
 

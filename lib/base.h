@@ -141,6 +141,15 @@ void molt_pid_killp(pid_t *pid);
 		_tf;                                                                               \
 	})
 
+/* Ends each of the n structs in the array v with done(&v[i]), then frees v: how every
+ * owner of an array of structs lets it go. */
+#define ARRAY_FREE(v, n, done)                                                                     \
+	do {                                                                                       \
+		for (size_t _af = 0; _af < (n); _af++)                                             \
+			done(&(v)[_af]);                                                           \
+		free(v);                                                                           \
+	} while (0)
+
 /* ---------------------------------------------------------------- logging */
 
 enum molt_log_level { MOLT_LOG_QUIET, MOLT_LOG_WARN, MOLT_LOG_INFO, MOLT_LOG_DEBUG };

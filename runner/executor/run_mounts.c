@@ -14,9 +14,7 @@
 
 void run_mounts_done(struct run_mounts *m)
 {
-	for (size_t i = 0; i < m->n_relays; i++)
-		molt_pid_killp(&m->relays[i]);
-	free(m->relays);
+	ARRAY_FREE(m->relays, m->n_relays, molt_pid_killp);
 	for (size_t i = 0; m->relay_sockets && m->relay_sockets[i]; i++)
 		(void)unlink(m->relay_sockets[i]);
 	strv_free(m->relay_sockets);

@@ -464,9 +464,7 @@ void dockerignore_free(struct dockerignore *d)
 {
 	if (!d)
 		return;
-	for (size_t i = 0; i < d->n; i++)
-		pattern_done(&d->pat[i]);
-	free(d->pat);
+	ARRAY_FREE(d->pat, d->n, pattern_done);
 	free(d);
 }
 

@@ -150,9 +150,7 @@ void dockerfile_free(struct dockerfile *df)
 {
 	if (!df)
 		return;
-	for (size_t i = 0; i < df->n_instrs; i++)
-		df_instr_done(&df->instrs[i]);
-	free(df->instrs);
+	ARRAY_FREE(df->instrs, df->n_instrs, df_instr_done);
 	strv_free(df->lines);
 	free(df->name);
 	free(df->syntax);

@@ -25,9 +25,7 @@ static void build_instr_done(struct build_instr *bi)
 {
 	free(bi->original);
 	strv_free(bi->command);
-	for (size_t i = 0; i < bi->n_mounts; i++)
-		build_mount_done(&bi->mounts[i]);
-	free(bi->mounts);
+	ARRAY_FREE(bi->mounts, bi->n_mounts, build_mount_done);
 	free(bi->network);
 	free(bi->security);
 	kv_free(bi->pairs, bi->n_pairs);
@@ -57,9 +55,7 @@ static void build_stage_done(struct build_stage *s)
 	free(s->from);
 	free(s->platform);
 	free(s->depends_on);
-	for (size_t i = 0; i < s->n_instrs; i++)
-		build_instr_done(&s->instrs[i]);
-	free(s->instrs);
+	ARRAY_FREE(s->instrs, s->n_instrs, build_instr_done);
 	for (size_t i = 0; i < s->n_snapshots; i++)
 		strv_free(s->snapshots[i]);
 	free(s->snapshots);
@@ -76,9 +72,7 @@ void build_plan_free(struct build_plan *p)
 {
 	if (!p)
 		return;
-	for (size_t i = 0; i < p->n_stages; i++)
-		build_stage_done(&p->stages[i]);
-	free(p->stages);
+	ARRAY_FREE(p->stages, p->n_stages, build_stage_done);
 	free(p->target);
 	strv_free(p->unused_build_args);
 	strv_free(p->proxy_env);
