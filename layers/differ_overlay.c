@@ -127,9 +127,10 @@ static int scan_dir(struct ovl_diff *od, int *dfd, int *lfd, const char *name, c
 	return scan_below(od, dfd, lfd, &ufd, &lsub, path, depth, err);
 }
 
-static int scan_entry(struct ovl_diff *od, int *dfd, int *lfd, const char *name,
-		      const char *path, unsigned depth, struct molt_error **err)
+static int scan_entry(void *ctx, int *dfd, int *lfd, const char *name, const char *path,
+		      unsigned depth, struct molt_error **err)
 {
+	struct ovl_diff *od = ctx;
 	struct stat st;
 	if (fstatat(*dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return molt_error_set(err, errno, "stat '%s'", path);
@@ -162,21 +163,8 @@ static int scan_entry(struct ovl_diff *od, int *dfd, int *lfd, const char *name,
 static int scan(struct ovl_diff *od, int *ufd, int *lfd, const char *prefix, unsigned depth,
 		struct molt_error **err)
 {
-	if (depth > 4096)
-		return molt_error_setx(err, ELOOP, "scan '%s': directory tree too deep", prefix);
-	/* Listed first: a parked directory keeps no readdir stream. */
-	_cleanup_strv_ char **names = NULL;
-	int r = dir_list_sorted(*ufd, &names);
-	if (r < 0)
-		return molt_error_set(err, -r, "read upper directory '%s'", prefix);
-	for (size_t i = 0; names[i]; i++) {
-		_cleanup_free_ char *path =
-			*prefix ? xasprintf("%s/%s", prefix, names[i]) : xstrdup(names[i]);
-		r = scan_entry(od, ufd, lfd, names[i], path, depth, err);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	static const struct dir_walk names = {"scan", "upper directory", false};
+	return dir_for_each_child(&names, ufd, lfd, prefix, depth, scan_entry, od, err);
 }
 
 int differ_overlay(int upperfd, int lowerfd, struct layer_changes *ret, struct molt_error **err)

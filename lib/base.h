@@ -384,6 +384,23 @@ struct dir_park {
 int dir_park(int *fd, unsigned depth, struct dir_park *p);
 int dir_unpark(int *fd, int childfd, struct dir_park *p);
 
+/* A recursive walk of a tree: dir_for_each_child() lists the directory *dfd, sorted so
+ * walks are reproducible, and calls fn for each entry with path = prefix/name and peer,
+ * the same directory in a second tree walked alongside (NULL when there is none). fn
+ * gets the fds by pointer, as a walker that descends parks them (dir_park above).
+ * Deeper than DIR_WALK_MAX_DEPTH is refused: each level is a C stack frame. The walk
+ * is named in its errors: "<verb> 'prefix': directory tree too deep", "read <noun>
+ * 'prefix'" (the top, prefix "", as '/' when top_as_slash). */
+#define DIR_WALK_MAX_DEPTH 4096u
+struct dir_walk {
+	const char *verb, *noun;
+	bool top_as_slash;
+};
+typedef int (*dir_child_fn)(void *ctx, int *dfd, int *peer, const char *name, const char *path,
+			    unsigned depth, struct molt_error **err);
+int dir_for_each_child(const struct dir_walk *w, int *dfd, int *peer, const char *prefix,
+		       unsigned depth, dir_child_fn fn, void *ctx, struct molt_error **err);
+
 /* ---------------------------------------------------------------- lazylib.c
  * Shared libraries opened on first use instead of linked (layers/lazy_archive.c,
  * layers/lazy_crypto.c, layers/lazy_curl.c): molt does not pay their start-up cost unless

@@ -284,3 +284,25 @@ int dir_list_sorted(int dirfd, char ***ret)
 	*ret = names;
 	return 0;
 }
+
+int dir_for_each_child(const struct dir_walk *w, int *dfd, int *peer, const char *prefix,
+		       unsigned depth, dir_child_fn fn, void *ctx, struct molt_error **err)
+{
+	if (depth > DIR_WALK_MAX_DEPTH)
+		return molt_error_setx(err, ELOOP, "%s '%s': directory tree too deep", w->verb,
+				       prefix);
+	/* Listed first: a parked directory keeps no readdir stream. */
+	_cleanup_strv_ char **names = NULL;
+	int r = dir_list_sorted(*dfd, &names);
+	if (r < 0)
+		return molt_error_set(err, -r, "read %s '%s'", w->noun,
+				      !*prefix && w->top_as_slash ? "/" : prefix);
+	for (size_t i = 0; names[i]; i++) {
+		_cleanup_free_ char *path =
+			*prefix ? xasprintf("%s/%s", prefix, names[i]) : xstrdup(names[i]);
+		r = fn(ctx, dfd, peer, names[i], path, depth, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}

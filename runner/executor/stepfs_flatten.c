@@ -209,9 +209,10 @@ static bool is_whiteout(int sdir, const char *name, const struct stat *st)
 	return fd >= 0 && fgetxattr(fd, XATTR_WHITEOUT, NULL, 0) >= 0;
 }
 
-static int apply_entry(struct flatten *f, int *sdirp, int *ddirp, const char *name,
-		       const char *path, unsigned depth, struct molt_error **err)
+static int apply_entry(void *ctx, int *sdirp, int *ddirp, const char *name, const char *path,
+		       unsigned depth, struct molt_error **err)
 {
+	struct flatten *f = ctx;
 	int sdir = *sdirp, ddir = *ddirp;
 	struct stat st, dst;
 	if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -245,19 +246,8 @@ static int apply_entry(struct flatten *f, int *sdirp, int *ddirp, const char *na
 static int apply_dir(struct flatten *f, int *sdir, int *ddir, const char *rel, unsigned depth,
 		     struct molt_error **err)
 {
-	if (depth > 4096)
-		return molt_error_setx(err, ELOOP, "flatten '%s': directory tree too deep", rel);
-	/* Listed first: a parked directory keeps no readdir stream. */
-	_cleanup_strv_ char **names = NULL;
-	int r = dir_list_sorted(*sdir, &names);
-	if (r < 0)
-		return molt_error_set(err, -r, "read the directory '%s'", *rel ? rel : "/");
-	for (size_t i = 0; r == 0 && names[i]; i++) {
-		_cleanup_free_ char *path = *rel ? xasprintf("%s/%s", rel, names[i])
-						 : xstrdup(names[i]);
-		r = apply_entry(f, sdir, ddir, names[i], path, depth, err);
-	}
-	return r;
+	static const struct dir_walk names = {"flatten", "the directory", true};
+	return dir_for_each_child(&names, sdir, ddir, rel, depth, apply_entry, f, err);
 }
 
 int stepfs_flatten(char *const *lowers, int dstfd, struct molt_error **err)
