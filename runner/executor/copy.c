@@ -111,6 +111,17 @@ int copy_mkdir_in_root(int rootfd, const char *path, uid_t uid, gid_t gid)
 	return fd;
 }
 
+int copy_mkdir_open(int rootfd, const char *path, uid_t uid, gid_t gid, struct molt_error **err)
+{
+	_cleanup_close_ int d = copy_mkdir_in_root(rootfd, path, uid, gid);
+	if (d < 0)
+		return molt_error_set(err, -d, "create '%s'", path);
+	int fd = openat(d, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return molt_error_set(err, errno, "open '%s'", path);
+	return fd;
+}
+
 static int copy_xattrs(int src, int dst)
 {
 	char names[4096];
