@@ -231,6 +231,9 @@ bool str_startswith(const char *s, const char *prefix);
 bool str_endswith(const char *s, const char *suffix);
 /* Case-insensitive ASCII comparison. */
 bool str_eq_nocase(const char *a, const char *b);
+/* Where the last component of path starts, and its length in *ret_len, trailing slashes
+ * not counted: "a/b/" gives "b", "" and "/" an empty one. */
+size_t path_last_component(const char *path, size_t *ret_len);
 /* Parses a base-10 integer within [min, max]; returns -EINVAL / -ERANGE. */
 int str_to_int64(const char *s, int64_t min, int64_t max, int64_t *ret);
 
