@@ -82,19 +82,12 @@ static int scan(struct ovl_diff *od, int *ufd, int *lfd, const char *prefix, uns
 static int scan_below(struct ovl_diff *od, int *dfd, int *lfd, int *ufd, int *lsub,
 		      const char *path, unsigned depth, struct molt_error **err)
 {
-	struct dir_park pu, pl = {0};
-	int r = dir_park(dfd, depth, &pu);
-	if (r == 0 && *lsub >= 0 && *lfd >= 0)
-		r = dir_park(lfd, depth, &pl);
-	if (r < 0)
-		return molt_error_set(err, -r, "stat the parent of '%s'", path);
-	r = scan(od, ufd, lsub, path, depth + 1, err);
-	if (r < 0)
+	int *lower = *lsub >= 0 && *lfd >= 0 ? lfd : NULL;
+	struct dir_park park[2];
+	int r = dir_park_walk(dfd, lower, depth, park, path, err);
+	if (r < 0 || (r = scan(od, ufd, lsub, path, depth + 1, err)) < 0)
 		return r;
-	if ((r = dir_unpark(dfd, *ufd, &pu)) < 0 ||
-	    (pl.parked && (r = dir_unpark(lfd, *lsub, &pl)) < 0))
-		return molt_error_set(err, -r, "reopen the parent of '%s'", path);
-	return 0;
+	return dir_unpark_walk(dfd, *ufd, lower, *lsub, park, path, err);
 }
 
 static int scan_dir(struct ovl_diff *od, int *dfd, int *lfd, const char *name, const char *path,

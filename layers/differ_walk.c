@@ -103,15 +103,12 @@ static int recurse(int *dfd, const char *name, const char *path, unsigned depth,
 		openat(*dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sub < 0)
 		return molt_error_set(err, errno, "open directory '%s'", path);
-	struct dir_park park;
-	int r = dir_park(dfd, depth, &park);
-	if (r < 0)
-		return molt_error_set(err, -r, "stat the parent of '%s'", path);
-	if ((r = dir_for_each_child(&walk_names, &sub, NULL, path, depth + 1, fn, ctx, err)) < 0)
+	struct dir_park park[2];
+	int r = dir_park_walk(dfd, NULL, depth, park, path, err);
+	if (r < 0 ||
+	    (r = dir_for_each_child(&walk_names, &sub, NULL, path, depth + 1, fn, ctx, err)) < 0)
 		return r;
-	if ((r = dir_unpark(dfd, sub, &park)) < 0)
-		return molt_error_set(err, -r, "reopen the parent of '%s'", path);
-	return 0;
+	return dir_unpark_walk(dfd, sub, NULL, -1, park, path, err);
 }
 
 static int snap_one(void *ctx, int *dfd, int *peer, const char *name, const char *path,

@@ -386,6 +386,12 @@ struct dir_park {
 };
 int dir_park(int *fd, unsigned depth, struct dir_park *p);
 int dir_unpark(int *fd, int childfd, struct dir_park *p);
+/* The two for a walk going down into path: its parent *fd and, unless peer is NULL, the
+ * same directory of a second tree walked alongside, with the errors worded for path. */
+int dir_park_walk(int *fd, int *peer, unsigned depth, struct dir_park ret[2], const char *path,
+		  struct molt_error **err);
+int dir_unpark_walk(int *fd, int childfd, int *peer, int peer_childfd, struct dir_park p[2],
+		    const char *path, struct molt_error **err);
 
 /* A recursive walk of a tree: dir_for_each_child() lists the directory *dfd, sorted so
  * walks are reproducible, and calls fn for each entry with path = prefix/name and peer,

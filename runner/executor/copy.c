@@ -374,18 +374,11 @@ static int copy_below(struct copy_state *s, int *src_dirfd, int *dst_dirfd, int 
 		      const char *relpath, const char *dst_path, unsigned depth,
 		      struct molt_error **err)
 {
-	struct dir_park ps, pd = {0};
-	int r = dir_park(src_dirfd, depth, &ps);
-	if (r == 0)
-		r = dir_park(dst_dirfd, depth, &pd);
-	if (r < 0)
-		return molt_error_set(err, -r, "stat the parent of '%s'", relpath);
-	r = copy_dir_children(s, sfd, dfd, relpath, dst_path, depth + 1, err);
-	if (r < 0)
+	struct dir_park park[2];
+	int r = dir_park_walk(src_dirfd, dst_dirfd, depth, park, relpath, err);
+	if (r < 0 || (r = copy_dir_children(s, sfd, dfd, relpath, dst_path, depth + 1, err)) < 0)
 		return r;
-	if ((r = dir_unpark(src_dirfd, *sfd, &ps)) < 0 || (r = dir_unpark(dst_dirfd, *dfd, &pd)) < 0)
-		return molt_error_set(err, -r, "reopen the parent of '%s'", relpath);
-	return 0;
+	return dir_unpark_walk(src_dirfd, *sfd, dst_dirfd, *dfd, park, relpath, err);
 }
 
 static int copy_entry(struct copy_state *s, int *src_dirfdp, const char *src_name,

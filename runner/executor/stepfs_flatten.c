@@ -185,16 +185,11 @@ static int apply_subdir(struct flatten *f, int *sdirp, int *ddirp, const char *n
 	_cleanup_close_ int d = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (d < 0)
 		return molt_error_set(err, errno, "open '%s'", path);
-	struct dir_park ps, pd = {0};
-	int r = dir_park(sdirp, depth, &ps);
-	if (r == 0)
-		r = dir_park(ddirp, depth, &pd);
-	if (r < 0)
-		return molt_error_set(err, -r, "stat the parent of '%s'", path);
-	if ((r = apply_dir(f, &s, &d, path, depth + 1, err)) < 0)
+	struct dir_park park[2];
+	int r = dir_park_walk(sdirp, ddirp, depth, park, path, err);
+	if (r < 0 || (r = apply_dir(f, &s, &d, path, depth + 1, err)) < 0 ||
+	    (r = dir_unpark_walk(sdirp, s, ddirp, d, park, path, err)) < 0)
 		return r;
-	if ((r = dir_unpark(sdirp, s, &ps)) < 0 || (r = dir_unpark(ddirp, d, &pd)) < 0)
-		return molt_error_set(err, -r, "reopen the parent of '%s'", path);
 	/* after the children: adding them moved the directory's mtime */
 	return copy_meta(s, d, st, path, err);
 }
