@@ -51,6 +51,29 @@ static int open_child(int dfd, const char *name, bool dir)
 		      O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | (dir ? O_DIRECTORY : 0));
 }
 
+/*
+ * Opens an entry of the upper directory. Two overlay features keep part of a change
+ * outside the upper tree, where no diff of it can see: a directory renamed with
+ * redirect_dir, a file whose data stayed below with metacopy.
+ */
+static int open_upper(int dfd, const char *name, const char *path, bool dir,
+		      struct molt_error **err)
+{
+	int fd = open_child(dfd, name, dir);
+	if (fd < 0)
+		return molt_error_set(err, errno, "open '%s'", path);
+	if (!ovl_xattr_is(fd, dir ? "redirect" : "metacopy", NULL))
+		return fd;
+	close(fd);
+	if (dir)
+		return molt_error_setx(err, ENOTSUP,
+				       "upper directory '%s' is a redirect: mount the overlay with "
+				       "userxattr or redirect_dir=off", path);
+	return molt_error_setx(err, ENOTSUP,
+			       "upper file '%s' is a metacopy without data: mount the overlay "
+			       "with metacopy=off", path);
+}
+
 /* Same metadata as the layer would carry? (mtime to the nanosecond, as the walk.) */
 static int dir_meta_equal(int ufd, int lfd, const char *path, struct molt_error **err)
 {
@@ -93,13 +116,9 @@ static int scan_below(struct ovl_diff *od, int *dfd, int *lfd, int *ufd, int *ls
 static int scan_dir(struct ovl_diff *od, int *dfd, int *lfd, const char *name, const char *path,
 		    unsigned depth, struct molt_error **err)
 {
-	_cleanup_close_ int ufd = open_child(*dfd, name, true);
+	_cleanup_close_ int ufd = open_upper(*dfd, name, path, true, err);
 	if (ufd < 0)
-		return molt_error_set(err, errno, "open '%s'", path);
-	if (ovl_xattr_is(ufd, "redirect", NULL))
-		return molt_error_setx(err, ENOTSUP,
-				       "upper directory '%s' is a redirect: mount the overlay with "
-				       "userxattr or redirect_dir=off", path);
+		return ufd;
 	int none = -1;
 	if (ovl_xattr_is(ufd, "opaque", "y")) {
 		layer_changes_add(od->out, path, LAYER_CHANGE_OPAQUE);
@@ -136,13 +155,9 @@ static int scan_entry(void *ctx, int *dfd, int *lfd, const char *name, const cha
 		return 0;
 	}
 	if (S_ISREG(st.st_mode)) {
-		_cleanup_close_ int fd = open_child(*dfd, name, false);
+		_cleanup_close_ int fd = open_upper(*dfd, name, path, false, err);
 		if (fd < 0)
-			return molt_error_set(err, errno, "open '%s'", path);
-		if (ovl_xattr_is(fd, "metacopy", NULL))
-			return molt_error_setx(err, ENOTSUP,
-					       "upper file '%s' is a metacopy without data: mount "
-					       "the overlay with metacopy=off", path);
+			return fd;
 		if (st.st_size == 0 && ovl_xattr_is(fd, "whiteout", NULL)) {
 			if (*lfd >= 0)
 				layer_changes_add(od->out, path, LAYER_CHANGE_WHITEOUT);
