@@ -117,6 +117,15 @@ int df_error_at(const struct dockerfile *df, struct molt_error **err, int line, 
 
 /* ---------------------------------------------------------------- freeing */
 
+void df_heredocs_free(struct df_heredoc *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(h[i].name);
+		free(h[i].content);
+	}
+	free(h);
+}
+
 void df_instr_done(struct df_instr *in)
 {
 	if (!in)
@@ -134,11 +143,7 @@ void df_instr_done(struct df_instr *in)
 		free(in->kvs[i].value);
 	}
 	free(in->kvs);
-	for (size_t i = 0; i < in->n_heredocs; i++) {
-		free(in->heredocs[i].name);
-		free(in->heredocs[i].content);
-	}
-	free(in->heredocs);
+	df_heredocs_free(in->heredocs, in->n_heredocs);
 	if (in->trigger) {
 		df_instr_done(in->trigger);
 		free(in->trigger);

@@ -12,7 +12,7 @@
 
 /* ---------------------------------------------------------------- freeing */
 
-static void kv_free(struct plan_kv *kv, size_t n)
+void plan_kv_free(struct plan_kv *kv, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(kv[i].key);
@@ -28,7 +28,7 @@ static void build_instr_done(struct build_instr *bi)
 	ARRAY_FREE(bi->mounts, bi->n_mounts, build_mount_done);
 	free(bi->network);
 	free(bi->security);
-	kv_free(bi->pairs, bi->n_pairs);
+	plan_kv_free(bi->pairs, bi->n_pairs);
 	strv_free(bi->ports);
 	strv_free(bi->paths);
 	free(bi->value);
@@ -39,11 +39,7 @@ static void build_instr_done(struct build_instr *bi)
 	free(bi->chmod);
 	free(bi->checksum);
 	strv_free(bi->exclude);
-	for (size_t i = 0; i < bi->n_heredocs; i++) {
-		free(bi->heredocs[i].name);
-		free(bi->heredocs[i].content);
-	}
-	free(bi->heredocs);
+	df_heredocs_free(bi->heredocs, bi->n_heredocs);
 	strv_free(bi->shell);
 	free(bi->workdir);
 	free(bi->user);
