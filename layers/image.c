@@ -462,13 +462,12 @@ void image_config_copy(struct image_config *dst, const struct image_config *src)
 void image_config_add_history(struct image_config *c, const char *created, const char *created_by,
 			      const char *comment, bool empty_layer)
 {
-	c->history = xrealloc(c->history, (c->n_history + 1) * sizeof(*c->history));
-	c->history[c->n_history++] = (struct image_history){
+	ARRAY_PUSH(c->history, c->n_history, (struct image_history){
 		.created = dup_or_null(created),
 		.created_by = dup_or_null(created_by),
 		.comment = dup_or_null(comment),
 		.empty_layer = empty_layer,
-	};
+	});
 }
 
 void image_kv_set(char ***v, const char *key, const char *value)

@@ -149,6 +149,13 @@ void molt_pid_killp(pid_t *pid);
 			done(&(v)[_af]);                                                           \
 		free(v);                                                                           \
 	} while (0)
+/* Appends a value (a compound literal may have commas) to the array v of n elements: one
+ * realloc per element, for the short lists molt keeps (flags, mounts, outputs). */
+#define ARRAY_PUSH(v, n, ...)                                                                      \
+	do {                                                                                       \
+		(v) = xrealloc((v), ((n) + 1) * sizeof(*(v)));                                     \
+		(v)[(n)++] = __VA_ARGS__;                                                          \
+	} while (0)
 
 /* ---------------------------------------------------------------- logging */
 

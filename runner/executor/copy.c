@@ -274,8 +274,8 @@ static int find_hardlink(struct copy_state *s, const struct stat *st, int dst_di
 		*ret_done = true;
 		return 0;
 	}
-	s->links = xrealloc(s->links, (s->n_links + 1) * sizeof(*s->links));
-	s->links[s->n_links++] = (struct hardlink){st->st_dev, st->st_ino, xstrdup(dst_path)};
+	ARRAY_PUSH(s->links, s->n_links,
+		   (struct hardlink){st->st_dev, st->st_ino, xstrdup(dst_path)});
 	return 0;
 }
 

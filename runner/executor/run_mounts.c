@@ -107,8 +107,7 @@ static int add_bind(struct stage_run *sr, const struct build_mount *bm, struct r
 		r = stage_mount_from(sr, bm->from, bm->from_stage, "bind", &view, err);
 		if (r < 0)
 			return r;
-		m->views = xrealloc(m->views, (m->n_views + 1) * sizeof(*m->views));
-		m->views[m->n_views++] = view;
+		ARRAY_PUSH(m->views, m->n_views, view);
 		root = open(view->merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	} else {
 		root = fcntl(sr->b->context_fd, F_DUPFD_CLOEXEC, 3);

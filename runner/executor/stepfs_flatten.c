@@ -232,8 +232,8 @@ static int apply_entry(void *ctx, int *sdirp, int *ddirp, const char *name, cons
 		return 0;
 	int r = copy_file(sdir, ddir, name, &st, path, err);
 	if (r == 0 && st.st_nlink > 1) {
-		f->links = xrealloc(f->links, (f->n_links + 1) * sizeof(*f->links));
-		f->links[f->n_links++] = (struct link_seen){st.st_dev, st.st_ino, xstrdup(path)};
+		ARRAY_PUSH(f->links, f->n_links,
+			   (struct link_seen){st.st_dev, st.st_ino, xstrdup(path)});
 	}
 	return r;
 }

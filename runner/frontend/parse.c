@@ -252,8 +252,7 @@ static void maybe_json(struct df_instr *in, bool split)
 
 static void kv_push(struct df_instr *in, char *key, char *value)
 {
-	in->kvs = xrealloc(in->kvs, (in->n_kvs + 1) * sizeof(*in->kvs));
-	in->kvs[in->n_kvs++] = (struct df_kv){key, value};
+	ARRAY_PUSH(in->kvs, in->n_kvs, (struct df_kv){key, value});
 }
 
 /*
@@ -543,9 +542,8 @@ static bool add_segment(struct strbuf *sb, const char *l, char escape)
 
 static void heredoc_push(struct df_instr *in, struct df_heredoc_marker *m, char *content)
 {
-	in->heredocs = xrealloc(in->heredocs, (in->n_heredocs + 1) * sizeof(*in->heredocs));
-	in->heredocs[in->n_heredocs++] = (struct df_heredoc){
-		.name = m->name, .content = content, .expand = m->expand, .chomp = m->chomp};
+	ARRAY_PUSH(in->heredocs, in->n_heredocs, (struct df_heredoc){
+		.name = m->name, .content = content, .expand = m->expand, .chomp = m->chomp});
 	m->name = NULL;
 }
 
@@ -597,8 +595,7 @@ static bool may_have_heredocs(const struct df_instr *in)
 
 static void instr_push(struct dockerfile *df, struct df_instr *in)
 {
-	df->instrs = xrealloc(df->instrs, (df->n_instrs + 1) * sizeof(*df->instrs));
-	df->instrs[df->n_instrs++] = *in;
+	ARRAY_PUSH(df->instrs, df->n_instrs, *in);
 	memset(in, 0, sizeof(*in));
 }
 
