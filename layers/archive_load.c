@@ -298,24 +298,11 @@ int src_read(struct source *src, const char *name, char **ret, size_t *ret_len,
 	int r = src_open(src, name, &fd, err);
 	if (r < 0)
 		return r;
-	struct strbuf sb = STRBUF_INIT;
-	char buf[65536];
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || sb.len + (size_t)(n > 0 ? n : 0) > JSON_MAX) {
-			strbuf_done(&sb);
-			return n < 0 ? molt_error_set(err, errno, "'%s': read '%s'", src->input, name)
-				     : molt_error_setx(err, EFBIG, "'%s': '%s' is too large",
-						       src->input, name);
-		}
-		if (n == 0)
-			break;
-		strbuf_add(&sb, buf, (size_t)n);
-	}
-	*ret_len = sb.len;
-	*ret = strbuf_detach(&sb);
+	r = read_fd_bounded(fd, JSON_MAX, ret, ret_len);
+	if (r == -EFBIG)
+		return molt_error_setx(err, EFBIG, "'%s': '%s' is too large", src->input, name);
+	if (r < 0)
+		return molt_error_set(err, -r, "'%s': read '%s'", src->input, name);
 	return 0;
 }
 

@@ -311,9 +311,7 @@ int layer_store_image_export(struct layer_store *s, const struct image *img,
 	}
 	if (r == 0 && changed)
 		r = export_manifest(s, img, layers, ret, err);
-	for (size_t i = 0; i < done; i++)
-		image_descriptor_done(&layers[i]);
-	free(layers);
+	ARRAY_FREE(layers, done, image_descriptor_done);
 	if (r < 0)
 		return molt_error_wrap(err, "image %s", img->id);
 	if (changed)

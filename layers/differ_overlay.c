@@ -51,6 +51,29 @@ static int open_child(int dfd, const char *name, bool dir)
 		      O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | (dir ? O_DIRECTORY : 0));
 }
 
+/*
+ * Opens an entry of the upper directory. Two overlay features keep part of a change
+ * outside the upper tree, where no diff of it can see: a directory renamed with
+ * redirect_dir, a file whose data stayed below with metacopy.
+ */
+static int open_upper(int dfd, const char *name, const char *path, bool dir,
+		      struct molt_error **err)
+{
+	int fd = open_child(dfd, name, dir);
+	if (fd < 0)
+		return molt_error_set(err, errno, "open '%s'", path);
+	if (!ovl_xattr_is(fd, dir ? "redirect" : "metacopy", NULL))
+		return fd;
+	close(fd);
+	if (dir)
+		return molt_error_setx(err, ENOTSUP,
+				       "upper directory '%s' is a redirect: mount the overlay with "
+				       "userxattr or redirect_dir=off", path);
+	return molt_error_setx(err, ENOTSUP,
+			       "upper file '%s' is a metacopy without data: mount the overlay "
+			       "with metacopy=off", path);
+}
+
 /* Same metadata as the layer would carry? (mtime to the nanosecond, as the walk.) */
 static int dir_meta_equal(int ufd, int lfd, const char *path, struct molt_error **err)
 {
@@ -82,31 +105,20 @@ static int scan(struct ovl_diff *od, int *ufd, int *lfd, const char *prefix, uns
 static int scan_below(struct ovl_diff *od, int *dfd, int *lfd, int *ufd, int *lsub,
 		      const char *path, unsigned depth, struct molt_error **err)
 {
-	struct dir_park pu, pl = {0};
-	int r = dir_park(dfd, depth, &pu);
-	if (r == 0 && *lsub >= 0 && *lfd >= 0)
-		r = dir_park(lfd, depth, &pl);
-	if (r < 0)
-		return molt_error_set(err, -r, "stat the parent of '%s'", path);
-	r = scan(od, ufd, lsub, path, depth + 1, err);
-	if (r < 0)
+	int *lower = *lsub >= 0 && *lfd >= 0 ? lfd : NULL;
+	struct dir_park park[2];
+	int r = dir_park_walk(dfd, lower, depth, park, path, err);
+	if (r < 0 || (r = scan(od, ufd, lsub, path, depth + 1, err)) < 0)
 		return r;
-	if ((r = dir_unpark(dfd, *ufd, &pu)) < 0 ||
-	    (pl.parked && (r = dir_unpark(lfd, *lsub, &pl)) < 0))
-		return molt_error_set(err, -r, "reopen the parent of '%s'", path);
-	return 0;
+	return dir_unpark_walk(dfd, *ufd, lower, *lsub, park, path, err);
 }
 
 static int scan_dir(struct ovl_diff *od, int *dfd, int *lfd, const char *name, const char *path,
 		    unsigned depth, struct molt_error **err)
 {
-	_cleanup_close_ int ufd = open_child(*dfd, name, true);
+	_cleanup_close_ int ufd = open_upper(*dfd, name, path, true, err);
 	if (ufd < 0)
-		return molt_error_set(err, errno, "open '%s'", path);
-	if (ovl_xattr_is(ufd, "redirect", NULL))
-		return molt_error_setx(err, ENOTSUP,
-				       "upper directory '%s' is a redirect: mount the overlay with "
-				       "userxattr or redirect_dir=off", path);
+		return ufd;
 	int none = -1;
 	if (ovl_xattr_is(ufd, "opaque", "y")) {
 		layer_changes_add(od->out, path, LAYER_CHANGE_OPAQUE);
@@ -127,9 +139,10 @@ static int scan_dir(struct ovl_diff *od, int *dfd, int *lfd, const char *name, c
 	return scan_below(od, dfd, lfd, &ufd, &lsub, path, depth, err);
 }
 
-static int scan_entry(struct ovl_diff *od, int *dfd, int *lfd, const char *name,
-		      const char *path, unsigned depth, struct molt_error **err)
+static int scan_entry(void *ctx, int *dfd, int *lfd, const char *name, const char *path,
+		      unsigned depth, struct molt_error **err)
 {
+	struct ovl_diff *od = ctx;
 	struct stat st;
 	if (fstatat(*dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return molt_error_set(err, errno, "stat '%s'", path);
@@ -142,13 +155,9 @@ static int scan_entry(struct ovl_diff *od, int *dfd, int *lfd, const char *name,
 		return 0;
 	}
 	if (S_ISREG(st.st_mode)) {
-		_cleanup_close_ int fd = open_child(*dfd, name, false);
+		_cleanup_close_ int fd = open_upper(*dfd, name, path, false, err);
 		if (fd < 0)
-			return molt_error_set(err, errno, "open '%s'", path);
-		if (ovl_xattr_is(fd, "metacopy", NULL))
-			return molt_error_setx(err, ENOTSUP,
-					       "upper file '%s' is a metacopy without data: mount "
-					       "the overlay with metacopy=off", path);
+			return fd;
 		if (st.st_size == 0 && ovl_xattr_is(fd, "whiteout", NULL)) {
 			if (*lfd >= 0)
 				layer_changes_add(od->out, path, LAYER_CHANGE_WHITEOUT);
@@ -162,21 +171,8 @@ static int scan_entry(struct ovl_diff *od, int *dfd, int *lfd, const char *name,
 static int scan(struct ovl_diff *od, int *ufd, int *lfd, const char *prefix, unsigned depth,
 		struct molt_error **err)
 {
-	if (depth > 4096)
-		return molt_error_setx(err, ELOOP, "scan '%s': directory tree too deep", prefix);
-	/* Listed first: a parked directory keeps no readdir stream. */
-	_cleanup_strv_ char **names = NULL;
-	int r = dir_list_sorted(*ufd, &names);
-	if (r < 0)
-		return molt_error_set(err, -r, "read upper directory '%s'", prefix);
-	for (size_t i = 0; names[i]; i++) {
-		_cleanup_free_ char *path =
-			*prefix ? xasprintf("%s/%s", prefix, names[i]) : xstrdup(names[i]);
-		r = scan_entry(od, ufd, lfd, names[i], path, depth, err);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	static const struct dir_walk names = {"scan", "upper directory", false};
+	return dir_for_each_child(&names, ufd, lfd, prefix, depth, scan_entry, od, err);
 }
 
 int differ_overlay(int upperfd, int lowerfd, struct layer_changes *ret, struct molt_error **err)

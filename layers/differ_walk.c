@@ -83,9 +83,7 @@ void tree_snapshot_free(struct tree_snapshot *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->n; i++)
-		snap_entry_done(&s->v[i]);
-	free(s->v);
+	ARRAY_FREE(s->v, s->n, snap_entry_done);
 	free(s);
 }
 
@@ -94,57 +92,29 @@ size_t tree_snapshot_size(const struct tree_snapshot *s)
 	return s->n;
 }
 
-static char *join(const char *prefix, const char *name)
-{
-	return *prefix ? xasprintf("%s/%s", prefix, name) : xstrdup(name);
-}
+/* Deep down, recurse() parks *dfd while a subdirectory is walked (lib: dir_park), so a
+ * dir_child_fn must use *dfd after any recurse(). */
+static const struct dir_walk walk_names = {"walk", "directory", true};
 
-/* Calls fn for every entry of the directory *dfd (without "." and ".."). Deep down,
- * recurse() parks *dfd while a subdirectory is walked (lib: dir_park), so fn gets the
- * fd by pointer and must use *dfd after any recurse(). */
-typedef int (*dir_fn)(void *ctx, int *dfd, const char *name, const char *path, unsigned depth,
-		      struct molt_error **err);
-
-static int for_each_child(int *dfd, const char *prefix, unsigned depth, dir_fn fn, void *ctx,
-			  struct molt_error **err)
-{
-	if (depth > 4096)
-		return molt_error_setx(err, ELOOP, "walk '%s': directory tree too deep", prefix);
-	/* Listed first: a parked directory keeps no readdir stream. */
-	_cleanup_strv_ char **names = NULL;
-	int r = dir_list_sorted(*dfd, &names);
-	if (r < 0)
-		return molt_error_set(err, -r, "read directory '%s'", *prefix ? prefix : "/");
-	for (size_t i = 0; names[i]; i++) {
-		_cleanup_free_ char *path = join(prefix, names[i]);
-		r = fn(ctx, dfd, names[i], path, depth, err);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-static int recurse(int *dfd, const char *name, const char *path, unsigned depth, dir_fn fn,
-		   void *ctx, struct molt_error **err)
+static int recurse(int *dfd, const char *name, const char *path, unsigned depth,
+		   dir_child_fn fn, void *ctx, struct molt_error **err)
 {
 	_cleanup_close_ int sub =
 		openat(*dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sub < 0)
 		return molt_error_set(err, errno, "open directory '%s'", path);
-	struct dir_park park;
-	int r = dir_park(dfd, depth, &park);
-	if (r < 0)
-		return molt_error_set(err, -r, "stat the parent of '%s'", path);
-	if ((r = for_each_child(&sub, path, depth + 1, fn, ctx, err)) < 0)
+	struct dir_park park[2];
+	int r = dir_park_walk(dfd, NULL, depth, park, path, err);
+	if (r < 0 ||
+	    (r = dir_for_each_child(&walk_names, &sub, NULL, path, depth + 1, fn, ctx, err)) < 0)
 		return r;
-	if ((r = dir_unpark(dfd, sub, &park)) < 0)
-		return molt_error_set(err, -r, "reopen the parent of '%s'", path);
-	return 0;
+	return dir_unpark_walk(dfd, sub, NULL, -1, park, path, err);
 }
 
-static int snap_one(void *ctx, int *dfd, const char *name, const char *path, unsigned depth,
-		    struct molt_error **err)
+static int snap_one(void *ctx, int *dfd, int *peer, const char *name, const char *path,
+		    unsigned depth, struct molt_error **err)
 {
+	(void)peer; /* one tree: no second one alongside */
 	struct tree_snapshot *s = ctx;
 	struct snap_entry e = {0};
 	int r = stat_at(*dfd, name, path, &e.stx, err);
@@ -170,7 +140,7 @@ int tree_snapshot_take(int rootfd, struct tree_snapshot **ret, struct molt_error
 {
 	struct tree_snapshot *s = xcalloc(1, sizeof(*s));
 	int top = rootfd; /* depth 0: never parked */
-	int r = for_each_child(&top, "", 0, snap_one, s, err);
+	int r = dir_for_each_child(&walk_names, &top, NULL, "", 0, snap_one, s, err);
 	if (r < 0) {
 		tree_snapshot_free(s);
 		return molt_error_wrap(err, "snapshot");
@@ -243,8 +213,8 @@ static int file_changed(const struct snap_entry *old, const struct statx *now, i
 	return r;
 }
 
-static int diff_all(void *ctx, int *dfd, const char *name, const char *path, unsigned depth,
-		    struct molt_error **err);
+static int diff_all(void *ctx, int *dfd, int *peer, const char *name, const char *path,
+		    unsigned depth, struct molt_error **err);
 
 /* A new entry (now: its stat): below a new or replaced directory everything is new. */
 static int add_new(struct walk_diff *wd, int *dfd, const char *name, const char *path,
@@ -254,17 +224,19 @@ static int add_new(struct walk_diff *wd, int *dfd, const char *name, const char 
 	return is_dir(now) ? recurse(dfd, name, path, depth, diff_all, wd, err) : 0;
 }
 
-static int diff_all(void *ctx, int *dfd, const char *name, const char *path, unsigned depth,
-		    struct molt_error **err)
+static int diff_all(void *ctx, int *dfd, int *peer, const char *name, const char *path,
+		    unsigned depth, struct molt_error **err)
 {
+	(void)peer; /* one tree: no second one alongside */
 	struct statx now;
 	int r = stat_at(*dfd, name, path, &now, err);
 	return r < 0 ? r : add_new(ctx, dfd, name, path, depth, &now, err);
 }
 
-static int diff_one(void *ctx, int *dfd, const char *name, const char *path, unsigned depth,
-		    struct molt_error **err)
+static int diff_one(void *ctx, int *dfd, int *peer, const char *name, const char *path,
+		    unsigned depth, struct molt_error **err)
 {
+	(void)peer; /* one tree: no second one alongside */
 	struct walk_diff *wd = ctx;
 	struct statx now;
 	int r = stat_at(*dfd, name, path, &now, err);
@@ -324,7 +296,7 @@ int differ_walk(const struct tree_snapshot *before, int rootfd, struct layer_cha
 	struct layer_changes out = {0};
 	struct walk_diff wd = {before, xcalloc(before->n ? before->n : 1, 1), &out};
 	int top = rootfd; /* depth 0: never parked */
-	int r = for_each_child(&top, "", 0, diff_one, &wd, err);
+	int r = dir_for_each_child(&walk_names, &top, NULL, "", 0, diff_one, &wd, err);
 	if (r >= 0)
 		add_deletions(&wd);
 	free(wd.seen);

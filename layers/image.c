@@ -462,13 +462,12 @@ void image_config_copy(struct image_config *dst, const struct image_config *src)
 void image_config_add_history(struct image_config *c, const char *created, const char *created_by,
 			      const char *comment, bool empty_layer)
 {
-	c->history = xrealloc(c->history, (c->n_history + 1) * sizeof(*c->history));
-	c->history[c->n_history++] = (struct image_history){
+	ARRAY_PUSH(c->history, c->n_history, (struct image_history){
 		.created = dup_or_null(created),
 		.created_by = dup_or_null(created_by),
 		.comment = dup_or_null(comment),
 		.empty_layer = empty_layer,
-	};
+	});
 }
 
 void image_kv_set(char ***v, const char *key, const char *value)
@@ -661,9 +660,7 @@ void image_manifest_done(struct image_manifest *m)
 {
 	free(m->media_type);
 	image_descriptor_done(&m->config);
-	for (size_t i = 0; i < m->n_layers; i++)
-		image_descriptor_done(&m->layers[i]);
-	free(m->layers);
+	ARRAY_FREE(m->layers, m->n_layers, image_descriptor_done);
 	strv_free(m->annotations);
 	*m = (struct image_manifest){0};
 }
@@ -703,9 +700,7 @@ char *image_index_to_json(const struct image_index *idx)
 
 void image_index_done(struct image_index *idx)
 {
-	for (size_t i = 0; i < idx->n_manifests; i++)
-		image_descriptor_done(&idx->manifests[i]);
-	free(idx->manifests);
+	ARRAY_FREE(idx->manifests, idx->n_manifests, image_descriptor_done);
 	*idx = (struct image_index){0};
 }
 

@@ -161,9 +161,7 @@ void registry_conf_free(struct registry_conf *conf)
 {
 	if (!conf)
 		return;
-	for (size_t i = 0; i < conf->n; i++)
-		conf_registry_done(&conf->regs[i]);
-	free(conf->regs);
+	ARRAY_FREE(conf->regs, conf->n, conf_registry_done);
 	free(conf);
 }
 
@@ -183,13 +181,12 @@ static bool get_bool(const json_t *o, const char *key)
 static void add_mirror(struct conf_registry *r, const json_t *m, bool digest_only)
 {
 	const char *pull = json_string_value(json_object_get(m, "pull-from-mirror"));
-	r->mirrors = xrealloc(r->mirrors, (r->n_mirrors + 1) * sizeof(*r->mirrors));
-	r->mirrors[r->n_mirrors++] = (struct conf_mirror){
+	ARRAY_PUSH(r->mirrors, r->n_mirrors, (struct conf_mirror){
 		.location = trimmed(json_string_value(json_object_get(m, "location"))),
 		.insecure = get_bool(m, "insecure"),
 		.digest_only = digest_only || (pull && strcmp(pull, "digest-only") == 0),
 		.tag_only = !digest_only && pull && strcmp(pull, "tag-only") == 0,
-	};
+	});
 }
 
 static int registry_from_json(const char *path, size_t idx, const json_t *o,

@@ -150,15 +150,10 @@ static int write_header(struct layer_writer *w, const struct tar_entry *e, struc
 	_cleanup_strbuf_ struct strbuf pax = STRBUF_INIT;
 	pax_records(e, &pax);
 	if (pax.len > 0) {
-		const char *base = e->name;
-		size_t n = strlen(base);
-		while (n > 0 && base[n - 1] == '/')
-			n--;
-		size_t b = n;
-		while (b > 0 && base[b - 1] != '/')
-			b--;
+		size_t n;
+		size_t b = path_last_component(e->name, &n);
 		_cleanup_free_ char *pname =
-			xasprintf("PaxHeaders/%.*s", (int)(n - b > 88 ? 88 : n - b), base + b);
+			xasprintf("PaxHeaders/%.*s", (int)(n > 88 ? 88 : n), e->name + b);
 		struct tar_entry px = *e;
 		px.perm = 0644;
 		px.uid = px.gid = 0;

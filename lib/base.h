@@ -141,6 +141,22 @@ void molt_pid_killp(pid_t *pid);
 		_tf;                                                                               \
 	})
 
+/* Ends each of the n structs in the array v with done(&v[i]), then frees v: how every
+ * owner of an array of structs lets it go. */
+#define ARRAY_FREE(v, n, done)                                                                     \
+	do {                                                                                       \
+		for (size_t _af = 0; _af < (n); _af++)                                             \
+			done(&(v)[_af]);                                                           \
+		free(v);                                                                           \
+	} while (0)
+/* Appends a value (a compound literal may have commas) to the array v of n elements: one
+ * realloc per element, for the short lists molt keeps (flags, mounts, outputs). */
+#define ARRAY_PUSH(v, n, ...)                                                                      \
+	do {                                                                                       \
+		(v) = xrealloc((v), ((n) + 1) * sizeof(*(v)));                                     \
+		(v)[(n)++] = __VA_ARGS__;                                                          \
+	} while (0)
+
 /* ---------------------------------------------------------------- logging */
 
 enum molt_log_level { MOLT_LOG_QUIET, MOLT_LOG_WARN, MOLT_LOG_INFO, MOLT_LOG_DEBUG };
@@ -222,6 +238,9 @@ bool str_startswith(const char *s, const char *prefix);
 bool str_endswith(const char *s, const char *suffix);
 /* Case-insensitive ASCII comparison. */
 bool str_eq_nocase(const char *a, const char *b);
+/* Where the last component of path starts, and its length in *ret_len, trailing slashes
+ * not counted: "a/b/" gives "b", "" and "/" an empty one. */
+size_t path_last_component(const char *path, size_t *ret_len);
 /* Parses a base-10 integer within [min, max]; returns -EINVAL / -ERANGE. */
 int str_to_int64(const char *s, int64_t min, int64_t max, int64_t *ret);
 
@@ -374,6 +393,29 @@ struct dir_park {
 };
 int dir_park(int *fd, unsigned depth, struct dir_park *p);
 int dir_unpark(int *fd, int childfd, struct dir_park *p);
+/* The two for a walk going down into path: its parent *fd and, unless peer is NULL, the
+ * same directory of a second tree walked alongside, with the errors worded for path. */
+int dir_park_walk(int *fd, int *peer, unsigned depth, struct dir_park ret[2], const char *path,
+		  struct molt_error **err);
+int dir_unpark_walk(int *fd, int childfd, int *peer, int peer_childfd, struct dir_park p[2],
+		    const char *path, struct molt_error **err);
+
+/* A recursive walk of a tree: dir_for_each_child() lists the directory *dfd, sorted so
+ * walks are reproducible, and calls fn for each entry with path = prefix/name and peer,
+ * the same directory in a second tree walked alongside (NULL when there is none). fn
+ * gets the fds by pointer, as a walker that descends parks them (dir_park above).
+ * Deeper than DIR_WALK_MAX_DEPTH is refused: each level is a C stack frame. The walk
+ * is named in its errors: "<verb> 'prefix': directory tree too deep", "read <noun>
+ * 'prefix'" (the top, prefix "", as '/' when top_as_slash). */
+#define DIR_WALK_MAX_DEPTH 4096u
+struct dir_walk {
+	const char *verb, *noun;
+	bool top_as_slash;
+};
+typedef int (*dir_child_fn)(void *ctx, int *dfd, int *peer, const char *name, const char *path,
+			    unsigned depth, struct molt_error **err);
+int dir_for_each_child(const struct dir_walk *w, int *dfd, int *peer, const char *prefix,
+		       unsigned depth, dir_child_fn fn, void *ctx, struct molt_error **err);
 
 /* ---------------------------------------------------------------- lazylib.c
  * Shared libraries opened on first use instead of linked (layers/lazy_archive.c,

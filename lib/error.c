@@ -30,31 +30,29 @@ static int error_vset(struct molt_error **err, int errnum, int exit_code, bool w
 	return -code;
 }
 
+/* The va_list that each variadic setter hands to error_vset(), and its result. */
+#define ERROR_VARGS(err, errnum, exit_code, with_strerror, fmt)                                    \
+	({                                                                                         \
+		va_list ap;                                                                        \
+		va_start(ap, fmt);                                                                 \
+		int r_ = error_vset(err, errnum, exit_code, with_strerror, fmt, ap);               \
+		va_end(ap);                                                                        \
+		r_;                                                                                \
+	})
+
 int molt_error_set(struct molt_error **err, int errnum, const char *fmt, ...)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	int r = error_vset(err, errnum, MOLT_EXIT_FAILURE, true, fmt, ap);
-	va_end(ap);
-	return r;
+	return ERROR_VARGS(err, errnum, MOLT_EXIT_FAILURE, true, fmt);
 }
 
 int molt_error_setx(struct molt_error **err, int errnum, const char *fmt, ...)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	int r = error_vset(err, errnum, MOLT_EXIT_FAILURE, false, fmt, ap);
-	va_end(ap);
-	return r;
+	return ERROR_VARGS(err, errnum, MOLT_EXIT_FAILURE, false, fmt);
 }
 
 int molt_error_usage(struct molt_error **err, const char *fmt, ...)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	int r = error_vset(err, EINVAL, MOLT_EXIT_USAGE, false, fmt, ap);
-	va_end(ap);
-	return r;
+	return ERROR_VARGS(err, EINVAL, MOLT_EXIT_USAGE, false, fmt);
 }
 
 int molt_error_wrap(struct molt_error **err, const char *fmt, ...)

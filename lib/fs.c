@@ -249,6 +249,25 @@ int dir_unpark(int *fd, int childfd, struct dir_park *p)
 	return 0;
 }
 
+int dir_park_walk(int *fd, int *peer, unsigned depth, struct dir_park ret[2], const char *path,
+		  struct molt_error **err)
+{
+	ret[1] = (struct dir_park){0};
+	int r = dir_park(fd, depth, &ret[0]);
+	if (r == 0 && peer)
+		r = dir_park(peer, depth, &ret[1]);
+	return r < 0 ? molt_error_set(err, -r, "stat the parent of '%s'", path) : 0;
+}
+
+int dir_unpark_walk(int *fd, int childfd, int *peer, int peer_childfd, struct dir_park p[2],
+		    const char *path, struct molt_error **err)
+{
+	int r = dir_unpark(fd, childfd, &p[0]);
+	if (r == 0 && peer)
+		r = dir_unpark(peer, peer_childfd, &p[1]);
+	return r < 0 ? molt_error_set(err, -r, "reopen the parent of '%s'", path) : 0;
+}
+
 int dir_list_sorted(int dirfd, char ***ret)
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -282,5 +301,27 @@ int dir_list_sorted(int dirfd, char ***ret)
 	}
 	strv_sort(names);
 	*ret = names;
+	return 0;
+}
+
+int dir_for_each_child(const struct dir_walk *w, int *dfd, int *peer, const char *prefix,
+		       unsigned depth, dir_child_fn fn, void *ctx, struct molt_error **err)
+{
+	if (depth > DIR_WALK_MAX_DEPTH)
+		return molt_error_setx(err, ELOOP, "%s '%s': directory tree too deep", w->verb,
+				       prefix);
+	/* Listed first: a parked directory keeps no readdir stream. */
+	_cleanup_strv_ char **names = NULL;
+	int r = dir_list_sorted(*dfd, &names);
+	if (r < 0)
+		return molt_error_set(err, -r, "read %s '%s'", w->noun,
+				      !*prefix && w->top_as_slash ? "/" : prefix);
+	for (size_t i = 0; names[i]; i++) {
+		_cleanup_free_ char *path =
+			*prefix ? xasprintf("%s/%s", prefix, names[i]) : xstrdup(names[i]);
+		r = fn(ctx, dfd, peer, names[i], path, depth, err);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }

@@ -284,16 +284,12 @@ static int open_dir_creating(int rootfd, const char *dir, bool create, enum inro
 /* Splits path into its directory and last component; -EINVAL for "." and "..". */
 static int split_last(const char *path, char **ret_dir, char **ret_name)
 {
-	size_t len = strlen(path);
-	while (len > 0 && path[len - 1] == '/')
-		len--;
-	size_t slash = len;
-	while (slash > 0 && path[slash - 1] != '/')
-		slash--;
-	_cleanup_free_ char *name = xstrndup(path + slash, len - slash);
+	size_t len;
+	size_t slash = path_last_component(path, &len);
+	_cleanup_free_ char *name = xstrndup(path + slash, len);
 	if (!strcmp(name, ".") || !strcmp(name, ".."))
 		return -EINVAL;
-	if (len - slash > NAME_MAX)
+	if (len > NAME_MAX)
 		return -ENAMETOOLONG;
 	*ret_dir = xstrndup(path, slash);
 	*ret_name = TAKE_PTR(name);

@@ -21,26 +21,26 @@ static void vlog(enum molt_log_level level, const char *prefix, const char *fmt,
 	free(msg);
 }
 
+/* The va_list that each level's front end hands to vlog(). */
+#define LOG_VARGS(level, prefix, fmt)                                                              \
+	do {                                                                                       \
+		va_list ap;                                                                        \
+		va_start(ap, fmt);                                                                 \
+		vlog(level, prefix, fmt, ap);                                                      \
+		va_end(ap);                                                                        \
+	} while (0)
+
 void molt_warn(const char *fmt, ...)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	vlog(MOLT_LOG_WARN, "warning: ", fmt, ap);
-	va_end(ap);
+	LOG_VARGS(MOLT_LOG_WARN, "warning: ", fmt);
 }
 
 void molt_info(const char *fmt, ...)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	vlog(MOLT_LOG_INFO, "", fmt, ap);
-	va_end(ap);
+	LOG_VARGS(MOLT_LOG_INFO, "", fmt);
 }
 
 void molt_debug(const char *fmt, ...)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	vlog(MOLT_LOG_DEBUG, "debug: ", fmt, ap);
-	va_end(ap);
+	LOG_VARGS(MOLT_LOG_DEBUG, "debug: ", fmt);
 }

@@ -134,6 +134,18 @@ bool str_eq_nocase(const char *a, const char *b)
 	return *a == *b;
 }
 
+size_t path_last_component(const char *path, size_t *ret_len)
+{
+	size_t end = strlen(path);
+	while (end > 0 && path[end - 1] == '/')
+		end--;
+	size_t start = end;
+	while (start > 0 && path[start - 1] != '/')
+		start--;
+	*ret_len = end - start;
+	return start;
+}
+
 int str_to_int64(const char *s, int64_t min, int64_t max, int64_t *ret)
 {
 	if (!s || !*s)

@@ -220,27 +220,6 @@ void sandbox_user_done(struct sandbox_user *u)
 	*u = (struct sandbox_user){0};
 }
 
-static int read_fd_all(int fd, size_t max, char **ret)
-{
-	struct strbuf sb = STRBUF_INIT;
-	char chunk[8192];
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || sb.len + (size_t)n > max) {
-			int e = n < 0 ? errno : EFBIG;
-			strbuf_done(&sb);
-			return -e;
-		}
-		if (n == 0)
-			break;
-		strbuf_add(&sb, chunk, (size_t)n);
-	}
-	*ret = strbuf_detach(&sb);
-	return 0;
-}
-
 int user_read_db(int rootfd, char **ret_passwd, char **ret_group, struct molt_error **err)
 {
 	static const char *const names[] = {"etc/passwd", "etc/group"};
@@ -251,7 +230,7 @@ int user_read_db(int rootfd, char **ret_passwd, char **ret_group, struct molt_er
 		if (r == -ENOENT)
 			continue;
 		if (r >= 0)
-			r = read_fd_all(fd, 16 << 20, &out[i]);
+			r = read_fd_bounded(fd, 16 << 20, &out[i], NULL);
 		if (r < 0) {
 			free(out[0]);
 			return molt_error_set(err, -r, "read the image's /%s", names[i]);

@@ -133,8 +133,7 @@ static int add_secret(struct build_run_opts *o, const char *spec, struct molt_er
 		free(s.id);
 		return r;
 	}
-	o->secrets = xrealloc(o->secrets, (o->n_secrets + 1) * sizeof(*o->secrets));
-	o->secrets[o->n_secrets++] = s;
+	ARRAY_PUSH(o->secrets, o->n_secrets, s);
 	return 0;
 }
 
@@ -174,8 +173,7 @@ static int add_ssh(struct build_run_opts *o, const char *spec, struct molt_error
 		}
 	}
 	s.id = TAKE_PTR(id);
-	o->ssh = xrealloc(o->ssh, (o->n_ssh + 1) * sizeof(*o->ssh));
-	o->ssh[o->n_ssh++] = s;
+	ARRAY_PUSH(o->ssh, o->n_ssh, s);
 	return 0;
 }
 
@@ -222,8 +220,7 @@ int build_run_opts_add(struct build_run_opts *o, const char *name, const char *v
 	struct sandbox_ulimit u;
 	if (sandbox_parse_ulimit(value, &u, err) < 0)
 		return molt_error_pass(err);
-	o->ulimits = xrealloc(o->ulimits, (o->n_ulimits + 1) * sizeof(*o->ulimits));
-	o->ulimits[o->n_ulimits++] = u;
+	ARRAY_PUSH(o->ulimits, o->n_ulimits, u);
 	return 0;
 }
 

@@ -257,3 +257,11 @@ int cli_store_image(struct molt_global *g, bool in_build_ns, const char *image,
 	int r = cli_store_open(g, in_build_ns, ret_store, err);
 	return r < 0 ? r : layer_store_resolve(*ret_store, image, ret_img, err);
 }
+
+int cli_store_for_images(int argc, char **argv, struct molt_global *g, bool in_build_ns,
+			 struct layer_store **ret, struct molt_error **err)
+{
+	if (argc < 2)
+		return cli_usage_error(err, argv[0], "expected at least one IMAGE");
+	return cli_store_open(g, in_build_ns, ret, err);
+}

@@ -132,6 +132,10 @@ int cli_store_open(struct molt_global *g, bool in_build_ns, struct layer_store *
 int cli_store_image(struct molt_global *g, bool in_build_ns, const char *image,
 		    struct layer_store **ret_store, struct image **ret_img,
 		    struct molt_error **err);
+/* Opens the store (as cli_store_open) for a command whose operands, argv[1] on, are one
+ * or more IMAGEs (inspect, rmi): none at all is a usage error. */
+int cli_store_for_images(int argc, char **argv, struct molt_global *g, bool in_build_ns,
+			 struct layer_store **ret, struct molt_error **err);
 
 int cmd_build(int argc, char **argv, struct molt_global *g, struct molt_error **err);
 int cmd_run(int argc, char **argv, struct molt_global *g, struct molt_error **err);

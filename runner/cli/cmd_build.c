@@ -182,8 +182,8 @@ static bool parse_output_stdout(struct build_options *o, const char *spec)
 {
 	if (strcmp(spec, "-"))
 		return false;
-	o->outputs = xrealloc(o->outputs, (o->n_outputs + 1) * sizeof(*o->outputs));
-	o->outputs[o->n_outputs++] = (struct build_output){"tar", xstrdup("-"), {0}, false};
+	ARRAY_PUSH(o->outputs, o->n_outputs,
+		   (struct build_output){"tar", xstrdup("-"), {0}, false});
 	return true;
 }
 
@@ -273,8 +273,7 @@ static int parse_output(struct build_options *o, const char *spec, struct molt_e
 		free(out.dest);
 		return cr;
 	}
-	o->outputs = xrealloc(o->outputs, (o->n_outputs + 1) * sizeof(*o->outputs));
-	o->outputs[o->n_outputs++] = out;
+	ARRAY_PUSH(o->outputs, o->n_outputs, out);
 	return 0;
 }
 

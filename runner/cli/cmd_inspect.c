@@ -83,10 +83,8 @@ static int inspect_one(struct layer_store *s, const char *what, json_t *out,
 
 int cmd_inspect(int argc, char **argv, struct molt_global *g, struct molt_error **err)
 {
-	if (argc < 2)
-		return cli_usage_error(err, argv[0], "expected at least one IMAGE");
 	_cleanup_store_ struct layer_store *s = NULL;
-	int r = cli_store_open(g, false, &s, err);
+	int r = cli_store_for_images(argc, argv, g, false, &s, err);
 	if (r < 0)
 		return r;
 	json_t *out = json_array();

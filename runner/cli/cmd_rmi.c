@@ -40,10 +40,8 @@ static int remove_one(struct layer_store *s, const char *what, struct molt_error
 
 int cmd_rmi(int argc, char **argv, struct molt_global *g, struct molt_error **err)
 {
-	if (argc < 2)
-		return cli_usage_error(err, argv[0], "expected at least one IMAGE");
 	_cleanup_store_ struct layer_store *s = NULL;
-	int r = cli_store_open(g, true, &s, err);
+	int r = cli_store_for_images(argc, argv, g, true, &s, err);
 	if (r < 0)
 		return r;
 	int first = 0;

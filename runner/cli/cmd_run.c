@@ -70,9 +70,8 @@ static int parse_volume(struct run_opts *o, const char *spec, struct molt_error 
 		return molt_error_set(err, errno, "volume source '%s'", copy);
 	strv_push(&o->mount_strings, src);
 	strv_push(&o->mount_strings, dst);
-	o->mounts = xrealloc(o->mounts, (o->c.n_mounts + 1) * sizeof(*o->mounts));
-	o->mounts[o->c.n_mounts++] = (struct sandbox_mount){
-		.source = NULL, .target = NULL, .readonly = ro};
+	ARRAY_PUSH(o->mounts, o->c.n_mounts, (struct sandbox_mount){
+		.source = NULL, .target = NULL, .readonly = ro});
 	return 0;
 }
 

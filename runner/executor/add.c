@@ -22,13 +22,10 @@ static bool is_url(const char *s)
 static int extract(int dst_root, const char *dest, int fd, const char *src, const char *scratch,
 		   const struct copy_opts *o, struct molt_error **err)
 {
-	int d = copy_mkdir_in_root(dst_root, dest, o->chown ? o->uid : 0, o->chown ? o->gid : 0);
-	if (d < 0)
-		return molt_error_set(err, -d, "create '%s'", dest);
-	_cleanup_close_ int dir = openat(d, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	close(d);
+	_cleanup_close_ int dir = copy_mkdir_open(dst_root, dest, o->chown ? o->uid : 0,
+						  o->chown ? o->gid : 0, err);
 	if (dir < 0)
-		return molt_error_set(err, errno, "open '%s'", dest);
+		return dir;
 	struct unpack_opts uo = {.layer = src, .whiteouts = UNPACK_APPLY, .chown = o->chown,
 				 .uid = o->uid, .gid = o->gid};
 	_cleanup_close_ int plain = -1;

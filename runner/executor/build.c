@@ -71,9 +71,7 @@ static int commit_final(struct build_ctx *b, const char *result, struct image **
 						       b->o->annotations, NULL, manifest, err);
 	if (r == 0)
 		r = layer_store_image_get(b->store, manifest, ret_img, err);
-	for (size_t i = 0; i < n; i++)
-		image_descriptor_done(&layers[i]);
-	free(layers);
+	ARRAY_FREE(layers, n, image_descriptor_done);
 	image_config_done(&cfg);
 	return r;
 }

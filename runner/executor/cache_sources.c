@@ -97,8 +97,8 @@ static int hash_meta(struct src_walk *w, int dirfd, const char *name, const stru
 				explain_file(w->files, rel, st, w->keep_owner, w->seen[i].rel);
 				return 0;
 			}
-		w->seen = xrealloc(w->seen, (w->n_seen + 1) * sizeof(*w->seen));
-		w->seen[w->n_seen++] = (struct seen_inode){st->st_dev, st->st_ino, xstrdup(rel)};
+		ARRAY_PUSH(w->seen, w->n_seen,
+			   (struct seen_inode){st->st_dev, st->st_ino, xstrdup(rel)});
 	}
 	/* O_NONBLOCK: a FIFO swapped in since the fstatat must not block the build. */
 	_cleanup_close_ int fd =

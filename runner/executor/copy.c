@@ -114,6 +114,17 @@ int copy_mkdir_in_root(int rootfd, const char *path, uid_t uid, gid_t gid)
 	return fd;
 }
 
+int copy_mkdir_open(int rootfd, const char *path, uid_t uid, gid_t gid, struct molt_error **err)
+{
+	_cleanup_close_ int d = copy_mkdir_in_root(rootfd, path, uid, gid);
+	if (d < 0)
+		return molt_error_set(err, -d, "create '%s'", path);
+	int fd = openat(d, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return molt_error_set(err, errno, "open '%s'", path);
+	return fd;
+}
+
 static int copy_xattrs(int src, int dst)
 {
 	char names[4096];
@@ -271,8 +282,8 @@ static int find_hardlink(struct copy_state *s, const struct stat *st, int dst_di
 		*ret_done = true;
 		return 0;
 	}
-	s->links = xrealloc(s->links, (s->n_links + 1) * sizeof(*s->links));
-	s->links[s->n_links++] = (struct hardlink){st->st_dev, st->st_ino, xstrdup(dst_path)};
+	ARRAY_PUSH(s->links, s->n_links,
+		   (struct hardlink){st->st_dev, st->st_ino, xstrdup(dst_path)});
 	return 0;
 }
 
@@ -393,18 +404,11 @@ static int copy_below(struct copy_state *s, int *src_dirfd, int *dst_dirfd, int 
 		      const char *relpath, const char *dst_path, unsigned depth,
 		      struct molt_error **err)
 {
-	struct dir_park ps, pd = {0};
-	int r = dir_park(src_dirfd, depth, &ps);
-	if (r == 0)
-		r = dir_park(dst_dirfd, depth, &pd);
-	if (r < 0)
-		return molt_error_set(err, -r, "stat the parent of '%s'", relpath);
-	r = copy_dir_children(s, sfd, dfd, relpath, dst_path, depth + 1, err);
-	if (r < 0)
+	struct dir_park park[2];
+	int r = dir_park_walk(src_dirfd, dst_dirfd, depth, park, relpath, err);
+	if (r < 0 || (r = copy_dir_children(s, sfd, dfd, relpath, dst_path, depth + 1, err)) < 0)
 		return r;
-	if ((r = dir_unpark(src_dirfd, *sfd, &ps)) < 0 || (r = dir_unpark(dst_dirfd, *dfd, &pd)) < 0)
-		return molt_error_set(err, -r, "reopen the parent of '%s'", relpath);
-	return 0;
+	return dir_unpark_walk(src_dirfd, *sfd, dst_dirfd, *dfd, park, relpath, err);
 }
 
 static int copy_entry(struct copy_state *s, int *src_dirfdp, const char *src_name,

@@ -58,6 +58,9 @@ int copy_paths(int src_root, char *const *sources, int dst_root, const char *des
  * Existing components are followed like the kernel would, but inside the root.
  */
 int copy_mkdir_in_root(int rootfd, const char *path, uid_t uid, gid_t gid);
+/* copy_mkdir_in_root(), then the directory opened for reading: its fd, or the error
+ * ("create 'path'", "open 'path'"). */
+int copy_mkdir_open(int rootfd, const char *path, uid_t uid, gid_t gid, struct molt_error **err);
 
 /* Splits a path into normalised components (no "", "." ; ".." kept for the caller
  * to refuse or clamp). */

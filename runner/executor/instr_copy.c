@@ -62,13 +62,9 @@ static int write_heredocs(const struct build_instr *in, int dst_root, const char
 		_cleanup_free_ char *parent = xstrdup(path);
 		char *slash = strrchr(parent, '/');
 		*slash = '\0';
-		int d = copy_mkdir_in_root(dst_root, parent, o->uid, o->gid);
-		if (d < 0)
-			return molt_error_set(err, -d, "create '%s'", parent);
-		_cleanup_close_ int dir = openat(d, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		close(d);
+		_cleanup_close_ int dir = copy_mkdir_open(dst_root, parent, o->uid, o->gid, err);
 		if (dir < 0)
-			return molt_error_set(err, errno, "open '%s'", parent);
+			return dir;
 		const char *base = slash + 1;
 		(void)unlinkat(dir, base, 0);
 		_cleanup_close_ int fd = openat(dir, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |

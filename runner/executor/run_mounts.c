@@ -14,9 +14,7 @@
 
 void run_mounts_done(struct run_mounts *m)
 {
-	for (size_t i = 0; i < m->n_relays; i++)
-		molt_pid_killp(&m->relays[i]);
-	free(m->relays);
+	ARRAY_FREE(m->relays, m->n_relays, molt_pid_killp);
 	for (size_t i = 0; m->relay_sockets && m->relay_sockets[i]; i++)
 		(void)unlink(m->relay_sockets[i]);
 	strv_free(m->relay_sockets);
@@ -109,8 +107,7 @@ static int add_bind(struct stage_run *sr, const struct build_mount *bm, struct r
 		r = stage_mount_from(sr, bm->from, bm->from_stage, "bind", &view, err);
 		if (r < 0)
 			return r;
-		m->views = xrealloc(m->views, (m->n_views + 1) * sizeof(*m->views));
-		m->views[m->n_views++] = view;
+		ARRAY_PUSH(m->views, m->n_views, view);
 		root = open(view->merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	} else {
 		root = fcntl(sr->b->context_fd, F_DUPFD_CLOEXEC, 3);

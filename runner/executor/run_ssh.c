@@ -155,8 +155,7 @@ static int start_relay(struct stage_run *sr, const struct build_mount *bm, const
 		return molt_error_set(err, errno, "RUN --mount=type=ssh: fork");
 	if (pid == 0)
 		relay_main(lfd, adir, slash ? slash + 1 : agent);
-	m->relays = xrealloc(m->relays, (m->n_relays + 1) * sizeof(*m->relays));
-	m->relays[m->n_relays++] = pid;
+	ARRAY_PUSH(m->relays, m->n_relays, pid);
 	strv_push(&m->relay_sockets, path);
 	*ret_path = TAKE_PTR(path);
 	return 0;

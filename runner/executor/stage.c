@@ -96,9 +96,7 @@ int stage_mount_from(struct stage_run *sr, const char *from, int from_stage, con
 		r = stepfs_mount(dir, lowers, true, ret, err);
 		timing_add(sr, PHASE_MOUNT, t0);
 	}
-	for (size_t i = 0; i < n; i++)
-		image_descriptor_done(&layers[i]);
-	free(layers);
+	ARRAY_FREE(layers, n, image_descriptor_done);
 	image_config_done(&cfg);
 	return r;
 }
@@ -416,9 +414,7 @@ int stage_worker(void *userdata, unsigned index, struct sched_link *link,
 	if (rm_rf(sr.scratch, &e2) < 0)
 		molt_error_drop(&e2, "build: the store's tmp/ sweep removes it later");
 	free(sr.scratch);
-	for (size_t i = 0; i < sr.n_layers; i++)
-		image_descriptor_done(&sr.layers[i]);
-	free(sr.layers);
+	ARRAY_FREE(sr.layers, sr.n_layers, image_descriptor_done);
 	env_index_done(&sr.env_idx);
 	env_index_done(&sr.label_idx);
 	image_config_done(&sr.config);

@@ -185,16 +185,11 @@ static int apply_subdir(struct flatten *f, int *sdirp, int *ddirp, const char *n
 	_cleanup_close_ int d = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (d < 0)
 		return molt_error_set(err, errno, "open '%s'", path);
-	struct dir_park ps, pd = {0};
-	int r = dir_park(sdirp, depth, &ps);
-	if (r == 0)
-		r = dir_park(ddirp, depth, &pd);
-	if (r < 0)
-		return molt_error_set(err, -r, "stat the parent of '%s'", path);
-	if ((r = apply_dir(f, &s, &d, path, depth + 1, err)) < 0)
+	struct dir_park park[2];
+	int r = dir_park_walk(sdirp, ddirp, depth, park, path, err);
+	if (r < 0 || (r = apply_dir(f, &s, &d, path, depth + 1, err)) < 0 ||
+	    (r = dir_unpark_walk(sdirp, s, ddirp, d, park, path, err)) < 0)
 		return r;
-	if ((r = dir_unpark(sdirp, s, &ps)) < 0 || (r = dir_unpark(ddirp, d, &pd)) < 0)
-		return molt_error_set(err, -r, "reopen the parent of '%s'", path);
 	/* after the children: adding them moved the directory's mtime */
 	return copy_meta(s, d, st, path, err);
 }
@@ -209,9 +204,10 @@ static bool is_whiteout(int sdir, const char *name, const struct stat *st)
 	return fd >= 0 && fgetxattr(fd, XATTR_WHITEOUT, NULL, 0) >= 0;
 }
 
-static int apply_entry(struct flatten *f, int *sdirp, int *ddirp, const char *name,
-		       const char *path, unsigned depth, struct molt_error **err)
+static int apply_entry(void *ctx, int *sdirp, int *ddirp, const char *name, const char *path,
+		       unsigned depth, struct molt_error **err)
 {
+	struct flatten *f = ctx;
 	int sdir = *sdirp, ddir = *ddirp;
 	struct stat st, dst;
 	if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -236,8 +232,8 @@ static int apply_entry(struct flatten *f, int *sdirp, int *ddirp, const char *na
 		return 0;
 	int r = copy_file(sdir, ddir, name, &st, path, err);
 	if (r == 0 && st.st_nlink > 1) {
-		f->links = xrealloc(f->links, (f->n_links + 1) * sizeof(*f->links));
-		f->links[f->n_links++] = (struct link_seen){st.st_dev, st.st_ino, xstrdup(path)};
+		ARRAY_PUSH(f->links, f->n_links,
+			   (struct link_seen){st.st_dev, st.st_ino, xstrdup(path)});
 	}
 	return r;
 }
@@ -245,19 +241,8 @@ static int apply_entry(struct flatten *f, int *sdirp, int *ddirp, const char *na
 static int apply_dir(struct flatten *f, int *sdir, int *ddir, const char *rel, unsigned depth,
 		     struct molt_error **err)
 {
-	if (depth > 4096)
-		return molt_error_setx(err, ELOOP, "flatten '%s': directory tree too deep", rel);
-	/* Listed first: a parked directory keeps no readdir stream. */
-	_cleanup_strv_ char **names = NULL;
-	int r = dir_list_sorted(*sdir, &names);
-	if (r < 0)
-		return molt_error_set(err, -r, "read the directory '%s'", *rel ? rel : "/");
-	for (size_t i = 0; r == 0 && names[i]; i++) {
-		_cleanup_free_ char *path = *rel ? xasprintf("%s/%s", rel, names[i])
-						 : xstrdup(names[i]);
-		r = apply_entry(f, sdir, ddir, names[i], path, depth, err);
-	}
-	return r;
+	static const struct dir_walk names = {"flatten", "the directory", true};
+	return dir_for_each_child(&names, sdir, ddir, rel, depth, apply_entry, f, err);
 }
 
 int stepfs_flatten(char *const *lowers, int dstfd, struct molt_error **err)

@@ -107,6 +107,8 @@ int dockerfile_parse(const char *text, size_t len, const char *name, struct dock
 		     struct molt_error **err);
 void dockerfile_free(struct dockerfile *df);
 void df_instr_done(struct df_instr *in);
+/* Frees the n here-documents and the array (the parser's, and the plan's copies). */
+void df_heredocs_free(struct df_heredoc *h, size_t n);
 
 /* "RUN" for DF_RUN; df_kind_from_name is case-insensitive and returns -1 if unknown. */
 const char *df_kind_name(enum df_kind k);

@@ -191,8 +191,7 @@ static int compile_class(const char *s, size_t n, size_t *i, struct tok *t)
 			if (class_char(s, n, i, &rg.hi) < 0)
 				return -EINVAL;
 		}
-		t->ranges = xrealloc(t->ranges, (t->nranges + 1) * sizeof(*t->ranges));
-		t->ranges[t->nranges++] = rg;
+		ARRAY_PUSH(t->ranges, t->nranges, rg);
 	}
 }
 
@@ -464,9 +463,7 @@ void dockerignore_free(struct dockerignore *d)
 {
 	if (!d)
 		return;
-	for (size_t i = 0; i < d->n; i++)
-		pattern_done(&d->pat[i]);
-	free(d->pat);
+	ARRAY_FREE(d->pat, d->n, pattern_done);
 	free(d);
 }
 
@@ -507,8 +504,7 @@ static int add_pattern(struct dockerignore *d, const char *raw, bool strip_root,
 		pattern_done(&p);
 		return r;
 	}
-	d->pat = xrealloc(d->pat, (d->n + 1) * sizeof(*d->pat));
-	d->pat[d->n++] = p;
+	ARRAY_PUSH(d->pat, d->n, p);
 	d->exceptions |= exception;
 	return 0;
 }

@@ -415,11 +415,7 @@ void build_mount_done(struct build_mount *m)
 	free(m->id);
 	free(m->sharing);
 	free(m->env);
-	for (size_t i = 0; i < m->n_opts; i++) {
-		free(m->opts[i].key);
-		free(m->opts[i].value);
-	}
-	free(m->opts);
+	plan_kv_free(m->opts, m->n_opts);
 	memset(m, 0, sizeof(*m));
 }
 

@@ -58,8 +58,7 @@ size_t df_heredoc_markers(const char *line, struct df_heredoc_marker **ret)
 		struct df_heredoc_marker m;
 		if (!marker_parse(words[i], &m))
 			continue;
-		v = xrealloc(v, (n + 1) * sizeof(*v));
-		v[n++] = m;
+		ARRAY_PUSH(v, n, m);
 	}
 	*ret = v;
 	return n;

@@ -117,6 +117,15 @@ int df_error_at(const struct dockerfile *df, struct molt_error **err, int line, 
 
 /* ---------------------------------------------------------------- freeing */
 
+void df_heredocs_free(struct df_heredoc *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(h[i].name);
+		free(h[i].content);
+	}
+	free(h);
+}
+
 void df_instr_done(struct df_instr *in)
 {
 	if (!in)
@@ -134,11 +143,7 @@ void df_instr_done(struct df_instr *in)
 		free(in->kvs[i].value);
 	}
 	free(in->kvs);
-	for (size_t i = 0; i < in->n_heredocs; i++) {
-		free(in->heredocs[i].name);
-		free(in->heredocs[i].content);
-	}
-	free(in->heredocs);
+	df_heredocs_free(in->heredocs, in->n_heredocs);
 	if (in->trigger) {
 		df_instr_done(in->trigger);
 		free(in->trigger);
@@ -150,9 +155,7 @@ void dockerfile_free(struct dockerfile *df)
 {
 	if (!df)
 		return;
-	for (size_t i = 0; i < df->n_instrs; i++)
-		df_instr_done(&df->instrs[i]);
-	free(df->instrs);
+	ARRAY_FREE(df->instrs, df->n_instrs, df_instr_done);
 	strv_free(df->lines);
 	free(df->name);
 	free(df->syntax);
@@ -249,8 +252,7 @@ static void maybe_json(struct df_instr *in, bool split)
 
 static void kv_push(struct df_instr *in, char *key, char *value)
 {
-	in->kvs = xrealloc(in->kvs, (in->n_kvs + 1) * sizeof(*in->kvs));
-	in->kvs[in->n_kvs++] = (struct df_kv){key, value};
+	ARRAY_PUSH(in->kvs, in->n_kvs, (struct df_kv){key, value});
 }
 
 /*
@@ -540,9 +542,8 @@ static bool add_segment(struct strbuf *sb, const char *l, char escape)
 
 static void heredoc_push(struct df_instr *in, struct df_heredoc_marker *m, char *content)
 {
-	in->heredocs = xrealloc(in->heredocs, (in->n_heredocs + 1) * sizeof(*in->heredocs));
-	in->heredocs[in->n_heredocs++] = (struct df_heredoc){
-		.name = m->name, .content = content, .expand = m->expand, .chomp = m->chomp};
+	ARRAY_PUSH(in->heredocs, in->n_heredocs, (struct df_heredoc){
+		.name = m->name, .content = content, .expand = m->expand, .chomp = m->chomp});
 	m->name = NULL;
 }
 
@@ -594,8 +595,7 @@ static bool may_have_heredocs(const struct df_instr *in)
 
 static void instr_push(struct dockerfile *df, struct df_instr *in)
 {
-	df->instrs = xrealloc(df->instrs, (df->n_instrs + 1) * sizeof(*df->instrs));
-	df->instrs[df->n_instrs++] = *in;
+	ARRAY_PUSH(df->instrs, df->n_instrs, *in);
 	memset(in, 0, sizeof(*in));
 }
 

@@ -12,7 +12,7 @@
 
 /* ---------------------------------------------------------------- freeing */
 
-static void kv_free(struct plan_kv *kv, size_t n)
+void plan_kv_free(struct plan_kv *kv, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(kv[i].key);
@@ -25,12 +25,10 @@ static void build_instr_done(struct build_instr *bi)
 {
 	free(bi->original);
 	strv_free(bi->command);
-	for (size_t i = 0; i < bi->n_mounts; i++)
-		build_mount_done(&bi->mounts[i]);
-	free(bi->mounts);
+	ARRAY_FREE(bi->mounts, bi->n_mounts, build_mount_done);
 	free(bi->network);
 	free(bi->security);
-	kv_free(bi->pairs, bi->n_pairs);
+	plan_kv_free(bi->pairs, bi->n_pairs);
 	strv_free(bi->ports);
 	strv_free(bi->paths);
 	free(bi->value);
@@ -41,11 +39,7 @@ static void build_instr_done(struct build_instr *bi)
 	free(bi->chmod);
 	free(bi->checksum);
 	strv_free(bi->exclude);
-	for (size_t i = 0; i < bi->n_heredocs; i++) {
-		free(bi->heredocs[i].name);
-		free(bi->heredocs[i].content);
-	}
-	free(bi->heredocs);
+	df_heredocs_free(bi->heredocs, bi->n_heredocs);
 	strv_free(bi->shell);
 	free(bi->workdir);
 	free(bi->user);
@@ -57,9 +51,7 @@ static void build_stage_done(struct build_stage *s)
 	free(s->from);
 	free(s->platform);
 	free(s->depends_on);
-	for (size_t i = 0; i < s->n_instrs; i++)
-		build_instr_done(&s->instrs[i]);
-	free(s->instrs);
+	ARRAY_FREE(s->instrs, s->n_instrs, build_instr_done);
 	for (size_t i = 0; i < s->n_snapshots; i++)
 		strv_free(s->snapshots[i]);
 	free(s->snapshots);
@@ -76,9 +68,7 @@ void build_plan_free(struct build_plan *p)
 {
 	if (!p)
 		return;
-	for (size_t i = 0; i < p->n_stages; i++)
-		build_stage_done(&p->stages[i]);
-	free(p->stages);
+	ARRAY_FREE(p->stages, p->n_stages, build_stage_done);
 	free(p->target);
 	strv_free(p->unused_build_args);
 	strv_free(p->proxy_env);

@@ -46,6 +46,8 @@ struct plan_kv {
 	char *key;
 	char *value; /* NULL: an ARG without a value */
 };
+/* Frees the n pairs and the array. */
+void plan_kv_free(struct plan_kv *kv, size_t n);
 
 enum build_mount_type {
 	MOUNT_BIND,

@@ -13,8 +13,7 @@
 
 static void pairs_push(struct build_instr *bi, const char *k, const char *v)
 {
-	bi->pairs = xrealloc(bi->pairs, (bi->n_pairs + 1) * sizeof(*bi->pairs));
-	bi->pairs[bi->n_pairs++] = (struct plan_kv){xstrdup(k), v ? xstrdup(v) : NULL};
+	ARRAY_PUSH(bi->pairs, bi->n_pairs, (struct plan_kv){xstrdup(k), v ? xstrdup(v) : NULL});
 }
 
 static void heredocs_copy(struct build_instr *bi, const struct df_instr *in)
@@ -351,8 +350,7 @@ static int plan_run_flags(struct planner *p, struct build_instr *bi)
 			free(m.target); /* BuildKit numbers a RUN's ssh sockets */
 			m.target = xasprintf("/run/buildkit/ssh_agent.%u", n_ssh - 1);
 		}
-		bi->mounts = xrealloc(bi->mounts, (bi->n_mounts + 1) * sizeof(*bi->mounts));
-		bi->mounts[bi->n_mounts++] = m;
+		ARRAY_PUSH(bi->mounts, bi->n_mounts, m);
 		struct build_mount *bm = &bi->mounts[bi->n_mounts - 1];
 		if (bm->from && named_context(p, &bm->from))
 			bm->from_stage = -1;

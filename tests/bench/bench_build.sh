@@ -7,8 +7,8 @@
 # Both run as the user that runs `make bench` (as root: buildah's overlay driver,
 # molt's identity-mapped build namespace).
 set -u
-top=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-molt=${MOLT:-$top/build/molt}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 runs=${BENCH_RUNS:-5}
 if ! command -v hyperfine >/dev/null; then echo "hyperfine missing (scripts/install-deps.sh)"; exit 1; fi
 # Lowercase only: buildah names an image pulled from oci:PATH after PATH.

@@ -13,8 +13,8 @@
 # Runs as root (the Debian base, buildah's storage); the targets: molt --cache-from at
 # least 10x faster than the full rebuild and 5x faster than buildah's cache hit.
 set -u
-top=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-molt=${MOLT:-$top/build/molt}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 runs=${BENCH_CACHE_RUNS:-3}
 deb=${MOLT_DEBIAN_CACHE:-/var/cache/molt/debian-bookworm}
 if [ "$(id -u)" != 0 ]; then echo "(bench_cache needs root: the Debian base, buildah)"; exit 0; fi
@@ -24,8 +24,7 @@ done
 if [ ! -f "$deb/oci/index.json" ]; then
 	"$top/scripts/mkbase.sh" debian "$deb" >/dev/null || exit 1
 fi
-dir=$(mktemp -d /var/tmp/molt-bench-cache.XXXXXX)
-chmod 0755 "$dir"
+bench_mkdir cache
 export TMPDIR=$dir REG_LIFETIME=${BENCH_CACHE_LIFETIME:-3600}
 # shellcheck source=../e2e/registry_lib.sh
 . "$top/tests/e2e/registry_lib.sh"
@@ -33,10 +32,7 @@ bah=(buildah --root "$dir/buildah" --runroot "$dir/buildah-run")
 cleanup() {
 	"$molt" --root "$dir/store" prune --all >/dev/null 2>&1
 	"$molt" --root "$dir/warm" prune --all >/dev/null 2>&1
-	"${bah[@]}" rm -a >/dev/null 2>&1
-	"${bah[@]}" rmi -a -f >/dev/null 2>&1
-	awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r |
-		xargs -r umount -l >/dev/null 2>&1
+	bench_buildah_clean
 	reg_cleanup
 	[ -n "${BENCH_CACHE_KEEP:-}" ] && { echo "(kept $dir)"; return; }
 	rm -rf "$dir" 2>/dev/null

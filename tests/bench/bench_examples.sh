@@ -7,8 +7,8 @@
 # The Debian base is taken from MOLT_DEBIAN_CACHE (default /var/cache/molt/debian-bookworm,
 # where `make check-slow` keeps it), made there when missing and running as root.
 set -u
-top=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-molt=${MOLT:-$top/build/molt}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 runs=${BENCH_EXAMPLES_RUNS:-1}
 ctx=$top/examples/react-nginx
 deb=${MOLT_DEBIAN_CACHE:-/var/cache/molt/debian-bookworm}
@@ -19,17 +19,12 @@ if [ ! -f "$deb/oci/index.json" ]; then
 	fi
 	"$top/scripts/mkbase.sh" debian "$deb" >/dev/null || exit 1
 fi
-dir=$(mktemp -d /var/tmp/molt-bench-examples.XXXXXX)
-chmod 0755 "$dir"
+bench_mkdir examples
 bah=(buildah --root "$dir/buildah" --runroot "$dir/buildah-run")
 cleanup() {
 	"$molt" --root "$dir/store" prune --all >/dev/null 2>&1
 	if command -v buildah >/dev/null; then
-		"${bah[@]}" rm -a >/dev/null 2>&1
-		"${bah[@]}" rmi -a -f >/dev/null 2>&1
-		# overlay mounts buildah's storage may still hold under this run's directory
-		awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r |
-			xargs -r umount >/dev/null 2>&1
+		bench_buildah_clean
 	fi
 	rm -rf "$dir" 2>/dev/null
 }

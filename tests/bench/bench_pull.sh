@@ -15,8 +15,8 @@
 # make the Debian base here.
 # Until molt's registry client exists this prints "molt pull: not available".
 set -u
-top=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-molt=${MOLT:-$top/build/molt}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 runs=${BENCH_PULL_RUNS:-3}
 extra_mb=${BENCH_PULL_EXTRA_MB:-150}
 deb=${MOLT_DEBIAN_CACHE:-/var/cache/molt/debian-bookworm}
@@ -25,8 +25,7 @@ for t in docker-registry skopeo python3 curl; do
 	command -v "$t" >/dev/null || { echo "($t missing: scripts/install-deps.sh)"; exit 0; }
 done
 
-dir=$(mktemp -d /var/tmp/molt-bench-pull.XXXXXX)
-chmod 0755 "$dir"
+bench_mkdir pull
 export TMPDIR=$dir REG_LIFETIME=${BENCH_PULL_LIFETIME:-3600}
 # shellcheck source=../e2e/registry_lib.sh
 . "$top/tests/e2e/registry_lib.sh"

@@ -29,8 +29,8 @@
 # seconds, default 1800); a row out of time keeps the rounds it finished. Runs as root
 # (debootstrap'd base, chroot floors, buildah's native overlay).
 set -u
-top=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-molt=${MOLT:-$top/build/molt}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 runs=${BENCH_REAL_RUNS:-3}
 limit=${BENCH_REAL_ROW_LIMIT:-1800}
 deb=${MOLT_DEBIAN_CACHE:-/var/cache/molt/debian-bookworm}
@@ -41,15 +41,11 @@ done
 if [ ! -f "$deb/oci/index.json" ] || [ ! -f "$deb/rootfs.tar" ]; then
 	"$top/scripts/mkbase.sh" debian "$deb" >/dev/null || exit 1
 fi
-dir=$(mktemp -d /var/tmp/molt-bench-real.XXXXXX)
-chmod 0755 "$dir"
+bench_mkdir real
 bah=(buildah --root "$dir/buildah" --runroot "$dir/buildah-run")
 cleanup() {
 	"$molt" --root "$dir/store" prune --all >/dev/null 2>&1
-	"${bah[@]}" rm -a >/dev/null 2>&1
-	"${bah[@]}" rmi -a -f >/dev/null 2>&1
-	awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r |
-		xargs -r umount -l >/dev/null 2>&1
+	bench_buildah_clean
 	[ -n "${BENCH_REAL_KEEP:-}" ] && { echo "(kept $dir)"; return; }
 	rm -rf "$dir" 2>/dev/null
 }

@@ -208,6 +208,21 @@ static void test_deep(void)
 	rm_rf(top, NULL);
 }
 
+/* The name a tar's PAX header and inroot_open_parent() take from a path. */
+static void test_path_last_component(void)
+{
+	static const char *const cases[][2] = {
+		{"a/b/c", "c"}, {"a/bc//", "bc"}, {"name", "name"},
+		{"/x", "x"},    {"/", ""},        {"", ""},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		size_t len, off = path_last_component(cases[i][0], &len);
+		_cleanup_free_ char *got = xstrndup(cases[i][0] + off, len);
+		_cleanup_free_ char *name = xasprintf("last component of '%s'", cases[i][0]);
+		tap_str_eq(got, cases[i][1], name);
+	}
+}
+
 int main(void)
 {
 	test_errors();
@@ -216,6 +231,7 @@ int main(void)
 	test_files();
 	test_read_fd_bounded();
 	test_deep();
+	test_path_last_component();
 	char z[100] = {0};
 	bool zero = mem_is_zero(z, sizeof(z)) && mem_is_zero(z, 0);
 	z[99] = 1;
