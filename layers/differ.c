@@ -57,15 +57,24 @@ static int read_one_xattr(int fd, const char *name, struct layer_xattr *ret)
 int layer_xattrs_read(int fd, struct layer_xattrs *ret, struct molt_error **err)
 {
 	struct layer_xattrs x = {0};
-	ssize_t n = flistxattr(fd, NULL, 0);
+	/* One call for the usual case (no xattrs, or a short list): the differ and the
+	 * layer writer call this for every changed file. */
+	char small[1024];
+	_cleanup_free_ char *big = NULL;
+	char *list = small;
+	ssize_t n = flistxattr(fd, small, sizeof(small));
+	while (n < 0 && errno == ERANGE) {
+		n = flistxattr(fd, NULL, 0);
+		if (n < 0)
+			break;
+		free(big);
+		list = big = xmalloc((size_t)n + 1);
+		n = flistxattr(fd, big, (size_t)n); /* ERANGE again: the list grew; retry */
+	}
 	if (n < 0 && (errno == ENOTSUP || errno == EOPNOTSUPP)) {
 		*ret = x;
 		return 0;
 	}
-	if (n < 0)
-		return molt_error_set(err, errno, "list xattrs");
-	_cleanup_free_ char *list = xmalloc((size_t)n + 1);
-	n = flistxattr(fd, list, (size_t)n);
 	if (n < 0)
 		return molt_error_set(err, errno, "list xattrs");
 	for (char *p = list; p < list + n; p += strlen(p) + 1) {

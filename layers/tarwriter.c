@@ -38,6 +38,11 @@ struct layer_writer {
 	size_t nlinks, linkcap; /* open addressing, linkcap a power of two */
 	char *buf; /* file data, WRITER_BUF bytes */
 	bool failed;
+	/* The directory of the previous entry, kept open (O_PATH): entries come sorted, so
+	 * most share it, and resolving it in the root again cost an openat2 and a close per
+	 * file. Valid for (pdir_src, pdir); pdirfd -1 when nothing is kept. */
+	int pdir_src, pdirfd;
+	char *pdir, *pname; /* pdir NULL: the fd is not reused */
 };
 
 /* What one tar entry needs; the ustar header and the PAX records are made from it. */
@@ -212,6 +217,10 @@ void layer_writer_free(struct layer_writer *w)
 	free(w->links);
 	free(w->last_key);
 	free(w->buf);
+	if (w->pdirfd >= 0)
+		close(w->pdirfd);
+	free(w->pdir);
+	free(w->pname);
 	free(w);
 }
 
@@ -219,6 +228,7 @@ int layer_writer_new(int outfd, const struct layer_writer_opts *o, struct layer_
 		     struct molt_error **err)
 {
 	struct layer_writer *w = xcalloc(1, sizeof(*w));
+	w->pdirfd = -1;
 	if (o)
 		w->o = *o;
 	int r = layer_sink_new(outfd, w->o.compression, w->o.level, &w->sink, err);
@@ -403,14 +413,47 @@ static int add_entry(struct layer_writer *w, int pfd, const char *name, const ch
 	return r;
 }
 
+/*
+ * The directory holding path's last component, resolved inside srcfd's tree (no
+ * symlink followed out of it), and that component in *ret_name. The fd and the name
+ * belong to the writer (its one-entry cache): the caller closes and frees nothing. A
+ * path inroot_open_parent() would normalise (change lists hold clean relative paths, so
+ * none comes) is resolved each time and never kept.
+ */
+static int parent_of(struct layer_writer *w, int srcfd, const char *path, const char **ret_name)
+{
+	const char *slash = strrchr(path, '/');
+	size_t plen = slash ? (size_t)(slash - path) : 0;
+	const char *last = slash ? slash + 1 : path;
+	if (w->pdirfd >= 0 && w->pdir && w->pdir_src == srcfd && strlen(w->pdir) == plen &&
+	    !strncmp(w->pdir, path, plen)) {
+		*ret_name = last;
+		return w->pdirfd;
+	}
+	char *name = NULL;
+	int pfd = inroot_open_parent(srcfd, path, false, INROOT_AUTO, &name);
+	if (pfd < 0)
+		return pfd;
+	if (w->pdirfd >= 0)
+		close(w->pdirfd);
+	free(w->pdir);
+	free(w->pname);
+	w->pdirfd = pfd;
+	w->pdir_src = srcfd;
+	w->pname = name;
+	w->pdir = strcmp(name, last) ? NULL : xstrndup(path, plen);
+	*ret_name = name;
+	return pfd;
+}
+
 int layer_writer_add(struct layer_writer *w, int srcfd, const char *path,
 		     struct molt_error **err)
 {
 	int r = check_order(w, path, err);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *name = NULL;
-	_cleanup_close_ int pfd = inroot_open_parent(srcfd, path, false, INROOT_AUTO, &name);
+	const char *name = NULL;
+	int pfd = parent_of(w, srcfd, path, &name);
 	if (pfd < 0) {
 		w->failed = true;
 		return molt_error_set(err, -pfd, "open the directory of '%s'", path);
