@@ -17,19 +17,18 @@
  * streaming state, so no dependence on how the input arrived): at level 6 it is ~3x
  * faster than zlib's deflate at the same ratio, which made molt's export slower than
  * `tar | pigz` before. Its header has no time and no name (MTIME 0, OS 255). zstd
- * frames are still libarchive's filter's (cheap next to gzip).
+ * frames are libzstd's, the bytes libarchive's zstd filter wrote before.
  *
  * Threads: the caller's thread fills blocks and writes finished ones in order; N
  * workers compress. 2N slots bound the memory (each slot one block in, one out).
  * Lifecycle: block_pool_new starts the workers, block_pool_finish drains and joins
  * them, block_pool_free (also after a failure) stops and joins whatever still runs.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <libdeflate.h>
 #include <pthread.h>
 #include <string.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "compress_blocks.h"
 
@@ -78,27 +77,22 @@ unsigned block_pool_default_workers(void)
 	return n > 16 ? 16 : (unsigned)n;
 }
 
-static la_ssize_t mem_write(struct archive *a, void *data, const void *buf, size_t len)
-{
-	(void)a;
-	strbuf_add(data, buf, len);
-	return (la_ssize_t)len;
-}
-
-/* A worker's libdeflate compressors, one per level used (made on first use: a level 6
- * compressor is ~0.5 MiB of match-finder tables). */
-struct gz_codecs {
+/* A worker's compressors: libdeflate's, one per level used, and one zstd stream (made
+ * on first use: a level 6 compressor is ~0.5 MiB of match-finder tables). */
+struct codecs {
 	struct libdeflate_compressor *by_level[10];
+	ZSTD_CStream *zs;
 };
 
-static void gz_codecs_free(struct gz_codecs *g)
+static void gz_codecs_free(struct codecs *g)
 {
 	for (size_t i = 0; i < sizeof(g->by_level) / sizeof(*g->by_level); i++)
 		libdeflate_free_compressor(g->by_level[i]);
+	ZSTD_freeCStream(g->zs);
 }
 
 /* One block → one complete gzip member, appended to OUT. */
-static int gzip_one(struct gz_codecs *g, int level, const void *in, size_t n,
+static int gzip_one(struct codecs *g, int level, const void *in, size_t n,
 		    struct strbuf *out, char *why, size_t whylen)
 {
 	level = level == GZIP_LEVEL_STORED ? 0 : level > 0 ? level : 6;
@@ -123,41 +117,37 @@ static int gzip_one(struct gz_codecs *g, int level, const void *in, size_t n,
 	return 0;
 }
 
-/* One block → one complete zstd frame, as libarchive's filter writes it. */
-static int zstd_one(int level, const void *in, size_t n, struct strbuf *out, char *why,
-		    size_t whylen)
+/* One block → one complete zstd frame, the bytes libarchive's zstd filter writes for
+ * it (ZSTD_initCStream at the level, the block in one ZSTD_compressStream, then
+ * ZSTD_endStream: no content size, no checksum), on the worker's reused stream — a new
+ * libarchive writer per block allocated and set up a compression context every time. */
+static int zstd_one(struct codecs *g, int level, const void *in, size_t n, struct strbuf *out,
+		    char *why, size_t whylen)
 {
-	struct archive *a = archive_write_new();
-	if (!a) {
-		snprintf(why, whylen, "out of memory");
+	if (!g->zs && !(g->zs = ZSTD_createCStream())) {
+		snprintf(why, whylen, "zstd: out of memory");
 		return -ENOMEM;
 	}
-	char lvl[16];
-	snprintf(lvl, sizeof(lvl), "%d", level > 0 ? level : 3);
-	struct archive_entry *e = NULL;
-	int r = archive_write_add_filter_zstd(a);
-	/* ARCHIVE_WARN would mean "through an external program": never on layer bytes. */
-	bool ok = r == ARCHIVE_OK &&
-		  archive_write_set_filter_option(a, "zstd", "compression-level", lvl) == ARCHIVE_OK &&
-		  archive_write_set_format_raw(a) == ARCHIVE_OK &&
-		  archive_write_set_bytes_per_block(a, 0) == ARCHIVE_OK &&
-		  archive_write_open2(a, out, NULL, mem_write, NULL, NULL) == ARCHIVE_OK &&
-		  (e = archive_entry_new()) != NULL;
-	if (ok) {
-		archive_entry_set_pathname(e, "layer.tar");
-		archive_entry_set_filetype(e, AE_IFREG);
-		archive_entry_set_perm(e, 0644);
-		ok = archive_write_header(a, e) == ARCHIVE_OK &&
-		     (n == 0 || archive_write_data(a, in, n) == (la_ssize_t)n) &&
-		     archive_write_close(a) == ARCHIVE_OK;
+	size_t bound = ZSTD_compressBound(n) + 64;
+	if (out->cap < out->len + bound + 1) {
+		out->buf = xrealloc(out->buf, out->len + bound + 1);
+		out->cap = out->len + bound + 1;
 	}
-	if (!ok) {
-		const char *m = archive_error_string(a);
-		snprintf(why, whylen, "%s", m ? m : "libarchive failed");
+	ZSTD_inBuffer ib = {in, n, 0};
+	ZSTD_outBuffer ob = {out->buf + out->len, bound, 0};
+	size_t z = ZSTD_initCStream(g->zs, level > 0 ? level : 3);
+	while (!ZSTD_isError(z) && ib.pos < ib.size && ob.pos < ob.size)
+		z = ZSTD_compressStream(g->zs, &ob, &ib);
+	while (!ZSTD_isError(z) && (z = ZSTD_endStream(g->zs, &ob)) != 0 && ob.pos < ob.size)
+		;
+	if (ZSTD_isError(z) || z != 0 || ib.pos != ib.size) {
+		snprintf(why, whylen, "zstd: %s",
+			 ZSTD_isError(z) ? ZSTD_getErrorName(z) : "output larger than its bound");
+		return -EIO;
 	}
-	archive_entry_free(e);
-	archive_write_free(a);
-	return ok ? 0 : -EIO;
+	out->len += ob.pos;
+	out->buf[out->len] = '\0';
+	return 0;
 }
 
 /*
@@ -169,7 +159,7 @@ static int zstd_one(int level, const void *in, size_t n, struct strbuf *out, cha
  * zstd needs no probe: it stores incompressible blocks raw by itself, fast.
  */
 #define PROBE_BYTES ((size_t)64 << 10)
-static int block_level(struct block_pool *p, struct gz_codecs *g, struct slot *s,
+static int block_level(struct block_pool *p, struct codecs *g, struct slot *s,
 		       struct strbuf *scratch)
 {
 	if (p->c != LAYER_GZIP || s->in_len < PROBE_BYTES)
@@ -184,7 +174,7 @@ static int block_level(struct block_pool *p, struct gz_codecs *g, struct slot *s
 static void *worker(void *arg)
 {
 	struct block_pool *p = arg;
-	struct gz_codecs g = {0};
+	struct codecs g = {0};
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		struct slot *s = NULL;
@@ -203,7 +193,7 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&p->lock);
 		strbuf_reset(&s->out);
 		int level = block_level(p, &g, s, &s->out);
-		int r = p->c == LAYER_ZSTD ? zstd_one(level, s->in, s->in_len, &s->out, s->why,
+		int r = p->c == LAYER_ZSTD ? zstd_one(&g, level, s->in, s->in_len, &s->out, s->why,
 						      sizeof(s->why))
 					   : gzip_one(&g, level, s->in, s->in_len, &s->out, s->why,
 						      sizeof(s->why));

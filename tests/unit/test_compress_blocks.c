@@ -191,7 +191,8 @@ int main(void)
 	 * digest, which this makes visible (and README's note on reproducibility true). */
 	char dg[DIGEST_STR_LEN + 1] = "";
 	digest_buffer(big.buf, big.len, dg);
-	tap_str_eq(dg, "sha256:662cd13c3e4d195ec0f413b64ba9c51195251c79c3f3d61610b9390692e9578f",
+	tap_str_eq(dg,
+		   "sha256:662cd13c3e4d195ec0f413b64ba9c51195251c79c3f3d61610b9390692e9578f",
 		   "gzip blob of the fixed input is the pinned one (libdeflate " LIBDEFLATE_VERSION_STRING ")");
 	/* incompressible blocks (random bytes) become stored members: barely larger than
 	 * the input, read back by gzip, the same with any number of workers; a text block
