@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * layers/compress.c: the byte stream under the layer tar writer. Every tar byte is
- * hashed (diff ID), compressed in parallel blocks with libarchive's gzip or zstd filter
+ * hashed (diff ID), compressed in parallel blocks by libdeflate (gzip) or libzstd
  * (compress_blocks.c), and the compressed bytes are hashed (blob digest) as they go to
  * the fd in order: one pass, no temporary copy. Uncompressed (how a build step commits,
  * and what convert.c writes for compression=uncompressed), the tar is hashed once.

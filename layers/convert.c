@@ -90,10 +90,12 @@ static const char *target_media_type(enum layer_compression c)
 					 : MEDIA_OCI_LAYER_GZIP;
 }
 
+/* gzip entries name their encoder: those of molt before libdeflate ("gzip-6", zlib's
+ * bytes) are not reused, so a store converted then gives the same digests as a new one. */
 static char *entry_rel(const char *diff_id, const struct export_compression *ec)
 {
-	return xasprintf(CONVERT_DIR "/%s/%s-%d", digest_hex(diff_id), compression_name(ec->c),
-			 effective_level(ec));
+	return xasprintf(CONVERT_DIR "/%s/%s-%d%s", digest_hex(diff_id), compression_name(ec->c),
+			 effective_level(ec), ec->c == LAYER_GZIP ? "-libdeflate" : "");
 }
 
 /* A remembered conversion whose blob is still there with its size: 0, else -ENOENT. */

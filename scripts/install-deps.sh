@@ -7,6 +7,8 @@ pkgs=(
 	build-essential pkg-config git
 	libseccomp-dev libcap-dev libmnl-dev libarchive-dev libjansson-dev libssl-dev
 	libcurl4-openssl-dev zlib1g-dev libzstd-dev
+	# gzip members of exported layers (layers/compress_blocks.c)
+	libdeflate-dev
 	# fuzzing and sanitizers
 	clang libclang-rt-14-dev
 	# runtime: newuidmap/newgidmap for the subuid map

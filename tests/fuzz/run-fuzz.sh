@@ -12,7 +12,7 @@ n=0 failed=0
 mkdir -p "$out"
 src=$(cd "$top" && ls lib/*.c layers/*.c sandbox/*.c runner/*/*.c 2>/dev/null | grep -v '^runner/cli/main.c$')
 cflags="-std=gnu17 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(pkg-config --cflags libseccomp libcap libmnl libarchive jansson libcrypto libcurl)"
-libs="$(pkg-config --libs libseccomp libcap libmnl libarchive jansson libcrypto libcurl) -lpthread"
+libs="$(pkg-config --libs libseccomp libcap libmnl libarchive jansson libcrypto libcurl libdeflate libzstd) -lpthread"
 for f in "$top"/tests/fuzz/fuzz_*.c; do
 	[ -f "$f" ] || continue
 	name=$(basename "$f" .c)

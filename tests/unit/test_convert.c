@@ -102,11 +102,13 @@ static void convert_layer(void)
 		       !strcmp(out.media_type, MEDIA_OCI_LAYER_GZIP) &&
 		       layer_store_blob_exists(s, out.digest),
 	       "gzip export of a plain layer = the blob a gzip commit wrote, stored");
-	tap_ok(entry_exists(plain.diff_id, "gzip-6"), "the conversion is remembered (convert/<diff>/gzip-6)");
+	tap_ok(entry_exists(plain.diff_id, "gzip-6-libdeflate"),
+	       "the conversion is remembered (convert/<diff>/gzip-6-libdeflate)");
 	image_descriptor_done(&out);
 
 	/* a conversion rewrites its entry (temp + rename: a new inode); a hit does not */
-	_cleanup_free_ char *ent = xasprintf("%s/convert/%s/gzip-6", root, digest_hex(plain.diff_id));
+	_cleanup_free_ char *ent =
+		xasprintf("%s/convert/%s/gzip-6-libdeflate", root, digest_hex(plain.diff_id));
 	struct stat st1, st2;
 	stat(ent, &st1);
 	tap_ok(layer_store_layer_blob(s, &layer, plain.diff_id, &ec, &out, &e) == 0 &&
@@ -192,12 +194,13 @@ static void convert_layer(void)
 	r = layer_store_gc(s, true, &removed, &e);
 	if (r < 0)
 		tap_diag("gc: %s", e->msg);
-	tap_ok(r == 0 && layer_store_blob_exists(s, gz.digest) && entry_exists(plain.diff_id, "gzip-6"),
+	tap_ok(r == 0 && layer_store_blob_exists(s, gz.digest) &&
+		       entry_exists(plain.diff_id, "gzip-6-libdeflate"),
 	       "gc keeps the conversions of a live layer");
 	layer_store_tag_remove(s, "conv:1", &e);
 	r = layer_store_gc(s, true, &removed, &e);
 	tap_ok(r == 0 && !layer_store_blob_exists(s, gz.digest) &&
-		       !entry_exists(plain.diff_id, "gzip-6"),
+		       !entry_exists(plain.diff_id, "gzip-6-libdeflate"),
 	       "gc drops the entry and the blob together once the layer is gone");
 	strbuf_done(&b);
 	layer_store_free(s);
