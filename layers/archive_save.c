@@ -25,6 +25,7 @@ struct out {
 	struct archive *a;
 	int dirfd;  /* -1 when writing a tar */
 	int cur_fd; /* the file being written in directory mode */
+	uint64_t cur_written, cur_kicked; /* its bytes so far; writeback_kick's mark */
 	struct layer_store *s;
 	const char *path; /* for messages */
 };
@@ -45,6 +46,7 @@ static int add_header(struct out *o, const char *name, mode_t type, int64_t size
 			return mkdirat(o->dirfd, name, 0755) < 0 && errno != EEXIST
 				       ? molt_error_set(err, errno, "create '%s/%s'", o->path, name)
 				       : 0;
+		o->cur_written = o->cur_kicked = 0;
 		o->cur_fd = openat(o->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		return o->cur_fd < 0 ? molt_error_set(err, errno, "create '%s/%s'", o->path, name) : 0;
 	}
@@ -65,7 +67,12 @@ static int add_data(struct out *o, const void *buf, size_t n, struct molt_error 
 {
 	if (o->dirfd >= 0) {
 		int r = write_all(o->cur_fd, buf, n);
-		return r < 0 ? molt_error_set(err, -r, "write into '%s'", o->path) : 0;
+		if (r < 0)
+			return molt_error_set(err, -r, "write into '%s'", o->path);
+		/* each file is fsync'ed at its end (end_file): start that early */
+		o->cur_written += n;
+		writeback_kick(o->cur_fd, &o->cur_kicked, o->cur_written);
+		return 0;
 	}
 	return archive_write_data(o->a, buf, n) == (la_ssize_t)n ? 0 : out_fail(o, err);
 }

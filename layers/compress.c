@@ -17,6 +17,7 @@ struct layer_sink {
 	EVP_MD_CTX *tar_md, *blob_md;
 	struct block_pool *pool; /* NULL when uncompressed */
 	uint64_t tar_size, blob_size;
+	uint64_t kicked; /* writeback started up to here (writeback_kick) */
 };
 
 static int sink_out(struct layer_sink *s, const void *buf, size_t len)
@@ -28,6 +29,8 @@ static int sink_out(struct layer_sink *s, const void *buf, size_t len)
 	if (r < 0)
 		return r;
 	s->blob_size += len;
+	/* blobs are fsync'ed when adopted into the store: start that early */
+	writeback_kick(s->fd, &s->kicked, s->blob_size);
 	return 0;
 }
 

@@ -285,6 +285,13 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 		      struct molt_error **err);
 /* Writes all of buf, retrying on EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);
+/*
+ * For a large file written front to back and fsync'ed at its end: once 8 MiB more than
+ * *kicked have been written (written: the bytes so far), starts their writeback
+ * (sync_file_range WRITE: asynchronous, no durability by itself) so the final fsync
+ * waits for the tail only, not for the whole file after the last byte. A pipe: nothing.
+ */
+void writeback_kick(int fd, uint64_t *kicked, uint64_t written);
 /* Reads up to len bytes, retrying on EINTR; returns bytes read or -errno. */
 ssize_t read_full(int fd, void *buf, size_t len);
 /* mkdir -p for host paths. */

@@ -23,6 +23,16 @@ int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+void writeback_kick(int fd, uint64_t *kicked, uint64_t written)
+{
+	const uint64_t chunk = (uint64_t)8 << 20;
+	if (written < *kicked || written - *kicked < chunk)
+		return;
+	(void)sync_file_range(fd, (off_t)*kicked, (off_t)(written - *kicked),
+			      SYNC_FILE_RANGE_WRITE);
+	*kicked = written;
+}
+
 ssize_t read_full(int fd, void *buf, size_t len)
 {
 	size_t got = 0;

@@ -223,6 +223,34 @@ static void test_path_last_component(void)
 	}
 }
 
+static void test_writeback_kick(void)
+{
+	const uint64_t mib = (uint64_t)1 << 20;
+	char path[] = "/tmp/molt-test-wb-XXXXXX";
+	int fd = mkstemp(path);
+	tap_ok(fd >= 0, "writeback_kick: a scratch file");
+	if (fd < 0)
+		return;
+	unlink(path);
+	uint64_t kicked = 0;
+	writeback_kick(fd, &kicked, 1 * mib);
+	tap_ok(kicked == 0, "writeback_kick: below 8 MiB nothing is started");
+	writeback_kick(fd, &kicked, 9 * mib);
+	tap_ok(kicked == 9 * mib, "writeback_kick: 8 MiB or more: started up to what was written");
+	writeback_kick(fd, &kicked, 10 * mib);
+	tap_ok(kicked == 9 * mib, "writeback_kick: the next start waits for 8 MiB more");
+	writeback_kick(fd, &kicked, 2 * mib);
+	tap_ok(kicked == 9 * mib, "writeback_kick: a count below the mark changes nothing");
+	close(fd);
+	int p[2];
+	tap_ok(pipe(p) == 0, "writeback_kick: a pipe");
+	kicked = 0;
+	writeback_kick(p[1], &kicked, 9 * mib);
+	tap_ok(kicked == 9 * mib, "writeback_kick: on a pipe the hint fails quietly");
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	test_errors();
@@ -232,6 +260,7 @@ int main(void)
 	test_read_fd_bounded();
 	test_deep();
 	test_path_last_component();
+	test_writeback_kick();
 	char z[100] = {0};
 	bool zero = mem_is_zero(z, sizeof(z)) && mem_is_zero(z, 0);
 	z[99] = 1;
