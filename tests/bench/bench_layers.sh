@@ -10,7 +10,7 @@ B=${B:-build}
 case $B in /*) ;; *) B=$top/$B ;; esac
 work=$(mktemp -d "${TMPDIR:-/tmp}/molt-bench-layers.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-pkgs="libseccomp libcap libmnl libarchive jansson libcrypto libcurl"
+pkgs="libseccomp libcap libmnl libarchive jansson libcrypto libcurl libdeflate libzstd"
 # shellcheck disable=SC2046
 cc -std=gnu17 -O2 -D_GNU_SOURCE $(pkg-config --cflags $pkgs) -o "$work/bench_layers" \
 	"$top/tests/bench/bench_layers.c" "$B/libmolt.a" $(pkg-config --libs $pkgs) -lpthread || exit 1
