@@ -185,6 +185,8 @@ struct strbuf {
 	size_t cap;
 };
 #define STRBUF_INIT {NULL, 0, 0}
+/* Room for extra more bytes (and the NUL) without another realloc; len unchanged. */
+void strbuf_grow(struct strbuf *sb, size_t extra);
 void strbuf_add(struct strbuf *sb, const void *data, size_t n);
 void strbuf_adds(struct strbuf *sb, const char *s);
 void strbuf_addc(struct strbuf *sb, char c);
