@@ -267,7 +267,9 @@ bool layer_store_unpacked_exists(struct layer_store *s, const char *diff_id);
  * tmp, a layer_store_tmpdir() path, published by rename). The blob's content must be
  * diff_id: trees are shared by diff ID across images, so a hostile config cannot plant
  * its own tree under a popular layer's name. verify hashes the blob first (false only
- * for a blob this process just verified). Safe to call from several threads.
+ * for a blob this process just verified). Nothing to do when the tree is there; one
+ * caller at a time per layer across processes (the others wait, then find it). Safe to
+ * call from several threads.
  */
 int layer_store_unpack(struct layer_store *s, const char *tmp, const char *digest,
 		       const char *diff_id, bool verify, struct molt_error **err);

@@ -269,8 +269,7 @@ static void *fetch_worker(void *ud)
 		 * the way in; one that was there already is hashed again first.
 		 */
 		const char *diff_id = p->diff_ids[d - p->blobs];
-		if (!layer_store_unpacked_exists(p->store, diff_id) &&
-		    layer_store_unpack(p->store, p->tmp, d->digest, diff_id, have, &e) < 0)
+		if (layer_store_unpack(p->store, p->tmp, d->digest, diff_id, have, &e) < 0)
 			break;
 	}
 	reg_conn_free(c);

@@ -137,7 +137,7 @@ static int unpack_verified(int root, int blobfd, bool verify, const char *digest
 	return r;
 }
 
-int layer_store_unpack(struct layer_store *s, const char *tmp, const char *digest,
+static int unpack_blob(struct layer_store *s, const char *tmp, const char *digest,
 		       const char *diff_id, bool verify, struct molt_error **err)
 {
 	int fd = -1;
@@ -172,26 +172,28 @@ int layer_store_unpack(struct layer_store *s, const char *tmp, const char *diges
 }
 
 /*
- * Two stages of one build (they start at once) or two builds that need the same base
- * layer: without a lock each unpacked it beside the other — twice the CPU and disk
- * writes on the critical path of both, then an rm -rf of the loser's tree. With it the
- * first unpacks, the others wait for its lock and find the tree published. The lock
- * file (layers/unpack-<hex>.lock, flock'ed: it dies with its process) is unlinked
- * while held; a process that opened it just before then may unpack a second time,
- * which is what happened before and is harmless (publish lets the first tree win).
+ * Two stages of one build (they start at once), two pull workers or two builds that
+ * need the same layer: without a lock each unpacked it beside the other — twice the CPU
+ * and disk writes on the critical path of both, then an rm -rf of the loser's tree.
+ * With it the first unpacks, the others wait for its lock and find the tree published.
+ * The lock file (layers/unpack-<hex>.lock, flock'ed: it dies with its process) is
+ * unlinked while held; a process that opened it just before then may unpack a second
+ * time, which is harmless (publish lets the first tree win).
  */
-static int unpack_one_locked(struct layer_store *s, const char *tmp, const char *digest,
-			     const char *diff_id, struct molt_error **err)
+int layer_store_unpack(struct layer_store *s, const char *tmp, const char *digest,
+		       const char *diff_id, bool verify, struct molt_error **err)
 {
+	if (layer_store_unpacked_exists(s, diff_id))
+		return 0;
 	if (!digest_is_valid(diff_id)) /* it names a file below */
-		return molt_error_setx(err, EINVAL, "invalid diff ID '%s' in image config", diff_id);
+		return molt_error_setx(err, EINVAL, "invalid diff ID '%s'", diff_id);
 	_cleanup_free_ char *name = xasprintf("layers/unpack-%s.lock", digest_hex(diff_id));
 	_cleanup_close_ int lfd = -1;
 	int r = store_lock_file(s->rootfd, name, true, true, &lfd, err);
 	if (r < 0)
 		return r;
 	if (!layer_store_unpacked_exists(s, diff_id))
-		r = layer_store_unpack(s, tmp, digest, diff_id, true, err);
+		r = unpack_blob(s, tmp, digest, diff_id, verify, err);
 	unlinkat(s->rootfd, name, 0);
 	return r;
 }
@@ -204,10 +206,7 @@ int image_ensure_unpacked(struct layer_store *s, const char *tmp, const struct i
 		return molt_error_setx(err, EINVAL, "image has %zu layers but %zu diff IDs", n_layers,
 				       strv_len(c->diff_ids));
 	for (size_t i = 0; i < n_layers; i++) {
-		const char *diff_id = c->diff_ids[i];
-		if (layer_store_unpacked_exists(s, diff_id))
-			continue;
-		int r = unpack_one_locked(s, tmp, layers[i].digest, diff_id, err);
+		int r = layer_store_unpack(s, tmp, layers[i].digest, c->diff_ids[i], true, err);
 		if (r < 0)
 			return r;
 	}

@@ -147,7 +147,7 @@ static int step_commit_walk(struct stage_run *sr, struct stepfs *fs, struct step
 	r = diff_to_blob(sr, rootfd, &ch, r, t0, &d, &t0, &wrote, err);
 	if (!wrote)
 		return r;
-	if (r == 0 && !layer_store_unpacked_exists(sr->b->store, d.diff_id))
+	if (r == 0)
 		r = layer_store_unpack(sr->b->store, sr->scratch, d.digest, d.diff_id, true, err);
 	timing_add(sr, PHASE_COMMIT, t0);
 	if (r == 0)
