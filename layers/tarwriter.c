@@ -40,7 +40,9 @@ struct layer_writer {
 	bool failed;
 	/* The directory of the previous entry, kept open (O_PATH): entries come sorted, so
 	 * most share it, and resolving it in the root again cost an openat2 and a close per
-	 * file. Valid for (pdir_src, pdir); pdirfd -1 when nothing is kept. */
+	 * file. Valid for (pdir_src, pdir); pdirfd -1 when nothing is kept. Keyed by the fd
+	 * number: a writer's srcfd must name one tree for the writer's life (every caller
+	 * passes one open tree). */
 	int pdir_src, pdirfd;
 	char *pdir, *pname; /* pdir NULL: the fd is not reused */
 };
