@@ -205,7 +205,10 @@ int64_t image_build_time(void);
 /*
  * $MOLT_ROOT: an OCI image layout (oci-layout, index.json, blobs/sha256/) that skopeo
  * and umoci read directly, plus molt's own entries beside it:
- *   layers/sha256/<hex>/   unpacked layer trees keyed by diff ID (published by rename)
+ *   layers/sha256/<hex>/   unpacked layer trees keyed by diff ID (published by rename,
+ *                          not synced: caches of their blobs, which are)
+ *   layers/fresh/<boot ID>/<hex>  a tree published in that boot; at open, the trees of
+ *                          boots that ended are removed (store_fresh.c)
  *   lock, gc.lock          flock(2) files (index writers / blob garbage collection)
  *   tmp/<pid>.<rand>/      per-process scratch, flock'ed while its process lives;
  *                          removed by the next molt when its owner is gone
@@ -215,7 +218,8 @@ int64_t image_build_time(void);
  */
 struct layer_store;
 
-/* Opens (creating when missing) the store; cleans up tmp/ left by dead processes. */
+/* Opens (creating when missing) the store; cleans up tmp/ left by dead processes and
+ * the layer trees of boots that ended (see layers/fresh above). */
 int layer_store_open(const char *root, struct layer_store **ret, struct molt_error **err);
 void layer_store_free(struct layer_store *s);
 const char *layer_store_root(const struct layer_store *s);

@@ -31,6 +31,17 @@ struct layer_store {
 int store_lock_file(int dirfd, const char *name, bool exclusive, bool wait, int *ret_fd,
 		    struct molt_error **err);
 int store_lock_fd(int fd, bool exclusive, bool wait, struct molt_error **err);
+/* fsync(2) of the directory dirfd/name, best effort (what rename and unlink changed). */
+void store_fsync_dir(int dirfd, const char *name);
+/*
+ * store_fresh.c: trees are published without waiting for their data to reach the disk.
+ * store_fresh_mark() records, durably, that the tree about to be published as <hex>
+ * was written in this boot (or syncs it where the boot ID is unknown); at open,
+ * store_fresh_purge() removes the trees of boots that ended, to be unpacked again.
+ */
+int store_fresh_mark(struct layer_store *s, const char *hex, const char *tree,
+		     struct molt_error **err);
+int store_fresh_purge(struct layer_store *s, struct molt_error **err);
 /* store_gc.c, with gc.lock held exclusive: appends the hex names of the blobs and diff
  * IDs the index's images reach (unsorted); collects garbage (layer_store_gc's work). */
 int store_gc_image_set(struct layer_store *s, char ***blobs, char ***diffs,

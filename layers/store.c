@@ -85,11 +85,15 @@ int layer_store_open(const char *root, struct layer_store **ret, struct molt_err
 		if (s->tmpfd < 0)
 			r = molt_error_set(err, errno, "open '%s/tmp'", root);
 	}
+	if (r == 0)
+		store_tmp_clean(s->tmpfd);
+	/* Before any tree is used: those of a boot that ended may have lost data. */
+	if (r == 0)
+		r = store_fresh_purge(s, err);
 	if (r < 0) {
 		layer_store_free(s);
 		return r;
 	}
-	store_tmp_clean(s->tmpfd);
 	*ret = s;
 	return 0;
 }
@@ -173,7 +177,7 @@ int layer_store_blob_path(struct layer_store *s, const char *digest, char **ret_
 	return 0;
 }
 
-static void fsync_dir_at(int dirfd, const char *name)
+void store_fsync_dir(int dirfd, const char *name)
 {
 	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0)
@@ -199,7 +203,7 @@ int layer_store_blob_adopt(struct layer_store *s, const char *tmp_path, const ch
 		unlink(tmp_path);
 		return molt_error_set(err, e, "store blob %s", digest);
 	}
-	fsync_dir_at(s->rootfd, "blobs/sha256");
+	store_fsync_dir(s->rootfd, "blobs/sha256");
 	return 0;
 }
 
@@ -432,6 +436,9 @@ int layer_store_unpacked_publish(struct layer_store *s, const char *diff_id,
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *rel = xasprintf("layers/sha256/%s", digest_hex(diff_id));
+	r = store_fresh_mark(s, digest_hex(diff_id), tmp_dir, err);
+	if (r < 0)
+		return r;
 	/* rename(2) onto an existing non-empty directory fails: the first one wins. */
 	if (renameat(AT_FDCWD, tmp_dir, s->rootfd, rel) < 0) {
 		int e = errno;
@@ -439,7 +446,7 @@ int layer_store_unpacked_publish(struct layer_store *s, const char *diff_id,
 			return rm_rf(tmp_dir, err);
 		return molt_error_set(err, e, "publish unpacked layer %s", diff_id);
 	}
-	fsync_dir_at(s->rootfd, "layers/sha256");
+	store_fsync_dir(s->rootfd, "layers/sha256");
 	return 0;
 }
 

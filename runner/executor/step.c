@@ -112,11 +112,11 @@ int step_commit_upper(struct stage_run *sr, const char *upper, struct step_resul
 		return r;
 	/*
 	 * The overlay was volatile (stepfs.c): nothing of the upper tree is known to be on
-	 * disk. One syncfs before it becomes the store's unpacked tree of this diff ID, so
-	 * a crash cannot leave a published tree with lost content.
+	 * disk, and it is published so. The blob (fsync'ed above) is the durable copy; a
+	 * crash of the machine makes the store drop the trees of the boot that ended
+	 * (layers/store_fresh.c), which are unpacked again from their blobs. A syncfs here
+	 * waited for every dirty page of the filesystem, other processes' too.
 	 */
-	if (r == 0 && syncfs(upperfd) < 0)
-		r = molt_error_set(err, errno, "sync the step's upper directory '%s'", upper);
 	if (r == 0)
 		r = layer_store_unpacked_publish(sr->b->store, d.diff_id, upper, err);
 	timing_add(sr, PHASE_COMMIT, t0);
