@@ -314,6 +314,72 @@ static void stale_tmp(void)
 	layer_store_free(s);
 }
 
+static char *read_boot_id(void)
+{
+	char *data = NULL;
+	size_t len = 0;
+	if (read_file("/proc/sys/kernel/random/boot_id", 64, &data, &len, NULL) < 0 || len < 36)
+		return NULL;
+	data[36] = '\0';
+	return data;
+}
+
+/*
+ * Trees are published unsynced with a marker naming the boot (layers/store_fresh.c);
+ * opening the store after a restart removes the trees of the boot that ended. A
+ * restart is simulated by a marker directory named by another boot ID.
+ */
+static void fresh_trees(void)
+{
+	struct molt_error *e = NULL;
+	_cleanup_free_ char *boot = read_boot_id();
+	if (!boot) {
+		for (int i = 0; i < 5; i++)
+			tap_skip("no readable boot ID");
+		return;
+	}
+	struct layer_store *s = open_store();
+	char x[DIGEST_STR_LEN], y[DIGEST_STR_LEN], z[DIGEST_STR_LEN];
+	layer_store_blob_put_mem(s, "tree x", 6, NULL, x, &e);
+	layer_store_blob_put_mem(s, "tree y", 6, NULL, y, &e);
+	layer_store_blob_put_mem(s, "tree z", 6, NULL, z, &e);
+	const char *tmp;
+	layer_store_tmpdir(s, &tmp, &e);
+	_cleanup_free_ char *unp = xasprintf("%s/unp", tmp);
+	mkdir(unp, 0755);
+	_cleanup_free_ char *mark_x = xasprintf("layers/fresh/%s/%s", boot, digest_hex(x));
+	tap_ok(layer_store_unpacked_publish(s, x, unp, &e) == 0 && exists(mark_x),
+	       "a published tree gets a marker naming this boot");
+	/* y: a tree of an ended boot, with a file in it; z: its marker only (tree gone). */
+	const char *old = "00000000-0000-4000-8000-000000000000";
+	_cleanup_free_ char *odir = xasprintf("%s/layers/fresh/%s", root, old);
+	_cleanup_free_ char *ytree = xasprintf("%s/layers/sha256/%s", root, digest_hex(y));
+	_cleanup_free_ char *yfile = xasprintf("%s/data", ytree);
+	_cleanup_free_ char *ymark = xasprintf("%s/%s", odir, digest_hex(y));
+	_cleanup_free_ char *zmark = xasprintf("%s/%s", odir, digest_hex(z));
+	_cleanup_free_ char *junk = xasprintf("%s/not-a-digest", odir);
+	mkdir(odir, 0755);
+	mkdir(ytree, 0755);
+	write_file_atomic(yfile, "maybe lost", 10, 0644, &e);
+	write_file_atomic(ymark, "", 0, 0644, &e);
+	write_file_atomic(zmark, "", 0, 0644, &e);
+	write_file_atomic(junk, "", 0, 0644, &e);
+	layer_store_free(s);
+	s = open_store();
+	tap_ok(!layer_store_unpacked_exists(s, y) && access(odir, F_OK) < 0,
+	       "opening the store removes the trees of an ended boot and their markers");
+	tap_ok(layer_store_unpacked_exists(s, x) && exists(mark_x),
+	       "trees of this boot stay, with their markers");
+	tap_ok(layer_store_blob_exists(s, y), "the ended boot's blobs stay (trees are re-made)");
+	/* A store from before markers: a tree without one was synced, and stays. */
+	_cleanup_free_ char *ztree = xasprintf("%s/layers/sha256/%s", root, digest_hex(z));
+	mkdir(ztree, 0755);
+	layer_store_free(s);
+	s = open_store();
+	tap_ok(layer_store_unpacked_exists(s, z), "a tree without a marker stays");
+	layer_store_free(s);
+}
+
 /* Many processes tag at once: no update may be lost (index writes are serialised). */
 static void concurrent_writers(void)
 {
@@ -367,6 +433,7 @@ int main(void)
 	writer();
 	same_id_replaces();
 	stale_tmp();
+	fresh_trees();
 	concurrent_writers();
 	struct molt_error *e = NULL;
 	tap_ok(layer_store_destroy(root, &e) == 0 && access(root, F_OK) < 0,
