@@ -42,6 +42,8 @@ void store_fsync_dir(int dirfd, const char *name);
 int store_fresh_mark(struct layer_store *s, const char *hex, const char *tree,
 		     struct molt_error **err);
 int store_fresh_purge(struct layer_store *s, struct molt_error **err);
+/* With gc.lock held exclusive: drops this boot's markers of trees that are gone. */
+void store_fresh_forget(struct layer_store *s);
 /* store_gc.c, with gc.lock held exclusive: appends the hex names of the blobs and diff
  * IDs the index's images reach (unsorted); collects garbage (layer_store_gc's work). */
 int store_gc_image_set(struct layer_store *s, char ***blobs, char ***diffs,

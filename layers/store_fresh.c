@@ -182,3 +182,27 @@ int store_fresh_purge(struct layer_store *s, struct molt_error **err)
 			   "known to be on disk; removed, to be unpacked again from their blobs", n);
 	return r < 0 ? molt_error_wrap(err, "store '%s'", s->root) : 0;
 }
+
+void store_fresh_forget(struct layer_store *s)
+{
+	char boot[40];
+	if (!boot_id(boot))
+		return;
+	_cleanup_free_ char *dir = xasprintf("layers/fresh/%s", boot);
+	int dfd = openat(s->rootfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d) {
+		closep(&dfd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *tree = xasprintf("layers/sha256/%s", de->d_name);
+		struct stat st;
+		if (fstatat(s->rootfd, tree, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+			(void)unlinkat(dfd, de->d_name, 0);
+	}
+	closedir(d);
+}

@@ -178,6 +178,8 @@ int store_gc_collect(struct layer_store *s, size_t *ret_removed, struct molt_err
 	if (r == 0 && !keep_all_unpacked)
 		r = sweep(s, "layers/sha256", diffs, &removed, err);
 	if (r == 0)
+		store_fresh_forget(s);
+	if (r == 0)
 		sweep_index_temps(s);
 	if (r == 0)
 		cache_inputs_sweep(s);

@@ -334,7 +334,7 @@ static void fresh_trees(void)
 	struct molt_error *e = NULL;
 	_cleanup_free_ char *boot = read_boot_id();
 	if (!boot) {
-		for (int i = 0; i < 5; i++)
+		for (int i = 0; i < 6; i++)
 			tap_skip("no readable boot ID");
 		return;
 	}
@@ -377,6 +377,10 @@ static void fresh_trees(void)
 	layer_store_free(s);
 	s = open_store();
 	tap_ok(layer_store_unpacked_exists(s, z), "a tree without a marker stays");
+	size_t removed = 0;
+	tap_ok(layer_store_gc(s, true, &removed, &e) == 0 && !layer_store_unpacked_exists(s, x) &&
+		       !exists(mark_x),
+	       "gc removes an unreferenced tree and its marker");
 	layer_store_free(s);
 }
 
