@@ -20,6 +20,8 @@ struct layer_store {
 	int tmpfd;  /* tmp/ */
 	char *tmp;  /* our scratch directory, made on first use */
 	int tmp_lock_fd;
+	char boot[40];           /* the kernel's boot ID, "" when unreadable (store_fresh.c) */
+	_Atomic bool fresh_made; /* layers/fresh/<boot> made and synced by this handle */
 };
 
 /*
@@ -31,13 +33,22 @@ struct layer_store {
 int store_lock_file(int dirfd, const char *name, bool exclusive, bool wait, int *ret_fd,
 		    struct molt_error **err);
 int store_lock_fd(int fd, bool exclusive, bool wait, struct molt_error **err);
+/*
+ * The lock of one layer's tree (layers/unpack-<hex>.lock, store_unpack.c), held
+ * exclusive while the tree is unpacked or removed; unlocking unlinks the file, and
+ * locking retries when it got the lock of a file unlinked meanwhile, so two holders
+ * never overlap.
+ */
+int store_tree_lock(struct layer_store *s, const char *hex, int *ret_fd, struct molt_error **err);
+void store_tree_unlock(struct layer_store *s, const char *hex, int fd);
 /* fsync(2) of the directory dirfd/name, best effort (what rename and unlink changed). */
 void store_fsync_dir(int dirfd, const char *name);
 /*
  * store_fresh.c: trees are published without waiting for their data to reach the disk.
- * store_fresh_mark() records, durably, that the tree about to be published as <hex>
- * was written in this boot (or syncs it where the boot ID is unknown); at open,
- * store_fresh_purge() removes the trees of boots that ended, to be unpacked again.
+ * store_fresh_purge(), at open, reads the boot ID and removes the trees of boots that
+ * ended, to be unpacked again; store_fresh_mark() records, durably, that the tree about
+ * to be published as <hex> was written in this boot (or syncs it where the boot ID is
+ * unknown).
  */
 int store_fresh_mark(struct layer_store *s, const char *hex, const char *tree,
 		     struct molt_error **err);

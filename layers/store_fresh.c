@@ -28,20 +28,17 @@
 
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
 
-/* The kernel's boot ID (a UUID), or false when it cannot be read as one. */
-static bool boot_id(char out[40])
+/* The kernel's boot ID (a UUID) into out, or "" when it cannot be read as one. */
+static void read_boot_id(char out[40])
 {
+	out[0] = '\0';
 	_cleanup_close_ int fd = open(BOOT_ID_PATH, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, out, 39);
-	if (n < 36)
-		return false;
-	out[36] = '\0';
-	for (int i = 0; i < 36; i++)
-		if (!strchr("0123456789abcdef-", out[i]))
-			return false;
-	return true;
+	char buf[40];
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 36)
+		return;
+	buf[36] = '\0';
+	if (strspn(buf, "0123456789abcdef-") == 36)
+		memcpy(out, buf, 37);
 }
 
 static bool is_hex64(const char *s)
@@ -50,36 +47,37 @@ static bool is_hex64(const char *s)
 	return n == 64 && s[n] == '\0';
 }
 
+/* mkdir, then an fsync of the parent even when the directory was there: another
+ * process may have made it a moment ago and not yet synced it. */
 static int mkdir_synced(int dirfd, const char *parent, const char *name,
 			struct molt_error **err)
 {
 	_cleanup_free_ char *rel = xasprintf("%s/%s", parent, name);
-	if (mkdirat(dirfd, rel, 0755) == 0) {
-		store_fsync_dir(dirfd, parent);
-		return 0;
-	}
-	if (errno == EEXIST)
-		return 0;
-	return molt_error_set(err, errno, "create '%s' in the store", rel);
+	if (mkdirat(dirfd, rel, 0755) < 0 && errno != EEXIST)
+		return molt_error_set(err, errno, "create '%s' in the store", rel);
+	store_fsync_dir(dirfd, parent);
+	return 0;
 }
 
 int store_fresh_mark(struct layer_store *s, const char *hex, const char *tree,
 		     struct molt_error **err)
 {
-	char boot[40];
-	if (!boot_id(boot)) {
+	if (!s->boot[0]) {
 		/* No boot ID to tell a crash by: make the tree durable before publishing it. */
 		_cleanup_close_ int fd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0 || syncfs(fd) < 0)
 			return molt_error_set(err, errno, "sync the layer tree '%s'", tree);
 		return 0;
 	}
-	int r = mkdir_synced(s->rootfd, "layers", "fresh", err);
-	if (r == 0)
-		r = mkdir_synced(s->rootfd, "layers/fresh", boot, err);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char *dir = xasprintf("layers/fresh/%s", boot);
+	_cleanup_free_ char *dir = xasprintf("layers/fresh/%s", s->boot);
+	if (!s->fresh_made) { /* once per store handle; threads racing here do it twice */
+		int r = mkdir_synced(s->rootfd, "layers", "fresh", err);
+		if (r == 0)
+			r = mkdir_synced(s->rootfd, "layers/fresh", s->boot, err);
+		if (r < 0)
+			return r;
+		s->fresh_made = true;
+	}
 	_cleanup_free_ char *rel = xasprintf("%s/%s", dir, hex);
 	_cleanup_close_ int fd =
 		openat(s->rootfd, rel, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -91,24 +89,27 @@ int store_fresh_mark(struct layer_store *s, const char *hex, const char *tree,
 }
 
 /*
- * One tree of an ended boot, under its layer's unpack lock (store_unpack.c) so no
- * other process unpacks or removes it meanwhile: renamed into our scratch directory
- * (the name is gone at once), its marker removed, then the tree deleted.
+ * One tree of an ended boot, under its layer's tree lock (store_tree_lock) so no other
+ * process unpacks or removes it meanwhile: renamed into our scratch directory (the name
+ * is gone at once), its marker removed, then the tree deleted. *removed counts trees
+ * actually found. A tree that cannot be deleted stays in our scratch directory, which
+ * layer_store_free() or the next molt removes.
  */
 static int drop_stale(struct layer_store *s, const char *dir, const char *hex, const char *trash,
-		      struct molt_error **err)
+		      size_t *removed, struct molt_error **err)
 {
-	_cleanup_free_ char *lock = xasprintf("layers/unpack-%s.lock", hex);
-	_cleanup_close_ int lfd = -1;
-	int r = store_lock_file(s->rootfd, lock, true, true, &lfd, err);
+	int lfd = -1;
+	int r = store_tree_lock(s, hex, &lfd, err);
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *marker = xasprintf("%s/%s", dir, hex);
 	_cleanup_free_ char *tree = xasprintf("layers/sha256/%s", hex);
 	_cleanup_free_ char *dest = xasprintf("%s/stale-%s", trash, hex);
+	bool moved = false;
 	struct stat st;
 	if (fstatat(s->rootfd, marker, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (renameat(s->rootfd, tree, AT_FDCWD, dest) < 0 && errno != ENOENT)
+		moved = renameat(s->rootfd, tree, AT_FDCWD, dest) == 0;
+		if (!moved && errno != ENOENT)
 			r = molt_error_set(err, errno, "move aside the layer tree '%s/%s'", s->root,
 					   tree);
 		else {
@@ -117,9 +118,13 @@ static int drop_stale(struct layer_store *s, const char *dir, const char *hex, c
 			(void)unlinkat(s->rootfd, marker, 0);
 		}
 	}
-	unlinkat(s->rootfd, lock, 0);
-	if (r == 0 && fstatat(AT_FDCWD, dest, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		r = rm_rf(dest, err);
+	store_tree_unlock(s, hex, lfd);
+	if (moved) {
+		(*removed)++;
+		_cleanup_error_ struct molt_error *e = NULL;
+		if (rm_rf(dest, &e) < 0)
+			molt_debug("store: cannot remove '%s' yet: %s", dest, e->msg);
+	}
 	return r;
 }
 
@@ -145,8 +150,7 @@ static int drop_boot(struct layer_store *s, const char *boot, size_t *n, struct 
 			(void)unlinkat(dfd, de->d_name, 0);
 			continue;
 		}
-		r = drop_stale(s, dir, de->d_name, trash, err);
-		(*n)++;
+		r = drop_stale(s, dir, de->d_name, trash, n, err);
 	}
 	closedir(d);
 	if (r == 0)
@@ -156,6 +160,7 @@ static int drop_boot(struct layer_store *s, const char *boot, size_t *n, struct 
 
 int store_fresh_purge(struct layer_store *s, struct molt_error **err)
 {
+	read_boot_id(s->boot);
 	int dfd = openat(s->rootfd, "layers/fresh", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return errno == ENOENT ? 0 : molt_error_set(err, errno, "open '%s/layers/fresh'",
@@ -165,12 +170,10 @@ int store_fresh_purge(struct layer_store *s, struct molt_error **err)
 		close(dfd);
 		return molt_error_set(err, errno, "read '%s/layers/fresh'", s->root);
 	}
-	char boot[40];
-	bool known = boot_id(boot);
 	_cleanup_strv_ char **ended = NULL;
 	struct dirent *de;
 	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && !(known && !strcmp(de->d_name, boot)))
+		if (de->d_name[0] != '.' && strcmp(de->d_name, s->boot))
 			strv_push(&ended, de->d_name);
 	closedir(d);
 	int r = 0;
@@ -185,10 +188,9 @@ int store_fresh_purge(struct layer_store *s, struct molt_error **err)
 
 void store_fresh_forget(struct layer_store *s)
 {
-	char boot[40];
-	if (!boot_id(boot))
+	if (!s->boot[0])
 		return;
-	_cleanup_free_ char *dir = xasprintf("layers/fresh/%s", boot);
+	_cleanup_free_ char *dir = xasprintf("layers/fresh/%s", s->boot);
 	int dfd = openat(s->rootfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	if (!d) {

@@ -177,8 +177,8 @@ static int unpack_blob(struct layer_store *s, const char *tmp, const char *diges
  * and disk writes on the critical path of both, then an rm -rf of the loser's tree.
  * With it the first unpacks, the others wait for its lock and find the tree published.
  * The lock file (layers/unpack-<hex>.lock, flock'ed: it dies with its process) is
- * unlinked while held; a process that opened it just before then may unpack a second
- * time, which is harmless (publish lets the first tree win).
+ * unlinked while held (store_tree_lock); the store's open removes trees of an ended boot
+ * under the same lock (store_fresh.c).
  */
 int layer_store_unpack(struct layer_store *s, const char *tmp, const char *digest,
 		       const char *diff_id, bool verify, struct molt_error **err)
@@ -187,15 +187,44 @@ int layer_store_unpack(struct layer_store *s, const char *tmp, const char *diges
 		return 0;
 	if (!digest_is_valid(diff_id)) /* it names a file below */
 		return molt_error_setx(err, EINVAL, "invalid diff ID '%s'", diff_id);
-	_cleanup_free_ char *name = xasprintf("layers/unpack-%s.lock", digest_hex(diff_id));
-	_cleanup_close_ int lfd = -1;
-	int r = store_lock_file(s->rootfd, name, true, true, &lfd, err);
+	int lfd = -1;
+	int r = store_tree_lock(s, digest_hex(diff_id), &lfd, err);
 	if (r < 0)
 		return r;
 	if (!layer_store_unpacked_exists(s, diff_id))
 		r = unpack_blob(s, tmp, digest, diff_id, verify, err);
-	unlinkat(s->rootfd, name, 0);
+	store_tree_unlock(s, digest_hex(diff_id), lfd);
 	return r;
+}
+
+int store_tree_lock(struct layer_store *s, const char *hex, int *ret_fd, struct molt_error **err)
+{
+	_cleanup_free_ char *name = xasprintf("layers/unpack-%s.lock", hex);
+	for (;;) {
+		int fd = -1;
+		int r = store_lock_file(s->rootfd, name, true, true, &fd, err);
+		if (r < 0)
+			return r;
+		struct stat held, now;
+		int e = fstat(fd, &held) < 0 ? errno
+			: fstatat(s->rootfd, name, &now, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
+		if (e == 0 && held.st_ino == now.st_ino && held.st_dev == now.st_dev) {
+			*ret_fd = fd;
+			return 0;
+		}
+		if (e && e != ENOENT) {
+			close(fd);
+			return molt_error_set(err, e, "lock file '%s/%s'", s->root, name);
+		}
+		close(fd); /* its holder unlinked it while we waited: lock the new one */
+	}
+}
+
+void store_tree_unlock(struct layer_store *s, const char *hex, int fd)
+{
+	_cleanup_free_ char *name = xasprintf("layers/unpack-%s.lock", hex);
+	(void)unlinkat(s->rootfd, name, 0);
+	close(fd);
 }
 
 int image_ensure_unpacked(struct layer_store *s, const char *tmp, const struct image_config *c,

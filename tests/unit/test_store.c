@@ -4,7 +4,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "../../layers/layers.h"
+#include "../../layers/layers_int.h"
 #include "store_test.h"
 #include "tap.h"
 
@@ -384,6 +384,51 @@ static void fresh_trees(void)
 	layer_store_free(s);
 }
 
+/*
+ * A tree's lock is unlinked by its holder on unlock; a process that waited on the old
+ * file must not think it holds the lock beside the next one who creates a new file.
+ */
+static void tree_lock_retries(void)
+{
+	const char *hex = "1111111111111111111111111111111111111111111111111111111111111111";
+	int p[2];
+	if (pipe(p) < 0)
+		exit(1);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct layer_store *s = open_store();
+		struct molt_error *e = NULL;
+		int fd = -1;
+		if (store_tree_lock(s, hex, &fd, &e) < 0)
+			_exit(1);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		usleep(300 * 1000); /* the parent is waiting on this file meanwhile */
+		store_tree_unlock(s, hex, fd);
+		layer_store_free(s);
+		_exit(0);
+	}
+	char c;
+	if (read(p[0], &c, 1) != 1)
+		exit(1);
+	close(p[0]);
+	close(p[1]);
+	struct layer_store *s = open_store();
+	struct molt_error *e = NULL;
+	int fd = -1;
+	int r = store_tree_lock(s, hex, &fd, &e);
+	_cleanup_free_ char *name = xasprintf("%s/layers/unpack-%s.lock", root, hex);
+	struct stat held, now;
+	tap_ok(r == 0 && fstat(fd, &held) == 0 && stat(name, &now) == 0 &&
+		       held.st_ino == now.st_ino,
+	       "a tree lock taken after its holder unlinked the file is the file's new lock");
+	if (r == 0)
+		store_tree_unlock(s, hex, fd);
+	tap_ok(access(name, F_OK) < 0, "unlocking removes the lock file");
+	waitpid(pid, NULL, 0);
+	layer_store_free(s);
+}
+
 /* Many processes tag at once: no update may be lost (index writes are serialised). */
 static void concurrent_writers(void)
 {
@@ -438,6 +483,7 @@ int main(void)
 	same_id_replaces();
 	stale_tmp();
 	fresh_trees();
+	tree_lock_retries();
 	concurrent_writers();
 	struct molt_error *e = NULL;
 	tap_ok(layer_store_destroy(root, &e) == 0 && access(root, F_OK) < 0,
